@@ -1,0 +1,47 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "KeyAdmin",
+    products: [
+        .executable(name: "keyadmin", targets: ["KeyAdmin"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // libpq, the PostgreSQL C client, found by pkg-config.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        // The only code that touches libpq: connections, parameterized queries, results, errors, transactions.
+        .target(name: "Postgres", dependencies: ["CLibPQ"]),
+        // Providers and keys: the SQL the product runs, the migrator, where the database is found.
+        .target(
+            name: "KeyStore",
+            dependencies: ["Postgres"],
+            plugins: ["EmbedMigrations"]
+        ),
+        // The command line: parse, call the store, print.
+        .executableTarget(
+            name: "KeyAdmin",
+            dependencies: [
+                "KeyStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Builds migrations/*.sql into the binary, so the installed tool works from any directory.
+        .executableTarget(name: "EmbedMigrationsTool"),
+        .plugin(
+            name: "EmbedMigrations",
+            capability: .buildTool(),
+            dependencies: ["EmbedMigrationsTool"]
+        ),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
+        .testTarget(name: "KeyStoreTests", dependencies: ["KeyStore", "Postgres"]),
+        .testTarget(name: "KeyAdminTests", dependencies: ["KeyAdmin", "KeyStore", "Postgres"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

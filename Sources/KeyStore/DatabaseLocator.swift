@@ -1,0 +1,86 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Where the tool finds its database, first match wins:
+/// `--database-url`, then `WORKER_1_DATABASE_URL`, then `DATABASE_URL` (the environment first,
+/// then `.env` in the current directory), then libpq's own defaults (PGHOST and friends,
+/// `~/.pgpass`, service files), as psql would use them.
+public struct DatabaseLocator: Sendable {
+    public static let variableNames = ["WORKER_1_DATABASE_URL", "DATABASE_URL"]
+
+    public struct Located: Sendable, Equatable {
+        /// Empty means libpq's defaults.
+        public let connectionString: String
+        /// For messages: "--database-url", "DATABASE_URL in .env", "libpq defaults (PGHOST...)".
+        public let source: String
+        public let warnings: [String]
+    }
+
+    let environment: [String: String]
+    let dotEnvPath: String
+
+    public init(environment: [String: String] = ProcessEnvironment.current(), dotEnvPath: String = ".env") {
+        self.environment = environment
+        self.dotEnvPath = dotEnvPath
+    }
+
+    public func locate(commandLineURL: String?) throws(KeyStoreError) -> Located {
+        if let commandLineURL {
+            return Located(connectionString: try Self.checked(commandLineURL, source: "--database-url"), source: "--database-url", warnings: [])
+        }
+        for name in Self.variableNames {
+            if let value = environment[name], !value.isEmpty {
+                return Located(connectionString: try Self.checked(value, source: name), source: name, warnings: [])
+            }
+        }
+        var warnings: [String] = []
+        let loaded = DotEnv.load(path: dotEnvPath)
+        if let (dotEnv, readableByOthers) = loaded {
+            if readableByOthers {
+                warnings.append("\(dotEnvPath) can be read by other users of this machine and may hold a password; run: chmod 600 \(dotEnvPath)")
+            }
+            for name in Self.variableNames {
+                if let value = dotEnv.values[name], !value.isEmpty {
+                    let source = "\(name) in \(dotEnvPath)"
+                    return Located(connectionString: try Self.checked(value, source: source), source: source, warnings: warnings)
+                }
+            }
+        }
+        let projectURL = environment["WORKER_1_URL"] ?? loaded?.dotEnv.values["WORKER_1_URL"]
+        let hasLibpqSettings = ["PGHOST", "PGHOSTADDR", "PGSERVICE", "PGDATABASE", "PGPORT"].contains { environment[$0] != nil }
+        if let projectURL, !projectURL.isEmpty, !hasLibpqSettings {
+            throw .notConfigured(
+                "WORKER_1_URL is the project's https address; keyadmin needs a PostgreSQL connection string",
+                hint: "set WORKER_1_DATABASE_URL to the postgresql:// string from Supabase's Connect button (or Project Settings > Database)")
+        }
+        return Located(connectionString: "", source: "libpq defaults (PGHOST, PGUSER, ~/.pgpass...)", warnings: warnings)
+    }
+
+    private static func checked(_ value: String, source: String) throws(KeyStoreError) -> String {
+        let trimmed = value.trimmingASCIIWhitespace()
+        if trimmed.hasPrefix("http://") || trimmed.hasPrefix("https://") {
+            throw .notConfigured(
+                "\(source) is an https address, not a PostgreSQL connection string",
+                hint: "use the postgresql:// string from Supabase's Connect button (or Project Settings > Database)")
+        }
+        return trimmed
+    }
+}
+
+public enum ProcessEnvironment {
+    public static func current() -> [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            pointer += 1
+        }
+        return result
+    }
+}

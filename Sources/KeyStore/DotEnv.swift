@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A `.env` file, read the way dotenv tools read it: `KEY=value` lines, `export KEY=value`,
+/// `#` comments (whole-line, or after an unquoted value), single quotes taken literally, double
+/// quotes with `\n`, `\"` and `\\` escapes.
+public struct DotEnv: Sendable {
+    public let values: [String: String]
+
+    public init(parsing text: String) {
+        var values: [String: String] = [:]
+        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
+            var line = Substring(rawLine.trimmingASCIIWhitespace())
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if line.hasPrefix("export "), line.contains("=") {
+                line = Substring(line.dropFirst("export ".count).trimmingASCIIWhitespace())
+            }
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            let key = line[..<equals].trimmingASCIIWhitespace()
+            guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }) else { continue }
+            values[key] = Self.value(from: line[line.index(after: equals)...])
+        }
+        self.values = values
+    }
+
+    private static func value(from raw: Substring) -> String {
+        let text = Substring(raw.trimmingASCIIWhitespace())
+        guard let quote = text.first, quote == "\"" || quote == "'" else {
+            // An unquoted value ends at " #" (a comment).
+            if let comment = text.firstRange(of: " #") { return text[..<comment.lowerBound].trimmingASCIIWhitespace() }
+            return String(text)
+        }
+        var result = ""
+        var index = text.index(after: text.startIndex)
+        while index < text.endIndex, text[index] != quote {
+            var character = text[index]
+            if quote == "\"", character == "\\", text.index(after: index) < text.endIndex {
+                index = text.index(after: index)
+                switch text[index] {
+                case "n": character = "\n"
+                case "t": character = "\t"
+                case "r": character = "\r"
+                default: character = text[index]
+                }
+            }
+            result.append(character)
+            index = text.index(after: index)
+        }
+        return result
+    }
+
+    /// The file at `path`, or `nil` if there is none. Also says whether other users of the
+    /// machine may read it, since it usually holds a database password.
+    public static func load(path: String) -> (dotEnv: DotEnv, readableByOthers: Bool)? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var status = stat()
+        let readableByOthers = fstat(fileno(file), &status) == 0 && (status.st_mode & 0o044) != 0
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = fread(&buffer, 1, buffer.count, file)
+            if count <= 0 { break }
+            bytes += buffer[0..<count]
+        }
+        return (DotEnv(parsing: String(decoding: bytes, as: UTF8.self)), readableByOthers)
+    }
+}

@@ -1,0 +1,140 @@
+import Postgres
+
+/// Everything the key store can refuse or fail at, each case naming what the operator tried.
+/// The command line shows `message` and `hint` as one line and maps `category` to an exit code.
+public enum KeyStoreError: Error, Sendable, Equatable {
+    /// Input that can never work (a bad name, key, number or file); nothing was changed.
+    case invalidInput(String, hint: String?)
+    /// Bulk input with bad lines: the line numbers and what is wrong, never the keys.
+    case invalidBulkInput(lineNumbers: [Int], lineCount: Int, firstProblem: String)
+    case providerNotFound(ProviderName)
+    case keyNotFound(ProviderName, number: Int)
+    case providerExists(ProviderName)
+    case keyAlreadyStored(ProviderName, asNumber: Int?)
+    case numbersExhausted(ProviderName)
+    /// The tables or functions are missing: the migration has not been applied.
+    case schemaMissing
+    case migrationDrift(fileName: String)
+    case unknownMigrationsApplied([String])
+    /// Another operator holds a lock this command needs (lock_timeout), or a deadlock was broken.
+    case busy(String)
+    case timedOut(String)
+    case notConfigured(String, hint: String)
+    case connection(String, hint: String?)
+    /// The connection broke during COMMIT: the change may or may not have been saved.
+    case outcomeUnknown(String)
+    case database(String, hint: String?)
+
+    public enum Category: Sendable {
+        case failure, usage, notFound, busy
+    }
+
+    public var category: Category {
+        switch self {
+        case .invalidInput, .invalidBulkInput: .usage
+        case .providerNotFound, .keyNotFound: .notFound
+        case .busy, .timedOut: .busy
+        default: .failure
+        }
+    }
+
+    public var message: String {
+        switch self {
+        case .invalidInput(let message, _): message
+        case .invalidBulkInput(let lines, let count, let problem):
+            "\(count) invalid line\(count == 1 ? "" : "s") (\(Self.describeLines(lines, total: count))): \(problem); nothing was stored"
+        case .providerNotFound(let name): "no provider named \"\(name)\""
+        case .keyNotFound(let name, let number): "no key #\(number) for provider \"\(name)\""
+        case .providerExists(let name): "provider \"\(name)\" already exists"
+        case .keyAlreadyStored(let name, let number):
+            "that key is already stored for \(name)\(number.map { " as #\($0)" } ?? "")"
+        case .numbersExhausted(let name): "provider \"\(name)\" has used every key number up to 2147483647"
+        case .schemaMissing: "the KeyAdmin tables are not in this database"
+        case .migrationDrift(let fileName):
+            "migration \(fileName) has changed since it was applied to this database"
+        case .unknownMigrationsApplied(let versions):
+            "this database has migration\(versions.count == 1 ? "" : "s") \(versions.joined(separator: ", ")) that this keyadmin does not know"
+        case .busy(let message), .timedOut(let message), .notConfigured(let message, _),
+             .connection(let message, _), .outcomeUnknown(let message), .database(let message, _):
+            message
+        }
+    }
+
+    public var hint: String? {
+        switch self {
+        case .invalidInput(_, let hint), .connection(_, let hint), .database(_, let hint): hint
+        case .notConfigured(_, let hint): hint
+        case .invalidBulkInput: "fix those lines and run the command again"
+        case .providerNotFound: "see keyadmin --list"
+        case .keyNotFound(let name, _): "see keyadmin --list --provider \(name)"
+        case .providerExists: "add keys to it with keyadmin --add-key or --add-bulk"
+        case .keyAlreadyStored: nil
+        case .numbersExhausted: nil
+        case .schemaMissing: "run keyadmin --migrate first"
+        case .migrationDrift:
+            "a migration must not change once applied; restore the file as it was and put the change in a new migration"
+        case .unknownMigrationsApplied: "upgrade keyadmin"
+        case .busy, .timedOut: "another operator or a long statement holds the rows; try again"
+        case .outcomeUnknown: "check with keyadmin --list before trying again"
+        }
+    }
+
+    static func describeLines(_ lines: [Int], total: Int) -> String {
+        let shown = lines.prefix(10).map(String.init).joined(separator: ", ")
+        let label = lines.count == 1 ? "line" : "lines"
+        return total > 10 ? "\(label) \(shown) and \(total - 10) more" : "\(label) \(shown)"
+    }
+}
+
+extension KeyStoreError {
+    /// The operator-facing meaning of an error from the Postgres layer. Constraint violations
+    /// are recognised by SQLSTATE and constraint name, never by reading the DETAIL.
+    static func from(_ error: PostgresError, provider: ProviderName? = nil) -> KeyStoreError {
+        switch error.kind {
+        case .invalidConnectionString:
+            return .connection("cannot use the connection string: \(error.message)", hint: error.hint)
+        case .connectionFailed:
+            return .connection("\(error.step): \(error.message)", hint: connectionHint(for: error.message))
+        case .connectionLost:
+            return .connection("\(error.step): the connection was lost (\(error.message)); nothing was changed", hint: "try again")
+        case .commitOutcomeUnknown:
+            return .outcomeUnknown("the connection was lost while committing: \(error.message)")
+        case .timedOut:
+            return .timedOut("\(error.step): \(error.message)")
+        case .unexpectedResult:
+            return .database("\(error.step): \(error.message)", hint: nil)
+        case .server:
+            break
+        }
+        switch error.sqlState {
+        case .undefinedTable?, .undefinedFunction?, .invalidSchemaName?:
+            return .schemaMissing
+        case .lockNotAvailable?, .deadlockDetected?, .serializationFailure?:
+            return .busy("\(error.step): another session holds what this command needs")
+        case .queryCanceled?:
+            return .timedOut("\(error.step): the statement ran past its time limit and was cancelled")
+        case .uniqueViolation? where error.constraintName == "provider_api_keys_provider_id_key_hash_key":
+            if let provider { return .keyAlreadyStored(provider, asNumber: nil) }
+        case .uniqueViolation? where error.constraintName == "providers_provider_name_key":
+            if let provider { return .providerExists(provider) }
+        case .insufficientPrivilege?:
+            return .database("\(error.step): \(error.message)",
+                             hint: "connect as the table owner or a role with the service role's rights")
+        case .readOnlySQLTransaction?:
+            return .database("\(error.step): \(error.message)", hint: "connect to the primary, not a read replica")
+        default:
+            break
+        }
+        return .database("\(error.step): \(error.message)", hint: error.hint)
+    }
+
+    private static func connectionHint(for message: String) -> String? {
+        if message.contains("password authentication failed") { return "check the user and password in the connection string" }
+        if message.contains("does not exist") { return "check the database and user names in the connection string" }
+        if message.contains("timeout expired") { return "check the host and port, and that the server is reachable" }
+        if message.contains("Connection refused") || message.contains("No such file or directory") {
+            return "is the server running, and on that host and port?"
+        }
+        return nil
+    }
+}

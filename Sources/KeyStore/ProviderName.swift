@@ -1,0 +1,72 @@
+/// A provider's name as stored: 1-64 characters of `a-z 0-9 . _ -`, lower-case.
+///
+/// Names are case-insensitive for the operator (`OpenAI` and `openai` are one provider), so
+/// ASCII letters are folded to lower case here, exactly as the SQL functions fold their argument.
+public struct ProviderName: Hashable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+
+    public static let maximumLength = 64
+
+    public init(validating input: String) throws(KeyStoreError) {
+        let trimmed = input.trimmingASCIIWhitespace()
+        guard !trimmed.isEmpty else {
+            throw .invalidInput("the provider name is empty", hint: "use a name such as openai or anthropic")
+        }
+        var folded = ""
+        folded.unicodeScalars.reserveCapacity(trimmed.unicodeScalars.count)
+        for scalar in trimmed.unicodeScalars {
+            switch scalar {
+            case "A"..."Z": folded.unicodeScalars.append(Unicode.Scalar(scalar.value + 32)!)
+            case "a"..."z", "0"..."9", ".", "_", "-": folded.unicodeScalars.append(scalar)
+            default:
+                throw .invalidInput(
+                    "provider name \(Self.quoted(trimmed)) contains \(Self.describe(scalar))",
+                    hint: "provider names use only letters a-z, digits and . _ -")
+            }
+        }
+        guard folded.unicodeScalars.count <= Self.maximumLength else {
+            throw .invalidInput(
+                "the provider name is \(folded.unicodeScalars.count) characters long; the limit is \(Self.maximumLength)",
+                hint: nil)
+        }
+        rawValue = folded
+    }
+
+    public var description: String { rawValue }
+
+    /// Names are shown in errors, but never at any length or with control characters.
+    private static func quoted(_ text: String) -> String {
+        let visible = text.unicodeScalars.prefix(40).map { scalar in
+            (0x20..<0x7F).contains(scalar.value) ? String(scalar) : "?"
+        }.joined()
+        return "\"\(visible)\(text.unicodeScalars.count > 40 ? "…" : "")\""
+    }
+
+    private static func describe(_ scalar: Unicode.Scalar) -> String {
+        switch scalar.value {
+        case 0x20: "a space"
+        case 0..<0x20, 0x7F: "a control character"
+        case 0x80...: "a non-ASCII character"
+        default: "the character '\(scalar)'"
+        }
+    }
+}
+
+extension StringProtocol {
+    /// Drops spaces, tabs, CR, LF, VT and FF at both ends (the whitespace a paste brings along).
+    func trimmingASCIIWhitespace() -> String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.isASCIIWhitespace }) else { return "" }
+        let last = scalars.lastIndex(where: { !$0.isASCIIWhitespace })!
+        return String(String.UnicodeScalarView(scalars[first...last]))
+    }
+}
+
+extension Unicode.Scalar {
+    var isASCIIWhitespace: Bool {
+        switch value {
+        case 0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D: true
+        default: false
+        }
+    }
+}

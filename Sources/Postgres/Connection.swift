@@ -1,0 +1,290 @@
+import CLibPQ
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One session with a PostgreSQL server. Owns its `PGconn` and closes it when released, so a
+/// connection cannot leak.
+///
+/// Every statement goes through `PQsendQueryParams` with text parameters: no named prepared
+/// statements and no session state, so the connection works through PgBouncer or Supavisor in
+/// transaction pooling mode. Every wait for the server has a deadline; when it passes, the
+/// statement is cancelled and the call fails instead of hanging.
+public final class Connection {
+    private let handle: OpaquePointer
+    public let settings: ConnectionSettings
+    private let redactor: SecretRedactor
+    private let noticeCollector = NoticeCollector()
+    /// Set once the session cannot be trusted any more (lost, or abandoned after a timeout).
+    private var isBroken = false
+
+    /// "host:port/database", for messages.
+    public let target: String
+
+    /// Connects, or throws `.invalidConnectionString` / `.connectionFailed` with a one-line,
+    /// password-free message. libpq's `connect_timeout` bounds the wait.
+    public init(settings: ConnectionSettings) throws {
+        self.settings = settings
+        redactor = settings.redactor
+        let parameters = try settings.libpqParameters()
+        let connection: OpaquePointer? = withCStringArray(parameters.map(\.keyword)) { keywords in
+            withCStringArray(parameters.map(\.value)) { values in
+                PQconnectdbParams(keywords, values, 1)
+            }
+        }
+        guard let connection else {
+            throw PostgresError(.connectionFailed, step: "connecting", message: "out of memory")
+        }
+        target = Self.describeTarget(of: connection)
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = redactor.redact(String(cString: PQerrorMessage(connection)).joinedOnOneLine())
+            PQfinish(connection)
+            throw PostgresError(.connectionFailed, step: "connecting to \(target)", message: message)
+        }
+        handle = connection
+        let context = Unmanaged.passUnretained(noticeCollector).toOpaque()
+        PQsetNoticeProcessor(handle, { context, message in
+            guard let context, let message else { return }
+            Unmanaged<NoticeCollector>.fromOpaque(context).takeUnretainedValue()
+                .append(String(cString: message).joinedOnOneLine())
+        }, context)
+    }
+
+    deinit { PQfinish(handle) }
+
+    /// NOTICE and WARNING messages the server sent since the last call, oldest first.
+    public func takeNotices() -> [String] { noticeCollector.take() }
+
+    /// The server's version as an integer (150018 for 15.18).
+    public var serverVersion: Int { Int(PQserverVersion(handle)) }
+
+    // MARK: - Statements
+
+    /// Runs one statement and returns all of its rows.
+    @discardableResult
+    public func query(_ query: Query, step: String) throws -> QueryResult {
+        try send(query, step: step)
+        var answer: QueryResult?
+        var failure: PostgresError?
+        while let result = try nextResult(step: step) {
+            if failure == nil, let error = error(in: result, step: step) {
+                failure = error
+            } else if answer == nil {
+                answer = result
+            }
+        }
+        if let failure { throw failure }
+        guard let answer else {
+            throw PostgresError(.unexpectedResult, step: step, message: "the server sent no result")
+        }
+        return answer
+    }
+
+    /// Runs one statement and hands its rows to `body` one at a time, as they arrive (libpq's
+    /// single-row mode), so memory stays flat however many rows there are.
+    public func forEachRow(_ query: Query, step: String, _ body: (Row) throws -> Void) throws {
+        try send(query, step: step)
+        PQsetSingleRowMode(handle)
+        var failure: Error?
+        while let result = try nextResult(step: step) {
+            guard failure == nil else { continue }  // drain, so the connection stays usable
+            if let error = error(in: result, step: step) {
+                failure = error
+            } else if result.status == PGRES_SINGLE_TUPLE {
+                do { try body(Row(result: result, index: 0)) } catch { failure = error }
+            }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Runs trusted, multi-statement SQL (a migration file) with the simple query protocol.
+    /// Never give it text that came from a user: that is what `query` and its parameters are for.
+    public func execute(_ script: SQLScript, step: String) throws {
+        try ensureUsable(step: step)
+        guard PQsendQuery(handle, script.text) == 1 else { throw sendFailure(step: step) }
+        var failure: PostgresError?
+        while let result = try nextResult(step: step) {
+            if failure == nil { failure = error(in: result, step: step) }
+        }
+        if let failure { throw failure }
+    }
+
+    // MARK: - The wire
+
+    private func send(_ query: Query, step: String) throws {
+        try ensureUsable(step: step)
+        let sent = withOptionalCStringArray(query.parameters) { values in
+            PQsendQueryParams(handle, query.sql, Int32(query.parameters.count), nil, values, nil, nil, 0)
+        }
+        guard sent == 1 else { throw sendFailure(step: step) }
+    }
+
+    private func ensureUsable(step: String) throws {
+        if isBroken || PQstatus(handle) != CONNECTION_OK {
+            isBroken = true
+            throw PostgresError(.connectionLost, step: step, message: "the connection to \(target) is closed")
+        }
+    }
+
+    private func sendFailure(step: String) -> PostgresError {
+        isBroken = PQstatus(handle) != CONNECTION_OK
+        return PostgresError(
+            isBroken ? .connectionLost : .unexpectedResult, step: step,
+            message: redactor.redact(String(cString: PQerrorMessage(handle)).joinedOnOneLine()))
+    }
+
+    /// The next result of the statement under way, or `nil` when it is complete. Waits at most
+    /// the statement timeout plus a grace period (the server's own `statement_timeout` should
+    /// fire first); then cancels the statement and gives up on the connection.
+    private func nextResult(step: String) throws -> QueryResult? {
+        let limit = settings.statementTimeoutMilliseconds + 5_000
+        var deadline = Deadline(millisecondsFromNow: limit)
+        var cancelled = false
+        while PQisBusy(handle) == 1 {
+            let ready = waitForSocket(until: deadline)
+            if !ready {
+                if cancelled {
+                    isBroken = true
+                    throw PostgresError(
+                        .timedOut, step: step,
+                        message: "\(target) did not answer within \(limit / 1000) seconds, even after the statement was cancelled")
+                }
+                cancelled = true
+                cancel()
+                deadline = Deadline(millisecondsFromNow: 5_000)
+                continue
+            }
+            if PQconsumeInput(handle) == 0 { throw lostConnection(step: step) }
+        }
+        guard let raw = PQgetResult(handle) else {
+            if cancelled {
+                throw PostgresError(.timedOut, step: step, message: "no answer within \(limit / 1000) seconds; the statement was cancelled")
+            }
+            return nil
+        }
+        let result = QueryResult(taking: raw)
+        if result.status == PGRES_FATAL_ERROR, PQstatus(handle) != CONNECTION_OK {
+            // Drain whatever is left; the error below says what happened.
+            while let rest = PQgetResult(handle) { PQclear(rest) }
+            throw lostConnection(step: step, serverResult: result)
+        }
+        return result
+    }
+
+    private func lostConnection(step: String, serverResult: QueryResult? = nil) -> PostgresError {
+        isBroken = true
+        var message = String(cString: PQerrorMessage(handle)).joinedOnOneLine()
+        if let serverResult, let serverMessage = serverResult.errorField(.message) {
+            message = serverMessage
+        }
+        if message.isEmpty { message = "the server closed the connection" }
+        return PostgresError(
+            .connectionLost, step: step, message: redactor.redact(message),
+            sqlState: serverResult?.errorField(.sqlState).map(SQLState.init(rawValue:)))
+    }
+
+    /// Asks the server to cancel the statement under way, over a separate connection as libpq does.
+    private func cancel() {
+        guard let cancelHandle = PQgetCancel(handle) else { return }
+        defer { PQfreeCancel(cancelHandle) }
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(cancelHandle, &buffer, Int32(buffer.count))
+    }
+
+    private func waitForSocket(until deadline: Deadline) -> Bool {
+        let socket = PQsocket(handle)
+        guard socket >= 0 else { return true }  // let PQconsumeInput report the broken connection
+        while true {
+            let remaining = deadline.remainingMilliseconds
+            if remaining <= 0 { return false }
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            let count = poll(&descriptor, 1, Int32(clamping: remaining))
+            if count > 0 { return true }
+            if count == 0 { return false }
+            if errno != EINTR { return true }
+        }
+    }
+
+    /// The server's error in `result`, if it is one. Reads the SQLSTATE, primary message, hint
+    /// and constraint name; never the DETAIL, which quotes row values (keys).
+    private func error(in result: QueryResult, step: String) -> PostgresError? {
+        let status = result.status
+        guard status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE || status == PGRES_NONFATAL_ERROR else {
+            return nil
+        }
+        let message = result.errorField(.message) ?? String(cString: PQerrorMessage(handle)).joinedOnOneLine()
+        return PostgresError(
+            .server, step: step, message: redactor.redact(message),
+            sqlState: result.errorField(.sqlState).map(SQLState.init(rawValue:)),
+            hint: result.errorField(.hint).map(redactor.redact),
+            constraintName: result.errorField(.constraintName))
+    }
+
+    private static func describeTarget(of connection: OpaquePointer) -> String {
+        func field(_ value: UnsafeMutablePointer<CChar>?) -> String {
+            value.map { String(cString: $0) } ?? ""
+        }
+        var host = field(PQhost(connection))
+        if host.isEmpty || host.hasPrefix("/") { host = "local socket \(host.isEmpty ? "" : host)".trimmingWhitespace() }
+        let port = field(PQport(connection))
+        let database = field(PQdb(connection))
+        return "\(host)\(port.isEmpty ? "" : ":\(port)")\(database.isEmpty ? "" : "/\(database)")"
+    }
+}
+
+/// SQL text that is run as it is, for migrations shipped with the product. The name is the
+/// warning: nothing a user typed may ever become one.
+public struct SQLScript: Sendable {
+    public let text: String
+    public init(trustedSQL text: String) { self.text = text }
+}
+
+/// Notices arrive through a C callback; this box is what the callback's context points to.
+private final class NoticeCollector {
+    private var notices: [String] = []
+    func append(_ notice: String) { notices.append(notice) }
+    func take() -> [String] {
+        defer { notices = [] }
+        return notices
+    }
+}
+
+struct Deadline {
+    private let end: timespec
+
+    init(millisecondsFromNow milliseconds: Int) {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let total = Int(now.tv_nsec) + (milliseconds % 1000) * 1_000_000
+        end = timespec(tv_sec: now.tv_sec + milliseconds / 1000 + total / 1_000_000_000, tv_nsec: total % 1_000_000_000)
+    }
+
+    var remainingMilliseconds: Int {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1_000_000
+    }
+}
+
+/// Calls `body` with a NULL-terminated array of C strings that live for the duration of the call.
+private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    pointers.append(nil)
+    defer { pointers.forEach { free($0) } }
+    return pointers.withUnsafeBufferPointer { buffer in
+        buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { body($0) }
+    }
+}
+
+/// Like `withCStringArray`, with `nil` elements passed as NULL (SQL NULL parameters).
+private func withOptionalCStringArray<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    if strings.isEmpty { return body(nil) }
+    let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }
+    defer { pointers.forEach { free($0) } }
+    return pointers.withUnsafeBufferPointer { buffer in
+        buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { body($0) }
+    }
+}

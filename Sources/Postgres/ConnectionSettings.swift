@@ -1,0 +1,115 @@
+import CLibPQ
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How to reach the database and how long to wait for it.
+///
+/// The connection string is handed to libpq unchanged, in either of its forms (URI or
+/// key=value); an empty string means libpq's own defaults (PGHOST and friends, `~/.pgpass`,
+/// service files), exactly as psql would use them.
+public struct ConnectionSettings: Sendable {
+    public var connectionString: String
+    /// Used when neither the connection string nor PGCONNECT_TIMEOUT sets one.
+    public var connectTimeoutSeconds: Int
+    /// How long one statement may run before the client cancels it and gives up.
+    public var statementTimeoutMilliseconds: Int
+    /// How long a transaction may wait for a lock another operator holds.
+    public var lockTimeoutMilliseconds: Int
+    public var applicationName: String
+
+    public init(
+        connectionString: String = "",
+        connectTimeoutSeconds: Int = 10,
+        statementTimeoutMilliseconds: Int = 60_000,
+        lockTimeoutMilliseconds: Int = 5_000,
+        applicationName: String = "keyadmin"
+    ) {
+        self.connectionString = connectionString
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.statementTimeoutMilliseconds = statementTimeoutMilliseconds
+        self.lockTimeoutMilliseconds = lockTimeoutMilliseconds
+        self.applicationName = applicationName
+    }
+
+    public var redactor: SecretRedactor {
+        SecretRedactor(connectionString: connectionString, environmentPassword: environment("PGPASSWORD"))
+    }
+
+    /// The parameters passed to `PQconnectdbParams`, defaults first so that the connection
+    /// string (expanded in place of `dbname`) overrides them.
+    func libpqParameters() throws -> [(keyword: String, value: String)] {
+        let fields = try parsedFields()
+        var parameters: [(keyword: String, value: String)] = [("fallback_application_name", applicationName)]
+        if fields["connect_timeout"] == nil, environment("PGCONNECT_TIMEOUT") == nil {
+            parameters.append(("connect_timeout", String(connectTimeoutSeconds)))
+        }
+        if requiresTLSByDefault(fields) {
+            parameters.append(("sslmode", "require"))
+        }
+        if !connectionString.isEmpty {
+            parameters.append(("dbname", connectionString))
+        }
+        return parameters
+    }
+
+    /// Supabase accepts only TLS, and a password sent in clear over a network is a password
+    /// given away: when the server is not on this machine and nobody chose an sslmode, require
+    /// TLS instead of libpq's "prefer" (which silently falls back to plain text).
+    func requiresTLSByDefault(_ fields: [String: String]) -> Bool {
+        if fields["sslmode"] != nil || environment("PGSSLMODE") != nil { return false }
+        // A service file may choose its own sslmode; respect it as psql would.
+        if fields["service"] != nil || environment("PGSERVICE") != nil { return false }
+        let addresses = fields["hostaddr"] ?? environment("PGHOSTADDR")
+        let hosts = addresses ?? fields["host"] ?? environment("PGHOST") ?? ""
+        return hosts.split(separator: ",", omittingEmptySubsequences: false).contains { !Self.isLocal(host: String($0)) }
+    }
+
+    static func isLocal(host: String) -> Bool {
+        let host = host.trimmingWhitespace()
+        if host.isEmpty || host.hasPrefix("/") || host.hasPrefix("@") { return true }  // Unix-domain sockets
+        let bare = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.")
+    }
+
+    /// The connection string's fields as libpq reads them, or an error that never quotes a password.
+    func parsedFields() throws -> [String: String] {
+        guard !connectionString.isEmpty else { return [:] }
+        if connectionString.hasPrefix("http://") || connectionString.hasPrefix("https://") {
+            throw PostgresError(
+                .invalidConnectionString, step: "reading the connection string",
+                message: "an https:// address is a project's web URL, not a PostgreSQL connection string",
+                hint: "use the postgresql:// string that Supabase shows under Connect (or Project Settings > Database)")
+        }
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(connectionString, &errorMessage) else {
+            var message = "libpq could not parse it"
+            if let errorMessage {
+                message = redactor.redact(String(cString: errorMessage).joinedOnOneLine())
+                PQfreemem(errorMessage)
+            }
+            throw PostgresError(
+                .invalidConnectionString, step: "reading the connection string", message: message,
+                hint: "write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE or as host=... dbname=... key=value pairs")
+        }
+        defer { PQconninfoFree(options) }
+        var fields: [String: String] = [:]
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val {
+                fields[String(cString: keyword)] = String(cString: value)
+            }
+            option += 1
+        }
+        return fields
+    }
+}
+
+func environment(_ name: String) -> String? {
+    guard let value = getenv(name) else { return nil }
+    let text = String(cString: value)
+    return text.isEmpty ? nil : text
+}

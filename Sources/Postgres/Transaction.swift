@@ -1,0 +1,91 @@
+/// How a transaction runs.
+public struct TransactionOptions: Sendable {
+    public enum Isolation: Sendable {
+        case readCommitted
+        /// One snapshot for the whole transaction: a listing whose summary and rows agree.
+        case repeatableRead
+    }
+
+    public var isolation: Isolation
+    public var readOnly: Bool
+    /// How long a statement may wait for a row or table lock before failing with 55P03;
+    /// `nil` uses the connection's setting.
+    public var lockTimeoutMilliseconds: Int?
+
+    public init(isolation: Isolation = .readCommitted, readOnly: Bool = false, lockTimeoutMilliseconds: Int? = nil) {
+        self.isolation = isolation
+        self.readOnly = readOnly
+        self.lockTimeoutMilliseconds = lockTimeoutMilliseconds
+    }
+}
+
+/// The statements of one open transaction. Only `Connection.withTransaction` makes one, and
+/// it always ends it, so a transaction cannot be left open.
+public struct Transaction {
+    let connection: Connection
+
+    @discardableResult
+    public func query(_ query: Query, step: String) throws -> QueryResult {
+        try connection.query(query, step: step)
+    }
+
+    public func forEachRow(_ query: Query, step: String, _ body: (Row) throws -> Void) throws {
+        try connection.forEachRow(query, step: step, body)
+    }
+
+    public func execute(_ script: SQLScript, step: String) throws {
+        try connection.execute(script, step: step)
+    }
+
+    public func takeNotices() -> [String] { connection.takeNotices() }
+}
+
+extension Connection {
+    /// Runs `body` in one transaction: COMMIT when it returns, ROLLBACK when it throws.
+    ///
+    /// The time limits are set with `SET LOCAL` semantics (`set_config(..., true)`), so they end
+    /// with the transaction and leave no state on a pooled server connection.
+    public func withTransaction<T>(
+        _ options: TransactionOptions = TransactionOptions(),
+        _ body: (Transaction) throws -> T
+    ) throws -> T {
+        try query(Self.beginStatement(options), step: "starting a transaction")
+        let transaction = Transaction(connection: self)
+        let value: T
+        do {
+            let lockTimeout = options.lockTimeoutMilliseconds ?? settings.lockTimeoutMilliseconds
+            let statementTimeout = settings.statementTimeoutMilliseconds
+            try query(
+                "SELECT set_config('lock_timeout', \(String(lockTimeout)), true), set_config('statement_timeout', \(String(statementTimeout)), true)",
+                step: "setting the transaction's time limits")
+            value = try body(transaction)
+        } catch {
+            rollBackQuietly()
+            throw error
+        }
+        do {
+            try query("COMMIT", step: "committing")
+        } catch let error as PostgresError where error.kind == .connectionLost || error.kind == .timedOut {
+            // The COMMIT may have reached the server before the connection broke.
+            throw PostgresError(
+                .commitOutcomeUnknown, step: "committing",
+                message: "\(error.message); the change may or may not have been saved",
+                sqlState: error.sqlState)
+        }
+        return value
+    }
+
+    private func rollBackQuietly() {
+        // A broken connection rolls back by itself when the server notices it is gone.
+        _ = try? query("ROLLBACK", step: "rolling back")
+    }
+
+    private static func beginStatement(_ options: TransactionOptions) -> Query {
+        switch (options.isolation, options.readOnly) {
+        case (.readCommitted, false): "BEGIN"
+        case (.readCommitted, true): "BEGIN READ ONLY"
+        case (.repeatableRead, false): "BEGIN ISOLATION LEVEL REPEATABLE READ"
+        case (.repeatableRead, true): "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        }
+    }
+}
