@@ -1,0 +1,91 @@
+import KeyStore
+
+/// `--list`: an aligned table per provider, or one JSON document, written while the keys stream
+/// in from the server (memory stays flat for any number of keys).
+struct ListPrinter {
+    let output: OutputOptions
+    let out: OutputStream
+
+    func print(store: KeyStore, provider: ProviderName?) throws(KeyStoreError) {
+        var layout = Layout(output: output, out: out, colour: out.usesColour && !output.json)
+        if output.json { out.write("{\"providers\":[") }
+        try store.list(provider: provider, summaries: { summaries in
+            layout.pending = summaries[...]
+            if summaries.isEmpty, !output.json {
+                out.line("no providers yet; add one with keyadmin --add-provider NAME")
+            }
+        }, key: { key in
+            // Keys arrive ordered by provider; providers without keys have no rows and are
+            // printed when the rows pass them.
+            while layout.current?.name != key.provider, layout.openNextProvider() {}
+            layout.printKey(key)
+        })
+        while layout.openNextProvider() {}
+        layout.closeProvider()
+        if output.json { out.line("]}") }
+    }
+}
+
+private struct Layout {
+    let output: OutputOptions
+    let out: OutputStream
+    let colour: Bool
+    var pending: ArraySlice<ProviderSummary> = []
+    private(set) var current: ProviderSummary?
+    private var providersPrinted = 0
+    private var keysPrinted = 0
+    private var numberWidth = 2
+    private var keyWidth = 10
+
+    init(output: OutputOptions, out: OutputStream, colour: Bool) {
+        self.output = output
+        self.out = out
+        self.colour = colour
+    }
+
+    /// Ends the provider being printed and starts the next; `false` when none is left.
+    mutating func openNextProvider() -> Bool {
+        guard let next = pending.popFirst() else { return false }
+        closeProvider()
+        current = next
+        keysPrinted = 0
+        defer { providersPrinted += 1 }
+        if output.json {
+            out.write(providersPrinted > 0 ? "," : "")
+            out.write("{\"provider\":\(JSON.string(next.name)),\"key_count\":\(next.keyCount),\"created_at\":\(JSON.string(next.createdAt)),\"keys\":[")
+            return true
+        }
+        if providersPrinted > 0 { out.line("") }
+        let count = "\(next.keyCount) key\(next.keyCount == 1 ? "" : "s")"
+        out.line(Style.bold.apply(next.name, when: colour) + "  " + Style.dim.apply("(\(count))", when: colour))
+        numberWidth = String(next.highestNumber).count + 1
+        keyWidth = output.reveal ? max(3, next.longestKey) : 10
+        if next.keyCount == 0 {
+            out.line("  no keys; add some with keyadmin --add-bulk \(next.name)")
+        } else {
+            out.line(Style.dim.apply("  " + pad("#", numberWidth, right: true) + "  " + pad("key", keyWidth) + "  created", when: colour))
+        }
+        return true
+    }
+
+    mutating func closeProvider() {
+        if output.json, current != nil { out.write("]}") }
+        current = nil
+    }
+
+    mutating func printKey(_ key: StoredKey) {
+        let shown = output.reveal ? key.key.revealed : key.key.masked
+        if output.json {
+            out.write(keysPrinted > 0 ? "," : "")
+            out.write("{\"number\":\(key.number),\"key\":\(JSON.string(shown)),\"created_at\":\(JSON.string(key.createdAt))}")
+        } else {
+            out.line("  " + pad("#\(key.number)", numberWidth, right: true) + "  " + pad(shown, keyWidth) + "  " + key.createdAt)
+        }
+        keysPrinted += 1
+    }
+
+    private func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
+        let padding = String(repeating: " ", count: max(0, width - text.count))
+        return right ? padding + text : text + padding
+    }
+}

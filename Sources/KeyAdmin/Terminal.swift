@@ -1,0 +1,74 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import KeyStore
+
+/// Standard input as a terminal: prompts, hidden input and confirmations.
+enum Terminal {
+    static var inputIsTerminal: Bool { isatty(STDIN_FILENO) == 1 }
+
+    /// The terminal settings to restore if the operator presses Ctrl-C while echo is off.
+    nonisolated(unsafe) private static var savedSettings = termios()
+    nonisolated(unsafe) private static var echoIsOff = false
+
+    /// Reads lines with echo off until an empty line (or end of input), so keys pasted at the
+    /// prompt appear neither on screen nor in the scrollback.
+    static func readHiddenLines(prompt: String, untilEmptyLine: Bool) -> [String] {
+        OutputStream.standardError.write(prompt)
+        OutputStream.standardError.flush()
+        let restore = turnEchoOff()
+        defer {
+            restore()
+            OutputStream.standardError.line("")
+            OutputStream.standardError.flush()
+        }
+        var lines: [String] = []
+        while let line = readLine(strippingNewline: true) {
+            if line.allSatisfy(\.isWhitespace) { break }
+            lines.append(line)
+            if !untilEmptyLine { break }
+        }
+        return lines
+    }
+
+    /// Asks a question on stderr and reads one line of answer from the terminal.
+    static func ask(_ question: String) -> String? {
+        OutputStream.standardError.write(question)
+        OutputStream.standardError.flush()
+        return readLine(strippingNewline: true)
+    }
+
+    private static func turnEchoOff() -> () -> Void {
+        var settings = termios()
+        guard tcgetattr(STDIN_FILENO, &settings) == 0 else { return {} }
+        savedSettings = settings
+        settings.c_lflag &= ~tcflag_t(ECHO)
+        guard tcsetattr(STDIN_FILENO, TCSAFLUSH, &settings) == 0 else { return {} }
+        echoIsOff = true
+        signal(SIGINT) { _ in
+            if Terminal.echoIsOff { tcsetattr(STDIN_FILENO, TCSAFLUSH, &Terminal.savedSettings) }
+            _exit(130)
+        }
+        return {
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &savedSettings)
+            echoIsOff = false
+            signal(SIGINT, SIG_DFL)
+        }
+    }
+
+    /// All of standard input (for `-` as KEY when it is not a terminal), at most `limit` bytes.
+    static func readAllInput(limit: Int) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(STDIN_FILENO, &buffer, buffer.count)
+            if count < 0 { if errno == EINTR { continue } else { return nil } }
+            if count == 0 { return bytes }
+            bytes += buffer[0..<count]
+            if bytes.count > limit { return bytes }
+        }
+    }
+}
+

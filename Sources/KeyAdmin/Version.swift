@@ -1,0 +1,1 @@
+enum KeyAdminVersion { static let current = "0.1.0" }
