@@ -39,9 +39,11 @@ let package = Package(
             capability: .buildTool(),
             dependencies: ["EmbedMigrationsTool"]
         ),
-        .testTarget(name: "PostgresTests", dependencies: ["Postgres"]),
-        .testTarget(name: "KeyStoreTests", dependencies: ["KeyStore", "Postgres"]),
-        .testTarget(name: "KeyAdminTests", dependencies: ["KeyAdmin", "KeyStore", "Postgres"]),
+        // Per-test databases on the server scripts/test.sh starts, and a runner for the built binary.
+        .target(name: "TestSupport", dependencies: ["KeyStore", "Postgres"], path: "Tests/TestSupport"),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "KeyStoreTests", dependencies: ["KeyStore", "Postgres", "TestSupport"]),
+        .testTarget(name: "KeyAdminTests", dependencies: ["KeyAdmin", "KeyStore", "Postgres", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

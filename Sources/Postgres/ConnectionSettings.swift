@@ -68,6 +68,24 @@ public struct ConnectionSettings: Sendable {
         return hosts.split(separator: ",", omittingEmptySubsequences: false).contains { !Self.isLocal(host: String($0)) }
     }
 
+    /// The same server and credentials with another database, as a key=value string (for tools
+    /// that create databases, such as the test harness).
+    public func connectionString(withDatabase database: String) throws -> String {
+        var fields = try parsedFields()
+        fields["dbname"] = database
+        return fields.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.quotedValue($0.value))" }.joined(separator: " ")
+    }
+
+    /// A key=value value in single quotes, with `\` and `'` escaped as libpq expects.
+    static func quotedValue(_ value: String) -> String {
+        var quoted = "'"
+        for character in value {
+            if character == "\\" || character == "'" { quoted.append("\\") }
+            quoted.append(character)
+        }
+        return quoted + "'"
+    }
+
     static func isLocal(host: String) -> Bool {
         let host = host.trimmingWhitespace()
         if host.isEmpty || host.hasPrefix("/") || host.hasPrefix("@") { return true }  // Unix-domain sockets

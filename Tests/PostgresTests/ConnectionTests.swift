@@ -1,0 +1,99 @@
+import Foundation
+@testable import Postgres
+import Testing
+import TestSupport
+
+@Suite struct ConnectionTests {
+    @Test func parametersArriveAsDataNotSQL() throws {
+        try TestDatabase.with(migrated: false) { database in
+            let connection = try database.connect()
+            let tricky = ["plain", "quote\"d", "back\\slash", "com,ma", "{brace}", "'; DROP TABLE x; --", "NULL", ""]
+            let result = try connection.query(
+                "SELECT value FROM unnest(\(tricky)::text[]) WITH ORDINALITY AS t(value, position) ORDER BY position",
+                step: "round trip")
+            #expect(try result.rows.map { try $0.decode("value", as: String.self) } == tricky)
+        }
+    }
+
+    @Test func decodingNamesTheColumnAndType() throws {
+        try TestDatabase.with(migrated: false) { database in
+            let row = try database.connect().query("SELECT 'abc'::text AS word, NULL::int AS nothing", step: "t")
+                .singleRow(step: "t")
+            #expect(throws: PostgresError.self) { try row.decode("word", as: Int.self) }
+            #expect(throws: PostgresError.self) { try row.decode("nothing", as: Int.self) }
+            #expect(try row.decodeIfPresent("nothing", as: Int.self) == nil)
+            #expect(throws: PostgresError.self) { try row.decode("missing", as: String.self) }
+        }
+    }
+
+    @Test func serverErrorsCarrySQLStateAndNeverTheDetail() throws {
+        try TestDatabase.with(migrated: false) { database in
+            let connection = try database.connect()
+            try connection.query("CREATE TABLE t (secret text UNIQUE)", step: "setup")
+            try connection.query("INSERT INTO t VALUES (\("top-secret-value"))", step: "first")
+            #expect {
+                try connection.query("INSERT INTO t VALUES (\("top-secret-value"))", step: "second")
+            } throws: { error in
+                let error = error as! PostgresError
+                return error.sqlState == .uniqueViolation && error.constraintName == "t_secret_key"
+                    && !error.description.contains("top-secret-value")
+            }
+        }
+    }
+
+    @Test func transactionCommitsWhenTheBodyReturnsAndRollsBackWhenItThrows() throws {
+        struct Abort: Error {}
+        try TestDatabase.with(migrated: false) { database in
+            let connection = try database.connect()
+            try connection.query("CREATE TABLE t (n int)", step: "setup")
+            try connection.withTransaction { try $0.query("INSERT INTO t VALUES (1)", step: "kept") }
+            #expect(throws: Abort.self) {
+                try connection.withTransaction { transaction in
+                    try transaction.query("INSERT INTO t VALUES (2)", step: "dropped")
+                    throw Abort()
+                }
+            }
+            #expect(try database.values("SELECT n::text AS value FROM t ORDER BY n") == ["1"])
+            // The connection is usable again after the rollback, outside any transaction.
+            #expect(try database.integer("SELECT count(*) AS value FROM t") == 1)
+        }
+    }
+
+    @Test func statementTimeoutCancelsALongStatement() throws {
+        try TestDatabase.with(migrated: false) { database in
+            let connection = try Connection(settings: database.settings(statementTimeoutMilliseconds: 300))
+            let started = Date()
+            #expect {
+                try connection.withTransaction { try $0.query("SELECT pg_sleep(30)", step: "sleeping") }
+            } throws: { error in
+                (error as? PostgresError)?.sqlState == .queryCanceled
+            }
+            #expect(Date().timeIntervalSince(started) < 10)
+        }
+    }
+
+    @Test func wrongPasswordErrorNamesNoPassword() throws {
+        let admin = try TestServer.adminConnection()
+        let user = "keyadmin_pw_\(getpid())"
+        try admin.execute(SQLScript(trustedSQL: "DROP ROLE IF EXISTS \(user); CREATE ROLE \(user) LOGIN PASSWORD 'right-one'"), step: "role")
+        defer { _ = try? admin.execute(SQLScript(trustedSQL: "DROP ROLE IF EXISTS \(user)"), step: "drop role") }
+        var fields = try TestServer.settings.connectionString(withDatabase: "postgres")
+        fields += " user=\(user) password=wrong-Pa55word host=localhost"
+        #expect {
+            _ = try Connection(settings: ConnectionSettings(connectionString: fields))
+        } throws: { error in
+            let error = error as! PostgresError
+            return error.kind == .connectionFailed && !error.description.contains("wrong-Pa55word")
+        }
+    }
+
+    @Test func streamingHandsOverEveryRowInOrder() throws {
+        try TestDatabase.with(migrated: false) { database in
+            var seen: [Int] = []
+            try database.connect().forEachRow("SELECT g AS n FROM generate_series(1, 2500) AS g", step: "stream") { row in
+                seen.append(try row.decode("n"))
+            }
+            #expect(seen == Array(1...2500))
+        }
+    }
+}

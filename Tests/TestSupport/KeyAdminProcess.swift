@@ -1,0 +1,59 @@
+import Foundation
+
+/// Runs the built `keyadmin` binary, as an operator would.
+public struct KeyAdminProcess {
+    public struct Output: Sendable {
+        public let status: Int32
+        public let stdout: String
+        public let stderr: String
+    }
+
+    /// The binary SwiftPM built next to this test bundle.
+    public static let executable: URL = {
+        let runner = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return runner.deletingLastPathComponent().appendingPathComponent("keyadmin")
+    }()
+
+    /// Runs `keyadmin arguments...` in an empty temporary directory (so no .env applies), with
+    /// the database variables cleared unless `environment` sets them.
+    public static func run(
+        _ arguments: [String], stdin: String? = nil, stdinData: Data? = nil,
+        environment: [String: String] = [:], directory: URL? = nil
+    ) throws -> Output {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for name in ["DATABASE_URL", "WORKER_1_DATABASE_URL", "WORKER_1_URL", "NO_COLOR"] { env[name] = nil }
+        env.merge(environment) { $1 }
+        process.environment = env
+        let workingDirectory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("keyadmin-cwd-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: workingDirectory, withIntermediateDirectories: true)
+        process.currentDirectoryURL = workingDirectory
+        let input = Pipe(), output = Pipe(), error = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let data = stdinData ?? stdin.map { Data($0.utf8) } ?? Data()
+        // Feed stdin and drain stderr on other threads, so that no pipe fills up and blocks.
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) {
+            try? input.fileHandleForWriting.write(contentsOf: data)
+            try? input.fileHandleForWriting.close()
+        }
+        let errorData = Mutex(Data())
+        DispatchQueue.global().async(group: group) {
+            let data = error.fileHandleForReading.readDataToEndOfFile()
+            errorData.withLock { $0 = data }
+        }
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        group.wait()
+        if directory == nil { try? FileManager.default.removeItem(at: workingDirectory) }
+        return Output(
+            status: process.terminationStatus,
+            stdout: String(decoding: outputData, as: UTF8.self),
+            stderr: errorData.withLock { String(decoding: $0, as: UTF8.self) })
+    }
+}

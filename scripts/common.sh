@@ -1,0 +1,47 @@
+# Shared by the scripts in this folder: finding and installing what they need.
+# shellcheck shell=bash
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# ensure_packages COMMAND_OR_CHECK:PACKAGE...
+# Each argument is "check:package": a shell test that succeeds when the thing is present, and
+# the Debian package that provides it. Missing packages are installed with apt-get when we are
+# root (saying so); otherwise the script stops and says what to install.
+ensure_packages() {
+    local missing=() item check package
+    for item in "$@"; do
+        check=${item%%:*}
+        package=${item#*:}
+        if ! eval "$check" >/dev/null 2>&1; then missing+=("$package"); fi
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        say "installing missing packages with apt-get: ${missing[*]}"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        die "missing: ${missing[*]}; install them (sudo apt-get install ${missing[*]}, or brew install libpq postgresql) and run again"
+    fi
+}
+
+ensure_client_packages() {
+    command -v swift >/dev/null || die "swift is not on PATH; install a Swift 6 toolchain from https://swift.org/install"
+    ensure_packages \
+        "command -v pkg-config:pkg-config" \
+        "pkg-config --exists libpq:libpq-dev" \
+        "command -v psql:postgresql-client"
+}
+
+# The directory holding initdb, pg_ctl and postgres, or nothing.
+postgres_bin_dir() {
+    local dir
+    if command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ]; then pg_config --bindir; return; fi
+    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+        [ -x "$dir/initdb" ] && { echo "$dir"; return; }
+    done
+}
+
+ensure_server_packages() {
+    ensure_packages '[ -n "$(postgres_bin_dir)" ]:postgresql' "command -v pg_virtualenv:postgresql-common"
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every test against a real, throw-away PostgreSQL:
+#   TEST_DATABASE_URL if you give one (a superuser connection: tests create databases and roles);
+#   else Docker Compose (docker-compose.yml) when a Docker engine answers;
+#   else the system's PostgreSQL binaries through Debian's pg_virtualenv, which runs the server as
+#   the postgres user even when we are root, and removes the cluster afterwards.
+# Extra arguments go to `swift test` (for example: --filter BulkLoad).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+
+ensure_client_packages
+ensure_packages "command -v pgbouncer:pgbouncer"
+say "building the package and its tests"
+swift build --build-tests
+
+if [ -n "${TEST_DATABASE_URL:-}" ]; then
+    say "testing against TEST_DATABASE_URL"
+    exec swift test --skip-build "$@"
+fi
+
+if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+    say "starting PostgreSQL with docker compose"
+    docker compose up -d --wait postgres
+    trap 'docker compose down -v >/dev/null 2>&1 || true' EXIT
+    export TEST_DATABASE_URL="postgresql://postgres:postgres@localhost:54329/postgres"
+    swift test --skip-build "$@"
+    exit
+fi
+
+ensure_server_packages
+say "starting a throw-away PostgreSQL with pg_virtualenv (no Docker engine here)"
+version=$(basename "$(dirname "$(postgres_bin_dir)")")
+exec pg_virtualenv -v "$version" swift test --skip-build "$@"
