@@ -135,6 +135,7 @@ DECLARE
     v_lowest integer;
     v_highest integer;
     v_count bigint;
+    v_number integer;
     v_key text;
 BEGIN
     SELECT p.id INTO v_provider_id
@@ -152,10 +153,13 @@ BEGIN
     END IF;
 
     FOR attempt IN 1..32 LOOP
+        -- Drawn into a variable first: random() inside the WHERE clause would be evaluated
+        -- again for every row a scan visits, favouring the first rows.
+        v_number := (v_lowest + floor(random() * (v_highest::bigint - v_lowest + 1)))::integer;
         SELECT k.api_key INTO v_key
         FROM public.provider_api_keys AS k
         WHERE k.provider_id = v_provider_id
-          AND k.key_number = (v_lowest + floor(random() * (v_highest::bigint - v_lowest + 1)))::integer;
+          AND k.key_number = v_number;
         IF FOUND THEN
             RETURN v_key;
         END IF;

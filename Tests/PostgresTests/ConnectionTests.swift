@@ -5,7 +5,7 @@ import TestSupport
 
 @Suite struct ConnectionTests {
     @Test func parametersArriveAsDataNotSQL() throws {
-        try TestDatabase.with(migrated: false) { database in
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let connection = try database.connect()
             let tricky = ["plain", "quote\"d", "back\\slash", "com,ma", "{brace}", "'; DROP TABLE x; --", "NULL", ""]
             let result = try connection.query(
@@ -16,7 +16,7 @@ import TestSupport
     }
 
     @Test func decodingNamesTheColumnAndType() throws {
-        try TestDatabase.with(migrated: false) { database in
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let row = try database.connect().query("SELECT 'abc'::text AS word, NULL::int AS nothing", step: "t")
                 .singleRow(step: "t")
             #expect(throws: PostgresError.self) { try row.decode("word", as: Int.self) }
@@ -27,7 +27,7 @@ import TestSupport
     }
 
     @Test func serverErrorsCarrySQLStateAndNeverTheDetail() throws {
-        try TestDatabase.with(migrated: false) { database in
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let connection = try database.connect()
             try connection.query("CREATE TABLE t (secret text UNIQUE)", step: "setup")
             try connection.query("INSERT INTO t VALUES (\("top-secret-value"))", step: "first")
@@ -43,7 +43,7 @@ import TestSupport
 
     @Test func transactionCommitsWhenTheBodyReturnsAndRollsBackWhenItThrows() throws {
         struct Abort: Error {}
-        try TestDatabase.with(migrated: false) { database in
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let connection = try database.connect()
             try connection.query("CREATE TABLE t (n int)", step: "setup")
             try connection.withTransaction { try $0.query("INSERT INTO t VALUES (1)", step: "kept") }
@@ -60,7 +60,7 @@ import TestSupport
     }
 
     @Test func statementTimeoutCancelsALongStatement() throws {
-        try TestDatabase.with(migrated: false) { database in
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let connection = try Connection(settings: database.settings(statementTimeoutMilliseconds: 300))
             let started = Date()
             #expect {
@@ -88,7 +88,7 @@ import TestSupport
     }
 
     @Test func streamingHandsOverEveryRowInOrder() throws {
-        try TestDatabase.with(migrated: false) { database in
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             var seen: [Int] = []
             try database.connect().forEachRow("SELECT g AS n FROM generate_series(1, 2500) AS g", step: "stream") { row in
                 seen.append(try row.decode("n"))

@@ -1,0 +1,61 @@
+import Foundation
+@testable import KeyStore
+import Testing
+
+@Suite struct DatabaseLocatorTests {
+    func withDotEnv(_ text: String?, mode: Int = 0o600, _ body: (String) throws -> Void) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("env-\(UUID().uuidString)").path
+        if let text {
+            _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+        }
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try body(path)
+    }
+
+    @Test func commandLineWinsOverEverything() throws {
+        try withDotEnv("DATABASE_URL=postgresql://file/db") { (path: String) throws in
+            let locator = DatabaseLocator(environment: ["DATABASE_URL": "postgresql://env/db"], dotEnvPath: path)
+            #expect(try locator.locate(commandLineURL: "host=cli").connectionString == "host=cli")
+        }
+    }
+
+    @Test func worker1DatabaseURLBeatsDatabaseURLAndEnvironmentBeatsFile() throws {
+        try withDotEnv("WORKER_1_DATABASE_URL=postgresql://file/one") { (path: String) throws in
+            let both = DatabaseLocator(
+                environment: ["DATABASE_URL": "postgresql://env/db", "WORKER_1_DATABASE_URL": "postgresql://env/one"], dotEnvPath: path)
+            #expect(try both.locate(commandLineURL: nil).connectionString == "postgresql://env/one")
+            let environmentOnly = DatabaseLocator(environment: ["DATABASE_URL": "postgresql://env/db"], dotEnvPath: path)
+            #expect(try environmentOnly.locate(commandLineURL: nil).connectionString == "postgresql://env/db")
+            let fileOnly = DatabaseLocator(environment: [:], dotEnvPath: path)
+            #expect(try fileOnly.locate(commandLineURL: nil).source == "WORKER_1_DATABASE_URL in \(path)")
+        }
+    }
+
+    @Test func fallsBackToLibpqDefaults() throws {
+        try withDotEnv(nil) { (path: String) throws in
+            #expect(try DatabaseLocator(environment: [:], dotEnvPath: path).locate(commandLineURL: nil).connectionString == "")
+        }
+    }
+
+    @Test func explainsThatTheProjectURLIsNotAConnectionString() throws {
+        try withDotEnv("WORKER_1_URL=https://abc.supabase.co") { (path: String) throws in
+            #expect {
+                _ = try DatabaseLocator(environment: [:], dotEnvPath: path).locate(commandLineURL: nil)
+            } throws: { error in
+                guard case .notConfigured(let message, let hint) = error as! KeyStoreError else { return false }
+                return message.contains("WORKER_1_URL") && hint.contains("WORKER_1_DATABASE_URL")
+            }
+        }
+    }
+
+    @Test func warnsWhenTheFileIsReadableByOthers() throws {
+        try withDotEnv("DATABASE_URL=postgresql://u:p@h/db", mode: 0o644) { (path: String) throws in
+            let located = try DatabaseLocator(environment: [:], dotEnvPath: path).locate(commandLineURL: nil)
+            #expect(located.warnings.count == 1)
+            #expect(located.warnings.first?.contains("chmod 600") == true)
+        }
+        try withDotEnv("DATABASE_URL=postgresql://u:p@h/db", mode: 0o600) { (path: String) throws in
+            #expect(try DatabaseLocator(environment: [:], dotEnvPath: path).locate(commandLineURL: nil).warnings.isEmpty)
+        }
+    }
+}

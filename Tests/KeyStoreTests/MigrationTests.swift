@@ -1,0 +1,115 @@
+import Foundation
+@testable import KeyStore
+import Postgres
+import Testing
+import TestSupport
+
+/// psql, run as a DBA would: the file from migrations/, ON_ERROR_STOP, one transaction.
+func runPsql(file: String, on database: TestDatabase) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["psql", "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", file, database.connectionString]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, output)
+}
+
+let migrationFile = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("migrations/021_simplify_provider_api_keys.sql").path
+
+@Suite struct MigrationTests {
+    @Test func embeddedMigrationIsTheFileByteForByte() throws {
+        let file = try String(contentsOfFile: migrationFile, encoding: .utf8)
+        #expect(Migration.bundled.map(\.fileName) == ["021_simplify_provider_api_keys.sql"])
+        #expect(Migration.bundled.first?.sql == file)
+        #expect(Migration.bundled.first?.version == "021")
+    }
+
+    @Test func psqlTwiceThenTheToolLeavesOneSchemaAndRecordsIt() throws {
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
+            #expect(try runPsql(file: migrationFile, on: database).status == 0)
+            let store = try database.store()
+            try store.addProvider(ProviderName(validating: "openai"))
+            _ = try store.addKey(APIKey(validating: "sk-kept-across-migrations-0001"), to: ProviderName(validating: "openai"))
+            let second = try runPsql(file: migrationFile, on: database)
+            #expect(second.status == 0, "\(second.output)")
+            let outcome = try Migrator(connection: database.connect()).run(dryRun: false)
+            #expect(outcome.applied.map(\.version) == ["021"])
+            #expect(try database.values("SELECT api_key AS value FROM provider_api_keys") == ["sk-kept-across-migrations-0001"])
+            #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.schema_migrations") == 1)
+            let again = try Migrator(connection: database.connect()).run(dryRun: false)
+            #expect(again.applied.isEmpty)
+            #expect(again.alreadyApplied.count == 1)
+        }
+    }
+
+    @Test func recordsVersionNameAndTheFilesSHA256() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let row = try database.values("SELECT version || ' ' || name || ' ' || checksum AS value FROM keyadmin.schema_migrations")
+            let expected = try sha256Hex(ofFile: migrationFile)
+            #expect(row == ["021 simplify_provider_api_keys \(expected)"])
+        }
+    }
+
+    @Test func twoMigratorsAtOnceApplyOnce() throws {
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
+            let results = Mutex<[Result<Migrator.Outcome, KeyStoreError>]>([])
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in
+                let result: Result<Migrator.Outcome, KeyStoreError>
+                do {
+                    result = .success(try Migrator(connection: database.connect()).run(dryRun: false))
+                } catch let error as KeyStoreError {
+                    result = .failure(error)
+                } catch {
+                    result = .failure(.database("\(error)", hint: nil))
+                }
+                results.withLock { $0.append(result) }
+            }
+            let outcomes = try results.withLock { try $0.map { try $0.get() } }
+            #expect(outcomes.map(\.applied.count).reduce(0, +) == 1)
+            #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.schema_migrations") == 1)
+        }
+    }
+
+    @Test func driftIsReportedByNameAndStopsTheRun() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try database.connect().query("UPDATE keyadmin.schema_migrations SET checksum = 'edited'", step: "simulate an edited file")
+            #expect(throws: KeyStoreError.migrationDrift(fileName: "021_simplify_provider_api_keys.sql")) {
+                try Migrator(connection: database.connect()).run(dryRun: false)
+            }
+        }
+    }
+
+    @Test func dryRunListsWhatWouldRunAndWritesNothing() throws {
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
+            let outcome = try Migrator(connection: database.connect()).run(dryRun: true)
+            #expect(outcome.applied.map(\.version) == ["021"])
+            #expect(try database.values("SELECT to_regclass('public.providers')::text AS value") == [nil])
+            #expect(try database.values("SELECT to_regnamespace('keyadmin')::text AS value") == [nil])
+        }
+    }
+
+    @Test func commandsBeforeTheMigrationSayToRunIt() throws {
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
+            #expect(throws: KeyStoreError.schemaMissing) { try database.store().addProvider(ProviderName(validating: "openai")) }
+            #expect(throws: KeyStoreError.schemaMissing) { try database.store().randomKey(of: ProviderName(validating: "openai")) }
+        }
+    }
+}
+
+func sha256Hex(ofFile path: String) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["sha256sum", path]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return String(output.prefix(64))
+}

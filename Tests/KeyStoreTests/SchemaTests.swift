@@ -1,0 +1,219 @@
+import Foundation
+@testable import KeyStore
+import Postgres
+import Testing
+import TestSupport
+
+@Suite struct ConstraintTests {
+    /// Rows written by psql or the SQL editor, not by keyadmin, still have to be sane.
+    @Test(arguments: [
+        "INSERT INTO providers (provider_name) VALUES ('OpenAI')",
+        "INSERT INTO providers (provider_name) VALUES ('')",
+        "INSERT INTO providers (provider_name) VALUES ('open ai')",
+        "INSERT INTO providers (provider_name) VALUES (repeat('a', 65))",
+        "INSERT INTO providers (provider_name) VALUES ('openai')",
+        "INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 0, 'sk-zero' FROM providers",
+        "INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, -1, 'sk-neg' FROM providers",
+        "INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 1, 'sk-other' FROM providers",
+        "INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 9, 'sk-existing-key-0001' FROM providers",
+        "INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 9, '' FROM providers",
+        "INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 9, 'sk with space' FROM providers",
+        "INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 9, E'sk-\\nnewline' FROM providers",
+        "INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 9, repeat('k', 2049) FROM providers",
+        "INSERT INTO provider_api_keys (provider_id, key_number, api_key) VALUES (424242, 1, 'sk-orphan')",
+    ])
+    func refusesBadRowsFromAnyWriter(_ statement: String) throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let connection = try database.connect()
+            try connection.execute(SQLScript(trustedSQL: """
+                INSERT INTO providers (provider_name) VALUES ('openai');
+                INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 1, 'sk-existing-key-0001' FROM providers;
+                """), step: "seed")
+            #expect(throws: PostgresError.self) { try connection.execute(SQLScript(trustedSQL: statement), step: "bad row") }
+            #expect(try database.integer("SELECT count(*) AS value FROM provider_api_keys") == 1)
+            #expect(try database.integer("SELECT count(*) AS value FROM providers") == 1)
+        }
+    }
+
+    @Test func duplicateKeyErrorQuotesOnlyTheHash() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let connection = try database.connect()
+            try connection.execute(SQLScript(trustedSQL: """
+                INSERT INTO providers (provider_name) VALUES ('openai');
+                INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 1, 'sk-do-not-leak-me' FROM providers;
+                """), step: "seed")
+            let psqlDetail = try runPsqlCommand(
+                "INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 2, 'sk-do-not-leak-me' FROM providers",
+                on: database)
+            #expect(psqlDetail.contains("provider_api_keys_provider_id_key_hash_key"))
+            #expect(!psqlDetail.contains("sk-do-not-leak-me"))
+        }
+    }
+}
+
+func runPsqlCommand(_ sql: String, on database: TestDatabase) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["psql", "-X", "-v", "VERBOSITY=verbose", "-c", sql, database.connectionString]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return output
+}
+
+@Suite struct FunctionTests {
+    func seed(_ database: TestDatabase, provider: String = "openai", numbers: [Int]) throws {
+        let connection = try database.connect()
+        try connection.query("INSERT INTO providers (provider_name) VALUES (\(provider))", step: "provider")
+        try connection.query("""
+            INSERT INTO provider_api_keys (provider_id, key_number, api_key)
+            SELECT p.id, n, 'sk-key-' || n FROM providers AS p, unnest(\(numbers)::int[]) AS n WHERE p.provider_name = \(provider)
+            """, step: "keys")
+    }
+
+    @Test func getAPIKeyFindsByCaseInsensitiveNameAndNumber() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try seed(database, numbers: [1, 2, 3])
+            #expect(try database.values("SELECT get_api_key('OpenAI', 2) AS value") == ["sk-key-2"])
+            #expect(try database.values("SELECT get_api_key(p_provider_name => 'openai', p_key_number => 3) AS value") == ["sk-key-3"])
+        }
+    }
+
+    @Test func bothFunctionsReturnNullForMissingProvidersAndKeys() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try seed(database, numbers: [1])
+            try database.connect().query("INSERT INTO providers (provider_name) VALUES ('empty')", step: "empty provider")
+            #expect(try database.values("SELECT get_api_key('openai', 2) AS value") == [nil])
+            #expect(try database.values("SELECT get_api_key('nobody', 1) AS value") == [nil])
+            #expect(try database.values("SELECT get_random_api_key('nobody') AS value") == [nil])
+            #expect(try database.values("SELECT get_random_api_key('empty') AS value") == [nil])
+        }
+    }
+
+    @Test func signaturesAreThePublicInterface() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let signatures = try database.values("""
+                SELECT p.proname || '(' || pg_get_function_arguments(p.oid) || ') ' || pg_get_function_result(p.oid)
+                       || CASE WHEN p.prosecdef THEN ' definer' ELSE ' invoker' END
+                       || ' ' || array_to_string(p.proconfig, ',') AS value
+                FROM pg_proc AS p WHERE p.pronamespace = 'public'::regnamespace ORDER BY p.proname
+                """)
+            #expect(signatures == [
+                "get_api_key(p_provider_name text, p_key_number integer) text invoker search_path=\"\"",
+                "get_random_api_key(p_provider_name text) text invoker search_path=\"\"",
+            ])
+        }
+    }
+
+    @Test func randomPickWithASingleKeyAlwaysReturnsIt() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try seed(database, numbers: [7])
+            let picks = try database.values("SELECT get_random_api_key('openai') AS value FROM generate_series(1, 50)")
+            #expect(Set(picks) == ["sk-key-7"])
+        }
+    }
+
+    /// Chi-square goodness of fit over a pool with gaps: numbers 1, 2, 5, 9, 10 (3, 4, 6-8 deleted).
+    /// 5,000 draws, 4 degrees of freedom; 18.47 is the 0.1% critical value, so a correct function
+    /// fails this one time in a thousand, and one that favours a key next to a gap fails always.
+    @Test func randomPickIsUniformOverKeysWithGaps() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let numbers = [1, 2, 5, 9, 10]
+            try seed(database, numbers: numbers)
+            let draws = 5_000
+            let picks = try database.values("SELECT get_random_api_key('openai') AS value FROM generate_series(1, \(draws))")
+            var counts: [String: Int] = [:]
+            for pick in picks { counts[pick ?? "NULL", default: 0] += 1 }
+            #expect(Set(counts.keys) == Set(numbers.map { "sk-key-\($0)" }))
+            let expected = Double(draws) / Double(numbers.count)
+            let chiSquare = counts.values.reduce(0.0) { $0 + pow(Double($1) - expected, 2) / expected }
+            #expect(chiSquare < 18.47, "counts \(counts)")
+        }
+    }
+
+    /// Numbers 1 and 2,000,000,000: rejection sampling misses every time, so this exercises the
+    /// fallback by rank, which must be uniform too (1 degree of freedom, 0.1% critical value 10.83).
+    @Test func randomPickIsUniformWhenNumbersAreVerySparse() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try seed(database, numbers: [1, 2_000_000_000])
+            let picks = try database.values("SELECT get_random_api_key('openai') AS value FROM generate_series(1, 2000)")
+            let first = picks.filter { $0 == "sk-key-1" }.count
+            let second = picks.filter { $0 == "sk-key-2000000000" }.count
+            #expect(first + second == 2000)
+            let chiSquare = (pow(Double(first) - 1000, 2) + pow(Double(second) - 1000, 2)) / 1000
+            #expect(chiSquare < 10.83, "\(first) vs \(second)")
+        }
+    }
+}
+
+@Suite struct PrivilegeTests {
+    /// Runs `statement` as `role` (SET LOCAL ROLE inside a transaction that is rolled back).
+    func attempt(_ statement: String, as role: String, in database: TestDatabase) throws -> SQLState? {
+        let connection = try database.connect()
+        do {
+            try connection.withTransaction { transaction in
+                try transaction.execute(SQLScript(trustedSQL: "SET LOCAL ROLE \(role)"), step: "becoming \(role)")
+                try transaction.execute(SQLScript(trustedSQL: statement), step: "as \(role)")
+                throw CancellationError()  // roll back whatever worked
+            }
+        } catch let error as PostgresError {
+            return error.sqlState
+        } catch is CancellationError {
+            return nil
+        }
+        return nil
+    }
+
+    static let waysIn = [
+        "SELECT * FROM public.providers",
+        "SELECT * FROM public.provider_api_keys",
+        "INSERT INTO public.providers (provider_name) VALUES ('evil')",
+        "INSERT INTO public.provider_api_keys (provider_id, key_number, api_key) VALUES (1, 99, 'sk-evil')",
+        "UPDATE public.provider_api_keys SET api_key = 'sk-evil'",
+        "DELETE FROM public.provider_api_keys",
+        "TRUNCATE public.provider_api_keys",
+        "SELECT nextval(pg_get_serial_sequence('public.provider_api_keys', 'id'))",
+        "SELECT public.get_api_key('openai', 1)",
+        "SELECT public.get_random_api_key('openai')",
+        "SELECT * FROM keyadmin.schema_migrations",
+    ]
+
+    @Test(arguments: ["anon", "authenticated"])
+    func apiRolesCannotReachTheKeysByAnyWay(role: String) throws {
+        try TestDatabase.with(likeSupabase: true) { (database: TestDatabase) throws in
+            let store = try database.store()
+            try store.addProvider(ProviderName(validating: "openai"))
+            _ = try store.addKey(APIKey(validating: "sk-service-only-000001"), to: ProviderName(validating: "openai"))
+            for statement in Self.waysIn {
+                #expect(try attempt(statement, as: role, in: database) == .insufficientPrivilege, "\(role): \(statement)")
+            }
+        }
+    }
+
+    @Test func serviceRoleCanReadWriteAndCallBoth() throws {
+        try TestDatabase.with(likeSupabase: true) { (database: TestDatabase) throws in
+            let store = try database.store()
+            try store.addProvider(ProviderName(validating: "openai"))
+            _ = try store.addKey(APIKey(validating: "sk-service-only-000001"), to: ProviderName(validating: "openai"))
+            for statement in Self.waysIn.dropLast(2) + [
+                "DO $$ BEGIN IF public.get_random_api_key('openai') IS DISTINCT FROM 'sk-service-only-000001' THEN RAISE 'no key'; END IF; END $$",
+            ] where !statement.hasPrefix("TRUNCATE") && !statement.contains("schema_migrations") {
+                #expect(try attempt(statement, as: "service_role", in: database) == nil, "\(statement)")
+            }
+        }
+    }
+
+    @Test func rowLevelSecurityIsOnAndNoFunctionIsSecurityDefiner() throws {
+        try TestDatabase.with(likeSupabase: true) { (database: TestDatabase) throws in
+            #expect(try database.values("""
+                SELECT relname || ':' || relrowsecurity AS value FROM pg_class
+                WHERE oid IN ('public.providers'::regclass, 'public.provider_api_keys'::regclass) ORDER BY relname
+                """) == ["provider_api_keys:true", "providers:true"])
+            #expect(try database.integer("SELECT count(*) AS value FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND prosecdef") == 0)
+            #expect(try database.values("SELECT DISTINCT array_to_string(roles, ',') AS value FROM pg_policies WHERE schemaname = 'public'") == ["service_role"])
+        }
+    }
+}
