@@ -58,6 +58,7 @@ do throws(KeyStoreError) {
     for warning in located.warnings {
         OutputStream.standardError.line("warning: \(warning)")
     }
+    OutputStream.standardError.flush()
     let settings = ConnectionSettings(
         connectionString: located.connectionString,
         statementTimeoutMilliseconds: Int(parsed.connection.statementTimeoutSeconds * 1000),
@@ -65,6 +66,7 @@ do throws(KeyStoreError) {
     let store = try KeyStore.connect(settings)
     try CommandRunner(store: store, output: parsed.output).run(command)
     OutputStream.standardOutput.flush()
+    OutputStream.standardError.flush()
     exit(0)
 } catch {
     fail(error.oneLine, status: ExitStatus(error.category))
