@@ -13,8 +13,9 @@ cd "$(dirname "$0")/.."
 
 ensure_client_packages
 say "building keyadmin (release)"
-swift build -c release --product keyadmin --static-swift-stdlib 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' || true
-bin="$(swift build -c release --show-bin-path)/keyadmin"
+# --static-swift-stdlib: the binary runs on machines without Swift and starts faster.
+swift build -c release --product keyadmin --static-swift-stdlib 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]|mktemp|^/.*swift_static' || true
+bin=.build/release/keyadmin
 [ -x "$bin" ] || die "the build did not produce $bin"
 
 database_configured() {
@@ -56,7 +57,9 @@ start_local_database() {
     say "wrote DATABASE_URL to .env (readable only by you)"
 }
 
-if database_configured; then
+if [ -f .env ] && grep -q '^# Written by scripts/setup.sh' .env; then
+    start_local_database   # ours: make sure it is running (after a reboot, say)
+elif database_configured; then
     say "using the database already configured"
 else
     start_local_database
@@ -66,5 +69,5 @@ say "applying migrations"
 "$bin" --migrate
 say "keys in the database"
 "$bin" --list
-say "keyadmin is ready: $bin"
+say "keyadmin is ready: $bin (copy it anywhere; the migrations are built in)"
 say "next: $bin --add-provider openai && $bin --add-bulk openai --file keys.txt"
