@@ -4,7 +4,8 @@
 #   else Docker Compose (docker-compose.yml) when a Docker engine answers;
 #   else the system's PostgreSQL binaries through Debian's pg_virtualenv, which runs the server as
 #   the postgres user even when we are root, and removes the cluster afterwards.
-# Extra arguments go to `swift test` (for example: --filter BulkLoad).
+# -t keeps the cluster in a temporary directory, so a run that was killed leaves nothing behind
+# that would stop the next one. Extra arguments go to `swift test` (for example: --filter BulkLoad).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -31,4 +32,4 @@ fi
 ensure_server_packages
 say "starting a throw-away PostgreSQL with pg_virtualenv (no Docker engine here)"
 version=$(basename "$(dirname "$(postgres_bin_dir)")")
-exec pg_virtualenv -v "$version" swift test --skip-build "$@"
+exec pg_virtualenv -t -v "$version" swift test --skip-build "$@"

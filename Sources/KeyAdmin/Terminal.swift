@@ -9,10 +9,6 @@ import KeyStore
 enum Terminal {
     static var inputIsTerminal: Bool { isatty(STDIN_FILENO) == 1 }
 
-    /// The terminal settings to restore if the operator presses Ctrl-C while echo is off.
-    nonisolated(unsafe) private static var savedSettings = termios()
-    nonisolated(unsafe) private static var echoIsOff = false
-
     /// Reads lines with echo off until an empty line (or end of input), so keys pasted at the
     /// prompt appear neither on screen nor in the scrollback.
     static func readHiddenLines(prompt: String, untilEmptyLine: Bool) -> [String] {
@@ -40,21 +36,17 @@ enum Terminal {
         return readLine(strippingNewline: true)
     }
 
+    /// Turns echo off and returns what turns it back on; Ctrl-C meanwhile restores it too.
     private static func turnEchoOff() -> () -> Void {
         var settings = termios()
         guard tcgetattr(STDIN_FILENO, &settings) == 0 else { return {} }
-        savedSettings = settings
+        var saved = settings
         settings.c_lflag &= ~tcflag_t(ECHO)
         guard tcsetattr(STDIN_FILENO, TCSAFLUSH, &settings) == 0 else { return {} }
-        echoIsOff = true
-        signal(SIGINT) { _ in
-            if Terminal.echoIsOff { tcsetattr(STDIN_FILENO, TCSAFLUSH, &Terminal.savedSettings) }
-            _exit(130)
-        }
+        Interrupts.terminalToRestore = saved
         return {
-            tcsetattr(STDIN_FILENO, TCSAFLUSH, &savedSettings)
-            echoIsOff = false
-            signal(SIGINT, SIG_DFL)
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved)
+            Interrupts.terminalToRestore = nil
         }
     }
 

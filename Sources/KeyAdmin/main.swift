@@ -44,7 +44,8 @@ do {
     let message = KeyAdminCommand.message(for: error)
         .split(separator: "\n").first.map(String.init)?
         .dropPrefix("Error: ") ?? "invalid arguments"
-    fail("\(message) (see keyadmin --help)", status: .usage)
+    // Messages that already say what to do end with their hint in parentheses.
+    fail(message.hasSuffix(")") ? message : "\(message) (see keyadmin --help)", status: .usage)
 }
 let command: Command
 do {
@@ -53,6 +54,7 @@ do {
     fail("\(error) (see keyadmin --help)", status: .usage)
 }
 
+Interrupts.install()
 do throws(KeyStoreError) {
     let located = try DatabaseLocator().locate(commandLineURL: parsed.connection.databaseURL)
     for warning in located.warnings {

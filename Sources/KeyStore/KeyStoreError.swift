@@ -42,7 +42,9 @@ public enum KeyStoreError: Error, Sendable, Equatable {
         switch self {
         case .invalidInput(let message, _): message
         case .invalidBulkInput(let lines, let count, let problem):
-            "\(count) invalid line\(count == 1 ? "" : "s") (\(Self.describeLines(lines, total: count))): \(problem); nothing was stored"
+            count == 1
+                ? "invalid \(problem); nothing was stored"
+                : "\(count) invalid lines (\(Self.describeLines(lines, total: count))); \(problem); nothing was stored"
         case .providerNotFound(let name): "no provider named \"\(name)\""
         case .keyNotFound(let name, let number): "no key #\(number) for provider \"\(name)\""
         case .providerExists(let name): "provider \"\(name)\" already exists"

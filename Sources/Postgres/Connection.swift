@@ -140,7 +140,9 @@ public final class Connection {
     /// the statement timeout plus a grace period (the server's own `statement_timeout` should
     /// fire first); then cancels the statement and gives up on the connection.
     private func nextResult(step: String) throws -> QueryResult? {
-        let limit = settings.statementTimeoutMilliseconds + 5_000
+        // The grace period lets the server's own statement_timeout (set in transactions) fire
+        // first, with its clearer error.
+        let limit = settings.statementTimeoutMilliseconds + 2_000
         var deadline = Deadline(millisecondsFromNow: limit)
         var cancelled = false
         while PQisBusy(handle) == 1 {
@@ -154,7 +156,7 @@ public final class Connection {
                 }
                 cancelled = true
                 cancel()
-                deadline = Deadline(millisecondsFromNow: 5_000)
+                deadline = Deadline(millisecondsFromNow: 3_000)
                 continue
             }
             if PQconsumeInput(handle) == 0 { throw lostConnection(step: step) }

@@ -93,8 +93,9 @@ public struct ConnectionSettings: Sendable {
         return bare == "localhost" || bare == "::1" || bare.hasPrefix("127.")
     }
 
-    /// The connection string's fields as libpq reads them, or an error that never quotes a password.
-    func parsedFields() throws -> [String: String] {
+    /// The connection string's fields as libpq reads them (only those it sets), or an error that
+    /// never quotes a password.
+    public func parsedFields() throws -> [String: String] {
         guard !connectionString.isEmpty else { return [:] }
         if connectionString.hasPrefix("http://") || connectionString.hasPrefix("https://") {
             throw PostgresError(

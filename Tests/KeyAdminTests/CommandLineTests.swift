@@ -60,7 +60,7 @@ import TestSupport
 
             let bad = try keyadmin(database, "--add-bulk", "openai", stdin: "sk-good-one-000000001\nsk-bad key-00002\nsk-good-two-000000003\n")
             #expect(bad.status == 2)
-            #expect(bad.stderr.hasPrefix("error: 1 invalid line (line 2)"))
+            #expect(bad.stderr.hasPrefix("error: invalid line 2: the key contains whitespace; nothing was stored"))
             #expect(!bad.stderr.contains("sk-bad"))
             #expect(try database.integer("SELECT count(*) AS value FROM provider_api_keys") == 2)
         }

@@ -57,3 +57,38 @@ public struct KeyAdminProcess {
             stderr: errorData.withLock { String(decoding: $0, as: UTF8.self) })
     }
 }
+
+/// A `keyadmin` process still running, for tests that interrupt or kill it.
+public final class RunningKeyAdmin {
+    private let process = Process()
+    private let output = Pipe()
+    private let error = Pipe()
+
+    public init(_ arguments: [String]) throws {
+        process.executableURL = KeyAdminProcess.executable
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for name in ["DATABASE_URL", "WORKER_1_DATABASE_URL", "WORKER_1_URL"] { env[name] = nil }
+        process.environment = env
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+    }
+
+    public var processIdentifier: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    public func send(_ signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    public func wait() -> KeyAdminProcess.Output {
+        let stdout = output.fileHandleForReading.readDataToEndOfFile()
+        let stderr = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        return KeyAdminProcess.Output(
+            status: status, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}

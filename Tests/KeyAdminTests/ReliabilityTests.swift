@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Load, faults and pooling: keys are stored whole or not at all, and the tool never hangs.
+@Suite struct ReliabilityTests {
+    func keyadmin(_ database: TestDatabase, _ arguments: [String], stdin: String? = nil) throws -> KeyAdminProcess.Output {
+        try KeyAdminProcess.run(["--database-url", database.connectionString] + arguments, stdin: stdin)
+    }
+
+    func writeKeys(_ keys: some Sequence<String>) throws -> URL {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("bulk-\(UUID().uuidString).txt")
+        try keys.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    /// Waits until a backend of `applicationName` is running a statement, so a fault hits mid-load.
+    func waitForActiveBackend(_ database: TestDatabase, applicationName: String) throws -> Int? {
+        for _ in 0..<200 {
+            if let pid = try database.integer("""
+                SELECT pid AS value FROM pg_stat_activity
+                WHERE application_name = \(applicationName) AND state = 'active' AND query LIKE '%unnest%' LIMIT 1
+                """) {
+                return pid
+            }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    @Test func tenWritersAtOnceLoseNothingAndShareNoNumber() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            _ = try keyadmin(database, ["--add-provider", "openai"])
+            let files = try (0..<5).map { writer in try writeKeys((1...2_000).map { "sk-bulk-\(writer)-\($0)-abcdef" }) }
+            defer { files.forEach { try? FileManager.default.removeItem(at: $0) } }
+            let results = Mutex<[KeyAdminProcess.Output]>([])
+            DispatchQueue.concurrentPerform(iterations: 10) { worker in
+                let arguments = worker < 5
+                    ? ["--add-bulk", "openai", "--file", files[worker].path, "--lock-timeout", "60"]
+                    : ["--add-key", "openai", "sk-single-writer-\(worker)-abcdef", "--lock-timeout", "60"]
+                if let output = try? keyadmin(database, arguments) { results.withLock { $0.append(output) } }
+            }
+            let outputs = results.withLock { $0 }
+            #expect(outputs.count == 10)
+            #expect(outputs.allSatisfy { $0.status == 0 }, "\(outputs.map(\.stderr))")
+            #expect(try database.values("""
+                SELECT count(*) || ' ' || count(DISTINCT key_number) || ' ' || count(DISTINCT api_key) || ' ' || max(key_number) AS value
+                FROM provider_api_keys
+                """) == ["10005 10005 10005 10005"])
+        }
+    }
+
+    @Test func aHeldLockIsReportedAsBusyNotAHang() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            _ = try keyadmin(database, ["--add-provider", "openai"])
+            let holder = try database.connect()
+            try holder.query("BEGIN", step: "hold")
+            try holder.query("SELECT id FROM providers WHERE provider_name = 'openai' FOR UPDATE", step: "hold the provider")
+            let started = Date()
+            let blocked = try keyadmin(database, ["--add-key", "openai", "sk-waits-for-lock-0001", "--lock-timeout", "0.5"])
+            #expect(blocked.status == 4)
+            #expect(blocked.stderr.hasPrefix("error: locking provider openai: another session holds what this command needs"))
+            #expect(blocked.stderr.contains("try again"))
+            #expect(Date().timeIntervalSince(started) < 5)
+            try holder.query("ROLLBACK", step: "release")
+            #expect(try keyadmin(database, ["--add-key", "openai", "sk-waits-for-lock-0001"]).status == 0)
+        }
+    }
+
+    @Test func aStatementPastItsLimitIsCancelled() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            _ = try keyadmin(database, ["--add-provider", "openai"])
+            let holder = try database.connect()
+            try holder.query("BEGIN", step: "hold")
+            try holder.query("LOCK TABLE provider_api_keys IN ACCESS EXCLUSIVE MODE", step: "lock the table")
+            defer { _ = try? holder.query("ROLLBACK", step: "release") }
+            let started = Date()
+            // --get-key is one autocommit statement with no server-side limit: the client's
+            // own deadline (statement timeout + grace) has to cancel it.
+            let stuck = try keyadmin(database, ["--get-key", "openai", "1", "--statement-timeout", "1"])
+            #expect(stuck.status == 4)
+            #expect(stuck.stderr.hasPrefix("error: "))
+            #expect(Date().timeIntervalSince(started) < 8)
+        }
+    }
+
+    @Test func aServerThatNeverAnswersTimesOutAfterTenSeconds() throws {
+        let listener = try TCPListener()
+        let started = Date()
+        let output = try KeyAdminProcess.run(["--database-url", "postgresql://u:hunter2@127.0.0.1:\(listener.port)/db", "--list"])
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(output.status == 1)
+        #expect(output.stderr.contains("timeout expired"))
+        #expect(!output.stderr.contains("hunter2"))
+        #expect(elapsed > 9 && elapsed < 15, "took \(elapsed) s")
+    }
+
+    @Test func terminatedSessionMidLoadStoresNothing() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            _ = try keyadmin(database, ["--add-provider", "openai"])
+            let file = try writeKeys((1...300_000).map { "sk-terminated-\($0)-abcdef" })
+            defer { try? FileManager.default.removeItem(at: file) }
+            let name = "keyadmin_fault_\(UUID().uuidString.prefix(8))"
+            let load = try RunningKeyAdmin([
+                "--database-url", database.connectionString + " application_name=\(name)", "--add-bulk", "openai", "--file", file.path,
+            ])
+            let backend = try waitForActiveBackend(database, applicationName: name)
+            #expect(backend != nil)
+            if let backend { _ = try database.values("SELECT pg_terminate_backend(\(backend))::text AS value") }
+            let output = load.wait()
+            #expect(output.status == 1)
+            #expect(output.stderr.hasPrefix("error: "))
+            #expect(output.stderr.split(separator: "\n").count == 1)
+            #expect(try database.integer("SELECT count(*) AS value FROM provider_api_keys") == 0)
+        }
+    }
+
+    @Test(arguments: [SIGINT, SIGKILL])
+    func interruptedOrKilledMidLoadStoresNothing(signal: Int32) throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            _ = try keyadmin(database, ["--add-provider", "openai"])
+            let file = try writeKeys((1...300_000).map { "sk-interrupted-\($0)-abcdef" })
+            defer { try? FileManager.default.removeItem(at: file) }
+            let name = "keyadmin_signal_\(UUID().uuidString.prefix(8))"
+            let load = try RunningKeyAdmin([
+                "--database-url", database.connectionString + " application_name=\(name)", "--add-bulk", "openai", "--file", file.path,
+            ])
+            #expect(try waitForActiveBackend(database, applicationName: name) != nil)
+            load.send(signal)
+            let output = load.wait()
+            #expect(output.status == 128 + signal)
+            // The server notices the closed connection and rolls the transaction back.
+            var remaining: Int? = 1
+            for _ in 0..<100 {
+                remaining = try database.integer("SELECT count(*) AS value FROM pg_stat_activity WHERE application_name = \(name)")
+                if remaining == 0 { break }
+                usleep(50_000)
+            }
+            #expect(remaining == 0)
+            #expect(try database.integer("SELECT count(*) AS value FROM provider_api_keys") == 0)
+        }
+    }
+
+    @Test func theNextCommandWorksAfterTheServerRestarts() throws {
+        let server = try PrivateServer()
+        let url = server.connectionString
+        #expect(try KeyAdminProcess.run(["--database-url", url, "--migrate"]).status == 0)
+        #expect(try KeyAdminProcess.run(["--database-url", url, "--add-provider", "openai"]).status == 0)
+        try server.restart()
+        let after = try KeyAdminProcess.run(["--database-url", url, "--add-key", "openai", "sk-after-restart-00001"])
+        #expect(after.status == 0, "\(after.stderr)")
+        #expect(try KeyAdminProcess.run(["--database-url", url, "--get-key", "openai", "1"]).stdout == "sk-after-restart-00001\n")
+    }
+
+    /// Every command through PgBouncer in transaction pooling mode, as Supabase's port 6543.
+    @Test func everyCommandWorksThroughPgBouncerInTransactionMode() throws {
+        let bouncer = try PgBouncer()
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
+            let url = bouncer.connectionString(database: database.name)
+            func run(_ arguments: String..., stdin: String? = nil) throws -> KeyAdminProcess.Output {
+                let output = try KeyAdminProcess.run(["--database-url", url] + arguments, stdin: stdin)
+                #expect(output.status == 0, "\(arguments): \(output.stderr)")
+                return output
+            }
+            _ = try run("--migrate")
+            _ = try run("--add-provider", "openai")
+            _ = try run("--add-key", "openai", "sk-pooled-key-000001")
+            _ = try run("--add-key", "openai", "-", stdin: "sk-pooled-key-000002\n")
+            _ = try run("--add-bulk", "openai", stdin: (3...2_000).map { "sk-pooled-key-\($0)-x" }.joined(separator: "\n"))
+            #expect(try run("--get-key", "openai", "2").stdout == "sk-pooled-key-000002\n")
+            #expect(try run("--random-key", "openai").stdout.hasPrefix("sk-pooled-key-"))
+            _ = try run("--update-key", "openai", "1", "sk-pooled-replaced-01")
+            _ = try run("--delete-key", "openai", "2")
+            #expect(try run("--list", "--provider", "openai").stdout.contains("(1999 keys)"))
+            _ = try run("--list", "--json")
+            _ = try run("--delete-provider", "openai", "--yes")
+            _ = try run("--migrate")
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Postgres
+
+/// PgBouncer in transaction pooling mode in front of the test server, as Supabase's pooler on
+/// port 6543 behaves: consecutive transactions of one client may run on different server
+/// connections, so any session state would leak or vanish.
+public final class PgBouncer {
+    public let port: Int
+    private let process: Process
+    private let directory: URL
+
+    public init() throws {
+        guard let executable = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].first(where: FileManager.default.isExecutableFile) else {
+            throw TestSupportError("pgbouncer is not installed (scripts/test.sh installs it)")
+        }
+        let fields = try TestServer.settings.parsedFields()
+        let environment = ProcessInfo.processInfo.environment
+        func field(_ key: String, _ variable: String, _ fallback: String) -> String {
+            fields[key] ?? environment[variable] ?? fallback
+        }
+        let admin = try TestServer.adminConnection()
+        let serverPort = try admin.query("SELECT inet_server_port() AS port", step: "port").singleRow(step: "port").decode("port", as: Int.self)
+        var server = "host=127.0.0.1 port=\(serverPort) user=\(field("user", "PGUSER", "postgres"))"
+        if let password = fields["password"] ?? environment["PGPASSWORD"] { server += " password=\(password)" }
+
+        port = try freeTCPPort()
+        directory = URL(fileURLWithPath: "/tmp/keyadmin-pgbouncer-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try PrivateServer.giveToServerUser(directory)
+        let configuration = directory.appendingPathComponent("pgbouncer.ini")
+        try """
+            [databases]
+            * = \(server)
+
+            [pgbouncer]
+            listen_addr = 127.0.0.1
+            listen_port = \(port)
+            unix_socket_dir =
+            auth_type = any
+            pool_mode = transaction
+            max_client_conn = 200
+            default_pool_size = 4
+            ignore_startup_parameters = extra_float_digits,options
+            logfile = \(directory.path)/pgbouncer.log
+            """.write(to: configuration, atomically: true, encoding: .utf8)
+        chmod(configuration.path, 0o644)
+
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        // PgBouncer refuses to run as root.
+        process.arguments = (getuid() == 0 ? ["runuser", "-u", "postgres", "--"] : []) + [executable, configuration.path]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<100 {
+            if (try? Connection(settings: ConnectionSettings(connectionString: "host=127.0.0.1 port=\(port) dbname=postgres connect_timeout=2"))) != nil {
+                return
+            }
+            usleep(50_000)
+        }
+        process.terminate()
+        throw TestSupportError("pgbouncer did not start: \((try? String(contentsOfFile: directory.path + "/pgbouncer.log", encoding: .utf8)) ?? "")")
+    }
+
+    /// The connection string for `database` through the pooler.
+    public func connectionString(database: String) -> String {
+        "host=127.0.0.1 port=\(port) dbname=\(database) user=postgres"
+    }
+
+    deinit {
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}

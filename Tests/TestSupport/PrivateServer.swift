@@ -1,0 +1,127 @@
+import Foundation
+
+/// A PostgreSQL server of a test's own, for tests that stop or restart it (which would disturb
+/// every other test on the shared server). Runs as the postgres user when the tests run as root,
+/// since PostgreSQL refuses to run as root.
+public final class PrivateServer {
+    public let port: Int
+    private let directory: URL
+    private let binaries: URL
+
+    public init() throws {
+        binaries = try Self.findBinaries()
+        port = try freeTCPPort()
+        directory = URL(fileURLWithPath: "/tmp/keyadmin-server-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try Self.giveToServerUser(directory)
+        try run("initdb", "-D", dataPath, "-U", "postgres", "-A", "trust", "--no-sync")
+        try start()
+    }
+
+    deinit {
+        _ = try? run("pg_ctl", "-D", dataPath, "-m", "immediate", "stop")
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    public var connectionString: String { "host=127.0.0.1 port=\(port) user=postgres dbname=postgres" }
+    private var dataPath: String { directory.appendingPathComponent("data").path }
+
+    public func start() throws {
+        try run("pg_ctl", "-D", dataPath, "-w", "-l", directory.appendingPathComponent("log").path,
+                "-o", "-p \(port) -c listen_addresses=127.0.0.1 -c unix_socket_directories=\(directory.path) -c fsync=off",
+                "start")
+    }
+
+    public func restart() throws {
+        try run("pg_ctl", "-D", dataPath, "-w", "-m", "fast", "restart")
+    }
+
+    @discardableResult
+    private func run(_ tool: String, _ arguments: String...) throws -> String {
+        var command = [binaries.appendingPathComponent(tool).path] + arguments
+        // PostgreSQL refuses to run as root.
+        if getuid() == 0 { command = ["/usr/sbin/runuser", "-u", "postgres", "--"] + command }
+        let outputFile = directory.appendingPathComponent("\(tool).out").path
+        let (status, output) = try spawnAndWait(command, outputFile: outputFile)
+        guard status == 0 else { throw TestSupportError("\(tool) failed: \(output)") }
+        return output
+    }
+
+    static func findBinaries() throws -> URL {
+        let candidates = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+        for version in candidates.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {
+            let bin = URL(fileURLWithPath: "/usr/lib/postgresql/\(version)/bin")
+            if FileManager.default.isExecutableFile(atPath: bin.appendingPathComponent("initdb").path) { return bin }
+        }
+        throw TestSupportError("no PostgreSQL server binaries in /usr/lib/postgresql (scripts/test.sh installs them)")
+    }
+
+    static func giveToServerUser(_ directory: URL) throws {
+        guard getuid() == 0 else { return }
+        guard let user = getpwnam("postgres") else { throw TestSupportError("no postgres user") }
+        chown(directory.path, user.pointee.pw_uid, user.pointee.pw_gid)
+    }
+}
+
+public struct TestSupportError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A TCP port on loopback that nothing listens on right now.
+public func freeTCPPort() throws -> Int {
+    let listener = try TCPListener()
+    return listener.port
+}
+
+/// A socket that listens on loopback and never accepts or answers: the kernel completes the TCP
+/// handshake, then nothing. What a hung server or a black-holing firewall looks like to libpq.
+public final class TCPListener {
+    public let port: Int
+    private let descriptor: Int32
+
+    public init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+                bind(descriptor, socketAddress, length) == 0 && listen(descriptor, 16) == 0
+                    && getsockname(descriptor, socketAddress, &length) == 0
+            }
+        }
+        guard bound else {
+            close(descriptor)
+            throw TestSupportError("cannot listen on loopback")
+        }
+        self.descriptor = descriptor
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(descriptor) }
+}
+
+/// Runs a command with its output in a file and waits for it with waitpid. Not Foundation's
+/// Process: on Linux its waitUntilExit never returns when the command leaves a daemon behind
+/// (`pg_ctl start`), because the daemon inherits what Process watches.
+func spawnAndWait(_ command: [String], outputFile: String) throws -> (status: Int32, output: String) {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    var arguments: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
+    defer { arguments.forEach { free($0) } }
+    var pid: pid_t = 0
+    let spawned = posix_spawn(&pid, command[0], &actions, nil, &arguments, environ)
+    guard spawned == 0 else { throw TestSupportError("cannot run \(command[0]): error \(spawned)") }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let output = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
+    let exited = status & 0x7f == 0
+    return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), output)
+}
