@@ -84,8 +84,10 @@ private struct Layout {
         keysPrinted += 1
     }
 
+    /// Widths in Unicode scalars: keys are ASCII and the mask's "…" is one scalar, and counting
+    /// grapheme clusters for every row of a long listing costs more than the rest of it.
     private func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
-        let padding = String(repeating: " ", count: max(0, width - text.count))
+        let padding = String(repeating: " ", count: max(0, width - text.unicodeScalars.count))
         return right ? padding + text : text + padding
     }
 }

@@ -44,12 +44,29 @@ public struct APIKey: Hashable, Sendable, CustomStringConvertible, CustomDebugSt
     /// Enough of the key to tell keys apart in a list, not enough to use it: the first five and
     /// last four characters of a normal key, less of a short one.
     public static func mask(_ key: String) -> String {
+        // Stored keys are ASCII (the migration's CHECK), so bytes are characters; listing
+        // 100,000 keys masks 100,000 times, and walking grapheme clusters would dominate.
+        let view = Substring(key).utf8
+        let (head, tail) = switch view.count {
+        case 16...: (5, 4)
+        case 9..<16: (3, 2)
+        case 1..<9: (1, 0)
+        default: (0, 0)
+        }
+        let shown = (view.prefix(head), view.suffix(tail))
+        // Only the bytes shown are checked: a key with other characters is masked by character.
+        guard !shown.0.contains(where: { $0 >= 0x80 }), !shown.1.contains(where: { $0 >= 0x80 }) else {
+            return maskByCharacter(key)
+        }
+        return String(decoding: shown.0, as: UTF8.self) + "…" + String(decoding: shown.1, as: UTF8.self)
+    }
+
+    private static func maskByCharacter(_ key: String) -> String {
         let characters = Array(key)
         switch characters.count {
         case 16...: return String(characters.prefix(5)) + "…" + String(characters.suffix(4))
         case 9..<16: return String(characters.prefix(3)) + "…" + String(characters.suffix(2))
-        case 1..<9: return String(characters.prefix(1)) + "…"
-        default: return "…"
+        default: return String(characters.prefix(1)) + "…"
         }
     }
 }

@@ -39,15 +39,18 @@ public final class QueryResult {
         return Row(result: self, index: 0)
     }
 
+    @usableFromInline
     func columnIndex(_ name: String) -> Int32? {
         let index = PQfnumber(handle, name)
         return index < 0 ? nil : index
     }
 
+    @usableFromInline
     func isNull(row: Int, column: Int32) -> Bool {
         PQgetisnull(handle, Int32(row), column) == 1
     }
 
+    @usableFromInline
     func text(row: Int, column: Int32) -> String {
         String(cString: PQgetvalue(handle, Int32(row), column))
     }
@@ -55,11 +58,12 @@ public final class QueryResult {
 
 /// One row of a result. Columns are read by name, so a reordered SELECT cannot shift values.
 public struct Row {
-    let result: QueryResult
-    let index: Int
+    @usableFromInline let result: QueryResult
+    @usableFromInline let index: Int
 
     /// The column's value; an error if it is NULL or not of type `T`. The error names the
     /// column and the type, never the value (which may be a key).
+    @inlinable
     public func decode<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) throws -> T {
         guard let value = try decodeIfPresent(column, as: type) else {
             throw PostgresError(.unexpectedResult, step: "reading column \(column)", message: "the value is NULL")
@@ -68,6 +72,7 @@ public struct Row {
     }
 
     /// The column's value, `nil` when it is NULL; an error if it is not of type `T`.
+    @inlinable
     public func decodeIfPresent<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) throws -> T? {
         guard let columnIndex = result.columnIndex(column) else {
             throw PostgresError(.unexpectedResult, step: "reading column \(column)", message: "the result has no such column")
