@@ -91,8 +91,11 @@ $$;
 -- key: a duplicate then makes PostgreSQL quote the hash in its error DETAIL (in the client's
 -- message and in the server log), never the key itself. decode(..., 'escape') turns the text
 -- into bytes without depending on the client encoding, which keeps the expression immutable.
-CREATE UNIQUE INDEX IF NOT EXISTS provider_api_keys_provider_id_key_hash_key
-    ON public.provider_api_keys (provider_id, sha256(decode(replace(api_key, '\', '\\'), 'escape')));
+-- The hash comes first so that "is this key stored?" can be asked of this index alone: with
+-- provider_id first, a provider new to the planner's statistics made it pick the
+-- (provider_id, key_number) index and hash every key of the provider for each lookup.
+CREATE UNIQUE INDEX IF NOT EXISTS provider_api_keys_key_hash_provider_id_key
+    ON public.provider_api_keys (sha256(decode(replace(api_key, '\', '\\'), 'escape')), provider_id);
 
 -- Functions ---------------------------------------------------------------------------------
 -- Called by name over Supabase's REST RPC: rpc("get_random_api_key", {"p_provider_name": "openai"}).
@@ -101,18 +104,25 @@ CREATE UNIQUE INDEX IF NOT EXISTS provider_api_keys_provider_id_key_hash_key
 -- (the service role) get keys from them. search_path is pinned so that no object in a
 -- caller's schema can stand in for the ones named here.
 
+-- PL/pgSQL rather than LANGUAGE sql: a SQL function with a SET clause is planned again on every
+-- call, while PL/pgSQL keeps its plan for the session; measured with pgbench, about three
+-- times the calls per second.
 CREATE OR REPLACE FUNCTION public.get_api_key(p_provider_name text, p_key_number integer)
 RETURNS text
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SECURITY INVOKER
 SET search_path = ''
 AS $$
-    SELECT k.api_key
-    FROM public.provider_api_keys AS k
-    JOIN public.providers AS p ON p.id = k.provider_id
-    WHERE p.provider_name = lower(p_provider_name)
-      AND k.key_number = p_key_number
+BEGIN
+    RETURN (
+        SELECT k.api_key
+        FROM public.provider_api_keys AS k
+        JOIN public.providers AS p ON p.id = k.provider_id
+        WHERE p.provider_name = lower(p_provider_name)
+          AND k.key_number = p_key_number
+    );
+END
 $$;
 
 COMMENT ON FUNCTION public.get_api_key(text, integer) IS

@@ -40,10 +40,10 @@ public struct BulkLoader {
         try store.translatingErrors(provider: name) {
             try store.connection.withTransaction { transaction in
                 let provider = try store.lockProvider(name, in: transaction)
-                var report = BulkReport()
-                var highestNumber: Int = try transaction.query(
+                let highest: Int = try transaction.query(
                     "SELECT coalesce(max(key_number), 0) AS highest FROM public.provider_api_keys WHERE provider_id = \(provider)",
                     step: "reading the highest key number of \(name)").singleRow(step: "reading the highest key number").decode("highest")
+                var load = Load(transaction: transaction, provider: provider, numberBeforeLoad: highest)
                 var chunk = Chunk()
                 var invalid = InvalidLines()
                 var lineNumber = 0
@@ -54,91 +54,145 @@ public struct BulkLoader {
                     if let problem = APIKey.problem(with: key) {
                         invalid.record(lineNumber: lineNumber, problem: problem)
                     } else if invalid.count == 0 {
-                        chunk.append(String(decoding: key, as: UTF8.self), lineNumber: lineNumber)
+                        let text = String(decoding: key, as: UTF8.self)
+                        if !chunk.append(text, lineNumber: lineNumber) {
+                            load.skip(lineNumber: lineNumber, key: text, reason: .repeatedInInput)
+                        }
                     }
                 }) {
                     if chunk.count >= chunkSize, invalid.count == 0 {
-                        try insert(&chunk, provider: provider, highestNumber: &highestNumber, report: &report, in: transaction)
+                        try load.insert(chunk)
+                        chunk = Chunk()
                     }
                 }
                 if let failure = invalid.error { throw failure }
-                if chunk.count > 0 {
-                    try insert(&chunk, provider: provider, highestNumber: &highestNumber, report: &report, in: transaction)
-                }
-                return report
+                if chunk.count > 0 { try load.insert(chunk) }
+                // Repeats within a chunk are found as lines are read, stored keys when the
+                // chunk is sent: report them in input order.
+                load.report.skipped.sort { $0.lineNumber < $1.lineNumber }
+                return load.report
             }
         }
-    }
-
-    /// One statement for the whole chunk: repeated and already-stored keys are found by the
-    /// hash index and reported; the rest get the next numbers, in input order.
-    private func insert(
-        _ chunk: inout Chunk, provider: Int, highestNumber: inout Int, report: inout BulkReport, in transaction: Transaction
-    ) throws {
-        let result = try transaction.query("""
-            WITH input AS (
-                SELECT t.api_key, t.line FROM unnest(\(chunk.keys)::text[], \(chunk.lineNumbers)::integer[]) AS t(api_key, line)
-            ),
-            ranked AS (
-                SELECT api_key, line, row_number() OVER (PARTITION BY api_key ORDER BY line) AS occurrence FROM input
-            ),
-            stored AS (
-                SELECT r.line, k.key_number, k.xmin = pg_current_xact_id()::xid AS added_now
-                FROM ranked AS r
-                JOIN public.provider_api_keys AS k
-                  ON k.provider_id = \(provider)
-                 AND sha256(decode(replace(k.api_key, '\\', '\\\\'), 'escape')) = sha256(decode(replace(r.api_key, '\\', '\\\\'), 'escape'))
-            ),
-            fresh AS (
-                SELECT r.api_key, r.line FROM ranked AS r
-                WHERE r.occurrence = 1 AND NOT EXISTS (SELECT 1 FROM stored AS s WHERE s.line = r.line)
-            ),
-            inserted AS (
-                INSERT INTO public.provider_api_keys (provider_id, key_number, api_key)
-                SELECT \(provider), \(highestNumber) + row_number() OVER (ORDER BY f.line), f.api_key FROM fresh AS f
-                RETURNING 1
-            )
-            SELECT NULL::integer AS line, 'added' AS outcome, (SELECT count(*) FROM inserted)::integer AS key_number
-            UNION ALL
-            SELECT s.line, CASE WHEN s.added_now THEN 'repeated' ELSE 'stored' END, s.key_number FROM stored AS s
-            UNION ALL
-            SELECT r.line, 'repeated', NULL FROM ranked AS r
-            WHERE r.occurrence > 1 AND NOT EXISTS (SELECT 1 FROM stored AS s WHERE s.line = r.line)
-            """, step: "adding \(chunk.count) keys")
-        var skipped: [BulkReport.SkippedLine] = []
-        for row in result.rows {
-            let outcome: String = try row.decode("outcome")
-            guard let line: Int = try row.decodeIfPresent("line") else {
-                let added: Int = try row.decode("key_number")
-                if added > 0 {
-                    report.addedNumbers = (report.addedNumbers?.lowerBound ?? highestNumber + 1)...(highestNumber + added)
-                    report.addedCount += added
-                    highestNumber += added
-                }
-                continue
-            }
-            let key = APIKey(checked: chunk.key(atLine: line))
-            let number: Int? = try row.decodeIfPresent("key_number")
-            let reason: BulkReport.SkippedLine.Reason =
-                outcome == "stored" ? .alreadyStored(asNumber: number ?? 0) : .repeatedInInput
-            skipped.append(BulkReport.SkippedLine(lineNumber: line, key: key, reason: reason))
-        }
-        report.skippedCount += skipped.count
-        let room = max(0, Self.skippedLinesKept - report.skipped.count)
-        report.skipped += skipped.sorted { $0.lineNumber < $1.lineNumber }.prefix(room)
-        chunk = Chunk()
     }
 }
 
-/// The keys waiting to be sent, with the input line each came from.
+/// One load in progress: the provider (locked), the numbers given so far, what was skipped.
+private struct Load {
+    let transaction: Transaction
+    let provider: Int
+    /// The provider's highest number before the load; every number above it is this load's.
+    let numberBeforeLoad: Int
+    var highestNumber: Int
+    var report = BulkReport()
+
+    init(transaction: Transaction, provider: Int, numberBeforeLoad: Int) {
+        self.transaction = transaction
+        self.provider = provider
+        self.numberBeforeLoad = numberBeforeLoad
+        highestNumber = numberBeforeLoad
+    }
+
+    mutating func skip(lineNumber: Int, key: String, reason: BulkReport.SkippedLine.Reason) {
+        report.skippedCount += 1
+        if report.skipped.count < BulkLoader.skippedLinesKept {
+            report.skipped.append(BulkReport.SkippedLine(lineNumber: lineNumber, key: APIKey(checked: key), reason: reason))
+        }
+    }
+
+    mutating func recordAdded(_ count: Int) {
+        guard count > 0 else { return }
+        report.addedNumbers = (report.addedNumbers?.lowerBound ?? highestNumber + 1)...(highestNumber + count)
+        report.addedCount += count
+        highestNumber += count
+    }
+
+    /// Keys are usually new: the chunk is first inserted as it is, at the speed of COPY, under a
+    /// savepoint. Only if the hash index refuses one (a key stored already, or earlier in the
+    /// input) is the chunk rolled back and sent again through the statement that sorts out
+    /// each key.
+    mutating func insert(_ chunk: Chunk) throws {
+        try transaction.query("SAVEPOINT keyadmin_bulk_chunk", step: "adding \(chunk.count) keys")
+        do {
+            let inserted = try transaction.query("""
+                INSERT INTO public.provider_api_keys (provider_id, key_number, api_key)
+                SELECT \(provider), \(highestNumber) + t.position, t.api_key
+                FROM unnest(\(chunk.keys)::text[]) WITH ORDINALITY AS t(api_key, position)
+                """, step: "adding \(chunk.count) keys").affectedRowCount
+            try transaction.query("RELEASE SAVEPOINT keyadmin_bulk_chunk", step: "adding \(chunk.count) keys")
+            recordAdded(inserted)
+        } catch let error as PostgresError
+            where error.sqlState == .uniqueViolation && error.constraintName == "provider_api_keys_key_hash_provider_id_key" {
+            try transaction.query("ROLLBACK TO SAVEPOINT keyadmin_bulk_chunk", step: "adding \(chunk.count) keys")
+            try insertSortingOutStoredKeys(chunk)
+        }
+    }
+
+    /// One statement for the chunk: keys stored already (before the load, or by an earlier
+    /// chunk of it) are reported; the rest get the next numbers, in input order.
+    private mutating func insertSortingOutStoredKeys(_ chunk: Chunk) throws {
+        let result = try transaction.query("""
+            WITH input AS (
+                SELECT t.api_key, t.line, sha256(decode(replace(t.api_key, '\\', '\\\\'), 'escape')) AS hash
+                FROM unnest(\(chunk.keys)::text[], \(chunk.lineNumbers)::integer[]) AS t(api_key, line)
+            ),
+            classified AS (
+                -- The lookup must be one probe of the hash index per key, whatever the
+                -- statistics say: "+ 0" stops the planner from scanning the provider's keys by
+                -- the (provider_id, key_number) index instead (a plan that once took minutes),
+                -- and LIMIT 1 from turning the probes into a hash join over all its keys.
+                SELECT i.api_key, i.line, k.key_number AS stored_as
+                FROM input AS i
+                LEFT JOIN LATERAL (
+                    SELECT k.key_number
+                    FROM public.provider_api_keys AS k
+                    WHERE sha256(decode(replace(k.api_key, '\\', '\\\\'), 'escape')) = i.hash
+                      AND k.provider_id + 0 = \(provider)
+                    LIMIT 1
+                ) AS k ON true
+            ),
+            inserted AS (
+                INSERT INTO public.provider_api_keys (provider_id, key_number, api_key)
+                SELECT \(provider), \(highestNumber) + row_number() OVER (ORDER BY c.line), c.api_key
+                FROM classified AS c
+                WHERE c.stored_as IS NULL
+                RETURNING 1
+            )
+            SELECT NULL::integer AS line, (SELECT count(*) FROM inserted)::integer AS key_number
+            UNION ALL
+            SELECT c.line, c.stored_as FROM classified AS c WHERE c.stored_as IS NOT NULL
+            """, step: "adding \(chunk.count) keys")
+        var added = 0
+        var stored: [(line: Int, number: Int)] = []
+        for row in result.rows {
+            if let line: Int = try row.decodeIfPresent("line") {
+                stored.append((line, try row.decode("key_number")))
+            } else {
+                added = try row.decode("key_number")
+            }
+        }
+        for (line, number) in stored.sorted(by: { $0.line < $1.line }) {
+            // Numbers above the provider's highest before the load were given by this load.
+            let reason: BulkReport.SkippedLine.Reason =
+                number > numberBeforeLoad ? .repeatedInInput : .alreadyStored(asNumber: number)
+            skip(lineNumber: line, key: chunk.key(atLine: line), reason: reason)
+        }
+        recordAdded(added)
+    }
+}
+
+/// The keys waiting to be sent, with the input line each came from; a key appears once.
 private struct Chunk {
     private(set) var keys: [String] = []
     private(set) var lineNumbers: [Int] = []
+    private var seen: Set<String> = []
     var count: Int { keys.count }
 
-    mutating func append(_ key: String, lineNumber: Int) {
+    /// Adds the key, or returns `false` if the chunk has it already (a repeat in the input).
+    mutating func append(_ key: String, lineNumber: Int) -> Bool {
+        guard seen.insert(key).inserted else { return false }
         keys.append(key)
         lineNumbers.append(lineNumber)
+        return true
     }
 
     /// Line numbers only grow, so the chunk's lines are sorted.

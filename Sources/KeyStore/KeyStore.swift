@@ -71,7 +71,7 @@ public final class KeyStore {
                     INSERT INTO public.provider_api_keys (provider_id, key_number, api_key)
                     SELECT \(provider), coalesce(max(key_number), 0) + 1, \(key.revealed)
                     FROM public.provider_api_keys WHERE provider_id = \(provider)
-                    ON CONFLICT (provider_id, sha256(decode(replace(api_key, '\\', '\\\\'), 'escape'))) DO NOTHING
+                    ON CONFLICT (sha256(decode(replace(api_key, '\\', '\\\\'), 'escape')), provider_id) DO NOTHING
                     RETURNING key_number
                     """, step: "adding a key to \(name)")
                 if let row = inserted.rows.first { return try row.decode("key_number") }
@@ -150,12 +150,13 @@ public final class KeyStore {
     }
 
     /// The number under which this exact key is stored for the provider, if it is. Looks it up
-    /// by the same hash the unique index is built on, so the lookup is an index probe.
+    /// by the same hash the unique index is built on, so the lookup is an index probe ("+ 0"
+    /// keeps the planner off the provider_id index, see BulkLoader).
     func numberOf(_ key: APIKey, provider: Int, in transaction: Transaction) throws -> Int? {
         try transaction.query("""
             SELECT key_number FROM public.provider_api_keys
-            WHERE provider_id = \(provider)
-              AND sha256(decode(replace(api_key, '\\', '\\\\'), 'escape')) = sha256(decode(replace(\(key.revealed), '\\', '\\\\'), 'escape'))
+            WHERE sha256(decode(replace(api_key, '\\', '\\\\'), 'escape')) = sha256(decode(replace(\(key.revealed), '\\', '\\\\'), 'escape'))
+              AND provider_id + 0 = \(provider)
             """, step: "looking for the key").rows.first?.decode("key_number")
     }
 

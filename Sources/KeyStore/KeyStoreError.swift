@@ -115,7 +115,7 @@ extension KeyStoreError {
             return .busy("\(error.step): another session holds what this command needs")
         case .queryCanceled?:
             return .timedOut("\(error.step): the statement ran past its time limit and was cancelled")
-        case .uniqueViolation? where error.constraintName == "provider_api_keys_provider_id_key_hash_key":
+        case .uniqueViolation? where error.constraintName == "provider_api_keys_key_hash_provider_id_key":
             if let provider { return .keyAlreadyStored(provider, asNumber: nil) }
         case .uniqueViolation? where error.constraintName == "providers_provider_name_key":
             if let provider { return .providerExists(provider) }

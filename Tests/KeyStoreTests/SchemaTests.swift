@@ -45,7 +45,7 @@ import TestSupport
             let psqlDetail = try runPsqlCommand(
                 "INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 2, 'sk-do-not-leak-me' FROM providers",
                 on: database)
-            #expect(psqlDetail.contains("provider_api_keys_provider_id_key_hash_key"))
+            #expect(psqlDetail.contains("provider_api_keys_key_hash_provider_id_key"))
             #expect(!psqlDetail.contains("sk-do-not-leak-me"))
         }
     }
