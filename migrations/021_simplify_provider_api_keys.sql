@@ -148,18 +148,17 @@ DECLARE
     v_number integer;
     v_key text;
 BEGIN
-    SELECT p.id INTO v_provider_id
+    -- The provider and its lowest and highest numbers in one statement (two index probes).
+    SELECT p.id, bounds.lowest, bounds.highest INTO v_provider_id, v_lowest, v_highest
     FROM public.providers AS p
+    CROSS JOIN LATERAL (
+        SELECT min(k.key_number) AS lowest, max(k.key_number) AS highest
+        FROM public.provider_api_keys AS k
+        WHERE k.provider_id = p.id
+    ) AS bounds
     WHERE p.provider_name = lower(p_provider_name);
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
-
-    SELECT min(k.key_number), max(k.key_number) INTO v_lowest, v_highest
-    FROM public.provider_api_keys AS k
-    WHERE k.provider_id = v_provider_id;
     IF v_lowest IS NULL THEN
-        RETURN NULL;
+        RETURN NULL;  -- no such provider, or no keys
     END IF;
 
     FOR attempt IN 1..32 LOOP
