@@ -6,9 +6,9 @@ let package = Package(
     products: [
         .executable(name: "keyadmin", targets: ["KeyAdmin"]),
     ],
-    dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-    ],
+    // No package dependencies: the command line is parsed by a small table (see
+    // Sources/KeyAdmin/Invocation.swift), which keeps start-up and CI builds short.
+    dependencies: [],
     targets: [
         // libpq, the PostgreSQL C client, found by pkg-config.
         .systemLibrary(
@@ -27,10 +27,7 @@ let package = Package(
         // The command line: parse, call the store, print.
         .executableTarget(
             name: "KeyAdmin",
-            dependencies: [
-                "KeyStore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            dependencies: ["KeyStore"]
         ),
         // Builds migrations/*.sql into the binary, so the installed tool works from any directory.
         .executableTarget(name: "EmbedMigrationsTool"),

@@ -168,7 +168,7 @@ struct CommandRunner {
         }
         guard let count = try store.keyCount(of: name) else { throw .providerNotFound(name) }
         let answer = Terminal.ask("This deletes provider \(name) and its \(count) key\(count == 1 ? "" : "s"). Type the provider's name to confirm: ")
-        guard answer?.trimmingCharacters(in: " ") == name.rawValue else {
+        guard answer?.trimmingASCIIWhitespace() == name.rawValue else {
             throw .invalidInput("the name typed did not match; nothing was deleted", hint: nil)
         }
     }
@@ -177,7 +177,7 @@ struct CommandRunner {
 
     private func migrate(dryRun: Bool) throws(KeyStoreError) {
         let outcome = try Migrator(connection: store.connection).run(dryRun: dryRun)
-        for warning in outcome.warnings { err.line("warning: \(warning.dropPrefix("WARNING:").trimmingCharacters(in: " "))") }
+        for warning in outcome.warnings { err.line("warning: \(warning.dropPrefix("WARNING:").trimmingASCIIWhitespace())") }
         if output.json {
             out.line(JSON.Value.object([
                 ("dry_run", .bool(dryRun)),

@@ -1,4 +1,3 @@
-import ArgumentParser
 import KeyStore
 import Postgres
 
@@ -30,43 +29,42 @@ func fail(_ message: String, status: ExitStatus) -> Never {
     exit(status.rawValue)
 }
 
-// Parse: help and version go to stdout with status 0; any mistake is one line and status 2.
-let parsed: KeyAdminCommand
+// Parse before any I/O: help and version go to stdout with status 0; a mistake is one line
+// and status 2.
+let invocation: Invocation
 do {
-    parsed = try KeyAdminCommand.parse(Array(CommandLine.arguments.dropFirst()))
-} catch {
-    let code = KeyAdminCommand.exitCode(for: error)
-    if code == .success {
-        OutputStream.standardOutput.line(KeyAdminCommand.fullMessage(for: error))
+    switch try Invocation.parse(Array(CommandLine.arguments.dropFirst())) {
+    case .run(let parsed):
+        invocation = parsed
+    case .help:
+        OutputStream.standardOutput.line(HelpText.full)
+        OutputStream.standardOutput.flush()
+        exit(0)
+    case .version:
+        OutputStream.standardOutput.line("keyadmin \(KeyAdminVersion.current)")
         OutputStream.standardOutput.flush()
         exit(0)
     }
-    let message = KeyAdminCommand.message(for: error)
-        .split(separator: "\n").first.map(String.init)?
-        .dropPrefix("Error: ") ?? "invalid arguments"
+} catch {
     // Messages that already say what to do end with their hint in parentheses.
+    let message = error.description
     fail(message.hasSuffix(")") ? message : "\(message) (see keyadmin --help)", status: .usage)
 }
-let command: Command
-do {
-    command = try parsed.command()
-} catch {
-    fail("\(error) (see keyadmin --help)", status: .usage)
-}
+let command = invocation.command
 
 Interrupts.install()
 do throws(KeyStoreError) {
-    let located = try DatabaseLocator().locate(commandLineURL: parsed.connection.databaseURL)
+    let located = try DatabaseLocator().locate(commandLineURL: invocation.connection.databaseURL)
     for warning in located.warnings {
         OutputStream.standardError.line("warning: \(warning)")
     }
     OutputStream.standardError.flush()
     let settings = ConnectionSettings(
         connectionString: located.connectionString,
-        statementTimeoutMilliseconds: Int(parsed.connection.statementTimeoutSeconds * 1000),
-        lockTimeoutMilliseconds: Int(parsed.connection.lockTimeoutSeconds * 1000))
+        statementTimeoutMilliseconds: Int(invocation.connection.statementTimeoutSeconds * 1000),
+        lockTimeoutMilliseconds: Int(invocation.connection.lockTimeoutSeconds * 1000))
     let store = try KeyStore.connect(settings)
-    try CommandRunner(store: store, output: parsed.output).run(command)
+    try CommandRunner(store: store, output: invocation.output).run(command)
     OutputStream.standardOutput.flush()
     OutputStream.standardError.flush()
     exit(0)

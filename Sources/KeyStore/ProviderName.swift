@@ -54,7 +54,7 @@ public struct ProviderName: Hashable, Sendable, CustomStringConvertible {
 
 extension StringProtocol {
     /// Drops spaces, tabs, CR, LF, VT and FF at both ends (the whitespace a paste brings along).
-    func trimmingASCIIWhitespace() -> String {
+    public func trimmingASCIIWhitespace() -> String {
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.isASCIIWhitespace }) else { return "" }
         let last = scalars.lastIndex(where: { !$0.isASCIIWhitespace })!

@@ -167,7 +167,7 @@ import TestSupport
     @Test func helpAndVersionGoToStdout() throws {
         let help = try KeyAdminProcess.run(["--help"])
         #expect(help.status == 0)
-        #expect(help.stdout.contains("--add-bulk <PROVIDER>"))
+        #expect(help.stdout.contains("--add-bulk PROVIDER"))
         #expect(help.stdout.contains("Exit codes"))
         let twoCommands = try KeyAdminProcess.run(["--list", "--migrate"])
         #expect(twoCommands.status == 2)
