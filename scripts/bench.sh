@@ -48,15 +48,20 @@ sql() { "$psql_binary" -X -q -v ON_ERROR_STOP=1 -At "$url" "$@"; }
 "$bin" --database-url "$url" --migrate >/dev/null
 sql -c "DELETE FROM providers WHERE provider_name LIKE 'bench%'"
 
-milliseconds() { date +%s%N | awk '{ printf "%d", $1 / 1000000 }'; }
-# median_ms RUNS COMMAND...: the median wall time of RUNS runs, in milliseconds (3 decimals).
-median_ms() {
-    local runs=$1 i start end; shift
+# paired_ms RUNS SETUP A B: runs the functions A and B alternately RUNS times each (SETUP, untimed,
+# before every run), so that drift in the machine's load hits both sides alike; prints the
+# median wall time of each, in milliseconds.
+paired_ms() {
+    local runs=$1 setup=$2 a=$3 b=$4 i start end
+    : > "$work/a.times"; : > "$work/b.times"
     for ((i = 0; i < runs; i++)); do
-        start=$(date +%s%N); "$@" >/dev/null; end=$(date +%s%N)
-        echo $(( (end - start) / 1000 ))
-    done | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) / 1000 }'
+        $setup; start=$(date +%s%N); $a >/dev/null; end=$(date +%s%N); echo $(( (end - start) / 1000 )) >> "$work/a.times"
+        $setup; start=$(date +%s%N); $b >/dev/null; end=$(date +%s%N); echo $(( (end - start) / 1000 )) >> "$work/b.times"
+    done
+    echo "$(median "$work/a.times") $(median "$work/b.times")"
 }
+median() { sort -n "$1" | awk '{ a[NR] = $1 } END { printf "%.1f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) / 1000 }'; }
+nothing() { :; }
 peak_rss_mb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1 | awk '{ printf "%.1f", $1 / 1024 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
@@ -87,40 +92,31 @@ row "  (ORDER BY random() LIMIT 1, for reference)" "$naive_tps" "$exact_tps" "$(
 # --- 2. A whole --get-key process against psql -Atc -----------------------------------------
 say "process start-up: keyadmin --get-key against psql -Atc ($runs runs each)"
 number=$(sql -c "SELECT min(k.key_number) FROM provider_api_keys k JOIN providers p ON p.id = k.provider_id WHERE p.provider_name = 'bench'")
-ka_ms=$(median_ms "$runs" "$bin" --database-url "$url" --get-key bench "$number")
-path_ms=$(median_ms "$runs" "$psql_path" -X "$url" -Atc "select get_api_key('bench', $number)")
-binary_ms=$(median_ms "$runs" "$psql_binary" -X "$url" -Atc "select get_api_key('bench', $number)")
+keyadmin_get() { "$bin" --database-url "$url" --get-key bench "$number"; }
+psql_path_get() { "$psql_path" -X "$url" -Atc "select get_api_key('bench', $number)"; }
+psql_binary_get() { "$psql_binary" -X "$url" -Atc "select get_api_key('bench', $number)"; }
+read -r ka_ms path_ms < <(paired_ms "$runs" nothing keyadmin_get psql_path_get)
+read -r ka2_ms binary_ms < <(paired_ms "$runs" nothing keyadmin_get psql_binary_get)
 row "--get-key, ms (vs psql on PATH: $psql_path)" "$ka_ms" "$path_ms" "$(ratio "$ka_ms" "$path_ms")" "<= 0.80"
-row "--get-key, ms (vs the psql binary itself)" "$ka_ms" "$binary_ms" "$(ratio "$ka_ms" "$binary_ms")" "<= 0.80"
+row "--get-key, ms (vs the psql binary itself)" "$ka2_ms" "$binary_ms" "$(ratio "$ka2_ms" "$binary_ms")" "<= 0.80"
 
 # --- 3. Bulk load against \copy ----------------------------------------------------------------
 say "bulk load of $keys keys: keyadmin --add-bulk against psql \\copy"
 seq 1 "$keys" | awk '{ printf "sk-load-%08d-0123456789abcdef0123456789abcdef\n", $1 }' > "$work/load.txt"
 awk '{ printf "%d\t%s\n", NR, $0 }' "$work/load.txt" > "$work/load.tsv"
-reset_load() { sql -c "DELETE FROM providers WHERE provider_name = 'benchload'"; "$bin" --database-url "$url" --add-provider benchload >/dev/null; }
-load_ms() {
-    local i start end
-    for i in 1 2 3; do
-        reset_load
-        start=$(date +%s%N); "$@" >/dev/null; end=$(date +%s%N)
-        echo $(( (end - start) / 1000000 ))
-    done | sort -n | sed -n 2p
-}
-provider_id() { sql -c "SELECT id FROM providers WHERE provider_name = 'benchload'"; }
-copy_load() {
-    "$psql_binary" -X -q -v ON_ERROR_STOP=1 "$url" \
-        -c "\\copy provider_api_keys (key_number, api_key) FROM '$work/load.tsv'" 2>/dev/null && return
-    # \copy needs provider_id too; keep it to one statement by a temporary default.
-    return 1
-}
-copy_with_provider() {
-    local id; id=$(provider_id)
+# Untimed before every run: a fresh, empty provider, and the rows \copy reads with its id.
+reset_load() {
+    sql -c "DELETE FROM providers WHERE provider_name = 'benchload'"
+    "$bin" --database-url "$url" --add-provider benchload >/dev/null
+    local id; id=$(sql -c "SELECT id FROM providers WHERE provider_name = 'benchload'")
     awk -v id="$id" '{ printf "%s\t%s\n", id, $0 }' "$work/load.tsv" > "$work/load_with_id.tsv"
+}
+keyadmin_load() { "$bin" --database-url "$url" --add-bulk benchload --file "$work/load.txt"; }
+copy_load() {
     "$psql_binary" -X -q -v ON_ERROR_STOP=1 "$url" \
         -c "\\copy provider_api_keys (provider_id, key_number, api_key) FROM '$work/load_with_id.tsv'"
 }
-bulk_ms=$(load_ms "$bin" --database-url "$url" --add-bulk benchload --file "$work/load.txt")
-copy_ms=$(load_ms copy_with_provider)
+read -r bulk_ms copy_ms < <(paired_ms 3 reset_load keyadmin_load copy_load)
 row "--add-bulk $keys keys, ms (vs \\copy)" "$bulk_ms" "$copy_ms" "$(ratio "$bulk_ms" "$copy_ms")" "<= 1.50"
 
 say "bulk load memory: $keys keys against 10x as many"
@@ -133,8 +129,9 @@ sql -c "DELETE FROM providers WHERE provider_name = 'benchload'"
 # --- 4. Listing against the same SELECT in psql -------------------------------------------------
 say "--list --provider bench ($keys keys) against psql running the same SELECT"
 list_query="SELECT p.provider_name, k.key_number, k.api_key, to_char(k.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at FROM provider_api_keys AS k JOIN providers AS p ON p.id = k.provider_id WHERE p.provider_name = 'bench' ORDER BY p.provider_name, k.key_number"
-list_ms=$(median_ms 5 "$bin" --database-url "$url" --list --provider bench)
-psql_list_ms=$(median_ms 5 "$psql_binary" -X "$url" -c "$list_query")
+keyadmin_list() { "$bin" --database-url "$url" --list --provider bench; }
+psql_list() { "$psql_binary" -X "$url" -c "$list_query"; }
+read -r list_ms psql_list_ms < <(paired_ms 5 nothing keyadmin_list psql_list)
 row "--list --provider bench, ms (vs psql SELECT)" "$list_ms" "$psql_list_ms" "$(ratio "$list_ms" "$psql_list_ms")" "<= 1.50"
 rss_list=$(peak_rss_mb "$bin" --database-url "$url" --list --provider bench)
 rss_psql=$(peak_rss_mb "$psql_binary" -X "$url" -c "$list_query")

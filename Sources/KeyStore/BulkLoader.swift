@@ -106,23 +106,24 @@ private struct Load {
         highestNumber += count
     }
 
-    /// Keys are usually new: the chunk is first inserted as it is, at the speed of COPY, under a
-    /// savepoint. Only if the hash index refuses one (a key stored already, or earlier in the
-    /// input) is the chunk rolled back and sent again through the statement that sorts out
-    /// each key.
+    /// Keys are usually new: the chunk is first copied in as it is (COPY, the fastest way in),
+    /// under a savepoint. Only if the hash index refuses one (a key stored already, or earlier
+    /// in the input) is the chunk rolled back and sent again through the statement that sorts
+    /// out each key.
     mutating func insert(_ chunk: Chunk) throws {
-        try transaction.query("SAVEPOINT keyadmin_bulk_chunk", step: "adding \(chunk.count) keys")
+        let step = "adding \(chunk.count) keys"
+        try transaction.query("SAVEPOINT keyadmin_bulk_chunk", step: step)
         do {
-            let inserted = try transaction.query("""
-                INSERT INTO public.provider_api_keys (provider_id, key_number, api_key)
-                SELECT \(provider), \(highestNumber) + t.position, t.api_key
-                FROM unnest(\(chunk.keys)::text[]) WITH ORDINALITY AS t(api_key, position)
-                """, step: "adding \(chunk.count) keys").affectedRowCount
-            try transaction.query("RELEASE SAVEPOINT keyadmin_bulk_chunk", step: "adding \(chunk.count) keys")
-            recordAdded(inserted)
+            let provider = String(self.provider)
+            let firstNumber = highestNumber + 1
+            let rows = chunk.keys.enumerated().lazy.map { [provider, String(firstNumber + $0.offset), $0.element] }
+            let copied = try transaction.copyIn(
+                "COPY public.provider_api_keys (provider_id, key_number, api_key) FROM STDIN", rows: rows, step: step)
+            try transaction.query("RELEASE SAVEPOINT keyadmin_bulk_chunk", step: step)
+            recordAdded(copied)
         } catch let error as PostgresError
             where error.sqlState == .uniqueViolation && error.constraintName == "provider_api_keys_key_hash_provider_id_key" {
-            try transaction.query("ROLLBACK TO SAVEPOINT keyadmin_bulk_chunk", step: "adding \(chunk.count) keys")
+            try transaction.query("ROLLBACK TO SAVEPOINT keyadmin_bulk_chunk", step: step)
             try insertSortingOutStoredKeys(chunk)
         }
     }

@@ -19,7 +19,7 @@ import TestSupport
         for _ in 0..<200 {
             if let pid = try database.integer("""
                 SELECT pid AS value FROM pg_stat_activity
-                WHERE application_name = \(applicationName) AND state = 'active' AND query LIKE '%unnest%' LIMIT 1
+                WHERE application_name = \(applicationName) AND state = 'active' AND (query LIKE 'COPY%' OR query LIKE '%unnest%') LIMIT 1
                 """) {
                 return pid
             }

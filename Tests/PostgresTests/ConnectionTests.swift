@@ -97,3 +97,28 @@ import TestSupport
         }
     }
 }
+
+@Suite struct CopyTests {
+    @Test func copyCarriesEveryByteAsData() throws {
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
+            let connection = try database.connect()
+            try connection.query("CREATE TABLE t (n int, value text)", step: "setup")
+            let values = ["plain", "tab\there", "new\nline", "back\\slash", "\\N", "cr\rhere", "'; DROP TABLE t; --"]
+            let stored = try connection.copyIn(
+                "COPY t (n, value) FROM STDIN", rows: values.enumerated().map { [String($0.offset), $0.element] }, step: "copy")
+            #expect(stored == values.count)
+            #expect(try database.values("SELECT value FROM t ORDER BY n") == values)
+        }
+    }
+
+    @Test func aFailedCopyLeavesTheConnectionUsable() throws {
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
+            let connection = try database.connect()
+            try connection.query("CREATE TABLE t (value text UNIQUE)", step: "setup")
+            #expect(throws: PostgresError.self) {
+                try connection.copyIn("COPY t (value) FROM STDIN", rows: [["same"], ["same"]], step: "copy")
+            }
+            #expect(try connection.query("SELECT 1 AS one", step: "after").rowCount == 1)
+        }
+    }
+}
