@@ -25,6 +25,12 @@ ensure_packages() {
     fi
 }
 
+# want_packages CHECK:PACKAGE...: like ensure_packages, but what cannot be installed is only
+# reported (for tools some tests use, such as pgbouncer).
+want_packages() {
+    ( ensure_packages "$@" ) || say "warning: could not install ${*#*:}; the tests that need it are skipped"
+}
+
 ensure_client_packages() {
     command -v swift >/dev/null || die "swift is not on PATH; install a Swift 6 toolchain from https://swift.org/install"
     ensure_packages \

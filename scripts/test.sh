@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 ensure_client_packages
-ensure_packages "command -v pgbouncer:pgbouncer"
+want_packages "command -v pgbouncer:pgbouncer"
 say "building the package and its tests"
 swift build --build-tests
 

@@ -153,7 +153,8 @@ import TestSupport
     }
 
     /// Every command through PgBouncer in transaction pooling mode, as Supabase's port 6543.
-    @Test func everyCommandWorksThroughPgBouncerInTransactionMode() throws {
+    @Test(.enabled(if: PgBouncer.isInstalled, "pgbouncer is not installed"))
+    func everyCommandWorksThroughPgBouncerInTransactionMode() throws {
         let bouncer = try PgBouncer()
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let url = bouncer.connectionString(database: database.name)

@@ -9,8 +9,13 @@ public final class PgBouncer {
     private let process: Process
     private let directory: URL
 
+    static let executable = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].first(where: FileManager.default.isExecutableFile)
+
+    /// scripts/test.sh installs pgbouncer when it can, and says so when it cannot.
+    public static var isInstalled: Bool { executable != nil }
+
     public init() throws {
-        guard let executable = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].first(where: FileManager.default.isExecutableFile) else {
+        guard let executable = Self.executable else {
             throw TestSupportError("pgbouncer is not installed (scripts/test.sh installs it)")
         }
         let fields = try TestServer.settings.parsedFields()
