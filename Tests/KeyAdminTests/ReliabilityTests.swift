@@ -95,19 +95,33 @@ import TestSupport
         #expect(elapsed > 9 && elapsed < 15, "took \(elapsed) s")
     }
 
+    /// A load of 300,000 keys under way: the process, and its server backend once it is
+    /// running a statement, so a fault can hit mid-load.
+    struct LoadUnderWay {
+        let process: RunningKeyAdmin
+        let applicationName: String
+        let backend: Int?
+        let file: URL
+    }
+
+    func startLargeLoad(into database: TestDatabase) throws -> LoadUnderWay {
+        _ = try keyadmin(database, ["--add-provider", "openai"])
+        let file = try writeKeys((1...300_000).map { "sk-mid-load-\($0)-abcdef" })
+        let name = "keyadmin_fault_\(UUID().uuidString.prefix(8))"
+        let process = try RunningKeyAdmin([
+            "--database-url", database.connectionString + " application_name=\(name)", "--add-bulk", "openai", "--file", file.path,
+        ])
+        return LoadUnderWay(
+            process: process, applicationName: name, backend: try waitForActiveBackend(database, applicationName: name), file: file)
+    }
+
     @Test func terminatedSessionMidLoadStoresNothing() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
-            _ = try keyadmin(database, ["--add-provider", "openai"])
-            let file = try writeKeys((1...300_000).map { "sk-terminated-\($0)-abcdef" })
-            defer { try? FileManager.default.removeItem(at: file) }
-            let name = "keyadmin_fault_\(UUID().uuidString.prefix(8))"
-            let load = try RunningKeyAdmin([
-                "--database-url", database.connectionString + " application_name=\(name)", "--add-bulk", "openai", "--file", file.path,
-            ])
-            let backend = try waitForActiveBackend(database, applicationName: name)
-            #expect(backend != nil)
-            if let backend { _ = try database.values("SELECT pg_terminate_backend(\(backend))::text AS value") }
-            let output = load.wait()
+            let load = try startLargeLoad(into: database)
+            defer { try? FileManager.default.removeItem(at: load.file) }
+            #expect(load.backend != nil)
+            if let backend = load.backend { _ = try database.values("SELECT pg_terminate_backend(\(backend))::text AS value") }
+            let output = load.process.wait()
             #expect(output.status == 1)
             #expect(output.stderr.hasPrefix("error: "))
             #expect(output.stderr.split(separator: "\n").count == 1)
@@ -118,16 +132,12 @@ import TestSupport
     @Test(arguments: [SIGINT, SIGKILL])
     func interruptedOrKilledMidLoadStoresNothing(signal: Int32) throws {
         try TestDatabase.with { (database: TestDatabase) throws in
-            _ = try keyadmin(database, ["--add-provider", "openai"])
-            let file = try writeKeys((1...300_000).map { "sk-interrupted-\($0)-abcdef" })
-            defer { try? FileManager.default.removeItem(at: file) }
-            let name = "keyadmin_signal_\(UUID().uuidString.prefix(8))"
-            let load = try RunningKeyAdmin([
-                "--database-url", database.connectionString + " application_name=\(name)", "--add-bulk", "openai", "--file", file.path,
-            ])
-            #expect(try waitForActiveBackend(database, applicationName: name) != nil)
-            load.send(signal)
-            let output = load.wait()
+            let load = try startLargeLoad(into: database)
+            defer { try? FileManager.default.removeItem(at: load.file) }
+            let name = load.applicationName
+            #expect(load.backend != nil)
+            load.process.send(signal)
+            let output = load.process.wait()
             #expect(output.status == 128 + signal)
             // The server notices the closed connection and rolls the transaction back.
             var remaining: Int? = 1

@@ -6,16 +6,7 @@ import TestSupport
 
 /// psql, run as a DBA would: the file from migrations/, ON_ERROR_STOP, one transaction.
 func runPsql(file: String, on database: TestDatabase) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["psql", "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", file, database.connectionString]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return (process.terminationStatus, output)
+    try runTool(["psql", "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", file, database.connectionString])
 }
 
 let migrationFile = URL(fileURLWithPath: #filePath)
@@ -103,13 +94,5 @@ let migrationFile = URL(fileURLWithPath: #filePath)
 }
 
 func sha256Hex(ofFile path: String) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["sha256sum", path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return String(output.prefix(64))
+    String(try runTool(["sha256sum", path]).output.prefix(64))
 }

@@ -52,16 +52,7 @@ import TestSupport
 }
 
 func runPsqlCommand(_ sql: String, on database: TestDatabase) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["psql", "-X", "-v", "VERBOSITY=verbose", "-c", sql, database.connectionString]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return output
+    try runTool(["psql", "-X", "-v", "VERBOSITY=verbose", "-c", sql, database.connectionString]).output
 }
 
 @Suite struct FunctionTests {
