@@ -71,7 +71,7 @@ public enum KeyStoreError: Error, Sendable, Equatable {
         case .keyNotFound(let name, _): "see keyadmin --list --provider \(name)"
         case .providerExists: "add keys to it with keyadmin --add-key or --add-bulk"
         case .keyAlreadyStored: nil
-        case .numbersExhausted: nil
+        case .numbersExhausted: "numbers are never reused; add the keys to a new provider"
         case .schemaMissing: "run keyadmin --migrate first"
         case .migrationDrift:
             "a migration must not change once applied; restore the file as it was and put the change in a new migration"
@@ -119,6 +119,9 @@ extension KeyStoreError {
             if let provider { return .keyAlreadyStored(provider, asNumber: nil) }
         case .uniqueViolation? where error.constraintName == "providers_provider_name_key":
             if let provider { return .providerExists(provider) }
+        case .numericValueOutOfRange?:
+            // key_number is an integer: the next number after 2147483647 does not exist.
+            if let provider { return .numbersExhausted(provider) }
         case .insufficientPrivilege?:
             return .database("\(error.step): \(error.message)",
                              hint: "connect as the table owner or a role with the service role's rights")

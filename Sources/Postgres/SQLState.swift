@@ -9,6 +9,7 @@ public struct SQLState: RawRepresentable, Hashable, Sendable, CustomStringConver
     /// The two-character class, such as "23" for integrity constraint violations.
     public var errorClass: Substring { rawValue.prefix(2) }
 
+    public static let numericValueOutOfRange = SQLState(rawValue: "22003")
     public static let uniqueViolation = SQLState(rawValue: "23505")
     public static let checkViolation = SQLState(rawValue: "23514")
     public static let foreignKeyViolation = SQLState(rawValue: "23503")

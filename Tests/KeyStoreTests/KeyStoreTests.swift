@@ -144,3 +144,22 @@ import TestSupport
         }
     }
 }
+
+@Suite struct NumberLimitTests {
+    @Test func theLastNumberIsAClearErrorNotAWrapAround() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let openai = try ProviderName(validating: "openai")
+            let store = try database.store()
+            try store.addProvider(openai)
+            try database.connect().query("""
+                INSERT INTO provider_api_keys (provider_id, key_number, api_key)
+                SELECT id, 2147483647, 'sk-the-very-last-number' FROM providers
+                """, step: "seed")
+            #expect(throws: KeyStoreError.numbersExhausted(openai)) {
+                try store.addKey(APIKey(validating: "sk-one-too-many-00001"), to: openai)
+            }
+            var input = ArrayLineSource(["sk-one-too-many-00001"])
+            #expect(throws: KeyStoreError.numbersExhausted(openai)) { try BulkLoader(store: store).load(&input, into: openai) }
+        }
+    }
+}
