@@ -28,6 +28,15 @@ CREATE TABLE IF NOT EXISTS public.provider_api_keys (
     created_at timestamptz DEFAULT now()
 );
 
+-- The highest key number a provider has ever given. New keys get the next one, so the number of
+-- a deleted key is never given to another key: a backend that asks for key #10 gets key #10 or
+-- nothing, never a stranger. Set from the stored keys for providers that predate it.
+ALTER TABLE public.providers ADD COLUMN IF NOT EXISTS last_key_number integer NOT NULL DEFAULT 0;
+UPDATE public.providers AS p
+SET last_key_number = stored.highest
+FROM (SELECT provider_id, max(key_number) AS highest FROM public.provider_api_keys GROUP BY provider_id) AS stored
+WHERE stored.provider_id = p.id AND p.last_key_number < stored.highest;
+
 COMMENT ON TABLE public.providers IS 'LLM providers whose API keys KeyAdmin manages; names are lower-case.';
 COMMENT ON TABLE public.provider_api_keys IS 'API keys, numbered per provider from 1; numbers are never reused or renumbered.';
 

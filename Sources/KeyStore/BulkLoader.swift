@@ -40,9 +40,7 @@ public struct BulkLoader {
         try store.translatingErrors(provider: name) {
             try store.connection.withTransaction { transaction in
                 let provider = try store.lockProvider(name, in: transaction)
-                let highest: Int = try transaction.query(
-                    "SELECT coalesce(max(key_number), 0) AS highest FROM public.provider_api_keys WHERE provider_id = \(provider)",
-                    step: "reading the highest key number of \(name)").singleRow(step: "reading the highest key number").decode("highest")
+                let highest = try store.highestNumberGiven(provider: provider, in: transaction)
                 var load = Load(transaction: transaction, provider: provider, numberBeforeLoad: highest)
                 var chunk = Chunk()
                 var invalid = InvalidLines()
@@ -67,6 +65,11 @@ public struct BulkLoader {
                 }
                 if let failure = invalid.error { throw failure }
                 if chunk.count > 0 { try load.insert(chunk) }
+                if load.highestNumber > highest {
+                    try transaction.query(
+                        "UPDATE public.providers SET last_key_number = \(load.highestNumber) WHERE id = \(provider)",
+                        step: "recording the highest key number of \(name)")
+                }
                 // Repeats within a chunk are found as lines are read, stored keys when the
                 // chunk is sent: report them in input order.
                 load.report.skipped.sort { $0.lineNumber < $1.lineNumber }
@@ -80,7 +83,7 @@ public struct BulkLoader {
 private struct Load {
     let transaction: Transaction
     let provider: Int
-    /// The provider's highest number before the load; every number above it is this load's.
+    /// The provider's highest number given before the load; every number above it is this load's.
     let numberBeforeLoad: Int
     var highestNumber: Int
     var report = BulkReport()

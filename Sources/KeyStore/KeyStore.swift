@@ -66,13 +66,27 @@ public final class KeyStore {
             try connection.withTransaction { transaction in
                 let provider = try lockProvider(name, in: transaction)
                 // A new statement after the lock: in READ COMMITTED it sees every key committed
-                // by whoever held the lock before, so max + 1 is free.
+                // by whoever held the lock before. The number is above both the highest key
+                // stored and the highest ever given (last_key_number), so a deleted number is
+                // never given to another key.
                 let inserted = try transaction.query("""
-                    INSERT INTO public.provider_api_keys (provider_id, key_number, api_key)
-                    SELECT \(provider), coalesce(max(key_number), 0) + 1, \(key.revealed)
-                    FROM public.provider_api_keys WHERE provider_id = \(provider)
-                    ON CONFLICT (sha256(decode(replace(api_key, '\\', '\\\\'), 'escape')), provider_id) DO NOTHING
-                    RETURNING key_number
+                    WITH next AS (
+                        SELECT greatest(p.last_key_number, coalesce(
+                                   (SELECT max(k.key_number) FROM public.provider_api_keys AS k WHERE k.provider_id = p.id), 0)
+                               ) + 1 AS key_number
+                        FROM public.providers AS p
+                        WHERE p.id = \(provider)
+                    ),
+                    inserted AS (
+                        INSERT INTO public.provider_api_keys (provider_id, key_number, api_key)
+                        SELECT \(provider), next.key_number, \(key.revealed) FROM next
+                        ON CONFLICT (sha256(decode(replace(api_key, '\\', '\\\\'), 'escape')), provider_id) DO NOTHING
+                        RETURNING key_number
+                    )
+                    UPDATE public.providers AS p SET last_key_number = inserted.key_number
+                    FROM inserted
+                    WHERE p.id = \(provider)
+                    RETURNING inserted.key_number
                     """, step: "adding a key to \(name)")
                 if let row = inserted.rows.first { return try row.decode("key_number") }
                 throw KeyStoreError.keyAlreadyStored(name, asNumber: try numberOf(key, provider: provider, in: transaction))
@@ -147,6 +161,17 @@ public final class KeyStore {
             step: "locking provider \(name)")
         guard let row = result.rows.first else { throw KeyStoreError.providerNotFound(name) }
         return try row.decode("id")
+    }
+
+    /// The highest number the provider has given: its highest key, or a higher one that was
+    /// deleted since. Call it after `lockProvider`, in a statement of its own.
+    func highestNumberGiven(provider: Int, in transaction: Transaction) throws -> Int {
+        try transaction.query("""
+            SELECT greatest(p.last_key_number, coalesce(
+                       (SELECT max(k.key_number) FROM public.provider_api_keys AS k WHERE k.provider_id = p.id), 0)
+                   ) AS highest
+            FROM public.providers AS p WHERE p.id = \(provider)
+            """, step: "reading the highest key number").singleRow(step: "reading the highest key number").decode("highest")
     }
 
     /// The number under which this exact key is stored for the provider, if it is. Looks it up

@@ -13,15 +13,17 @@ import TestSupport
             try store.addProvider(openai)
             #expect(try store.addKey(APIKey(validating: "sk-number-one-000001"), to: openai) == 1)
             #expect(try store.addKey(APIKey(validating: "sk-number-two-000002"), to: openai) == 2)
-            try store.deleteKey(number: 2, of: openai)
+            #expect(try store.addKey(APIKey(validating: "sk-number-three-0003"), to: openai) == 3)
+            try store.deleteKey(number: 3, of: openai)
             try store.deleteKey(number: 1, of: openai)
-            // Numbers are max + 1: with every key deleted, numbering starts again at 1, but a
-            // number in use is never given out again and nothing is renumbered.
-            #expect(try store.addKey(APIKey(validating: "sk-number-three-0003"), to: openai) == 1)
-            _ = try store.addKey(APIKey(validating: "sk-number-four-00004"), to: openai)
-            try store.deleteKey(number: 1, of: openai)
-            #expect(try store.addKey(APIKey(validating: "sk-number-five-00005"), to: openai) == 3)
-            #expect(try database.values("SELECT string_agg(key_number::text, ',' ORDER BY key_number) AS value FROM provider_api_keys") == ["2,3"])
+            // Nothing is renumbered, and #3 (deleted, once the highest) is not given again.
+            #expect(try store.addKey(APIKey(validating: "sk-number-four-00004"), to: openai) == 4)
+            var input = ArrayLineSource(["sk-number-five-00005"])
+            try store.deleteKey(number: 4, of: openai)
+            #expect(try BulkLoader(store: store).load(&input, into: openai).addedNumbers == 5...5)
+            try store.deleteKey(number: 5, of: openai)
+            #expect(try store.addKey(APIKey(validating: "sk-number-six-000006"), to: openai) == 6)
+            #expect(try database.values("SELECT string_agg(key_number::text, ',' ORDER BY key_number) AS value FROM provider_api_keys") == ["2,6"])
         }
     }
 

@@ -39,6 +39,29 @@ let migrationFile = URL(fileURLWithPath: #filePath)
         }
     }
 
+    /// A database that has the seed's tables already, with rows the new constraints refuse:
+    /// the migration keeps every row, warns about the bad ones, and checks new rows.
+    @Test func migratesASeedDatabaseWithoutTouchingItsKeys() throws {
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
+            try database.connect().execute(SQLScript(trustedSQL: """
+                CREATE TABLE providers (id serial PRIMARY KEY, provider_name text UNIQUE NOT NULL, created_at timestamptz DEFAULT now());
+                CREATE TABLE provider_api_keys (id serial PRIMARY KEY,
+                    provider_id integer NOT NULL REFERENCES providers ON DELETE CASCADE,
+                    key_number integer NOT NULL, api_key text NOT NULL, created_at timestamptz DEFAULT now());
+                INSERT INTO providers (provider_name) VALUES ('openai'), ('Legacy Name');
+                INSERT INTO provider_api_keys (provider_id, key_number, api_key) VALUES (1, 1, 'sk-seed-one'), (1, 7, 'sk-seed-seven');
+                """), step: "the seed's schema")
+            let outcome = try Migrator(connection: database.connect()).run(dryRun: false)
+            #expect(outcome.warnings.count == 1)
+            #expect(outcome.warnings.first?.contains("providers_provider_name_format") == true)
+            #expect(try database.values("SELECT api_key AS value FROM provider_api_keys ORDER BY id") == ["sk-seed-one", "sk-seed-seven"])
+            #expect(try database.store().addKey(APIKey(validating: "sk-after-migration-01"), to: ProviderName(validating: "openai")) == 8)
+            #expect(throws: PostgresError.self) {
+                try database.connect().query("INSERT INTO providers (provider_name) VALUES ('Another Bad')", step: "bad row")
+            }
+        }
+    }
+
     @Test func recordsVersionNameAndTheFilesSHA256() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             let row = try database.values("SELECT version || ' ' || name || ' ' || checksum AS value FROM keyadmin.schema_migrations")
