@@ -43,7 +43,7 @@ final class OutputStream {
         var offset = 0
         while offset < buffer.count {
             let written = buffer.withUnsafeBytes { bytes in
-                Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
+                writeToDescriptor(descriptor, bytes.baseAddress.map { $0 + offset }, bytes.count - offset)
             }
             if written < 0 {
                 if errno == EINTR { continue }
@@ -55,6 +55,11 @@ final class OutputStream {
     }
 
     deinit { flush() }
+}
+
+/// write(2), under a name the stream's own `write(_:)` does not hide.
+private func writeToDescriptor(_ descriptor: Int32, _ bytes: UnsafeRawPointer?, _ count: Int) -> Int {
+    write(descriptor, bytes, count)
 }
 
 enum Style: String {

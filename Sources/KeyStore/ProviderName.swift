@@ -16,7 +16,7 @@ public struct ProviderName: Hashable, Sendable, CustomStringConvertible {
         folded.unicodeScalars.reserveCapacity(trimmed.unicodeScalars.count)
         for scalar in trimmed.unicodeScalars {
             switch scalar {
-            case "A"..."Z": folded.unicodeScalars.append(Unicode.Scalar(scalar.value + 32)!)
+            case "A"..."Z": folded.unicodeScalars.append(Unicode.Scalar(UInt8(scalar.value) + 32))
             case "a"..."z", "0"..."9", ".", "_", "-": folded.unicodeScalars.append(scalar)
             default:
                 throw .invalidInput(

@@ -58,9 +58,6 @@ public final class Connection {
     /// NOTICE and WARNING messages the server sent since the last call, oldest first.
     public func takeNotices() -> [String] { noticeCollector.take() }
 
-    /// The server's version as an integer (150018 for 15.18).
-    public var serverVersion: Int { Int(PQserverVersion(handle)) }
-
     // MARK: - Statements
 
     /// Runs one statement and returns all of its rows.
@@ -135,10 +132,8 @@ public final class Connection {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(1 << 16)
         func flush() throws {
-            let sent = buffer.withUnsafeBufferPointer { bytes in
-                bytes.baseAddress!.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
-                    PQputCopyData(handle, $0, Int32(bytes.count))
-                }
+            let sent = buffer.withUnsafeBytes { bytes in
+                PQputCopyData(handle, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count))
             }
             guard sent == 1 else { throw lostConnection(step: step) }
             buffer.removeAll(keepingCapacity: true)

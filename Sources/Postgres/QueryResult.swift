@@ -20,7 +20,7 @@ public final class QueryResult {
     }
 
     func errorField(_ field: ErrorField) -> String? {
-        let code = Int32(field.rawValue.asciiValue!)
+        let code = Int32(field.rawValue.asciiValue ?? 0)
         guard let value = PQresultErrorField(handle, code) else { return nil }
         let text = String(cString: value).joinedOnOneLine()
         return text.isEmpty ? nil : text
