@@ -100,11 +100,12 @@ $$;
 -- key: a duplicate then makes PostgreSQL quote the hash in its error DETAIL (in the client's
 -- message and in the server log), never the key itself. decode(..., 'escape') turns the text
 -- into bytes without depending on the client encoding, which keeps the expression immutable.
+-- E'' strings mean the same whatever standard_conforming_strings says.
 -- The hash comes first so that "is this key stored?" can be asked of this index alone: with
 -- provider_id first, a provider new to the planner's statistics made it pick the
 -- (provider_id, key_number) index and hash every key of the provider for each lookup.
 CREATE UNIQUE INDEX IF NOT EXISTS provider_api_keys_key_hash_provider_id_key
-    ON public.provider_api_keys (sha256(decode(replace(api_key, '\', '\\'), 'escape')), provider_id);
+    ON public.provider_api_keys (sha256(decode(replace(api_key, E'\\', E'\\\\'), 'escape')), provider_id);
 
 -- Functions ---------------------------------------------------------------------------------
 -- Called by name over Supabase's REST RPC: rpc("get_random_api_key", {"p_provider_name": "openai"}).

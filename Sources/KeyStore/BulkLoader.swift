@@ -136,7 +136,7 @@ private struct Load {
     private mutating func insertSortingOutStoredKeys(_ chunk: Chunk) throws {
         let result = try transaction.query("""
             WITH input AS (
-                SELECT t.api_key, t.line, sha256(decode(replace(t.api_key, '\\', '\\\\'), 'escape')) AS hash
+                SELECT t.api_key, t.line, sha256(decode(replace(t.api_key, E'\\\\', E'\\\\\\\\'), 'escape')) AS hash
                 FROM unnest(\(chunk.keys)::text[], \(chunk.lineNumbers)::integer[]) AS t(api_key, line)
             ),
             classified AS (
@@ -149,7 +149,7 @@ private struct Load {
                 LEFT JOIN LATERAL (
                     SELECT k.key_number
                     FROM public.provider_api_keys AS k
-                    WHERE sha256(decode(replace(k.api_key, '\\', '\\\\'), 'escape')) = i.hash
+                    WHERE sha256(decode(replace(k.api_key, E'\\\\', E'\\\\\\\\'), 'escape')) = i.hash
                       AND k.provider_id + 0 = \(provider)
                     LIMIT 1
                 ) AS k ON true

@@ -80,7 +80,7 @@ public final class KeyStore {
                     inserted AS (
                         INSERT INTO public.provider_api_keys (provider_id, key_number, api_key)
                         SELECT \(provider), next.key_number, \(key.revealed) FROM next
-                        ON CONFLICT (sha256(decode(replace(api_key, '\\', '\\\\'), 'escape')), provider_id) DO NOTHING
+                        ON CONFLICT (sha256(decode(replace(api_key, E'\\\\', E'\\\\\\\\'), 'escape')), provider_id) DO NOTHING
                         RETURNING key_number
                     )
                     UPDATE public.providers AS p SET last_key_number = inserted.key_number
@@ -180,7 +180,7 @@ public final class KeyStore {
     func numberOf(_ key: APIKey, provider: Int, in transaction: Transaction) throws -> Int? {
         try transaction.query("""
             SELECT key_number FROM public.provider_api_keys
-            WHERE sha256(decode(replace(api_key, '\\', '\\\\'), 'escape')) = sha256(decode(replace(\(key.revealed), '\\', '\\\\'), 'escape'))
+            WHERE sha256(decode(replace(api_key, E'\\\\', E'\\\\\\\\'), 'escape')) = sha256(decode(replace(\(key.revealed), E'\\\\', E'\\\\\\\\'), 'escape'))
               AND provider_id + 0 = \(provider)
             """, step: "looking for the key").rows.first?.decode("key_number")
     }
