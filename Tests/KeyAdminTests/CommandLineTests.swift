@@ -164,6 +164,23 @@ import TestSupport
         }
     }
 
+    /// Old servers and some poolers turn standard_conforming_strings off; backslashes in the
+    /// migration and the tool's SQL must mean the same then.
+    @Test func worksWithStandardConformingStringsOff() throws {
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
+            let off = ["PGOPTIONS": "-c standard_conforming_strings=off"]
+            #expect(try keyadmin(database, "--migrate", environment: off).status == 0)
+            #expect(try keyadmin(database, "--add-provider", "openai", environment: off).status == 0)
+            #expect(try keyadmin(database, "--add-key", "openai", "sk-back\\slash-0001", environment: off).status == 0)
+            #expect(try keyadmin(database, "--add-key", "openai", "sk-back\\slash-0001", environment: off).status == 1)
+            let bulk = try keyadmin(database, "--add-bulk", "openai", stdin: "sk-back\\slash-0001\nsk-two\\\\x-0002\n", environment: off)
+            #expect(bulk.stdout.hasPrefix("added 1 key to openai (#2); skipped 1"))
+            #expect(try database.values("SELECT api_key AS value FROM provider_api_keys ORDER BY key_number") == [
+                "sk-back\\slash-0001", "sk-two\\\\x-0002",
+            ])
+        }
+    }
+
     @Test func helpAndVersionGoToStdout() throws {
         let help = try KeyAdminProcess.run(["--help"])
         #expect(help.status == 0)
