@@ -1,4 +1,5 @@
 import CLibPQ
+import Dispatch
 
 #if canImport(Glibc)
 import Glibc
@@ -252,11 +253,18 @@ public final class Connection {
     }
 
     /// Asks the server to cancel the statement under way, over a separate connection as libpq does.
+    ///
+    /// PQcancel has no time limit of its own: against a server that has stopped answering
+    /// altogether it would block forever. It runs on another thread, and the caller waits for
+    /// the statement's answer with its own deadline either way.
     private func cancel() {
         guard let cancelHandle = PQgetCancel(handle) else { return }
-        defer { PQfreeCancel(cancelHandle) }
-        var buffer = [CChar](repeating: 0, count: 256)
-        _ = PQcancel(cancelHandle, &buffer, Int32(buffer.count))
+        let request = CancelRequest(handle: cancelHandle)
+        DispatchQueue.global().async {
+            var buffer = [CChar](repeating: 0, count: 256)
+            _ = PQcancel(request.handle, &buffer, Int32(buffer.count))
+            PQfreeCancel(request.handle)
+        }
     }
 
     private func waitForSocket(until deadline: Deadline) -> Bool {
@@ -298,6 +306,11 @@ public final class Connection {
         let database = field(PQdb(connection))
         return "\(host)\(port.isEmpty ? "" : ":\(port)")\(database.isEmpty ? "" : "/\(database)")"
     }
+}
+
+/// A PGcancel handed to the thread that sends it; libpq allows PQcancel from any thread.
+private struct CancelRequest: @unchecked Sendable {
+    let handle: OpaquePointer
 }
 
 /// SQL text that is run as it is, for migrations shipped with the product. The name is the

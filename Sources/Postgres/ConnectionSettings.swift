@@ -47,6 +47,15 @@ public struct ConnectionSettings: Sendable {
         if fields["connect_timeout"] == nil, environment("PGCONNECT_TIMEOUT") == nil {
             parameters.append(("connect_timeout", String(connectTimeoutSeconds)))
         }
+        // Unacknowledged data gives up after 30 s, so a dropped network or a frozen server ends
+        // a long send (a bulk load) with an error instead of waiting out TCP's retransmissions
+        // (about 15 minutes); keepalives notice a dead peer while we wait for an answer.
+        if fields["tcp_user_timeout"] == nil, environment("PGTCPUSERTIMEOUT") == nil {
+            parameters.append(("tcp_user_timeout", "30000"))
+        }
+        if fields["keepalives_idle"] == nil {
+            parameters.append(("keepalives_idle", "30"))
+        }
         if requiresTLSByDefault(fields) {
             parameters.append(("sslmode", "require"))
         }

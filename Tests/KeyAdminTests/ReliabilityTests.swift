@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 import Testing
 import TestSupport
 
@@ -149,6 +150,28 @@ import TestSupport
             #expect(remaining == 0)
             #expect(try database.integer("SELECT count(*) AS value FROM provider_api_keys") == 0)
         }
+    }
+
+    /// The whole server freezes while a statement is under way: even the cancel request gets no
+    /// answer. The tool gives up by itself (statement limit + grace, then 3 s for the cancel).
+    @Test func aServerThatFreezesMidStatementIsAbandoned() throws {
+        let server = try PrivateServer()
+        let url = server.connectionString
+        #expect(try KeyAdminProcess.run(["--database-url", url, "--migrate"]).status == 0)
+        #expect(try KeyAdminProcess.run(["--database-url", url, "--add-provider", "openai"]).status == 0)
+        let holder = try Connection(settings: ConnectionSettings(connectionString: url))
+        try holder.query("BEGIN", step: "hold")
+        try holder.query("LOCK TABLE provider_api_keys IN ACCESS EXCLUSIVE MODE", step: "lock the table")
+        let started = Date()
+        let stuck = try RunningKeyAdmin(["--database-url", url, "--get-key", "openai", "1", "--statement-timeout", "1"])
+        usleep(500_000)
+        try server.freeze(true)
+        let output = stuck.wait()
+        try server.freeze(false)
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(output.status == 4)
+        #expect(output.stderr.hasPrefix("error: reading key #1 of openai:"))
+        #expect(elapsed < 10, "took \(elapsed) s")
     }
 
     @Test func theNextCommandWorksAfterTheServerRestarts() throws {

@@ -19,6 +19,7 @@ public final class PrivateServer {
     }
 
     deinit {
+        try? freeze(false)
         _ = try? run("pg_ctl", "-D", dataPath, "-m", "immediate", "stop")
         try? FileManager.default.removeItem(at: directory)
     }
@@ -30,6 +31,19 @@ public final class PrivateServer {
         try run("pg_ctl", "-D", dataPath, "-w", "-l", directory.appendingPathComponent("log").path,
                 "-o", "-p \(port) -c listen_addresses=127.0.0.1 -c unix_socket_directories=\(directory.path) -c fsync=off",
                 "start")
+    }
+
+    /// Stops (SIGSTOP) or resumes (SIGCONT) the postmaster and every backend: a server frozen
+    /// with its connections still open, as after a hung VM or a network partition.
+    public func freeze(_ frozen: Bool) throws {
+        let pidFile = try String(contentsOfFile: dataPath + "/postmaster.pid", encoding: .utf8)
+        guard let postmaster = pidFile.split(separator: "\n").first.flatMap({ Int32($0) }) else {
+            throw TestSupportError("cannot read postmaster.pid")
+        }
+        let signal = frozen ? SIGSTOP : SIGCONT
+        kill(postmaster, signal)
+        _ = try spawnAndWait(["/usr/bin/pkill", frozen ? "-STOP" : "-CONT", "-P", String(postmaster)],
+                             outputFile: directory.appendingPathComponent("pkill.out").path)
     }
 
     public func restart() throws {
