@@ -12,9 +12,10 @@ enum Terminal {
     /// Reads lines with echo off until an empty line (or end of input), so keys pasted at the
     /// prompt appear neither on screen nor in the scrollback.
     static func readHiddenLines(prompt: String, untilEmptyLine: Bool) -> [String] {
+        // Echo goes off before the prompt appears, so nothing typed or pasted at once is shown.
+        let restore = turnEchoOff()
         OutputStream.standardError.write(prompt)
         OutputStream.standardError.flush()
-        let restore = turnEchoOff()
         defer {
             restore()
             OutputStream.standardError.line("")

@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// What an operator at a terminal sees: hidden key input, confirmation, colour.
+@Suite(.enabled(if: TerminalSession.isAvailable, "util-linux script is not installed"))
+struct TerminalTests {
+    @Test func aKeyTypedAtThePromptIsNotEchoed() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            _ = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-provider", "openai"])
+            let session = try TerminalSession.run(
+                ["--database-url", database.connectionString, "--add-key", "openai", "-"],
+                answers: [("(input hidden): ", "sk-typed-at-the-prompt-01")])
+            #expect(session.status == 0)
+            #expect(!session.output.contains("sk-typed-at-the-prompt-01"), "\(session.output)")
+            #expect(session.output.contains("added key #1 to openai (sk-ty…t-01)"))
+            #expect(try database.values("SELECT api_key AS value FROM provider_api_keys") == ["sk-typed-at-the-prompt-01"])
+        }
+    }
+
+    @Test func bulkAtATerminalReadsHiddenLinesUntilAnEmptyOne() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            _ = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-provider", "openai"])
+            let session = try TerminalSession.run(
+                ["--database-url", database.connectionString, "--add-bulk", "openai"],
+                answers: [("(input hidden):", "sk-pasted-one-000000001\nsk-pasted-two-000000002\n")])
+            #expect(session.status == 0)
+            #expect(!session.output.contains("sk-pasted-one-000000001"))
+            #expect(session.output.contains("added 2 keys to openai (#1-#2)"))
+        }
+    }
+
+    @Test func deletingAProviderAsksForItsName() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            _ = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-provider", "openai"])
+            let wrong = try TerminalSession.run(
+                ["--database-url", database.connectionString, "--delete-provider", "openai"],
+                answers: [("Type the provider's name to confirm: ", "opena")])
+            #expect(wrong.status == 2)
+            #expect(try database.integer("SELECT count(*) AS value FROM providers") == 1)
+            let right = try TerminalSession.run(
+                ["--database-url", database.connectionString, "--delete-provider", "openai"],
+                answers: [("Type the provider's name to confirm: ", "openai")])
+            #expect(right.status == 0)
+            #expect(right.output.contains("deleted provider openai and its 0 keys"))
+            #expect(try database.integer("SELECT count(*) AS value FROM providers") == 0)
+        }
+    }
+
+    @Test func colourOnlyOnATerminalAndNeverWithNoColor() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let arguments = ["--database-url", database.connectionString, "--random-key", "nobody"]
+            let coloured = try TerminalSession.run(arguments, answers: [])
+            #expect(coloured.output.contains("\u{1B}[31merror:\u{1B}[0m"))
+            let plain = try TerminalSession.run(arguments, answers: [], environment: ["NO_COLOR": "1"])
+            #expect(plain.status == 3)
+            #expect(!plain.output.contains("\u{1B}["))
+        }
+    }
+}

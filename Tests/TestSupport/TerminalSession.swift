@@ -1,0 +1,44 @@
+import Foundation
+
+/// Runs `keyadmin` on a pseudo-terminal (through util-linux's `script`), answering its prompts
+/// as an operator would: each reply is typed only once its prompt has appeared, after the tool
+/// had its chance to turn echo off.
+public enum TerminalSession {
+    public static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/script") }
+
+    public static func run(
+        _ arguments: [String], answers: [(prompt: String, reply: String)], environment: [String: String] = [:]
+    ) throws -> (status: Int32, output: String) {
+        let command = ([KeyAdminProcess.executable.path] + arguments).map(shellQuoted).joined(separator: " ")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qec", command, "/dev/null"]
+        var env = ProcessInfo.processInfo.environment
+        for name in ["DATABASE_URL", "WORKER_1_DATABASE_URL", "WORKER_1_URL", "NO_COLOR"] { env[name] = nil }
+        env["TERM"] = "xterm"
+        env.merge(environment) { $1 }
+        process.environment = env
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        var seen = Data()
+        for answer in answers {
+            while !String(decoding: seen, as: UTF8.self).contains(answer.prompt) {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                seen += chunk
+            }
+            try input.fileHandleForWriting.write(contentsOf: Data((answer.reply + "\n").utf8))
+        }
+        seen += output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        try? input.fileHandleForWriting.close()
+        return (process.terminationStatus, String(decoding: seen, as: UTF8.self))
+    }
+
+    private static func shellQuoted(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}
