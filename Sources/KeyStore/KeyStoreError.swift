@@ -136,6 +136,9 @@ extension KeyStoreError {
     private static func connectionHint(for message: String) -> String? {
         if message.contains("password authentication failed") { return "check the user and password in the connection string" }
         if message.contains("does not exist") { return "check the database and user names in the connection string" }
+        if message.contains("does not support SSL") {
+            return "keyadmin requires TLS for servers on other machines; if this one is on a network you trust, add sslmode=prefer or sslmode=disable"
+        }
         if message.contains("timeout expired") { return "check the host and port, and that the server is reachable" }
         if message.contains("Connection refused") || message.contains("No such file or directory") {
             return "is the server running, and on that host and port?"

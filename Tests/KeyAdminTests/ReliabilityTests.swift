@@ -174,6 +174,23 @@ import TestSupport
         #expect(elapsed < 10, "took \(elapsed) s")
     }
 
+    /// A server on another machine (here: this machine's non-loopback address) without TLS: the
+    /// tool refuses to send the password in clear unless the connection string says so.
+    @Test(.enabled(if: nonLoopbackAddress() != nil, "this machine has no non-loopback IPv4 address"))
+    func tlsIsRequiredForServersOnOtherMachines() throws {
+        let address = try #require(nonLoopbackAddress())
+        let server = try PrivateServer(extraAddress: address)
+        let remote = "postgresql://postgres:secret-Pa55@\(address):\(server.port)/postgres"
+        let refused = try KeyAdminProcess.run(["--database-url", remote, "--migrate"])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("does not support SSL"))
+        #expect(refused.stderr.contains("sslmode=disable"))
+        #expect(!refused.stderr.contains("secret-Pa55"))
+        let chosen = try KeyAdminProcess.run(["--database-url", remote + "?sslmode=disable", "--migrate"])
+        #expect(chosen.status == 0, "\(chosen.stderr)")
+        #expect(try KeyAdminProcess.run(["--database-url", server.connectionString, "--list"]).status == 0)
+    }
+
     @Test func theNextCommandWorksAfterTheServerRestarts() throws {
         let server = try PrivateServer()
         let url = server.connectionString
