@@ -15,6 +15,10 @@ want_packages "command -v pgbouncer:pgbouncer"
 say "building the package and its tests"
 swift build --build-tests
 
+# Tests that stop or freeze a server of their own need the server binaries, whatever the
+# shared server is.
+want_packages '[ -n "$(postgres_bin_dir)" ]:postgresql'
+
 if [ -n "${TEST_DATABASE_URL:-}" ]; then
     say "testing against TEST_DATABASE_URL"
     exec swift test --skip-build "$@"

@@ -154,7 +154,8 @@ import TestSupport
 
     /// The whole server freezes while a statement is under way: even the cancel request gets no
     /// answer. The tool gives up by itself (statement limit + grace, then 3 s for the cancel).
-    @Test func aServerThatFreezesMidStatementIsAbandoned() throws {
+    @Test(.enabled(if: PrivateServer.isAvailable, "no PostgreSQL server binaries"))
+    func aServerThatFreezesMidStatementIsAbandoned() throws {
         let server = try PrivateServer()
         let url = server.connectionString
         #expect(try KeyAdminProcess.run(["--database-url", url, "--migrate"]).status == 0)
@@ -176,7 +177,7 @@ import TestSupport
 
     /// A server on another machine (here: this machine's non-loopback address) without TLS: the
     /// tool refuses to send the password in clear unless the connection string says so.
-    @Test(.enabled(if: nonLoopbackAddress() != nil, "this machine has no non-loopback IPv4 address"))
+    @Test(.enabled(if: nonLoopbackAddress() != nil && PrivateServer.isAvailable, "no non-loopback IPv4 address or no server binaries"))
     func tlsIsRequiredForServersOnOtherMachines() throws {
         let address = try #require(nonLoopbackAddress())
         let server = try PrivateServer(extraAddress: address)
@@ -191,7 +192,8 @@ import TestSupport
         #expect(try KeyAdminProcess.run(["--database-url", server.connectionString, "--list"]).status == 0)
     }
 
-    @Test func theNextCommandWorksAfterTheServerRestarts() throws {
+    @Test(.enabled(if: PrivateServer.isAvailable, "no PostgreSQL server binaries"))
+    func theNextCommandWorksAfterTheServerRestarts() throws {
         let server = try PrivateServer()
         let url = server.connectionString
         #expect(try KeyAdminProcess.run(["--database-url", url, "--migrate"]).status == 0)

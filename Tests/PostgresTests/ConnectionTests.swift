@@ -72,18 +72,23 @@ import TestSupport
         }
     }
 
-    @Test func wrongPasswordErrorNamesNoPassword() throws {
+    /// A refused login (wrong password where the server checks passwords, a missing database
+    /// everywhere) is a connection error that never shows the password it was given.
+    @Test(arguments: ["wrong-password", "missing-database"])
+    func failedConnectionErrorNamesNoPassword(_ failure: String) throws {
         let admin = try TestServer.adminConnection()
-        let user = "keyadmin_pw_\(getpid())"
+        let user = "keyadmin_pw_\(getpid())_\(failure.prefix(1))"
         try admin.execute(SQLScript(trustedSQL: "DROP ROLE IF EXISTS \(user); CREATE ROLE \(user) LOGIN PASSWORD 'right-one'"), step: "role")
         defer { _ = try? admin.execute(SQLScript(trustedSQL: "DROP ROLE IF EXISTS \(user)"), step: "drop role") }
-        var fields = try TestServer.settings.connectionString(withDatabase: "postgres")
-        fields += " user=\(user) password=wrong-Pa55word host=localhost"
-        #expect {
+        var fields = try TestServer.settings.connectionString(withDatabase: failure == "missing-database" ? "no_such_db_\(getpid())" : "postgres")
+        fields += " user=\(user) password=wrong-Pa55word"
+        do {
             _ = try Connection(settings: ConnectionSettings(connectionString: fields))
-        } throws: { error in
-            let error = error as! PostgresError
-            return error.kind == .connectionFailed && !error.description.contains("wrong-Pa55word")
+            // Reached only where the server trusts every login (no passwords checked).
+            #expect(failure == "wrong-password", "connected to a database that does not exist")
+        } catch let error as PostgresError {
+            #expect(error.kind == .connectionFailed)
+            #expect(!error.description.contains("wrong-Pa55word"))
         }
     }
 

@@ -23,9 +23,16 @@ public final class PgBouncer {
         func field(_ key: String, _ variable: String, _ fallback: String) -> String {
             fields[key] ?? environment[variable] ?? fallback
         }
-        let admin = try TestServer.adminConnection()
-        let serverPort = try admin.query("SELECT inet_server_port() AS port", step: "port").singleRow(step: "port").decode("port", as: Int.self)
-        var server = "host=127.0.0.1 port=\(serverPort) user=\(field("user", "PGUSER", "postgres"))"
+        // The address the tests reach the server by (a Docker container's own port differs
+        // from the published one), else the port the server reports.
+        var serverPort = fields["port"] ?? environment["PGPORT"]
+        if serverPort == nil {
+            let admin = try TestServer.adminConnection()
+            serverPort = String(try admin.query("SELECT inet_server_port() AS port", step: "port").singleRow(step: "port").decode("port", as: Int.self))
+        }
+        var host = field("host", "PGHOST", "127.0.0.1")
+        if host.hasPrefix("/") || host == "localhost" { host = "127.0.0.1" }
+        var server = "host=\(host) port=\(serverPort ?? "5432") user=\(field("user", "PGUSER", "postgres"))"
         if let password = fields["password"] ?? environment["PGPASSWORD"] { server += " password=\(password)" }
 
         port = try freeTCPPort()

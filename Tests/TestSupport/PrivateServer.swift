@@ -12,6 +12,9 @@ public final class PrivateServer {
     /// too, for tests of what the tool does with servers on other machines.
     public let extraAddress: String?
 
+    /// scripts/test.sh installs the server binaries when it can; with Docker they may be absent.
+    public static var isAvailable: Bool { (try? findBinaries()) != nil }
+
     public init(extraAddress: String? = nil) throws {
         binaries = try Self.findBinaries()
         port = try freeTCPPort()
