@@ -91,6 +91,7 @@ struct CommandRunner {
             }
             // One key, one line: a trailing newline is fine, a second line is not.
             var text = bytes[...]
+            if text.starts(with: [0xEF, 0xBB, 0xBF]) { text = text.dropFirst(3) }  // a byte order mark
             while let last = text.last, last == 0x0A || last == 0x0D || last == 0x20 || last == 0x09 { text = text.dropLast() }
             guard !text.contains(0x0A) else {
                 throw .invalidInput("standard input holds more than one line", hint: "give one key, or use --add-bulk for many")

@@ -47,7 +47,11 @@ public struct BulkLoader {
                 var lineNumber = 0
                 while try source.nextLine({ line in
                     lineNumber += 1
-                    let key = line.trimmedOfASCIIWhitespace()
+                    var key = line.trimmedOfASCIIWhitespace()
+                    // Files saved by Windows editors often begin with a UTF-8 byte order mark.
+                    if lineNumber == 1, key.starts(with: [0xEF, 0xBB, 0xBF]) {
+                        key = key.dropFirst(3)
+                    }
                     if key.isEmpty || key.first == UInt8(ascii: "#") { return }
                     if let problem = APIKey.problem(with: key) {
                         invalid.record(lineNumber: lineNumber, problem: problem)

@@ -115,6 +115,18 @@ import TestSupport
         }
     }
 
+    @Test func aByteOrderMarkAtTheStartIsNotPartOfTheFirstKey() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let store = try database.store()
+            try store.addProvider(openai)
+            var input = ArrayLineSource(["\u{FEFF}sk-after-a-bom-000001", "sk-second-line-000002"])
+            #expect(try BulkLoader(store: store).load(&input, into: openai).addedCount == 2)
+            #expect(try database.values("SELECT api_key AS value FROM provider_api_keys ORDER BY key_number").first == "sk-after-a-bom-000001")
+            var later = ArrayLineSource(["sk-third-line-0000003", "\u{FEFF}sk-bom-in-the-middle-4"])
+            #expect(throws: KeyStoreError.self) { try BulkLoader(store: store).load(&later, into: openai) }
+        }
+    }
+
     @Test func storesNothingWhenOneLineIsInvalid() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             let store = try database.store()
