@@ -79,8 +79,8 @@ struct CommandRunner {
 
     private func readKey(_ input: KeyInput, for name: ProviderName) throws(KeyStoreError) -> APIKey {
         switch input {
-        case .argument(let text):
-            return try APIKey(validating: text)
+        case .argument(let key):
+            return key
         case .standardInput:
             if Terminal.inputIsTerminal {
                 let lines = Terminal.readHiddenLines(prompt: "Key for \(name) (input hidden): ", untilEmptyLine: false)

@@ -82,10 +82,10 @@ struct Invocation: Equatable {
         switch chosen {
         case .list: command = .list(provider: try value(.provider).map(Self.providerName))
         case .addProvider: command = .addProvider(try Self.providerName(arguments[0]))
-        case .addKey: command = .addKey(try Self.providerName(arguments[0]), KeyInput(arguments[1]))
+        case .addKey: command = .addKey(try Self.providerName(arguments[0]), try KeyInput(arguments[1]))
         case .addBulk: command = .addBulk(try Self.providerName(arguments[0]), file: value(.file))
         case .updateKey:
-            command = .updateKey(try Self.providerName(arguments[0]), number: try Self.keyNumber(arguments[1]), KeyInput(arguments[2]))
+            command = .updateKey(try Self.providerName(arguments[0]), number: try Self.keyNumber(arguments[1]), try KeyInput(arguments[2]))
         case .deleteKey: command = .deleteKey(try Self.providerName(arguments[0]), number: try Self.keyNumber(arguments[1]))
         case .deleteProvider: command = .deleteProvider(try Self.providerName(arguments[0]), confirmed: values[.yes] != nil)
         case .migrate: command = .migrate(dryRun: values[.dryRun] != nil)
@@ -142,13 +142,18 @@ struct OutputOptions: Equatable {
     var reveal = false
 }
 
-/// A KEY argument: the key itself, or `-` for "read it from stdin".
+/// A KEY argument: the key itself (checked while parsing, before any I/O), or `-` for "read it
+/// from stdin".
 enum KeyInput: Equatable {
-    case argument(String)
+    case argument(APIKey)
     case standardInput
 
-    init(_ text: String) {
-        self = text == "-" ? .standardInput : .argument(text)
+    init(_ text: String) throws(UsageError) {
+        if text == "-" {
+            self = .standardInput
+            return
+        }
+        do { self = .argument(try APIKey(validating: text)) } catch { throw UsageError(error.oneLine) }
     }
 }
 

@@ -13,11 +13,11 @@ import Testing
         #expect(try command(["--list"]) == .list(provider: nil))
         #expect(try command(["--list", "--provider", "OpenAI"]) == .list(provider: openai))
         #expect(try command(["--add-provider", "openai"]) == .addProvider(openai))
-        #expect(try command(["--add-key", "openai", "sk-abc"]) == .addKey(openai, .argument("sk-abc")))
+        #expect(try command(["--add-key", "openai", "sk-abc"]) == .addKey(openai, .argument(APIKey(validating: "sk-abc"))))
         #expect(try command(["--add-key", "openai", "-"]) == .addKey(openai, .standardInput))
-        #expect(try command(["--add-key", "openai", "-starts-with-dash"]) == .addKey(openai, .argument("-starts-with-dash")))
+        #expect(try command(["--add-key", "openai", "-starts-with-dash"]) == .addKey(openai, .argument(APIKey(validating: "-starts-with-dash"))))
         #expect(try command(["--add-bulk", "openai", "--file", "keys.txt"]) == .addBulk(openai, file: "keys.txt"))
-        #expect(try command(["--update-key", "openai", "3", "sk-new"]) == .updateKey(openai, number: 3, .argument("sk-new")))
+        #expect(try command(["--update-key", "openai", "3", "sk-new"]) == .updateKey(openai, number: 3, .argument(APIKey(validating: "sk-new"))))
         #expect(try command(["--delete-key", "openai", "3"]) == .deleteKey(openai, number: 3))
         #expect(try command(["--delete-provider", "openai", "--yes"]) == .deleteProvider(openai, confirmed: true))
         #expect(try command(["--migrate", "--dry-run"]) == .migrate(dryRun: true))
@@ -48,6 +48,7 @@ import Testing
         ["--file", "x", "--list"], ["--dry-run", "--list"], ["--reveal", "--get-key", "openai", "1"],
         ["--provider", "x", "--migrate"], ["--yes", "--list"], ["--no-such-flag"], ["--list", "--lock-timeout", "-1"],
         ["--list", "--statement-timeout", "nan"], ["--list", "--list"], ["--add-key=openai", "k"], ["list"],
+        ["--add-key", "openai", "sk with space"], ["--update-key", "openai", "1", ""],
     ])
     func usageMistakesAreRefusedBeforeAnyIO(_ arguments: [String]) {
         #expect(throws: UsageError.self) { try Invocation.parse(arguments) }
