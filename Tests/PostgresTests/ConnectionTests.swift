@@ -46,7 +46,7 @@ import TestSupport
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let connection = try database.connect()
             try connection.query("CREATE TABLE t (n int)", step: "setup")
-            try connection.withTransaction { try $0.query("INSERT INTO t VALUES (1)", step: "kept") }
+            _ = try connection.withTransaction { try $0.query("INSERT INTO t VALUES (1)", step: "kept") }
             #expect(throws: Abort.self) {
                 try connection.withTransaction { transaction in
                     try transaction.query("INSERT INTO t VALUES (2)", step: "dropped")

@@ -107,7 +107,7 @@ public func nonLoopbackAddress() -> String? {
         let ipv4 = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
         var copy = ipv4
         inet_ntop(AF_INET, &copy, &text, socklen_t(text.count))
-        let string = String(cString: text)
+        let string = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if !string.hasPrefix("127.") { return string }
     }
     return nil
