@@ -28,7 +28,7 @@ if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
     say "starting PostgreSQL with docker compose"
     docker compose up -d --wait postgres
     trap 'docker compose down -v >/dev/null 2>&1 || true' EXIT
-    export TEST_DATABASE_URL="postgresql://postgres:postgres@localhost:54329/postgres"
+    export TEST_DATABASE_URL="postgresql://postgres:postgres@localhost:54330/postgres"
     swift test --skip-build "$@"
     exit
 fi
