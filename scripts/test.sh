@@ -24,7 +24,7 @@ if [ -n "${TEST_DATABASE_URL:-}" ]; then
     exec swift test --skip-build "$@"
 fi
 
-if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+if command -v docker >/dev/null && docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
     say "starting PostgreSQL with docker compose"
     docker compose up -d --wait postgres
     trap 'docker compose down -v >/dev/null 2>&1 || true' EXIT
