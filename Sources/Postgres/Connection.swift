@@ -15,12 +15,12 @@ import Darwin
 /// transaction pooling mode. Every wait for the server has a deadline; when it passes, the
 /// statement is cancelled and the call fails instead of hanging.
 public final class Connection {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
     public let settings: ConnectionSettings
     private let redactor: SecretRedactor
     private let noticeCollector = NoticeCollector()
     /// Set once the session cannot be trusted any more (lost, or abandoned after a timeout).
-    private var isBroken = false
+    var isBroken = false
 
     /// "host:port/database", for messages.
     public let target: String
@@ -81,42 +81,6 @@ public final class Connection {
         return answer
     }
 
-    /// Runs several statements in one round trip (libpq's pipeline mode): all are sent, then
-    /// all answers read. The server runs them in order and skips the rest after a failure,
-    /// whose error is thrown. Returns each statement's result, in order.
-    public func pipeline(_ queries: [Query], step: String) throws -> [QueryResult] {
-        try ensureUsable(step: step)
-        guard PQenterPipelineMode(handle) == 1 else { throw sendFailure(step: step) }
-        defer { PQexitPipelineMode(handle) }
-        for query in queries {
-            let sent = withOptionalCStringArray(query.parameters) { values in
-                PQsendQueryParams(handle, query.sql, Int32(query.parameters.count), nil, values, nil, nil, 0)
-            }
-            guard sent == 1 else { throw sendFailure(step: step) }
-        }
-        guard PQpipelineSync(handle) == 1 else { throw sendFailure(step: step) }
-        var results: [QueryResult] = []
-        var failure: PostgresError?
-        for _ in queries {
-            // Each statement's results end with a NULL from PQgetResult.
-            while let result = try nextResult(step: step) {
-                if result.status == PGRES_PIPELINE_ABORTED { continue }
-                if let error = error(in: result, step: step) {
-                    failure = failure ?? error
-                } else {
-                    results.append(result)
-                }
-            }
-        }
-        // The sync point closes the pipeline; after it, the connection is idle again.
-        guard let sync = try nextResult(step: step), sync.status == PGRES_PIPELINE_SYNC else {
-            isBroken = true
-            throw PostgresError(.unexpectedResult, step: step, message: "the pipeline ended without its sync point")
-        }
-        if let failure { throw failure }
-        return results
-    }
-
     /// Runs one statement and hands its rows to `body` one at a time, as they arrive (libpq's
     /// single-row mode), so memory stays flat however many rows there are.
     public func forEachRow(_ query: Query, step: String, _ body: (Row) throws -> Void) throws {
@@ -146,75 +110,11 @@ public final class Connection {
         if let failure { throw failure }
     }
 
-    /// Sends rows with `COPY ... FROM STDIN` (text format) and returns how many were stored.
-    ///
-    /// COPY carries data, never SQL: every field is escaped here, and the statement itself is
-    /// a literal without parameters. The server inserts the rows in batches, which makes this
-    /// the fastest way to load many rows.
-    public func copyIn(_ statement: Query, rows: some Sequence<[String]>, step: String) throws -> Int {
-        guard statement.parameters.isEmpty else {
-            throw PostgresError(.unexpectedResult, step: step, message: "COPY takes no parameters")
-        }
-        try send(statement, step: step)
-        guard let ready = try nextResult(step: step) else {
-            throw PostgresError(.unexpectedResult, step: step, message: "the server did not start the COPY")
-        }
-        if let error = error(in: ready, step: step) {
-            while try nextResult(step: step) != nil {}
-            throw error
-        }
-        guard ready.status == PGRES_COPY_IN else {
-            throw PostgresError(.unexpectedResult, step: step, message: "the statement is not COPY ... FROM STDIN")
-        }
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(1 << 16)
-        func flush() throws {
-            let sent = buffer.withUnsafeBytes { bytes in
-                PQputCopyData(handle, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(bytes.count))
-            }
-            guard sent == 1 else { throw lostConnection(step: step) }
-            buffer.removeAll(keepingCapacity: true)
-        }
-        for row in rows {
-            for (index, field) in row.enumerated() {
-                if index > 0 { buffer.append(0x09) }
-                Self.appendCopyText(field, to: &buffer)
-            }
-            buffer.append(0x0A)
-            if buffer.count >= 1 << 16 { try flush() }
-        }
-        if !buffer.isEmpty { try flush() }
-        guard PQputCopyEnd(handle, nil) == 1 else { throw lostConnection(step: step) }
-        var stored = 0
-        var failure: PostgresError?
-        while let result = try nextResult(step: step) {
-            if failure == nil, let error = error(in: result, step: step) {
-                failure = error
-            } else {
-                stored = result.affectedRowCount
-            }
-        }
-        if let failure { throw failure }
-        return stored
-    }
-
-    /// COPY's text format: backslash, tab, newline and carriage return are escaped, so a field
-    /// can hold anything and never be read as a delimiter.
-    static func appendCopyText(_ field: String, to buffer: inout [UInt8]) {
-        for byte in field.utf8 {
-            switch byte {
-            case 0x5C: buffer += [0x5C, 0x5C]
-            case 0x09: buffer += [0x5C, 0x74]
-            case 0x0A: buffer += [0x5C, 0x6E]
-            case 0x0D: buffer += [0x5C, 0x72]
-            default: buffer.append(byte)
-            }
-        }
-    }
-
     // MARK: - The wire
+    // Internal rather than private: Pipeline.swift and CopyIn.swift build on these. Nothing
+    // outside this target sees them.
 
-    private func send(_ query: Query, step: String) throws {
+    func send(_ query: Query, step: String) throws {
         try ensureUsable(step: step)
         let sent = withOptionalCStringArray(query.parameters) { values in
             PQsendQueryParams(handle, query.sql, Int32(query.parameters.count), nil, values, nil, nil, 0)
@@ -222,14 +122,14 @@ public final class Connection {
         guard sent == 1 else { throw sendFailure(step: step) }
     }
 
-    private func ensureUsable(step: String) throws {
+    func ensureUsable(step: String) throws {
         if isBroken || PQstatus(handle) != CONNECTION_OK {
             isBroken = true
             throw PostgresError(.connectionLost, step: step, message: "the connection to \(target) is closed")
         }
     }
 
-    private func sendFailure(step: String) -> PostgresError {
+    func sendFailure(step: String) -> PostgresError {
         isBroken = PQstatus(handle) != CONNECTION_OK
         return PostgresError(
             isBroken ? .connectionLost : .unexpectedResult, step: step,
@@ -239,7 +139,7 @@ public final class Connection {
     /// The next result of the statement under way, or `nil` when it is complete. Waits at most
     /// the statement timeout plus a grace period (the server's own `statement_timeout` should
     /// fire first); then cancels the statement and gives up on the connection.
-    private func nextResult(step: String) throws -> QueryResult? {
+    func nextResult(step: String) throws -> QueryResult? {
         // The grace period lets the server's own statement_timeout (set in transactions) fire
         // first, with its clearer error.
         let limit = settings.statementTimeoutMilliseconds + 2_000
@@ -276,7 +176,7 @@ public final class Connection {
         return result
     }
 
-    private func lostConnection(step: String, serverResult: QueryResult? = nil) -> PostgresError {
+    func lostConnection(step: String, serverResult: QueryResult? = nil) -> PostgresError {
         isBroken = true
         var message = String(cString: PQerrorMessage(handle)).joinedOnOneLine()
         if let serverResult, let serverMessage = serverResult.errorField(.message) {
@@ -319,7 +219,7 @@ public final class Connection {
 
     /// The server's error in `result`, if it is one. Reads the SQLSTATE, primary message, hint
     /// and constraint name; never the DETAIL, which quotes row values (keys).
-    private func error(in result: QueryResult, step: String) -> PostgresError? {
+    func error(in result: QueryResult, step: String) -> PostgresError? {
         let status = result.status
         guard status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE || status == PGRES_NONFATAL_ERROR else {
             return nil
@@ -363,42 +263,5 @@ private final class NoticeCollector {
     func take() -> [String] {
         defer { notices = [] }
         return notices
-    }
-}
-
-struct Deadline {
-    private let end: timespec
-
-    init(millisecondsFromNow milliseconds: Int) {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let total = Int(now.tv_nsec) + (milliseconds % 1000) * 1_000_000
-        end = timespec(tv_sec: now.tv_sec + milliseconds / 1000 + total / 1_000_000_000, tv_nsec: total % 1_000_000_000)
-    }
-
-    var remainingMilliseconds: Int {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1_000_000
-    }
-}
-
-/// Calls `body` with a NULL-terminated array of C strings that live for the duration of the call.
-private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
-    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-    pointers.append(nil)
-    defer { pointers.forEach { free($0) } }
-    return pointers.withUnsafeBufferPointer { buffer in
-        buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { body($0) }
-    }
-}
-
-/// Like `withCStringArray`, with `nil` elements passed as NULL (SQL NULL parameters).
-private func withOptionalCStringArray<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
-    if strings.isEmpty { return body(nil) }
-    let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }
-    defer { pointers.forEach { free($0) } }
-    return pointers.withUnsafeBufferPointer { buffer in
-        buffer.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: buffer.count) { body($0) }
     }
 }
