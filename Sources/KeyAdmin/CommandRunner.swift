@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import KeyStore
 import Postgres
 
@@ -86,20 +91,14 @@ struct CommandRunner {
                 let lines = Terminal.readHiddenLines(prompt: "Key for \(name) (input hidden): ", untilEmptyLine: false)
                 return try APIKey(validating: lines.first ?? "")
             }
-            guard let bytes = Terminal.readAllInput(limit: 64 * 1024) else {
+            guard let bytes = readAll(from: STDIN_FILENO, limit: 64 * 1024) else {
                 throw .invalidInput("cannot read the key from standard input", hint: nil)
             }
             // One key, one line: a trailing newline is fine, a second line is not.
-            var text = bytes[...]
-            if text.starts(with: [0xEF, 0xBB, 0xBF]) { text = text.dropFirst(3) }  // a byte order mark
-            while let last = text.last, last == 0x0A || last == 0x0D || last == 0x20 || last == 0x09 { text = text.dropLast() }
-            guard !text.contains(0x0A) else {
+            guard !bytes.trimmingTrailingNewlines().contains(0x0A) else {
                 throw .invalidInput("standard input holds more than one line", hint: "give one key, or use --add-bulk for many")
             }
-            guard let string = String(validating: Array(text), as: UTF8.self) else {
-                throw .invalidInput("the key is not valid UTF-8", hint: nil)
-            }
-            return try APIKey(validating: string)
+            return try APIKey(validatingBytes: bytes)
         }
     }
 
@@ -197,5 +196,13 @@ struct CommandRunner {
 extension String {
     func dropPrefix(_ prefix: String) -> String {
         hasPrefix(prefix) ? String(dropFirst(prefix.count)) : self
+    }
+}
+
+extension Array<UInt8> {
+    func trimmingTrailingNewlines() -> ArraySlice<UInt8> {
+        var bytes = self[...]
+        while let last = bytes.last, last == 0x0A || last == 0x0D || last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
+        return bytes
     }
 }

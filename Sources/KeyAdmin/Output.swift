@@ -63,7 +63,7 @@ private func writeToDescriptor(_ descriptor: Int32, _ bytes: UnsafeRawPointer?, 
 }
 
 enum Style: String {
-    case bold = "1", dim = "2", red = "31", green = "32", yellow = "33"
+    case bold = "1", dim = "2", red = "31"
 
     func apply(_ text: String, when enabled: Bool) -> String {
         enabled ? "\u{1B}[\(rawValue)m\(text)\u{1B}[0m" : text

@@ -50,18 +50,5 @@ enum Terminal {
             Interrupts.terminalToRestore = nil
         }
     }
-
-    /// All of standard input (for `-` as KEY when it is not a terminal), at most `limit` bytes.
-    static func readAllInput(limit: Int) -> [UInt8]? {
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(STDIN_FILENO, &buffer, buffer.count)
-            if count < 0 { if errno == EINTR { continue } else { return nil } }
-            if count == 0 { return bytes }
-            bytes += buffer[0..<count]
-            if bytes.count > limit { return bytes }
-        }
-    }
 }
 

@@ -17,6 +17,26 @@ public struct APIKey: Hashable, Sendable, CustomStringConvertible, CustomDebugSt
         revealed = trimmed
     }
 
+    /// A key from raw input bytes (standard input): cleaned as `keyBytes(ofLine:)` does, then
+    /// checked. Errors describe the problem, never the key.
+    public init(validatingBytes input: some BidirectionalCollection<UInt8>) throws(KeyStoreError) {
+        let bytes = Self.keyBytes(ofLine: input[...], atStartOfInput: true)
+        if let problem = Self.problem(with: bytes) {
+            throw .invalidInput("the key \(problem)", hint: "a key is one line of visible ASCII characters, such as sk-...")
+        }
+        revealed = String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// The key in one line of input: without surrounding whitespace (CR included) and, at the
+    /// start of the input, without the byte order mark that Windows editors write.
+    static func keyBytes<Line: BidirectionalCollection<UInt8>>(ofLine line: Line, atStartOfInput: Bool) -> Line.SubSequence
+    where Line.SubSequence == Line {
+        var key = line.drop(while: \.isASCIIWhitespace)
+        if atStartOfInput, key.starts(with: [0xEF, 0xBB, 0xBF]) { key = key.dropFirst(3).drop(while: \.isASCIIWhitespace) }
+        while let last = key.last, last.isASCIIWhitespace { key = key.dropLast() }
+        return key
+    }
+
     /// A key already trimmed and checked by `problem(with:)`.
     init(checked: String) { revealed = checked }
 

@@ -47,11 +47,7 @@ public struct BulkLoader {
                 var lineNumber = 0
                 while try source.nextLine({ line in
                     lineNumber += 1
-                    var key = line.trimmedOfASCIIWhitespace()
-                    // Files saved by Windows editors often begin with a UTF-8 byte order mark.
-                    if lineNumber == 1, key.starts(with: [0xEF, 0xBB, 0xBF]) {
-                        key = key.dropFirst(3)
-                    }
+                    let key = APIKey.keyBytes(ofLine: line[...], atStartOfInput: lineNumber == 1)
                     if key.isEmpty || key.first == UInt8(ascii: "#") { return }
                     if let problem = APIKey.problem(with: key) {
                         invalid.record(lineNumber: lineNumber, problem: problem)
@@ -227,14 +223,5 @@ private struct InvalidLines {
 
     var error: KeyStoreError? {
         count == 0 ? nil : .invalidBulkInput(lineNumbers: lineNumbers, lineCount: count, firstProblem: firstProblem)
-    }
-}
-
-extension UnsafeBufferPointer<UInt8> {
-    func trimmedOfASCIIWhitespace() -> Slice<UnsafeBufferPointer<UInt8>> {
-        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
-        guard let first = firstIndex(where: { !isSpace($0) }) else { return self[0..<0] }
-        let last = lastIndex(where: { !isSpace($0) })!
-        return self[first...last]
     }
 }

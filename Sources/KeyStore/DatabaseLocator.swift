@@ -19,10 +19,20 @@ public struct DatabaseLocator: Sendable {
         public let warnings: [String]
     }
 
-    let environment: [String: String]
+    /// A variable of the process environment; tests pass their own.
+    let environment: @Sendable (String) -> String?
     let dotEnvPath: String
 
-    public init(environment: [String: String] = ProcessEnvironment.current(), dotEnvPath: String = ".env") {
+    /// Reads the process environment, variable by variable, only as far as it is needed.
+    public init(dotEnvPath: String = ".env") {
+        self.init(environment: { name in getenv(name).map { String(cString: $0) } }, dotEnvPath: dotEnvPath)
+    }
+
+    public init(environment: [String: String], dotEnvPath: String = ".env") {
+        self.init(environment: { environment[$0] }, dotEnvPath: dotEnvPath)
+    }
+
+    init(environment: @escaping @Sendable (String) -> String?, dotEnvPath: String) {
         self.environment = environment
         self.dotEnvPath = dotEnvPath
     }
@@ -32,7 +42,7 @@ public struct DatabaseLocator: Sendable {
             return Located(connectionString: try Self.checked(commandLineURL, source: "--database-url"), source: "--database-url", warnings: [])
         }
         for name in Self.variableNames {
-            if let value = environment[name], !value.isEmpty {
+            if let value = environment(name), !value.isEmpty {
                 return Located(connectionString: try Self.checked(value, source: name), source: name, warnings: [])
             }
         }
@@ -49,8 +59,8 @@ public struct DatabaseLocator: Sendable {
                 }
             }
         }
-        let projectURL = environment["WORKER_1_URL"] ?? loaded?.dotEnv.values["WORKER_1_URL"]
-        let hasLibpqSettings = ["PGHOST", "PGHOSTADDR", "PGSERVICE", "PGDATABASE", "PGPORT"].contains { environment[$0] != nil }
+        let projectURL = environment("WORKER_1_URL") ?? loaded?.dotEnv.values["WORKER_1_URL"]
+        let hasLibpqSettings = ["PGHOST", "PGHOSTADDR", "PGSERVICE", "PGDATABASE", "PGPORT"].contains { environment($0) != nil }
         if let projectURL, !projectURL.isEmpty, !hasLibpqSettings {
             throw .notConfigured(
                 "WORKER_1_URL is the project's https address; keyadmin needs a PostgreSQL connection string",
@@ -67,20 +77,5 @@ public struct DatabaseLocator: Sendable {
                 hint: "use the postgresql:// string from Supabase's Connect button (or Project Settings > Database)")
         }
         return trimmed
-    }
-}
-
-public enum ProcessEnvironment {
-    public static func current() -> [String: String] {
-        var result: [String: String] = [:]
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                result[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            pointer += 1
-        }
-        return result
     }
 }

@@ -55,17 +55,12 @@ public struct DotEnv: Sendable {
     /// The file at `path`, or `nil` if there is none. Also says whether other users of the
     /// machine may read it, since it usually holds a database password.
     public static func load(path: String) -> (dotEnv: DotEnv, readableByOthers: Bool)? {
-        guard let file = fopen(path, "r") else { return nil }
-        defer { fclose(file) }
+        let descriptor = open(path, O_RDONLY)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
         var status = stat()
-        let readableByOthers = fstat(fileno(file), &status) == 0 && (status.st_mode & 0o044) != 0
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count <= 0 { break }
-            bytes += buffer[0..<count]
-        }
+        let readableByOthers = fstat(descriptor, &status) == 0 && (status.st_mode & 0o044) != 0
+        guard let bytes = readAll(from: descriptor, limit: 1 << 20) else { return nil }
         return (DotEnv(parsing: String(decoding: bytes, as: UTF8.self)), readableByOthers)
     }
 }

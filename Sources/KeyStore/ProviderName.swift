@@ -63,10 +63,10 @@ extension StringProtocol {
 }
 
 extension Unicode.Scalar {
-    var isASCIIWhitespace: Bool {
-        switch value {
-        case 0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D: true
-        default: false
-        }
-    }
+    var isASCIIWhitespace: Bool { value < 0x80 && UInt8(value).isASCIIWhitespace }
+}
+
+extension UInt8 {
+    /// Space, tab, LF, VT, FF, CR: the whitespace a paste brings along.
+    var isASCIIWhitespace: Bool { self == 0x20 || (0x09...0x0D).contains(self) }
 }

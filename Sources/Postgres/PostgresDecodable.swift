@@ -16,16 +16,6 @@ extension Int: PostgresDecodable {
     public static var postgresTypeDescription: String { "an integer" }
 }
 
-extension Int64: PostgresDecodable {
-    public init?(postgresText: String) { self.init(postgresText) }
-    public static var postgresTypeDescription: String { "a 64-bit integer" }
-}
-
-extension Double: PostgresDecodable {
-    public init?(postgresText: String) { self.init(postgresText) }
-    public static var postgresTypeDescription: String { "a number" }
-}
-
 extension Bool: PostgresDecodable {
     public init?(postgresText: String) {
         switch postgresText {

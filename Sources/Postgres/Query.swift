@@ -60,14 +60,6 @@ extension Int: PostgresEncodable {
     public var postgresText: String { String(self) }
 }
 
-extension Int32: PostgresEncodable {
-    public var postgresText: String { String(self) }
-}
-
-extension Int64: PostgresEncodable {
-    public var postgresText: String { String(self) }
-}
-
 extension Bool: PostgresEncodable {
     public var postgresText: String { self ? "true" : "false" }
 }

@@ -41,6 +41,8 @@ import TestSupport
             #expect(try database.values("SELECT api_key AS value FROM provider_api_keys") == ["sk-replaced-via-stdin-02"])
             let twoLines = try keyadmin(database, "--add-key", "openai", "-", stdin: "sk-one-aaaaaaaa\nsk-two-bbbbbbbb\n")
             #expect(twoLines.status == 2)
+            let withBOM = try keyadmin(database, "--add-key", "openai", "-", stdin: "\u{FEFF}sk-saved-by-notepad-03\r\n")
+            #expect(withBOM.stdout == "added key #2 to openai (sk-sa…d-03)\n", "\(withBOM.stderr)")
         }
     }
 
@@ -186,6 +188,9 @@ import TestSupport
         #expect(help.status == 0)
         #expect(help.stdout.contains("--add-bulk PROVIDER"))
         #expect(help.stdout.contains("Exit codes"))
+        let version = try KeyAdminProcess.run(["--version"])
+        #expect(version.status == 0)
+        #expect(version.stdout.hasPrefix("keyadmin "))
         let twoCommands = try KeyAdminProcess.run(["--list", "--migrate"])
         #expect(twoCommands.status == 2)
         #expect(twoCommands.stderr == "error: one command at a time: --list and --migrate were both given (see keyadmin --help)\n")

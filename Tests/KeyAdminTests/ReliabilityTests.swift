@@ -54,16 +54,14 @@ import TestSupport
     @Test func aHeldLockIsReportedAsBusyNotAHang() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             _ = try keyadmin(database, ["--add-provider", "openai"])
-            let holder = try database.connect()
-            try holder.query("BEGIN", step: "hold")
-            try holder.query("SELECT id FROM providers WHERE provider_name = 'openai' FOR UPDATE", step: "hold the provider")
+            let holder = try LockHolder("SELECT id FROM providers WHERE provider_name = 'openai' FOR UPDATE", settings: database.settings())
             let started = Date()
             let blocked = try keyadmin(database, ["--add-key", "openai", "sk-waits-for-lock-0001", "--lock-timeout", "0.5"])
             #expect(blocked.status == 4)
             #expect(blocked.stderr.hasPrefix("error: locking provider openai: another session holds what this command needs"))
             #expect(blocked.stderr.contains("try again"))
             #expect(Date().timeIntervalSince(started) < 5)
-            try holder.query("ROLLBACK", step: "release")
+            try holder.release()
             #expect(try keyadmin(database, ["--add-key", "openai", "sk-waits-for-lock-0001"]).status == 0)
         }
     }
@@ -71,10 +69,8 @@ import TestSupport
     @Test func aStatementPastItsLimitIsCancelled() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             _ = try keyadmin(database, ["--add-provider", "openai"])
-            let holder = try database.connect()
-            try holder.query("BEGIN", step: "hold")
-            try holder.query("LOCK TABLE provider_api_keys IN ACCESS EXCLUSIVE MODE", step: "lock the table")
-            defer { _ = try? holder.query("ROLLBACK", step: "release") }
+            let holder = try LockHolder("LOCK TABLE provider_api_keys IN ACCESS EXCLUSIVE MODE", settings: database.settings())
+            defer { try? holder.release() }
             let started = Date()
             // --get-key is one autocommit statement with no server-side limit: the client's
             // own deadline (statement timeout + grace) has to cancel it.
@@ -160,9 +156,7 @@ import TestSupport
         let url = server.connectionString
         #expect(try KeyAdminProcess.run(["--database-url", url, "--migrate"]).status == 0)
         #expect(try KeyAdminProcess.run(["--database-url", url, "--add-provider", "openai"]).status == 0)
-        let holder = try Connection(settings: ConnectionSettings(connectionString: url))
-        try holder.query("BEGIN", step: "hold")
-        try holder.query("LOCK TABLE provider_api_keys IN ACCESS EXCLUSIVE MODE", step: "lock the table")
+        let holder = try LockHolder("LOCK TABLE provider_api_keys IN ACCESS EXCLUSIVE MODE", settings: ConnectionSettings(connectionString: url))
         let started = Date()
         let stuck = try RunningKeyAdmin(["--database-url", url, "--get-key", "openai", "1", "--statement-timeout", "1"])
         usleep(500_000)

@@ -99,6 +99,19 @@ let migrationFile = URL(fileURLWithPath: #filePath)
         }
     }
 
+    /// A newer keyadmin applied a migration this one does not have: say so, rather than run
+    /// against a schema it does not know.
+    @Test func migrationsThisBinaryDoesNotKnowAreReported() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try database.connect().query(
+                "INSERT INTO keyadmin.schema_migrations (version, name, checksum) VALUES ('999', 'from_the_future', 'x')",
+                step: "a newer tool's migration")
+            #expect(throws: KeyStoreError.unknownMigrationsApplied(["999"])) {
+                try Migrator(connection: database.connect()).run(dryRun: false)
+            }
+        }
+    }
+
     @Test func dryRunListsWhatWouldRunAndWritesNothing() throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let outcome = try Migrator(connection: database.connect()).run(dryRun: true)
