@@ -163,6 +163,7 @@ import TestSupport
         try server.freeze(true)
         let output = stuck.wait()
         try server.freeze(false)
+        try holder.release()  // also keeps the lock held until here: ARC may end a value after its last use
         let elapsed = Date().timeIntervalSince(started)
         #expect(output.status == 4)
         #expect(output.stderr.hasPrefix("error: reading key #1 of openai:"))
