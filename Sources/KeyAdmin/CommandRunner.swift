@@ -6,33 +6,47 @@ import Darwin
 import KeyStore
 import Postgres
 
+/// The database a command runs on, and which setting chose it: every result and error says
+/// both, so that a stale variable in the shell cannot send a command somewhere unnoticed.
+struct DatabaseTarget {
+    /// "host:port/database", never a password.
+    let address: String
+    /// "--database-url", "DATABASE_URL from .env", "libpq defaults"...
+    let source: String
+
+    var label: String { "\(address) (\(source))" }
+}
+
 /// Runs one parsed command against the store and prints its result. No SQL here.
 struct CommandRunner {
     let store: KeyStore
-    let output: OutputOptions
+    let invocation: Invocation
+    let target: DatabaseTarget
     let out = OutputStream.standardOutput
     let err = OutputStream.standardError
 
-    func run(_ command: Command) throws(KeyStoreError) {
-        switch command {
-        case .list(let provider):
-            try ListPrinter(output: output, out: out).print(store: store, provider: provider)
+    var output: OutputOptions { invocation.output }
+
+    func run() throws(KeyStoreError) {
+        switch invocation.command {
+        case .list(let provider, let reveal):
+            try ListPrinter(json: output.json, reveal: reveal, out: out, database: target).print(store: store, provider: provider)
 
         case .addProvider(let name):
             try store.addProvider(name)
             report(["provider": .string(name.rawValue), "added": .bool(true)], text: "added provider \(name)")
 
-        case .addKey(let name, let input):
-            let key = try readKey(input, for: name)
-            let number = try store.addKey(key, to: name)
-            report(["provider": .string(name.rawValue), "number": .number(number), "key": .string(key.masked)],
-                   text: "added key #\(number) to \(name) (\(key.masked))")
+        case .addKey(let name, let input, let number, let force):
+            let key = try readKey(input, for: name, force: force)
+            let added = try store.addKey(key, to: name, number: number)
+            report(["provider": .string(name.rawValue), "number": .number(added), "key": .string(key.masked)],
+                   text: "added key #\(added) to \(name) (\(key.masked))")
 
-        case .addBulk(let name, let file):
-            try addBulk(to: name, file: file)
+        case .addBulk(let name, let source, let force):
+            try addBulk(to: name, from: source, force: force)
 
-        case .updateKey(let name, let number, let input):
-            let key = try readKey(input, for: name)
+        case .updateKey(let name, let number, let input, let force):
+            let key = try readKey(input, for: name, force: force)
             let outcome = try store.updateKey(number: number, of: name, to: key)
             report(["provider": .string(name.rawValue), "number": .number(number), "key": .string(key.masked),
                     "changed": .bool(outcome == .replaced)],
@@ -41,12 +55,14 @@ struct CommandRunner {
                        : "key #\(number) of \(name) is already that key; nothing changed")
 
         case .deleteKey(let name, let number):
-            try store.deleteKey(number: number, of: name)
-            report(["provider": .string(name.rawValue), "number": .number(number), "deleted": .bool(true)],
-                   text: "deleted key #\(number) of \(name)")
+            let confirmed = try confirmKeyDeletion(number: number, of: name)
+            let deleted = try store.deleteKey(number: number, of: name, expected: confirmed)
+            report(["provider": .string(name.rawValue), "number": .number(number), "key": .string(deleted.masked),
+                    "deleted": .bool(true)],
+                   text: "deleted key #\(number) of \(name) (\(deleted.masked)); put it back with keyadmin --add-key \(name) - --number \(number)")
 
-        case .deleteProvider(let name, let confirmed):
-            try confirmDeletion(of: name, confirmed: confirmed)
+        case .deleteProvider(let name):
+            try confirmProviderDeletion(of: name)
             let keys = try store.deleteProvider(name)
             report(["provider": .string(name.rawValue), "deleted": .bool(true), "deleted_keys": .number(keys)],
                    text: "deleted provider \(name) and its \(keys) key\(keys == 1 ? "" : "s")")
@@ -61,12 +77,16 @@ struct CommandRunner {
         case .randomKey(let name):
             let key = try store.randomKey(of: name)
             printKey(key, provider: name, number: nil)
+
+        case .completions:
+            break  // printed before connecting
         }
     }
 
+    /// The keys are for `$(...)`: alone on stdout, without the database line.
     private func printKey(_ key: APIKey, provider: ProviderName, number: Int?) {
         if output.json {
-            var members: [(String, JSON.Value)] = [("provider", .string(provider.rawValue))]
+            var members = databaseMembers + [("provider", JSON.Value.string(provider.rawValue))]
             if let number { members.append(("number", .number(number))) }
             members.append(("key", .string(key.revealed)))
             out.line(JSON.Value.object(members).text)
@@ -75,21 +95,38 @@ struct CommandRunner {
         }
     }
 
-    /// One result: a sentence for people, an object for `--json`.
+    private var databaseMembers: [(String, JSON.Value)] {
+        [("database", .string(target.address)), ("database_source", .string(target.source))]
+    }
+
+    private func printTarget() {
+        out.line(Style.dim.apply("database: \(target.label)", when: out.usesColour))
+    }
+
+    /// One result: a sentence for people, an object for `--json`; both name the database.
     private func report(_ members: KeyValuePairs<String, JSON.Value>, text: String) {
-        out.line(output.json ? JSON.Value.object(members.map { ($0.key, $0.value) }).text : text)
+        report(members.map { ($0.key, $0.value) }, text: [text])
+    }
+
+    private func report(_ members: [(String, JSON.Value)], text lines: [String]) {
+        if output.json {
+            out.line(JSON.Value.object(databaseMembers + members).text)
+            return
+        }
+        printTarget()
+        for line in lines { out.line(line) }
     }
 
     // MARK: - Keys from stdin
 
-    private func readKey(_ input: KeyInput, for name: ProviderName) throws(KeyStoreError) -> APIKey {
+    private func readKey(_ input: KeyInput, for name: ProviderName, force: Bool) throws(KeyStoreError) -> APIKey {
         switch input {
         case .argument(let key):
             return key
         case .standardInput:
             if Terminal.inputIsTerminal {
-                let lines = Terminal.readHiddenLines(prompt: "Key for \(name) (input hidden): ", untilEmptyLine: false)
-                return try APIKey(validating: lines.first ?? "")
+                let lines = Terminal.readHiddenLines(prompt: "Key for \(name) (input hidden): ", untilEndOfInput: false)
+                return try APIKey(validating: lines.first ?? "", force: force)
             }
             guard let bytes = readAll(from: STDIN_FILENO, limit: 64 * 1024) else {
                 throw .invalidInput("cannot read the key from standard input", hint: nil)
@@ -98,26 +135,33 @@ struct CommandRunner {
             guard !bytes.trimmingTrailingNewlines().contains(0x0A) else {
                 throw .invalidInput("standard input holds more than one line", hint: "give one key, or use --add-bulk for many")
             }
-            return try APIKey(validatingBytes: bytes)
+            return try APIKey(validatingBytes: bytes, force: force)
         }
     }
 
     // MARK: - Bulk
 
-    private func addBulk(to name: ProviderName, file: String?) throws(KeyStoreError) {
-        let loader = BulkLoader(store: store)
+    private func addBulk(to name: ProviderName, from source: BulkSource, force: Bool) throws(KeyStoreError) {
+        let loader = BulkLoader(store: store, force: force)
         let report: BulkReport
-        if let file {
-            var source = try FileLineSource(path: file)
-            report = try loader.load(&source, into: name)
-        } else if Terminal.inputIsTerminal {
+        switch source {
+        case .file(let path):
+            var lines = try FileLineSource(path: path)
+            report = try loader.load(&lines, into: name)
+        case .standardInput where Terminal.inputIsTerminal:
+            // A paste may hold blank lines: only the end of input (Ctrl-D) or two empty lines
+            // in a row end it, and the count read is said before anything is stored.
             let lines = Terminal.readHiddenLines(
-                prompt: "Paste the keys for \(name), one per line, then an empty line (input hidden):\n", untilEmptyLine: true)
+                prompt: "Paste the keys for \(name), one per line, then Ctrl-D (or two empty lines); input hidden:\n",
+                untilEndOfInput: true)
+            let keyLines = lines.filter { !$0.trimmingASCIIWhitespace().isEmpty && !$0.trimmingASCIIWhitespace().hasPrefix("#") }
+            err.line("read \(keyLines.count) key line\(keyLines.count == 1 ? "" : "s"); storing them in \(name)")
+            err.flush()
             var source = ArrayLineSource(lines)
             report = try loader.load(&source, into: name)
-        } else {
-            var source = try FileLineSource()
-            report = try loader.load(&source, into: name)
+        case .standardInput:
+            var lines = try FileLineSource()
+            report = try loader.load(&lines, into: name)
         }
         if output.json {
             let skipped: [JSON.Value] = report.skipped.map { line in
@@ -133,10 +177,10 @@ struct CommandRunner {
             let numbers: JSON.Value = report.addedNumbers.map {
                 .object([("first", .number($0.lowerBound)), ("last", .number($0.upperBound))])
             } ?? .null
-            out.line(JSON.Value.object([
+            self.report([
                 ("provider", .string(name.rawValue)), ("added", .number(report.addedCount)), ("numbers", numbers),
                 ("skipped_count", .number(report.skippedCount)), ("skipped", .array(skipped)),
-            ]).text)
+            ], text: [])
             return
         }
         var summary = "added \(report.addedCount) key\(report.addedCount == 1 ? "" : "s") to \(name)"
@@ -144,30 +188,44 @@ struct CommandRunner {
             summary += numbers.count == 1 ? " (#\(numbers.lowerBound))" : " (#\(numbers.lowerBound)-#\(numbers.upperBound))"
         }
         if report.skippedCount > 0 { summary += "; skipped \(report.skippedCount)" }
-        out.line(summary)
+        var lines = [summary]
         for line in report.skipped {
             switch line.reason {
             case .alreadyStored(let number):
-                out.line("  skipped line \(line.lineNumber) (\(line.key.masked)): already stored as #\(number)")
+                lines.append("  skipped line \(line.lineNumber) (\(line.key.masked)): already stored as #\(number)")
             case .repeatedInInput:
-                out.line("  skipped line \(line.lineNumber) (\(line.key.masked)): repeated in the input")
+                lines.append("  skipped line \(line.lineNumber) (\(line.key.masked)): repeated in the input")
             }
         }
         if report.skippedCount > report.skipped.count {
-            out.line("  ... and \(report.skippedCount - report.skipped.count) more skipped lines")
+            lines.append("  ... and \(report.skippedCount - report.skipped.count) more skipped lines")
         }
+        self.report([], text: lines)
     }
 
-    // MARK: - Provider deletion
+    // MARK: - Confirmations
 
-    private func confirmDeletion(of name: ProviderName, confirmed: Bool) throws(KeyStoreError) {
-        if confirmed { return }
+    /// On a terminal without --yes, shows the key (masked) and asks; returns the key confirmed,
+    /// so that only that key is deleted. Elsewhere there is nobody to ask: `nil`.
+    private func confirmKeyDeletion(number: Int, of name: ProviderName) throws(KeyStoreError) -> APIKey? {
+        guard !invocation.assumeYes, Terminal.inputIsTerminal else { return nil }
+        let key = try store.storedKey(number: number, of: name)
+        let answer = Terminal.ask("Delete key #\(number) of \(name) (\(key.masked)) in \(target.address)? [y/N] ")
+        guard let answer, ["y", "yes"].contains(answer.trimmingASCIIWhitespace().lowercased()) else {
+            throw .invalidInput("not confirmed; nothing was deleted", hint: nil)
+        }
+        return key
+    }
+
+    private func confirmProviderDeletion(of name: ProviderName) throws(KeyStoreError) {
+        if invocation.assumeYes { return }
         guard Terminal.inputIsTerminal else {
             throw .invalidInput("--delete-provider deletes every key of \(name) and needs confirmation",
                                 hint: "add --yes to confirm when not on a terminal")
         }
         guard let count = try store.keyCount(of: name) else { throw .providerNotFound(name) }
-        let answer = Terminal.ask("This deletes provider \(name) and its \(count) key\(count == 1 ? "" : "s"). Type the provider's name to confirm: ")
+        let answer = Terminal.ask(
+            "This deletes provider \(name) and its \(count) key\(count == 1 ? "" : "s") in \(target.address). Type the provider's name to confirm: ")
         guard answer?.trimmingASCIIWhitespace() == name.rawValue else {
             throw .invalidInput("the name typed did not match; nothing was deleted", hint: nil)
         }
@@ -178,18 +236,15 @@ struct CommandRunner {
     private func migrate(dryRun: Bool) throws(KeyStoreError) {
         let outcome = try Migrator(connection: store.connection).run(dryRun: dryRun)
         for warning in outcome.warnings { err.line("warning: \(warning.dropPrefix("WARNING:").trimmingASCIIWhitespace())") }
-        if output.json {
-            out.line(JSON.Value.object([
-                ("dry_run", .bool(dryRun)),
-                ("applied", .array(outcome.applied.map { .string($0.fileName) })),
-                ("already_applied", .array(outcome.alreadyApplied.map { .string($0.fileName) })),
-            ]).text)
-            return
-        }
-        for migration in outcome.applied { out.line("\(dryRun ? "would apply" : "applied") \(migration.fileName)") }
+        var lines = outcome.applied.map { "\(dryRun ? "would apply" : "applied") \($0.fileName)" }
         if outcome.applied.isEmpty {
-            out.line("the database is up to date (\(outcome.alreadyApplied.count) migration\(outcome.alreadyApplied.count == 1 ? "" : "s") applied)")
+            lines.append("the database is up to date (\(outcome.alreadyApplied.count) migration\(outcome.alreadyApplied.count == 1 ? "" : "s") applied)")
         }
+        report([
+            ("dry_run", .bool(dryRun)),
+            ("applied", .array(outcome.applied.map { .string($0.fileName) })),
+            ("already_applied", .array(outcome.alreadyApplied.map { .string($0.fileName) })),
+        ], text: lines)
     }
 }
 

@@ -1,30 +1,31 @@
 enum HelpText {
     static var full: String {
-        func lines(_ options: [Option]) -> String {
-            options.map { option in
-                let usage = option.usage
-                return usage.count < 30
-                    ? "  " + usage + String(repeating: " ", count: 30 - usage.count) + option.help
-                    : "  " + usage + "\n" + String(repeating: " ", count: 32) + option.help
-            }.joined(separator: "\n")
+        func line(_ usage: String, _ help: String) -> String {
+            usage.count < 30
+                ? "  " + usage + String(repeating: " ", count: 30 - usage.count) + help
+                : "  " + usage + "\n" + String(repeating: " ", count: 32) + help
         }
+        let commands = CommandName.allCases.map { command in
+            line(([command.rawValue] + command.entry.values.map(\.name)).joined(separator: " "), command.entry.help)
+        }
+        let options = Modifier.allCases.map { line($0.usage, $0.help) }
         return """
             keyadmin \(KeyAdminVersion.current): manage pools of LLM provider API keys in your own PostgreSQL (Supabase) database.
 
             Usage: keyadmin COMMAND [OPTIONS]
 
             Commands (exactly one):
-            \(lines(Option.allCases.filter(\.isCommand)))
+            \(commands.joined(separator: "\n"))
 
             Options:
-            \(lines(Option.allCases.filter { !$0.isCommand }))
+            \(options.joined(separator: "\n"))
               --help                        show this help
               --version                     show the version
 
             Keys are shown masked (sk-pr…a1b2) except by --get-key, --random-key and --list --reveal.
             The database is --database-url, else WORKER_1_DATABASE_URL, else DATABASE_URL (the
             environment, then .env in the current directory), else libpq's defaults (PGHOST,
-            PGUSER, ~/.pgpass...).
+            PGUSER, ~/.pgpass...). Every result and error names the database it used.
 
             Examples:
               keyadmin --migrate
@@ -35,10 +36,13 @@ enum HelpText {
               export OPENAI_API_KEY=$(keyadmin --random-key openai)
               keyadmin --update-key openai 3 -
               keyadmin --delete-key openai 3
+              keyadmin --add-key openai - --number 3       # put a deleted key back under its number
               keyadmin --delete-provider openai --yes
+              source <(keyadmin --completions bash)
 
             Exit codes: 0 success, 1 failure, 2 usage or invalid input (nothing changed),
-            3 provider or key not found, 4 busy or timed out (try again).
+            3 provider, key or usable key not found, 4 busy or timed out (try again),
+            130 interrupted by Ctrl-C (nothing committed).
             """
     }
 }

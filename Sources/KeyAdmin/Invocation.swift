@@ -10,6 +10,8 @@ struct Invocation: Equatable {
     var command: Command
     var connection = ConnectionOptions()
     var output = OutputOptions()
+    /// `--yes`: nothing is asked.
+    var assumeYes = false
 
     enum Request: Equatable {
         case run(Invocation)
@@ -18,156 +20,131 @@ struct Invocation: Equatable {
     }
 
     /// Parses the arguments (without the program name). Usage mistakes throw `UsageError`
-    /// before any I/O happens.
+    /// before any I/O happens. A value is never an argument that starts with `-` (except `-`
+    /// itself, "standard input"), so `--add-provider -h` is help, not a provider named -h.
     static func parse(_ arguments: [String]) throws(UsageError) -> Request {
-        var values: [Option: [String]] = [:]
-        var order: [Option] = []
+        if arguments.isEmpty || arguments.contains(where: { $0 == "--help" || $0 == "-h" }) { return .help }
+        if arguments.contains("--version") { return .version }
+        // For messages about a value that is missing or misplaced: the command's usage.
+        let named = arguments.lazy.compactMap { CommandName(rawValue: $0) }.first
+        var commands: [(CommandName, [String])] = []
+        var modifiers: [Modifier: String] = [:]
         var remaining = arguments[...]
         while let argument = remaining.popFirst() {
-            if argument == "--help" || argument == "-h" { return .help }
-            if argument == "--version" { return .version }
             var name = argument
             var inline: String?
             if argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") {
                 name = String(argument[..<equals])
                 inline = String(argument[argument.index(after: equals)...])
             }
-            guard let option = Option(rawValue: name) else {
-                if argument.hasPrefix("-") && argument != "-" {
-                    throw UsageError("unknown option \(Self.shown(name))")
+            if let command = CommandName(rawValue: name) {
+                let valueNames = command.entry.values.map(\.name)
+                if inline != nil {
+                    throw UsageError("\(command.rawValue) does not take =VALUE", usage: command.usage)
                 }
-                throw UsageError("unexpected argument \(Self.shown(argument)); options start with --, such as --list")
-            }
-            var taken: [String] = []
-            if let inline {
-                guard option.valueNames.count == 1 else {
-                    throw UsageError("\(option.rawValue) does not take =VALUE; write \(option.usage)")
-                }
-                taken = [inline]
-            } else {
-                for valueName in option.valueNames {
-                    // A value may begin with "-" (a key from stdin is "-"), but not be one of our options.
-                    guard let value = remaining.first, Option(rawValue: value) == nil, value != "--help" else {
-                        throw UsageError("\(option.rawValue) is missing \(valueName) (usage: keyadmin \(option.usage))")
+                let values = try takeValues(valueNames, for: command.rawValue, from: &remaining, usage: command.usage)
+                commands.append((command, values))
+            } else if let modifier = Modifier(rawValue: name) {
+                if modifiers[modifier] != nil { throw UsageError("\(modifier.rawValue) was given twice") }
+                let usage = named?.usage ?? modifier.usage
+                if let valueName = modifier.valueName {
+                    if let inline {
+                        modifiers[modifier] = inline
+                    } else {
+                        modifiers[modifier] = try takeValues([valueName], for: modifier.rawValue, from: &remaining, usage: usage)[0]
                     }
-                    taken.append(value)
-                    remaining.removeFirst()
+                } else if inline != nil {
+                    throw UsageError("\(modifier.rawValue) does not take =VALUE", usage: usage)
+                } else {
+                    modifiers[modifier] = ""
                 }
+            } else if argument.hasPrefix("-") && argument != "-" {
+                throw UsageError(unknownOption(name))
+            } else if KeyShape.looksLikeKey(argument) {
+                throw UsageError(KeyShape.misplacedKeyError(expected: "a value this command takes").oneLine, usage: named?.usage)
+            } else if let named {
+                throw UsageError("too many values for \(named.rawValue)", usage: named.usage)
+            } else {
+                throw UsageError("an argument is not an option; options start with --, such as --list")
             }
-            if values[option] != nil {
-                throw UsageError("\(option.rawValue) was given twice")
-            }
-            values[option] = taken
-            order.append(option)
         }
-        return .run(try Invocation(values: values, order: order))
-    }
-
-    private init(values: [Option: [String]], order: [Option]) throws(UsageError) {
-        let commands = order.filter(\.isCommand)
         guard commands.count <= 1 else {
-            throw UsageError("one command at a time: \(commands.map(\.rawValue).joined(separator: " and ")) were both given")
+            throw UsageError("one command at a time: \(commands.map(\.0.rawValue).joined(separator: " and ")) were both given")
         }
-        guard let chosen = commands.first else {
+        guard let (command, values) = commands.first else {
             throw UsageError("no command given, such as --list or --add-provider NAME")
         }
-        for option in order where !option.isCommand {
-            if let allowed = option.onlyWith, allowed != chosen {
-                throw UsageError("\(option.rawValue) goes with \(allowed.rawValue), not with \(chosen.rawValue)")
+        return .run(try Invocation(command: command, values: values, modifiers: modifiers))
+    }
+
+    private init(command name: CommandName, values: [String], modifiers given: [Modifier: String]) throws(UsageError) {
+        for modifier in given.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+            if let allowed = modifier.commands, !allowed.contains(name) {
+                let list = allowed.map(\.rawValue)
+                let joined = list.count == 1 ? list[0] : list.dropLast().joined(separator: ", ") + " or " + list[list.count - 1]
+                throw UsageError("\(modifier.rawValue) goes with \(joined), not with \(name.rawValue)")
             }
         }
-        let arguments = values[chosen] ?? []
-        func value(_ option: Option) -> String? { values[option]?.first }
-
-        switch chosen {
-        case .list: command = .list(provider: try value(.provider).map(Self.providerName))
-        case .addProvider: command = .addProvider(try Self.providerName(arguments[0]))
-        case .addKey: command = .addKey(try Self.providerName(arguments[0]), try KeyInput(arguments[1]))
-        case .addBulk: command = .addBulk(try Self.providerName(arguments[0]), file: value(.file))
-        case .updateKey:
-            command = .updateKey(try Self.providerName(arguments[0]), number: try Self.keyNumber(arguments[1]), try KeyInput(arguments[2]))
-        case .deleteKey: command = .deleteKey(try Self.providerName(arguments[0]), number: try Self.keyNumber(arguments[1]))
-        case .deleteProvider: command = .deleteProvider(try Self.providerName(arguments[0]), confirmed: values[.yes] != nil)
-        case .migrate: command = .migrate(dryRun: values[.dryRun] != nil)
-        case .getKey: command = .getKey(try Self.providerName(arguments[0]), number: try Self.keyNumber(arguments[1]))
-        default: command = .randomKey(try Self.providerName(arguments[0]))
-        }
-        connection.databaseURL = value(.databaseURL)
-        if let text = value(.lockTimeout) { connection.lockTimeoutSeconds = try Self.seconds(text, option: .lockTimeout) }
-        if let text = value(.statementTimeout) {
-            connection.statementTimeoutSeconds = try Self.seconds(text, option: .statementTimeout)
-        }
-        output.json = values[.json] != nil
-        output.reveal = values[.reveal] != nil
+        let modifiers = ParsedModifiers(command: name, values: given)
+        var cursor = CommandValues(command: name, remaining: values[...])
+        command = try name.entry.build(&cursor, modifiers)
+        connection.databaseURL = given[.databaseURL]
+        connection.lockTimeout = try modifiers.duration(.lockTimeout, default: connection.lockTimeout)
+        connection.statementTimeout = try modifiers.duration(.statementTimeout, default: connection.statementTimeout)
+        output.json = modifiers.has(.json)
+        assumeYes = modifiers.has(.yes)
     }
 
-    private static func providerName(_ text: String) throws(UsageError) -> ProviderName {
-        do { return try ProviderName(validating: text) } catch { throw UsageError(error.oneLine) }
-    }
-
-    private static func keyNumber(_ text: String) throws(UsageError) -> Int {
-        guard let number = Int32(text, radix: 10), number > 0 else {
-            throw UsageError("key number \(shown(text)) is not a whole number from 1 to 2147483647")
+    /// The values an option takes, in order. A value may be `-` (stdin) but never start with
+    /// `-` otherwise: that is an option, or a mistake.
+    private static func takeValues(
+        _ names: [String], for option: String, from remaining: inout ArraySlice<String>, usage: String
+    ) throws(UsageError) -> [String] {
+        var taken: [String] = []
+        for valueName in names {
+            guard let value = remaining.first, value == "-" || !value.hasPrefix("-") else {
+                let reason = remaining.first == nil ? "" : "; a value does not start with -"
+                throw UsageError("\(option) is missing \(valueName)\(reason)", usage: usage)
+            }
+            taken.append(value)
+            remaining.removeFirst()
         }
-        return Int(number)
+        return taken
     }
 
-    private static func seconds(_ text: String, option: Option) throws(UsageError) -> Double {
-        guard let seconds = Double(text), seconds.isFinite, (0.001...86_400).contains(seconds) else {
-            throw UsageError("\(option.rawValue) takes seconds from 0.001 to 86400, not \(shown(text))")
+    /// "unknown option --lis (did you mean --list?)". The text is shown only when it has the
+    /// shape of an option name: anything else may be a key with a dash in front.
+    static func unknownOption(_ text: String) -> String {
+        let spellings = CommandName.allCases.map(\.rawValue) + Modifier.allCases.map(\.rawValue) + ["--help", "--version"]
+        let showable = text.count <= 40 && !KeyShape.looksLikeKey(text)
+            && text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+        guard showable else { return "unknown option (see keyadmin --help)" }
+        // "-list" and "--List" are near misses too.
+        let typed = text.hasPrefix("--") ? text.lowercased() : "-" + text.lowercased()
+        if let closest = Suggestion.closest(to: typed, among: spellings) {
+            return "unknown option \(text) (did you mean \(closest)?)"
         }
-        return seconds
-    }
-
-    /// An argument quoted for a message: never long, never with control characters.
-    private static func shown(_ text: String) -> String {
-        let visible = text.unicodeScalars.prefix(24).map { (0x20..<0x7F).contains($0.value) ? String($0) : "?" }.joined()
-        return "\"\(visible)\(text.unicodeScalars.count > 24 ? "…" : "")\""
+        return "unknown option \(text) (see keyadmin --help)"
     }
 }
 
+/// A usage mistake: one line, with the usage that fixes it when there is one.
 struct UsageError: Error, Equatable, CustomStringConvertible {
     let description: String
-    init(_ description: String) { self.description = description }
+
+    init(_ message: String, usage: String? = nil) {
+        description = usage.map { "\(message) (usage: keyadmin \($0))" } ?? message
+    }
 }
 
 struct ConnectionOptions: Equatable {
     var databaseURL: String?
-    var lockTimeoutSeconds: Double = 5
-    var statementTimeoutSeconds: Double = 60
+    var lockTimeout: Duration = .seconds(5)
+    var statementTimeout: Duration = .seconds(60)
 }
 
 struct OutputOptions: Equatable {
     var json = false
-    var reveal = false
-}
-
-/// A KEY argument: the key itself (checked while parsing, before any I/O), or `-` for "read it
-/// from stdin".
-enum KeyInput: Equatable {
-    case argument(APIKey)
-    case standardInput
-
-    init(_ text: String) throws(UsageError) {
-        if text == "-" {
-            self = .standardInput
-            return
-        }
-        do { self = .argument(try APIKey(validating: text)) } catch { throw UsageError(error.oneLine) }
-    }
-}
-
-enum Command: Equatable {
-    case list(provider: ProviderName?)
-    case addProvider(ProviderName)
-    case addKey(ProviderName, KeyInput)
-    case addBulk(ProviderName, file: String?)
-    case updateKey(ProviderName, number: Int, KeyInput)
-    case deleteKey(ProviderName, number: Int)
-    case deleteProvider(ProviderName, confirmed: Bool)
-    case migrate(dryRun: Bool)
-    case getKey(ProviderName, number: Int)
-    case randomKey(ProviderName)
 }
 
 extension KeyStoreError {

@@ -3,15 +3,22 @@ import KeyStore
 /// `--list`: an aligned table per provider, or one JSON document, written while the keys stream
 /// in from the server (memory stays flat for any number of keys).
 struct ListPrinter {
-    let output: OutputOptions
+    let json: Bool
+    let reveal: Bool
     let out: OutputStream
+    let database: DatabaseTarget
 
     func print(store: KeyStore, provider: ProviderName?) throws(KeyStoreError) {
-        var layout = Layout(output: output, out: out, colour: out.usesColour && !output.json)
-        if output.json { out.write("{\"providers\":[") }
+        var layout = Layout(json: json, reveal: reveal, out: out, colour: out.usesColour && !json)
         try store.list(provider: provider, summaries: { summaries in
+            // Written once the provider is known to exist (stdout is held under --json anyway).
+            if json {
+                out.write("{\"database\":\(JSON.string(database.address)),\"database_source\":\(JSON.string(database.source)),\"providers\":[")
+            } else {
+                out.line(Style.dim.apply("database: \(database.label)", when: out.usesColour))
+            }
             layout.pending = summaries[...]
-            if summaries.isEmpty, !output.json {
+            if summaries.isEmpty, !json {
                 out.line("no providers yet; add one with keyadmin --add-provider NAME")
             }
         }, key: { key in
@@ -22,12 +29,13 @@ struct ListPrinter {
         })
         while layout.openNextProvider() {}
         layout.closeProvider()
-        if output.json { out.line("]}") }
+        if json { out.line("]}") }
     }
 }
 
 private struct Layout {
-    let output: OutputOptions
+    let json: Bool
+    let reveal: Bool
     let out: OutputStream
     let colour: Bool
     var pending: ArraySlice<ProviderSummary> = []
@@ -37,8 +45,9 @@ private struct Layout {
     private var numberWidth = 2
     private var keyWidth = 10
 
-    init(output: OutputOptions, out: OutputStream, colour: Bool) {
-        self.output = output
+    init(json: Bool, reveal: Bool, out: OutputStream, colour: Bool) {
+        self.json = json
+        self.reveal = reveal
         self.out = out
         self.colour = colour
     }
@@ -50,7 +59,7 @@ private struct Layout {
         current = next
         keysPrinted = 0
         defer { providersPrinted += 1 }
-        if output.json {
+        if json {
             out.write(providersPrinted > 0 ? "," : "")
             out.write("{\"provider\":\(JSON.string(next.name)),\"key_count\":\(next.keyCount),\"created_at\":\(JSON.string(next.createdAt)),\"keys\":[")
             return true
@@ -59,7 +68,7 @@ private struct Layout {
         let count = "\(next.keyCount) key\(next.keyCount == 1 ? "" : "s")"
         out.line(Style.bold.apply(next.name, when: colour) + "  " + Style.dim.apply("(\(count))", when: colour))
         numberWidth = String(next.highestNumber).count + 1
-        keyWidth = output.reveal ? max(3, next.longestKey) : 10
+        keyWidth = reveal ? max(3, next.longestKey) : 10
         if next.keyCount == 0 {
             out.line("  no keys; add some with keyadmin --add-bulk \(next.name)")
         } else {
@@ -69,13 +78,13 @@ private struct Layout {
     }
 
     mutating func closeProvider() {
-        if output.json, current != nil { out.write("]}") }
+        if json, current != nil { out.write("]}") }
         current = nil
     }
 
     mutating func printKey(_ key: StoredKey) {
-        let shown = output.reveal ? key.key.revealed : key.key.masked
-        if output.json {
+        let shown = reveal ? key.key.revealed : key.key.masked
+        if json {
             out.write(keysPrinted > 0 ? "," : "")
             out.write("{\"number\":\(key.number),\"key\":\(JSON.string(shown)),\"created_at\":\(JSON.string(key.createdAt))}")
         } else {

@@ -6,9 +6,15 @@ import Darwin
 
 /// Buffered writes to a file descriptor. Listing 100,000 keys is one `write` per 64 KiB,
 /// not one per line.
+///
+/// A held stream (stdout under `--json`) writes nothing until `release()`: scripts get one
+/// whole JSON document or nothing, even when the command fails half-way through a listing.
+/// Past 1 MiB the held text goes to an unlinked temporary file, so memory stays flat.
 final class OutputStream {
     private let descriptor: Int32
     private var buffer: [UInt8] = []
+    private var isHeld = false
+    private var spill: UnsafeMutablePointer<FILE>?
 
     // The tool is single-threaded; these are its two output streams.
     nonisolated(unsafe) static let standardOutput = OutputStream(descriptor: STDOUT_FILENO)
@@ -31,7 +37,7 @@ final class OutputStream {
 
     func write(_ text: String) {
         buffer.append(contentsOf: text.utf8)
-        if buffer.count >= 1 << 16 { flush() }
+        if buffer.count >= (isHeld ? 1 << 20 : 1 << 16) { flush() }
     }
 
     func line(_ text: String) {
@@ -39,11 +45,53 @@ final class OutputStream {
         write("\n")
     }
 
+    /// From now on nothing reaches the descriptor until `release()`.
+    func hold() { isHeld = true }
+
+    /// Writes everything held, then stops holding.
+    func release() {
+        isHeld = false
+        if let spill {
+            fflush(spill)
+            rewind(spill)
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, spill) }
+                if count == 0 { break }
+                writeAll(chunk[..<count])
+            }
+            fclose(spill)
+            self.spill = nil
+        }
+        flush()
+    }
+
+    /// Drops everything held: the command failed, and half a document is worse than none.
+    func discardHeld() {
+        guard isHeld else { return }
+        buffer.removeAll(keepingCapacity: true)
+        if let spill { fclose(spill) }
+        spill = nil
+    }
+
     func flush() {
+        if isHeld {
+            if spill == nil { spill = tmpfile() }
+            if let spill {
+                _ = buffer.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, spill) }
+                buffer.removeAll(keepingCapacity: true)
+            }
+            return
+        }
+        writeAll(buffer[...])
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ bytes: ArraySlice<UInt8>) {
         var offset = 0
-        while offset < buffer.count {
-            let written = buffer.withUnsafeBytes { bytes in
-                writeToDescriptor(descriptor, bytes.baseAddress.map { $0 + offset }, bytes.count - offset)
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { raw in
+                writeToDescriptor(descriptor, raw.baseAddress.map { $0 + offset }, raw.count - offset)
             }
             if written < 0 {
                 if errno == EINTR { continue }
@@ -51,10 +99,9 @@ final class OutputStream {
             }
             offset += written
         }
-        buffer.removeAll(keepingCapacity: true)
     }
 
-    deinit { flush() }
+    deinit { if !isHeld { flush() } }
 }
 
 /// write(2), under a name the stream's own `write(_:)` does not hide.

@@ -9,9 +9,10 @@ import KeyStore
 enum Terminal {
     static var inputIsTerminal: Bool { isatty(STDIN_FILENO) == 1 }
 
-    /// Reads lines with echo off until an empty line (or end of input), so keys pasted at the
-    /// prompt appear neither on screen nor in the scrollback.
-    static func readHiddenLines(prompt: String, untilEmptyLine: Bool) -> [String] {
+    /// Reads lines with echo off, so keys pasted at the prompt appear neither on screen nor in
+    /// the scrollback: one line, or (`untilEndOfInput`) every line until Ctrl-D or two empty
+    /// lines in a row, so that a paste with a blank line in it is read whole.
+    static func readHiddenLines(prompt: String, untilEndOfInput: Bool) -> [String] {
         // Echo goes off before the prompt appears, so nothing typed or pasted at once is shown.
         let restore = turnEchoOff()
         OutputStream.standardError.write(prompt)
@@ -22,10 +23,16 @@ enum Terminal {
             OutputStream.standardError.flush()
         }
         var lines: [String] = []
+        var previousWasEmpty = false
         while let line = readLine(strippingNewline: true) {
-            if line.allSatisfy(\.isWhitespace) { break }
+            let isEmpty = line.allSatisfy(\.isWhitespace)
+            if !untilEndOfInput {
+                if isEmpty { break }
+                return [line]
+            }
+            if isEmpty && previousWasEmpty { break }
+            previousWasEmpty = isEmpty
             lines.append(line)
-            if !untilEmptyLine { break }
         }
         return lines
     }

@@ -10,6 +10,7 @@ import Darwin
 /// Exit codes, as documented in the README and `--help`.
 enum ExitStatus: Int32 {
     case success = 0, failure = 1, usage = 2, notFound = 3, busy = 4
+    // 130 (128 + SIGINT) and 143 (SIGTERM) come from Interrupts.
 
     init(_ category: KeyStoreError.Category) {
         switch category {
@@ -23,10 +24,17 @@ enum ExitStatus: Int32 {
 
 func fail(_ message: String, status: ExitStatus) -> Never {
     let err = OutputStream.standardError
+    OutputStream.standardOutput.discardHeld()
     OutputStream.standardOutput.flush()
     err.line(Style.red.apply("error:", when: err.usesColour) + " " + message)
     err.flush()
     exit(status.rawValue)
+}
+
+func finish() -> Never {
+    OutputStream.standardOutput.release()
+    OutputStream.standardError.flush()
+    exit(ExitStatus.success.rawValue)
 }
 
 // Parse before any I/O: help and version go to stdout with status 0; a mistake is one line
@@ -38,36 +46,43 @@ do {
         invocation = parsed
     case .help:
         OutputStream.standardOutput.line(HelpText.full)
-        OutputStream.standardOutput.flush()
-        exit(0)
+        finish()
     case .version:
         OutputStream.standardOutput.line("keyadmin \(KeyAdminVersion.current)")
-        OutputStream.standardOutput.flush()
-        exit(0)
+        finish()
     }
 } catch {
     // Messages that already say what to do end with their hint in parentheses.
     let message = error.description
     fail(message.hasSuffix(")") ? message : "\(message) (see keyadmin --help)", status: .usage)
 }
-let command = invocation.command
+
+if case .completions(let shell) = invocation.command {
+    OutputStream.standardOutput.write(Completions.script(for: shell))
+    finish()
+}
+if invocation.output.json { OutputStream.standardOutput.hold() }
 
 Interrupts.install()
+// Once known, every error names the database it happened on and where that came from.
+var source: String?
+var target: DatabaseTarget?
 do throws(KeyStoreError) {
     let located = try DatabaseLocator().locate(commandLineURL: invocation.connection.databaseURL)
+    source = located.source
     for warning in located.warnings {
         OutputStream.standardError.line("warning: \(warning)")
     }
     OutputStream.standardError.flush()
     let settings = ConnectionSettings(
         connectionString: located.connectionString,
-        statementTimeoutMilliseconds: Int(invocation.connection.statementTimeoutSeconds * 1000),
-        lockTimeoutMilliseconds: Int(invocation.connection.lockTimeoutSeconds * 1000))
-    let store = try KeyStore.connect(settings)
-    try CommandRunner(store: store, output: invocation.output).run(command)
-    OutputStream.standardOutput.flush()
-    OutputStream.standardError.flush()
-    exit(0)
+        statementTimeout: invocation.connection.statementTimeout,
+        lockTimeout: invocation.connection.lockTimeout)
+    let store = try KeyStore.connect(settings, located: located)
+    target = DatabaseTarget(address: store.target, source: located.source)
+    try CommandRunner(store: store, invocation: invocation, target: target!).run()
+    finish()
 } catch {
-    fail(error.oneLine, status: ExitStatus(error.category))
+    let database = target.map { " [database \($0.label)]" } ?? source.map { " [database from \($0)]" } ?? ""
+    fail(error.oneLine + database, status: ExitStatus(error.category))
 }

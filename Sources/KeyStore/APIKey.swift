@@ -7,23 +7,20 @@ public struct APIKey: Hashable, Sendable, CustomStringConvertible, CustomDebugSt
 
     public static let maximumLength = 2048
 
-    /// Trims surrounding whitespace, then refuses what cannot be a key. Errors describe the
+    /// Trims surrounding whitespace, then refuses what cannot be a key, and, unless `force`,
+    /// what is almost certainly a paste accident (see `KeyProblem`). Errors describe the
     /// problem, never the key.
-    public init(validating input: String) throws(KeyStoreError) {
+    public init(validating input: String, force: Bool = false) throws(KeyStoreError) {
         let trimmed = input.trimmingASCIIWhitespace()
-        if let problem = Self.problem(with: Array(trimmed.utf8)) {
-            throw .invalidInput("the key \(problem)", hint: "a key is one line of visible ASCII characters, such as sk-...")
-        }
+        if let problem = Self.problem(with: Array(trimmed.utf8), force: force) { throw problem.error }
         revealed = trimmed
     }
 
     /// A key from raw input bytes (standard input): cleaned as `keyBytes(ofLine:)` does, then
-    /// checked. Errors describe the problem, never the key.
-    public init(validatingBytes input: some BidirectionalCollection<UInt8>) throws(KeyStoreError) {
+    /// checked as `init(validating:force:)` does.
+    public init(validatingBytes input: some BidirectionalCollection<UInt8>, force: Bool = false) throws(KeyStoreError) {
         let bytes = Self.keyBytes(ofLine: input[...], atStartOfInput: true)
-        if let problem = Self.problem(with: bytes) {
-            throw .invalidInput("the key \(problem)", hint: "a key is one line of visible ASCII characters, such as sk-...")
-        }
+        if let problem = Self.problem(with: bytes, force: force) { throw problem.error }
         revealed = String(decoding: bytes, as: UTF8.self)
     }
 
@@ -41,20 +38,47 @@ public struct APIKey: Hashable, Sendable, CustomStringConvertible, CustomDebugSt
     init(checked: String) { revealed = checked }
 
     /// What is wrong with these (already trimmed) bytes as a key, or `nil` if nothing is.
-    static func problem(with bytes: some Collection<UInt8>) -> String? {
-        if bytes.isEmpty { return "is empty" }
-        if bytes.count > maximumLength { return "is \(bytes.count) bytes long; the limit is \(maximumLength)" }
+    /// With `force`, only what the database refuses counts.
+    static func problem(with bytes: some BidirectionalCollection<UInt8>, force: Bool) -> KeyProblem? {
+        if bytes.isEmpty { return .invalid("is empty") }
+        if bytes.count > maximumLength { return .invalid("is \(bytes.count) bytes long; the limit is \(maximumLength)") }
         for byte in bytes {
             switch byte {
             case 0x21...0x7E: continue
-            case 0x20, 0x09: return "contains whitespace"
+            case 0x20, 0x09: return .invalid("contains whitespace")
             case 0x80...:
-                return String(validating: Array(bytes), as: UTF8.self) == nil
-                    ? "is not valid UTF-8" : "contains a non-ASCII character"
-            default: return "contains a control character"
+                return .invalid(String(validating: Array(bytes), as: UTF8.self) == nil
+                    ? "is not valid UTF-8" : "contains a non-ASCII character")
+            default: return .invalid("contains a control character")
             }
         }
+        return force ? nil : oddShape(of: bytes)
+    }
+
+    public static let minimumLength = 8
+
+    /// Shapes a real provider key never has, and a careless paste often does.
+    private static func oddShape(of bytes: some BidirectionalCollection<UInt8>) -> KeyProblem? {
+        let quotes: Set<UInt8> = [0x22, 0x27, 0x60]  // " ' `
+        if let first = bytes.first, quotes.contains(first) { return .odd("starts with a quote", hint: "give the key without quotes") }
+        if let last = bytes.last, quotes.contains(last) { return .odd("ends with a quote", hint: "give the key without quotes") }
+        if bytes.last == UInt8(ascii: ",") { return .odd("ends with a comma", hint: "give the key without the comma") }
+        if bytes.contains(UInt8(ascii: ",")) { return .odd("contains a comma", hint: "give one key per line") }
+        if bytes.count < minimumLength { return .odd("is shorter than \(minimumLength) characters", hint: nil) }
+        if looksLikeAssignment(bytes) {
+            return .odd("looks like a NAME=value line from a .env file", hint: "give only the part after the =")
+        }
         return nil
+    }
+
+    /// `OPENAI_API_KEY=sk-...`: an identifier, `=`, and something that is not only `=`
+    /// (base64 keys end in `=` padding, which is no assignment).
+    private static func looksLikeAssignment(_ bytes: some Collection<UInt8>) -> Bool {
+        guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")), equals != bytes.startIndex else { return false }
+        let name = bytes[..<equals], rest = bytes[bytes.index(after: equals)...]
+        guard let first = name.first, first == UInt8(ascii: "_") || first.isASCIILetter else { return false }
+        guard name.allSatisfy({ $0 == UInt8(ascii: "_") || $0.isASCIILetter || (0x30...0x39).contains($0) }) else { return false }
+        return rest.contains { $0 != UInt8(ascii: "=") }
     }
 
     public var masked: String { Self.mask(revealed) }
@@ -89,4 +113,31 @@ public struct APIKey: Hashable, Sendable, CustomStringConvertible, CustomDebugSt
         default: return String(characters.prefix(1)) + "…"
         }
     }
+}
+
+/// Why some text is not taken as a key.
+enum KeyProblem: Equatable {
+    /// The database would refuse it; no option stores it.
+    case invalid(String)
+    /// A shape no provider's key has; `--force` stores it anyway.
+    case odd(String, hint: String?)
+
+    var description: String {
+        switch self {
+        case .invalid(let text), .odd(let text, _): text
+        }
+    }
+
+    var error: KeyStoreError {
+        switch self {
+        case .invalid(let problem):
+            .invalidInput("the key \(problem)", hint: "a key is one line of visible ASCII characters, such as sk-...")
+        case .odd(let problem, let hint):
+            .invalidInput("the key \(problem)", hint: (hint.map { "\($0), or " } ?? "") + "add --force to store it as it is")
+        }
+    }
+}
+
+extension UInt8 {
+    var isASCIILetter: Bool { (0x41...0x5A).contains(self) || (0x61...0x7A).contains(self) }
 }

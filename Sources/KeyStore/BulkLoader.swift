@@ -29,11 +29,14 @@ public struct BulkReport: Sendable {
 /// transaction rolls back: nothing is stored.
 public struct BulkLoader {
     let store: KeyStore
+    /// Store keys of odd shapes too (`--force`); see `APIKey.problem(with:force:)`.
+    let force: Bool
     var chunkSize = 10_000
     static let skippedLinesKept = 1_000
 
-    public init(store: KeyStore) {
+    public init(store: KeyStore, force: Bool = false) {
         self.store = store
+        self.force = force
     }
 
     public func load(_ source: inout some LineSource, into name: ProviderName) throws(KeyStoreError) -> BulkReport {
@@ -49,7 +52,7 @@ public struct BulkLoader {
                     lineNumber += 1
                     let key = APIKey.keyBytes(ofLine: line[...], atStartOfInput: lineNumber == 1)
                     if key.isEmpty || key.first == UInt8(ascii: "#") { return }
-                    if let problem = APIKey.problem(with: key) {
+                    if let problem = APIKey.problem(with: key, force: force) {
                         invalid.record(lineNumber: lineNumber, problem: problem)
                     } else if invalid.count == 0 {
                         let text = String(decoding: key, as: UTF8.self)
@@ -65,6 +68,11 @@ public struct BulkLoader {
                 }
                 if let failure = invalid.error { throw failure }
                 if chunk.count > 0 { try load.insert(chunk) }
+                if load.report.addedCount == 0, load.report.skippedCount == 0 {
+                    throw KeyStoreError.invalidInput(
+                        "no keys in the input; nothing was changed",
+                        hint: "give one key per line; blank lines and lines starting with # are skipped")
+                }
                 if load.highestNumber > highest {
                     try transaction.query(
                         "UPDATE public.providers SET last_key_number = \(load.highestNumber) WHERE id = \(provider)",
@@ -125,7 +133,7 @@ private struct Load {
             try transaction.query("RELEASE SAVEPOINT keyadmin_bulk_chunk", step: step)
             recordAdded(copied)
         } catch let error as PostgresError
-            where error.sqlState == .uniqueViolation && error.constraintName == "provider_api_keys_key_hash_provider_id_key" {
+            where error.sqlState == .uniqueViolation && error.constraintName == ConstraintName.keyHash {
             try transaction.query("ROLLBACK TO SAVEPOINT keyadmin_bulk_chunk", step: step)
             try insertSortingOutStoredKeys(chunk)
         }
@@ -136,7 +144,7 @@ private struct Load {
     private mutating func insertSortingOutStoredKeys(_ chunk: Chunk) throws {
         let result = try transaction.query("""
             WITH input AS (
-                SELECT t.api_key, t.line, sha256(decode(replace(t.api_key, E'\\\\', E'\\\\\\\\'), 'escape')) AS hash
+                SELECT t.api_key, t.line, \(KeySQL.keyHash(of: .column("t.api_key"))) AS hash
                 FROM unnest(\(chunk.keys)::text[], \(chunk.lineNumbers)::integer[]) AS t(api_key, line)
             ),
             classified AS (
@@ -149,7 +157,7 @@ private struct Load {
                 LEFT JOIN LATERAL (
                     SELECT k.key_number
                     FROM public.provider_api_keys AS k
-                    WHERE sha256(decode(replace(k.api_key, E'\\\\', E'\\\\\\\\'), 'escape')) = i.hash
+                    WHERE \(KeySQL.keyHash(of: .column("k.api_key"))) = i.hash
                       AND k.provider_id + 0 = \(provider)
                     LIMIT 1
                 ) AS k ON true
@@ -215,8 +223,11 @@ private struct InvalidLines {
     private var lineNumbers: [Int] = []
     private var firstProblem = ""
 
-    mutating func record(lineNumber: Int, problem: String) {
-        if count == 0 { firstProblem = "line \(lineNumber): the key \(problem)" }
+    mutating func record(lineNumber: Int, problem: KeyProblem) {
+        if count == 0 {
+            firstProblem = "line \(lineNumber): the key \(problem.description)"
+            if case .odd = problem { firstProblem += " (add --force to store such keys as they are)" }
+        }
         count += 1
         if lineNumbers.count < 10 { lineNumbers.append(lineNumber) }
     }

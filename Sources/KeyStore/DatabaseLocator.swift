@@ -14,9 +14,12 @@ public struct DatabaseLocator: Sendable {
     public struct Located: Sendable, Equatable {
         /// Empty means libpq's defaults.
         public let connectionString: String
-        /// For messages: "--database-url", "DATABASE_URL in .env", "libpq defaults (PGHOST...)".
+        /// For messages: "--database-url", "DATABASE_URL from .env", "libpq defaults"...
         public let source: String
         public let warnings: [String]
+        /// Nothing at all says where the database is: no option, variable, .env, PG* variable,
+        /// ~/.pgpass or service file. libpq then tries its built-in local socket.
+        public var isUnconfigured = false
     }
 
     /// A variable of the process environment; tests pass their own.
@@ -41,32 +44,49 @@ public struct DatabaseLocator: Sendable {
         if let commandLineURL {
             return Located(connectionString: try Self.checked(commandLineURL, source: "--database-url"), source: "--database-url", warnings: [])
         }
-        for name in Self.variableNames {
-            if let value = environment(name), !value.isEmpty {
-                return Located(connectionString: try Self.checked(value, source: name), source: name, warnings: [])
-            }
-        }
         var warnings: [String] = []
         let loaded = DotEnv.load(path: dotEnvPath)
-        if let (dotEnv, readableByOthers) = loaded {
-            if readableByOthers {
-                warnings.append("\(dotEnvPath) can be read by other users of this machine and may hold a password; run: chmod 600 \(dotEnvPath)")
+        if let loaded, loaded.readableByOthers {
+            warnings.append("\(dotEnvPath) can be read by other users of this machine and may hold a password; run: chmod 600 \(dotEnvPath)")
+        }
+        for name in Self.variableNames {
+            if let value = environment(name), !value.isEmpty {
+                let source = "\(name) from the environment"
+                // A variable left in the shell from other work silently beating the project's
+                // .env is how commands reach the wrong database: say so.
+                if let loaded, let fileName = Self.variableNames.first(where: { loaded.dotEnv.values[$0]?.isEmpty == false }),
+                   loaded.dotEnv.values[fileName]?.trimmingASCIIWhitespace() != value.trimmingASCIIWhitespace() {
+                    warnings.append("using \(source), not \(fileName) from \(dotEnvPath) (unset \(name) to use the file)")
+                }
+                return Located(connectionString: try Self.checked(value, source: source), source: source, warnings: warnings)
             }
+        }
+        if let (dotEnv, _) = loaded {
             for name in Self.variableNames {
                 if let value = dotEnv.values[name], !value.isEmpty {
-                    let source = "\(name) in \(dotEnvPath)"
+                    let source = "\(name) from \(dotEnvPath)"
                     return Located(connectionString: try Self.checked(value, source: source), source: source, warnings: warnings)
                 }
             }
         }
         let projectURL = environment("WORKER_1_URL") ?? loaded?.dotEnv.values["WORKER_1_URL"]
-        let hasLibpqSettings = ["PGHOST", "PGHOSTADDR", "PGSERVICE", "PGDATABASE", "PGPORT"].contains { environment($0) != nil }
+        let libpqVariables = ["PGHOST", "PGHOSTADDR", "PGSERVICE", "PGDATABASE", "PGPORT", "PGUSER", "PGPASSWORD"]
+        let hasLibpqSettings = libpqVariables.contains { environment($0) != nil }
         if let projectURL, !projectURL.isEmpty, !hasLibpqSettings {
             throw .notConfigured(
                 "WORKER_1_URL is the project's https address; keyadmin needs a PostgreSQL connection string",
                 hint: "set WORKER_1_DATABASE_URL to the postgresql:// string from Supabase's Connect button (or Project Settings > Database)")
         }
-        return Located(connectionString: "", source: "libpq defaults (PGHOST, PGUSER, ~/.pgpass...)", warnings: warnings)
+        var located = Located(connectionString: "", source: "libpq defaults", warnings: warnings)
+        located.isUnconfigured = !hasLibpqSettings && !hasLibpqFiles
+        return located
+    }
+
+    /// ~/.pgpass or ~/.pg_service.conf (or the files PGPASSFILE and PGSERVICEFILE name).
+    private var hasLibpqFiles: Bool {
+        if environment("PGPASSFILE") != nil || environment("PGSERVICEFILE") != nil { return true }
+        guard let home = environment("HOME") else { return false }
+        return [".pgpass", ".pg_service.conf"].contains { access("\(home)/\($0)", F_OK) == 0 }
     }
 
     private static func checked(_ value: String, source: String) throws(KeyStoreError) -> String {

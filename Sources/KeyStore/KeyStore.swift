@@ -9,11 +9,21 @@ public final class KeyStore {
         self.connection = connection
     }
 
+    /// "host:port/database", for messages; never a password.
+    public var target: String { connection.target }
+
     /// Connects, turning connection problems into operator-facing errors.
-    public static func connect(_ settings: ConnectionSettings) throws(KeyStoreError) -> KeyStore {
+    public static func connect(
+        _ settings: ConnectionSettings, located: DatabaseLocator.Located? = nil
+    ) throws(KeyStoreError) -> KeyStore {
         do {
             return KeyStore(connection: try Connection(settings: settings))
         } catch let error as PostgresError {
+            if located?.isUnconfigured == true, error.kind == .connectionFailed {
+                throw KeyStoreError.notConfigured(
+                    "no database is configured, and libpq's default (the local socket) did not answer",
+                    hint: "set DATABASE_URL to a postgresql:// connection string, give --database-url, or run scripts/setup.sh for a local database")
+            }
             throw KeyStoreError.from(error)
         } catch {
             throw .connection("connecting: \(error)", hint: nil)
@@ -51,7 +61,7 @@ public final class KeyStore {
                 let provider = try lockProvider(name, in: transaction)
                 let keys: Int = try transaction.query(
                     "SELECT count(*) AS key_count FROM public.provider_api_keys WHERE provider_id = \(provider)",
-                    step: "counting the keys of \(name)").singleRow(step: "counting the keys of \(name)").decode("key_count")
+                    step: "counting the keys of \(name)").singleRow().decode("key_count")
                 try transaction.query("DELETE FROM public.providers WHERE id = \(provider)", step: "deleting provider \(name)")
                 return keys
             }
@@ -60,36 +70,37 @@ public final class KeyStore {
 
     // MARK: - Keys
 
-    /// Stores the key under the provider's highest number plus one; returns that number.
-    public func addKey(_ key: APIKey, to name: ProviderName) throws(KeyStoreError) -> Int {
+    /// Stores the key and returns its number: `number` when given (it must be free: a deleted
+    /// key can be put back where backends expect it), else the provider's highest number plus one.
+    public func addKey(_ key: APIKey, to name: ProviderName, number: Int? = nil) throws(KeyStoreError) -> Int {
         try translatingErrors(provider: name) {
             try connection.withTransaction { transaction in
                 let provider = try lockProvider(name, in: transaction)
                 // A new statement after the lock: in READ COMMITTED it sees every key committed
-                // by whoever held the lock before. The number is above both the highest key
-                // stored and the highest ever given (last_key_number), so a deleted number is
-                // never given to another key.
+                // by whoever held the lock before.
                 let inserted = try transaction.query("""
-                    WITH next AS (
-                        SELECT greatest(p.last_key_number, coalesce(
-                                   (SELECT max(k.key_number) FROM public.provider_api_keys AS k WHERE k.provider_id = p.id), 0)
-                               ) + 1 AS key_number
+                    WITH chosen AS (
+                        SELECT coalesce(\(number)::integer, \(KeySQL.highestNumberGiven) + 1) AS key_number
                         FROM public.providers AS p
                         WHERE p.id = \(provider)
                     ),
                     inserted AS (
                         INSERT INTO public.provider_api_keys (provider_id, key_number, api_key)
-                        SELECT \(provider), next.key_number, \(key.revealed) FROM next
-                        ON CONFLICT (sha256(decode(replace(api_key, E'\\\\', E'\\\\\\\\'), 'escape')), provider_id) DO NOTHING
+                        SELECT \(provider), chosen.key_number, \(key.revealed) FROM chosen
+                        ON CONFLICT DO NOTHING
                         RETURNING key_number
                     )
-                    UPDATE public.providers AS p SET last_key_number = inserted.key_number
+                    UPDATE public.providers AS p SET last_key_number = greatest(p.last_key_number, inserted.key_number)
                     FROM inserted
                     WHERE p.id = \(provider)
                     RETURNING inserted.key_number
                     """, step: "adding a key to \(name)")
                 if let row = inserted.rows.first { return try row.decode("key_number") }
-                throw KeyStoreError.keyAlreadyStored(name, asNumber: try numberOf(key, provider: provider, in: transaction))
+                // Either the key is stored already (the hash index) or the number is taken.
+                if let existing = try numberOf(key, provider: provider, in: transaction) {
+                    throw KeyStoreError.keyAlreadyStored(name, asNumber: existing)
+                }
+                throw KeyStoreError.keyNumberTaken(name, number: number ?? 0)
             }
         }
     }
@@ -114,14 +125,41 @@ public final class KeyStore {
         }
     }
 
-    public func deleteKey(number: Int, of name: ProviderName) throws(KeyStoreError) {
+    /// Deletes key `number` and returns it (to show it masked). With `expected`, deletes only
+    /// if the number still holds that key: what the operator confirmed is what goes.
+    public func deleteKey(number: Int, of name: ProviderName, expected: APIKey? = nil) throws(KeyStoreError) -> APIKey {
         try translatingErrors(provider: name) {
             try connection.withTransaction { transaction in
                 let provider = try lockProvider(name, in: transaction)
-                let deleted = try transaction.query(
-                    "DELETE FROM public.provider_api_keys WHERE provider_id = \(provider) AND key_number = \(number)",
-                    step: "deleting key #\(number) of \(name)").affectedRowCount
-                if deleted == 0 { throw KeyStoreError.keyNotFound(name, number: number) }
+                let deleted = try transaction.query("""
+                    DELETE FROM public.provider_api_keys
+                    WHERE provider_id = \(provider) AND key_number = \(number)
+                      AND (\(expected?.revealed)::text IS NULL OR api_key = \(expected?.revealed))
+                    RETURNING api_key
+                    """, step: "deleting key #\(number) of \(name)")
+                guard let row = deleted.rows.first else {
+                    if expected != nil, try storedKey(number: number, provider: provider, in: transaction) != nil {
+                        throw KeyStoreError.keyChanged(name, number: number)
+                    }
+                    throw KeyStoreError.keyNotFound(name, number: number)
+                }
+                return APIKey(checked: try row.decode("api_key"))
+            }
+        }
+    }
+
+    /// Key `number` as stored, whatever its state: for showing it (masked) before a change.
+    public func storedKey(number: Int, of name: ProviderName) throws(KeyStoreError) -> APIKey {
+        try translatingErrors(provider: name) {
+            try connection.withTransaction(TransactionOptions(readOnly: true)) { transaction in
+                let result = try transaction.query("""
+                    SELECT k.api_key FROM public.provider_api_keys AS k
+                    JOIN public.providers AS p ON p.id = k.provider_id
+                    WHERE p.provider_name = \(name.rawValue) AND k.key_number = \(number)
+                    """, step: "reading key #\(number) of \(name)")
+                if let row = result.rows.first { return APIKey(checked: try row.decode("api_key")) }
+                try requireProvider(name)
+                throw KeyStoreError.keyNotFound(name, number: number)
             }
         }
     }
@@ -131,7 +169,7 @@ public final class KeyStore {
         try translatingErrors(provider: name) {
             let row = try connection.query(
                 "SELECT public.get_api_key(\(name.rawValue), \(number)) AS api_key", step: "reading key #\(number) of \(name)"
-            ).singleRow(step: "reading key #\(number) of \(name)")
+            ).singleRow()
             if let key: String = try row.decodeIfPresent("api_key") { return APIKey(checked: key) }
             try requireProvider(name)
             throw KeyStoreError.keyNotFound(name, number: number)
@@ -143,10 +181,10 @@ public final class KeyStore {
         try translatingErrors(provider: name) {
             let row = try connection.query(
                 "SELECT public.get_random_api_key(\(name.rawValue)) AS api_key", step: "drawing a key of \(name)"
-            ).singleRow(step: "drawing a key of \(name)")
+            ).singleRow()
             if let key: String = try row.decodeIfPresent("api_key") { return APIKey(checked: key) }
             try requireProvider(name)
-            throw KeyStoreError.invalidInput("provider \"\(name)\" has no keys", hint: "add one with keyadmin --add-key \(name) -")
+            throw KeyStoreError.noKeys(name)
         }
     }
 
@@ -163,15 +201,13 @@ public final class KeyStore {
         return try row.decode("id")
     }
 
-    /// The highest number the provider has given: its highest key, or a higher one that was
-    /// deleted since. Call it after `lockProvider`, in a statement of its own.
+    /// The highest number the provider has given. Call it after `lockProvider`, in a statement
+    /// of its own.
     func highestNumberGiven(provider: Int, in transaction: Transaction) throws -> Int {
-        try transaction.query("""
-            SELECT greatest(p.last_key_number, coalesce(
-                       (SELECT max(k.key_number) FROM public.provider_api_keys AS k WHERE k.provider_id = p.id), 0)
-                   ) AS highest
-            FROM public.providers AS p WHERE p.id = \(provider)
-            """, step: "reading the highest key number").singleRow(step: "reading the highest key number").decode("highest")
+        try transaction.query(
+            "SELECT \(KeySQL.highestNumberGiven) AS highest FROM public.providers AS p WHERE p.id = \(provider)",
+            step: "reading the highest key number"
+        ).singleRow().decode("highest")
     }
 
     /// The number under which this exact key is stored for the provider, if it is. Looks it up
@@ -180,9 +216,16 @@ public final class KeyStore {
     func numberOf(_ key: APIKey, provider: Int, in transaction: Transaction) throws -> Int? {
         try transaction.query("""
             SELECT key_number FROM public.provider_api_keys
-            WHERE sha256(decode(replace(api_key, E'\\\\', E'\\\\\\\\'), 'escape')) = sha256(decode(replace(\(key.revealed), E'\\\\', E'\\\\\\\\'), 'escape'))
+            WHERE \(KeySQL.keyHash(of: .column("api_key"))) = \(KeySQL.keyHash(of: .value(key.revealed)))
               AND provider_id + 0 = \(provider)
             """, step: "looking for the key").rows.first?.decode("key_number")
+    }
+
+    private func storedKey(number: Int, provider: Int, in transaction: Transaction) throws -> APIKey? {
+        try transaction.query(
+            "SELECT api_key FROM public.provider_api_keys WHERE provider_id = \(provider) AND key_number = \(number)",
+            step: "reading key #\(number)"
+        ).rows.first.map { APIKey(checked: try $0.decode("api_key")) }
     }
 
     func requireProvider(_ name: ProviderName) throws {

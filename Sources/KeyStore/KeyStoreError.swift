@@ -11,6 +11,12 @@ public enum KeyStoreError: Error, Sendable, Equatable {
     case keyNotFound(ProviderName, number: Int)
     case providerExists(ProviderName)
     case keyAlreadyStored(ProviderName, asNumber: Int?)
+    /// `--add-key --number N` where N holds a key.
+    case keyNumberTaken(ProviderName, number: Int)
+    /// The key changed between the confirmation and the delete.
+    case keyChanged(ProviderName, number: Int)
+    /// The provider exists and has no key to give.
+    case noKeys(ProviderName)
     case numbersExhausted(ProviderName)
     /// The tables or functions are missing: the migration has not been applied.
     case schemaMissing
@@ -32,7 +38,7 @@ public enum KeyStoreError: Error, Sendable, Equatable {
     public var category: Category {
         switch self {
         case .invalidInput, .invalidBulkInput: .usage
-        case .providerNotFound, .keyNotFound: .notFound
+        case .providerNotFound, .keyNotFound, .noKeys: .notFound
         case .busy, .timedOut: .busy
         default: .failure
         }
@@ -50,6 +56,9 @@ public enum KeyStoreError: Error, Sendable, Equatable {
         case .providerExists(let name): "provider \"\(name)\" already exists"
         case .keyAlreadyStored(let name, let number):
             "that key is already stored for \(name)\(number.map { " as #\($0)" } ?? "")"
+        case .keyNumberTaken(let name, let number): "key #\(number) of \(name) is taken"
+        case .keyChanged(let name, let number): "key #\(number) of \(name) changed since it was shown; nothing was deleted"
+        case .noKeys(let name): "provider \"\(name)\" has no keys"
         case .numbersExhausted(let name): "provider \"\(name)\" has used every key number up to 2147483647"
         case .schemaMissing: "the KeyAdmin tables are not in this database"
         case .migrationDrift(let fileName):
@@ -71,6 +80,9 @@ public enum KeyStoreError: Error, Sendable, Equatable {
         case .keyNotFound(let name, _): "see keyadmin --list --provider \(name)"
         case .providerExists: "add keys to it with keyadmin --add-key or --add-bulk"
         case .keyAlreadyStored: nil
+        case .keyNumberTaken(let name, _): "choose a free number, see keyadmin --list --provider \(name); or leave out --number"
+        case .keyChanged(let name, _): "see keyadmin --list --provider \(name), then try again"
+        case .noKeys(let name): "add one with keyadmin --add-key \(name) -"
         case .numbersExhausted: "numbers are never reused; add the keys to a new provider"
         case .schemaMissing: "run keyadmin --migrate first"
         case .migrationDrift:
@@ -115,9 +127,9 @@ extension KeyStoreError {
             return .busy("\(error.step): another session holds what this command needs")
         case .queryCanceled?:
             return .timedOut("\(error.step): the statement ran past its time limit and was cancelled")
-        case .uniqueViolation? where error.constraintName == "provider_api_keys_key_hash_provider_id_key":
+        case .uniqueViolation? where error.constraintName == ConstraintName.keyHash:
             if let provider { return .keyAlreadyStored(provider, asNumber: nil) }
-        case .uniqueViolation? where error.constraintName == "providers_provider_name_key":
+        case .uniqueViolation? where error.constraintName == ConstraintName.providerName:
             if let provider { return .providerExists(provider) }
         case .numericValueOutOfRange?:
             // key_number is an integer: the next number after 2147483647 does not exist.

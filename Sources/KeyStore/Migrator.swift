@@ -15,7 +15,7 @@ public struct Migrator {
 
     /// Migrations wait up to 30 s for their locks: ALTER TABLE needs the table to itself, and
     /// backends may be reading keys at that moment.
-    static let lockTimeoutMilliseconds = 30_000
+    static let lockTimeout: Duration = .seconds(30)
 
     public init(connection: Connection, migrations: [Migration] = Migration.bundled) {
         self.connection = connection
@@ -28,7 +28,7 @@ public struct Migrator {
         do {
             var outcome = Outcome()
             for migration in migrations {
-                let options = TransactionOptions(readOnly: dryRun, lockTimeoutMilliseconds: Self.lockTimeoutMilliseconds)
+                let options = TransactionOptions(readOnly: dryRun, lockTimeout: Self.lockTimeout)
                 let applied = try connection.withTransaction(options) { transaction in
                     try apply(migration, in: transaction, dryRun: dryRun, outcome: &outcome)
                 }
@@ -57,7 +57,7 @@ public struct Migrator {
         }
         let checksum: String = try transaction.query(
             "SELECT encode(sha256(convert_to(\(migration.sql), 'UTF8')), 'hex') AS checksum", step: "hashing \(migration.fileName)"
-        ).singleRow(step: "hashing \(migration.fileName)").decode("checksum")
+        ).singleRow().decode("checksum")
         if try trackingTableExists(transaction) {
             let recorded = try transaction.query(
                 "SELECT checksum FROM keyadmin.schema_migrations WHERE version = \(migration.version)",
@@ -82,7 +82,7 @@ public struct Migrator {
     private func trackingTableExists(_ transaction: Transaction) throws -> Bool {
         try transaction.query(
             "SELECT to_regclass('keyadmin.schema_migrations') IS NOT NULL AS present", step: "reading the applied migrations"
-        ).singleRow(step: "reading the applied migrations").decode("present")
+        ).singleRow().decode("present")
     }
 
     private func checkForUnknownVersions() throws {

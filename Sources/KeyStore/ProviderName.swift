@@ -1,7 +1,9 @@
-/// A provider's name as stored: 1-64 characters of `a-z 0-9 . _ -`, lower-case.
+/// A provider's name as stored: 1-64 characters of `a-z 0-9 . _ -`, lower-case, starting with a
+/// letter or digit (the constraints of migrations 021 and 022 say the same).
 ///
 /// Names are case-insensitive for the operator (`OpenAI` and `openai` are one provider), so
 /// ASCII letters are folded to lower case here, exactly as the SQL functions fold their argument.
+/// Errors never quote the input: it failed to be a name, and may be a key typed in its place.
 public struct ProviderName: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: String
 
@@ -12,6 +14,7 @@ public struct ProviderName: Hashable, Sendable, CustomStringConvertible {
         guard !trimmed.isEmpty else {
             throw .invalidInput("the provider name is empty", hint: "use a name such as openai or anthropic")
         }
+        if KeyShape.looksLikeKey(trimmed) { throw KeyShape.misplacedKeyError(expected: "a provider name") }
         var folded = ""
         folded.unicodeScalars.reserveCapacity(trimmed.unicodeScalars.count)
         for scalar in trimmed.unicodeScalars {
@@ -20,9 +23,13 @@ public struct ProviderName: Hashable, Sendable, CustomStringConvertible {
             case "a"..."z", "0"..."9", ".", "_", "-": folded.unicodeScalars.append(scalar)
             default:
                 throw .invalidInput(
-                    "provider name \(Self.quoted(trimmed)) contains \(Self.describe(scalar))",
+                    "the provider name contains \(Self.describe(scalar))",
                     hint: "provider names use only letters a-z, digits and . _ -")
             }
+        }
+        guard let first = folded.unicodeScalars.first, ("a"..."z").contains(first) || ("0"..."9").contains(first) else {
+            throw .invalidInput("the provider name starts with \(Self.describe(folded.unicodeScalars.first ?? " "))",
+                                hint: "a provider name starts with a letter or a digit, such as openai")
         }
         guard folded.unicodeScalars.count <= Self.maximumLength else {
             throw .invalidInput(
@@ -33,14 +40,6 @@ public struct ProviderName: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { rawValue }
-
-    /// Names are shown in errors, but never at any length or with control characters.
-    private static func quoted(_ text: String) -> String {
-        let visible = text.unicodeScalars.prefix(40).map { scalar in
-            (0x20..<0x7F).contains(scalar.value) ? String(scalar) : "?"
-        }.joined()
-        return "\"\(visible)\(text.unicodeScalars.count > 40 ? "…" : "")\""
-    }
 
     private static func describe(_ scalar: Unicode.Scalar) -> String {
         switch scalar.value {

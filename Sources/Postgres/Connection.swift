@@ -66,13 +66,8 @@ public final class Connection {
     public func query(_ query: Query, step: String) throws -> QueryResult {
         try send(query, step: step)
         var answer: QueryResult?
-        var failure: PostgresError?
-        while let result = try nextResult(step: step) {
-            if failure == nil, let error = error(in: result, step: step) {
-                failure = error
-            } else if answer == nil {
-                answer = result
-            }
+        let failure = try drainResults(step: step) { result in
+            if answer == nil { answer = result }
         }
         if let failure { throw failure }
         guard let answer else {
@@ -86,14 +81,8 @@ public final class Connection {
     public func forEachRow(_ query: Query, step: String, _ body: (Row) throws -> Void) throws {
         try send(query, step: step)
         PQsetSingleRowMode(handle)
-        var failure: Error?
-        while let result = try nextResult(step: step) {
-            guard failure == nil else { continue }  // drain, so the connection stays usable
-            if let error = error(in: result, step: step) {
-                failure = error
-            } else if result.status == PGRES_SINGLE_TUPLE {
-                do { try body(Row(result: result, index: 0)) } catch { failure = error }
-            }
+        let failure = try drainResults(step: step) { result in
+            if result.status == PGRES_SINGLE_TUPLE { try body(Row(result: result, index: 0)) }
         }
         if let failure { throw failure }
     }
@@ -103,11 +92,7 @@ public final class Connection {
     public func execute(_ script: SQLScript, step: String) throws {
         try ensureUsable(step: step)
         guard PQsendQuery(handle, script.text) == 1 else { throw sendFailure(step: step) }
-        var failure: PostgresError?
-        while let result = try nextResult(step: step) {
-            if failure == nil { failure = error(in: result, step: step) }
-        }
-        if let failure { throw failure }
+        if let failure = try drainResults(step: step) { throw failure }
     }
 
     // MARK: - The wire
@@ -116,10 +101,32 @@ public final class Connection {
 
     func send(_ query: Query, step: String) throws {
         try ensureUsable(step: step)
+        try sendParameterized(query, step: step)
+    }
+
+    /// The only call that sends a statement with values: PQsendQueryParams, text parameters,
+    /// the unnamed statement (nothing prepared outlives it, which poolers require).
+    func sendParameterized(_ query: Query, step: String) throws {
         let sent = withOptionalCStringArray(query.parameters) { values in
             PQsendQueryParams(handle, query.sql, Int32(query.parameters.count), nil, values, nil, nil, 0)
         }
         guard sent == 1 else { throw sendFailure(step: step) }
+    }
+
+    /// Reads the answer to the statement under way to its end, so that the connection is ready
+    /// for the next one, even after an error. Results that are not errors go to `body`; the
+    /// first error (the server's, or one `body` threw) is returned, later ones are dropped.
+    func drainResults(step: String, _ body: (QueryResult) throws -> Void = { _ in }) throws -> Error? {
+        var failure: Error?
+        while let result = try nextResult(step: step) {
+            guard failure == nil else { continue }
+            if let error = error(in: result, step: step) {
+                failure = error
+            } else {
+                do { try body(result) } catch { failure = error }
+            }
+        }
+        return failure
     }
 
     func ensureUsable(step: String) throws {
@@ -142,8 +149,8 @@ public final class Connection {
     func nextResult(step: String) throws -> QueryResult? {
         // The grace period lets the server's own statement_timeout (set in transactions) fire
         // first, with its clearer error.
-        let limit = settings.statementTimeoutMilliseconds + 2_000
-        var deadline = Deadline(millisecondsFromNow: limit)
+        let limit = settings.statementTimeout + .seconds(2)
+        var deadline = Deadline(after: limit)
         var cancelled = false
         while PQisBusy(handle) == 1 {
             let ready = waitForSocket(until: deadline)
@@ -152,22 +159,22 @@ public final class Connection {
                     isBroken = true
                     throw PostgresError(
                         .timedOut, step: step,
-                        message: "\(target) did not answer within \(limit / 1000) seconds, even after the statement was cancelled")
+                        message: "\(target) did not answer within \(limit.wholeMilliseconds / 1000) seconds, even after the statement was cancelled")
                 }
                 cancelled = true
                 cancel()
-                deadline = Deadline(millisecondsFromNow: 3_000)
+                deadline = Deadline(after: .seconds(3))
                 continue
             }
             if PQconsumeInput(handle) == 0 { throw lostConnection(step: step) }
         }
         guard let raw = PQgetResult(handle) else {
             if cancelled {
-                throw PostgresError(.timedOut, step: step, message: "no answer within \(limit / 1000) seconds; the statement was cancelled")
+                throw PostgresError(.timedOut, step: step, message: "no answer within \(limit.wholeMilliseconds / 1000) seconds; the statement was cancelled")
             }
             return nil
         }
-        let result = QueryResult(taking: raw)
+        let result = QueryResult(taking: raw, step: step)
         if result.status == PGRES_FATAL_ERROR, PQstatus(handle) != CONNECTION_OK {
             // Drain whatever is left; the error below says what happened.
             while let rest = PQgetResult(handle) { PQclear(rest) }

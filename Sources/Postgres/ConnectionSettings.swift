@@ -14,24 +14,24 @@ import Darwin
 public struct ConnectionSettings: Sendable {
     public var connectionString: String
     /// Used when neither the connection string nor PGCONNECT_TIMEOUT sets one.
-    public var connectTimeoutSeconds: Int
+    public var connectTimeout: Duration
     /// How long one statement may run before the client cancels it and gives up.
-    public var statementTimeoutMilliseconds: Int
+    public var statementTimeout: Duration
     /// How long a transaction may wait for a lock another operator holds.
-    public var lockTimeoutMilliseconds: Int
+    public var lockTimeout: Duration
     public var applicationName: String
 
     public init(
         connectionString: String = "",
-        connectTimeoutSeconds: Int = 10,
-        statementTimeoutMilliseconds: Int = 60_000,
-        lockTimeoutMilliseconds: Int = 5_000,
+        connectTimeout: Duration = .seconds(10),
+        statementTimeout: Duration = .seconds(60),
+        lockTimeout: Duration = .seconds(5),
         applicationName: String = "keyadmin"
     ) {
         self.connectionString = connectionString
-        self.connectTimeoutSeconds = connectTimeoutSeconds
-        self.statementTimeoutMilliseconds = statementTimeoutMilliseconds
-        self.lockTimeoutMilliseconds = lockTimeoutMilliseconds
+        self.connectTimeout = connectTimeout
+        self.statementTimeout = statementTimeout
+        self.lockTimeout = lockTimeout
         self.applicationName = applicationName
     }
 
@@ -45,7 +45,7 @@ public struct ConnectionSettings: Sendable {
         let fields = try parsedFields()
         var parameters: [(keyword: String, value: String)] = [("fallback_application_name", applicationName)]
         if fields["connect_timeout"] == nil, environment("PGCONNECT_TIMEOUT") == nil {
-            parameters.append(("connect_timeout", String(connectTimeoutSeconds)))
+            parameters.append(("connect_timeout", String(max(1, connectTimeout.wholeMilliseconds / 1000))))
         }
         // Unacknowledged data gives up after 30 s, so a dropped network or a frozen server ends
         // a long send (a bulk load) with an error instead of waiting out TCP's retransmissions

@@ -15,7 +15,7 @@ extension Connection {
             throw PostgresError(.unexpectedResult, step: step, message: "the server did not start the COPY")
         }
         if let error = error(in: ready, step: step) {
-            while try nextResult(step: step) != nil {}
+            _ = try drainResults(step: step)
             throw error
         }
         guard ready.status == PGRES_COPY_IN else {
@@ -41,15 +41,7 @@ extension Connection {
         if !buffer.isEmpty { try flush() }
         guard PQputCopyEnd(handle, nil) == 1 else { throw lostConnection(step: step) }
         var stored = 0
-        var failure: PostgresError?
-        while let result = try nextResult(step: step) {
-            if failure == nil, let error = error(in: result, step: step) {
-                failure = error
-            } else {
-                stored = result.affectedRowCount
-            }
-        }
-        if let failure { throw failure }
+        if let failure = try drainResults(step: step, { stored = $0.affectedRowCount }) { throw failure }
         return stored
     }
 

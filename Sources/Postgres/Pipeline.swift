@@ -8,25 +8,17 @@ extension Connection {
         try ensureUsable(step: step)
         guard PQenterPipelineMode(handle) == 1 else { throw sendFailure(step: step) }
         defer { PQexitPipelineMode(handle) }
-        for query in queries {
-            let sent = withOptionalCStringArray(query.parameters) { values in
-                PQsendQueryParams(handle, query.sql, Int32(query.parameters.count), nil, values, nil, nil, 0)
-            }
-            guard sent == 1 else { throw sendFailure(step: step) }
-        }
+        for query in queries { try sendParameterized(query, step: step) }
         guard PQpipelineSync(handle) == 1 else { throw sendFailure(step: step) }
         var results: [QueryResult] = []
-        var failure: PostgresError?
+        var failure: Error?
         for _ in queries {
-            // Each statement's results end with a NULL from PQgetResult.
-            while let result = try nextResult(step: step) {
-                if result.status == PGRES_PIPELINE_ABORTED { continue }
-                if let error = error(in: result, step: step) {
-                    failure = failure ?? error
-                } else {
-                    results.append(result)
-                }
+            // Each statement's results end with a NULL from PQgetResult; statements after a
+            // failure come back PIPELINE_ABORTED.
+            let statementFailure = try drainResults(step: step) { result in
+                if result.status != PGRES_PIPELINE_ABORTED { results.append(result) }
             }
+            failure = failure ?? statementFailure
         }
         // The sync point closes the pipeline; after it, the connection is idle again.
         guard let sync = try nextResult(step: step), sync.status == PGRES_PIPELINE_SYNC else {

@@ -36,12 +36,15 @@ public struct Query: Sendable, ExpressibleByStringInterpolation {
         }
 
         public mutating func appendInterpolation(_ value: some PostgresEncodable) {
-            parameters.append(value.postgresText)
-            sql += "$\(parameters.count)"
+            appendParameter(value.postgresText)
         }
 
         public mutating func appendInterpolation(_ value: (some PostgresEncodable)?) {
-            parameters.append(value?.postgresText)
+            appendParameter(value?.postgresText)
+        }
+
+        mutating func appendParameter(_ text: String?) {
+            parameters.append(text)
             sql += "$\(parameters.count)"
         }
     }

@@ -3,9 +3,12 @@ import CLibPQ
 /// The rows of one statement's answer. Owns its `PGresult` and clears it when released.
 public final class QueryResult {
     private let handle: OpaquePointer
+    /// What the statement was for, as the caller named it: errors about the result say it.
+    public let step: String
 
-    init(taking handle: OpaquePointer) {
+    init(taking handle: OpaquePointer, step: String) {
         self.handle = handle
+        self.step = step
     }
 
     deinit { PQclear(handle) }
@@ -32,7 +35,7 @@ public final class QueryResult {
     public var rows: [Row] { (0..<rowCount).map { Row(result: self, index: $0) } }
 
     /// The only row, or an error if there is not exactly one.
-    public func singleRow(step: String) throws -> Row {
+    public func singleRow() throws -> Row {
         guard rowCount == 1 else {
             throw PostgresError(.unexpectedResult, step: step, message: "expected one row, got \(rowCount)")
         }

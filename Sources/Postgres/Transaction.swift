@@ -10,12 +10,12 @@ public struct TransactionOptions: Sendable {
     public var readOnly: Bool
     /// How long a statement may wait for a row or table lock before failing with 55P03;
     /// `nil` uses the connection's setting.
-    public var lockTimeoutMilliseconds: Int?
+    public var lockTimeout: Duration?
 
-    public init(isolation: Isolation = .readCommitted, readOnly: Bool = false, lockTimeoutMilliseconds: Int? = nil) {
+    public init(isolation: Isolation = .readCommitted, readOnly: Bool = false, lockTimeout: Duration? = nil) {
         self.isolation = isolation
         self.readOnly = readOnly
-        self.lockTimeoutMilliseconds = lockTimeoutMilliseconds
+        self.lockTimeout = lockTimeout
     }
 }
 
@@ -56,8 +56,8 @@ extension Connection {
         let transaction = Transaction(connection: self)
         let value: T
         do {
-            let lockTimeout = options.lockTimeoutMilliseconds ?? settings.lockTimeoutMilliseconds
-            let statementTimeout = settings.statementTimeoutMilliseconds
+            let lockTimeout = (options.lockTimeout ?? settings.lockTimeout).wholeMilliseconds
+            let statementTimeout = settings.statementTimeout.wholeMilliseconds
             // BEGIN and the limits in one round trip: over a WAN to a hosted database each
             // round trip is tens of milliseconds.
             _ = try pipeline([

@@ -12,11 +12,11 @@ import TestSupport
         try TestDatabase.with { (database: TestDatabase) throws in
             let added = try keyadmin(database, "--add-provider", "OpenAI")
             #expect(added.status == 0)
-            #expect(added.stdout == "added provider openai\n")
+            #expect(added.result == "added provider openai\n")
             let keys = (1...10).map { "sk-proj-quickstart-\($0)-abcdef0123" }
             let bulk = try keyadmin(database, "--add-bulk", "openai", stdin: keys.joined(separator: "\n") + "\n")
             #expect(bulk.status == 0)
-            #expect(bulk.stdout.hasPrefix("added 10 keys to openai (#1-#10)"))
+            #expect(bulk.result.hasPrefix("added 10 keys to openai (#1-#10)"))
             let list = try keyadmin(database, "--list")
             #expect(list.status == 0)
             #expect(list.stdout.contains("openai  (10 keys)"))
@@ -33,7 +33,7 @@ import TestSupport
             _ = try keyadmin(database, "--add-provider", "openai")
             let added = try keyadmin(database, "--add-key", "openai", "-", stdin: "  sk-from-stdin-0000000001\r\n")
             #expect(added.status == 0)
-            #expect(added.stdout == "added key #1 to openai (sk-fr…0001)\n")
+            #expect(added.result == "added key #1 to openai (sk-fr…0001)\n")
             let get = try keyadmin(database, "--get-key", "openai", "1")
             #expect(get.stdout == "sk-from-stdin-0000000001\n")
             let update = try keyadmin(database, "--update-key", "openai", "1", "-", stdin: "sk-replaced-via-stdin-02\n")
@@ -42,7 +42,7 @@ import TestSupport
             let twoLines = try keyadmin(database, "--add-key", "openai", "-", stdin: "sk-one-aaaaaaaa\nsk-two-bbbbbbbb\n")
             #expect(twoLines.status == 2)
             let withBOM = try keyadmin(database, "--add-key", "openai", "-", stdin: "\u{FEFF}sk-saved-by-notepad-03\r\n")
-            #expect(withBOM.stdout == "added key #2 to openai (sk-sa…d-03)\n", "\(withBOM.stderr)")
+            #expect(withBOM.result == "added key #2 to openai (sk-sa…d-03)\n", "\(withBOM.stderr)")
         }
     }
 
@@ -75,7 +75,7 @@ import TestSupport
             try (1...500).map { "sk-from-file-\($0)-0000" }.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(at: file) }
             let bulk = try keyadmin(database, "--add-bulk", "openai", "--file", file.path)
-            #expect(bulk.stdout == "added 500 keys to openai (#1-#500)\n")
+            #expect(bulk.result == "added 500 keys to openai (#1-#500)\n")
             let missing = try keyadmin(database, "--add-bulk", "openai", "--file", "/nonexistent/keys.txt")
             #expect(missing.status == 2)
             #expect(missing.stderr.contains("cannot open /nonexistent/keys.txt"))
@@ -92,7 +92,7 @@ import TestSupport
             #expect(try database.integer("SELECT count(*) AS value FROM providers") == 1)
             let deleted = try keyadmin(database, "--delete-provider", "openai", "--yes")
             #expect(deleted.status == 0)
-            #expect(deleted.stdout == "deleted provider openai and its 1 key\n")
+            #expect(deleted.result == "deleted provider openai and its 1 key\n")
             #expect(try database.integer("SELECT count(*) AS value FROM provider_api_keys") == 0)
         }
     }
@@ -102,10 +102,10 @@ import TestSupport
             _ = try keyadmin(database, "--add-provider", "openai")
             let key = try keyadmin(database, "--delete-key", "openai", "7")
             #expect(key.status == 3)
-            #expect(key.stderr == "error: no key #7 for provider \"openai\" (see keyadmin --list --provider openai)\n")
+            #expect(key.error == "error: no key #7 for provider \"openai\" (see keyadmin --list --provider openai)\n")
             let provider = try keyadmin(database, "--random-key", "anthropic")
             #expect(provider.status == 3)
-            #expect(provider.stderr == "error: no provider named \"anthropic\" (see keyadmin --list)\n")
+            #expect(provider.error == "error: no provider named \"anthropic\" (see keyadmin --list)\n")
         }
     }
 
@@ -129,13 +129,13 @@ import TestSupport
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let early = try keyadmin(database, "--list")
             #expect(early.status == 1)
-            #expect(early.stderr == "error: the KeyAdmin tables are not in this database (run keyadmin --migrate first)\n")
+            #expect(early.error == "error: the KeyAdmin tables are not in this database (run keyadmin --migrate first)\n")
             let dry = try keyadmin(database, "--migrate", "--dry-run")
-            #expect(dry.stdout == "would apply 021_simplify_provider_api_keys.sql\n")
+            #expect(dry.result == "would apply 021_simplify_provider_api_keys.sql\nwould apply 022_provider_names_start_with_letter_or_digit.sql\n")
             let migrate = try keyadmin(database, "--migrate")
-            #expect(migrate.stdout == "applied 021_simplify_provider_api_keys.sql\n")
+            #expect(migrate.result == "applied 021_simplify_provider_api_keys.sql\napplied 022_provider_names_start_with_letter_or_digit.sql\n")
             let again = try keyadmin(database, "--migrate")
-            #expect(again.stdout == "the database is up to date (1 migration applied)\n")
+            #expect(again.result == "the database is up to date (2 migrations applied)\n")
         }
     }
 
@@ -176,7 +176,7 @@ import TestSupport
             #expect(try keyadmin(database, "--add-key", "openai", "sk-back\\slash-0001", environment: off).status == 0)
             #expect(try keyadmin(database, "--add-key", "openai", "sk-back\\slash-0001", environment: off).status == 1)
             let bulk = try keyadmin(database, "--add-bulk", "openai", stdin: "sk-back\\slash-0001\nsk-two\\\\x-0002\n", environment: off)
-            #expect(bulk.stdout.hasPrefix("added 1 key to openai (#2); skipped 1"))
+            #expect(bulk.result.hasPrefix("added 1 key to openai (#2); skipped 1"))
             #expect(try database.values("SELECT api_key AS value FROM provider_api_keys ORDER BY key_number") == [
                 "sk-back\\slash-0001", "sk-two\\\\x-0002",
             ])

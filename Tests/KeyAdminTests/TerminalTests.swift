@@ -18,15 +18,43 @@ struct TerminalTests {
         }
     }
 
-    @Test func bulkAtATerminalReadsHiddenLinesUntilAnEmptyOne() throws {
+    @Test func bulkAtATerminalReadsAPasteWithBlankLinesUntilTwoEmptyLines() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             _ = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-provider", "openai"])
             let session = try TerminalSession.run(
                 ["--database-url", database.connectionString, "--add-bulk", "openai"],
-                answers: [("(input hidden):", "sk-pasted-one-000000001\nsk-pasted-two-000000002\n")])
-            #expect(session.status == 0)
+                answers: [("input hidden", "sk-pasted-one-000000001\n\nsk-pasted-two-000000002\n\n")])
+            #expect(session.status == 0, "\(session.output)")
             #expect(!session.output.contains("sk-pasted-one-000000001"))
+            #expect(session.output.contains("read 2 key lines; storing them in openai"))
             #expect(session.output.contains("added 2 keys to openai (#1-#2)"))
+        }
+    }
+
+    @Test func bulkAtATerminalEndsOnControlD() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            _ = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-provider", "openai"])
+            let session = try TerminalSession.run(
+                ["--database-url", database.connectionString, "--add-bulk", "openai"],
+                answers: [("input hidden", "sk-pasted-one-000000001\n\nsk-pasted-two-000000002\n\u{04}")])
+            #expect(session.status == 0, "\(session.output)")
+            #expect(session.output.contains("added 2 keys to openai (#1-#2)"))
+        }
+    }
+
+    @Test func deletingAKeyShowsItMaskedAndAsks() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            _ = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-provider", "openai"])
+            _ = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-key", "openai", "sk-to-be-deleted-00000001"])
+            let arguments = ["--database-url", database.connectionString, "--delete-key", "openai", "1"]
+            let no = try TerminalSession.run(arguments, answers: [("[y/N] ", "")])
+            #expect(no.status == 2)
+            #expect(no.output.contains("Delete key #1 of openai (sk-to…0001)"), "\(no.output)")
+            #expect(try database.integer("SELECT count(*) AS value FROM provider_api_keys") == 1)
+            let yes = try TerminalSession.run(arguments, answers: [("[y/N] ", "y")])
+            #expect(yes.status == 0, "\(yes.output)")
+            #expect(yes.output.contains("deleted key #1 of openai (sk-to…0001)"))
+            #expect(try database.integer("SELECT count(*) AS value FROM provider_api_keys") == 0)
         }
     }
 

@@ -27,7 +27,7 @@ import Testing
             let environmentOnly = DatabaseLocator(environment: ["DATABASE_URL": "postgresql://env/db"], dotEnvPath: path)
             #expect(try environmentOnly.locate(commandLineURL: nil).connectionString == "postgresql://env/db")
             let fileOnly = DatabaseLocator(environment: [:], dotEnvPath: path)
-            #expect(try fileOnly.locate(commandLineURL: nil).source == "WORKER_1_DATABASE_URL in \(path)")
+            #expect(try fileOnly.locate(commandLineURL: nil).source == "WORKER_1_DATABASE_URL from \(path)")
         }
     }
 

@@ -9,33 +9,53 @@ func runPsql(file: String, on database: TestDatabase) throws -> (status: Int32, 
     try runTool(["psql", "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", file, database.connectionString])
 }
 
-let migrationFile = URL(fileURLWithPath: #filePath)
+let migrationsDirectory = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("migrations/021_simplify_provider_api_keys.sql").path
+    .appendingPathComponent("migrations")
+
+/// Every file in migrations/, in the order they apply.
+let migrationFiles: [String] = {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: migrationsDirectory.path)) ?? []
+    return names.filter { $0.hasSuffix(".sql") }.sorted().map { migrationsDirectory.appendingPathComponent($0).path }
+}()
+
+let migrationFile = migrationsDirectory.appendingPathComponent("021_simplify_provider_api_keys.sql").path
+let allVersions = migrationFiles.map { String(URL(fileURLWithPath: $0).lastPathComponent.prefix(3)) }
+
+func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: String) {
+    var last: (status: Int32, output: String) = (0, "")
+    for file in migrationFiles {
+        last = try runPsql(file: file, on: database)
+        if last.status != 0 { return last }
+    }
+    return last
+}
 
 @Suite struct MigrationTests {
     @Test func embeddedMigrationIsTheFileByteForByte() throws {
-        let file = try String(contentsOfFile: migrationFile, encoding: .utf8)
-        #expect(Migration.bundled.map(\.fileName) == ["021_simplify_provider_api_keys.sql"])
-        #expect(Migration.bundled.first?.sql == file)
-        #expect(Migration.bundled.first?.version == "021")
+        #expect(Migration.bundled.map(\.fileName) == migrationFiles.map { URL(fileURLWithPath: $0).lastPathComponent })
+        for (migration, file) in zip(Migration.bundled, migrationFiles) {
+            #expect(migration.sql == (try String(contentsOfFile: file, encoding: .utf8)))
+        }
+        #expect(Migration.bundled.map(\.version) == allVersions)
+        #expect(allVersions.starts(with: ["021", "022"]))
     }
 
     @Test func psqlTwiceThenTheToolLeavesOneSchemaAndRecordsIt() throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
-            #expect(try runPsql(file: migrationFile, on: database).status == 0)
+            #expect(try runPsqlAll(on: database).status == 0)
             let store = try database.store()
             try store.addProvider(ProviderName(validating: "openai"))
             _ = try store.addKey(APIKey(validating: "sk-kept-across-migrations-0001"), to: ProviderName(validating: "openai"))
-            let second = try runPsql(file: migrationFile, on: database)
+            let second = try runPsqlAll(on: database)
             #expect(second.status == 0, "\(second.output)")
             let outcome = try Migrator(connection: database.connect()).run(dryRun: false)
-            #expect(outcome.applied.map(\.version) == ["021"])
+            #expect(outcome.applied.map(\.version) == allVersions)
             #expect(try database.values("SELECT api_key AS value FROM provider_api_keys") == ["sk-kept-across-migrations-0001"])
-            #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.schema_migrations") == 1)
+            #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.schema_migrations") == allVersions.count)
             let again = try Migrator(connection: database.connect()).run(dryRun: false)
             #expect(again.applied.isEmpty)
-            #expect(again.alreadyApplied.count == 1)
+            #expect(again.alreadyApplied.count == allVersions.count)
         }
     }
 
@@ -52,8 +72,9 @@ let migrationFile = URL(fileURLWithPath: #filePath)
                 INSERT INTO provider_api_keys (provider_id, key_number, api_key) VALUES (1, 1, 'sk-seed-one'), (1, 7, 'sk-seed-seven');
                 """), step: "the seed's schema")
             let outcome = try Migrator(connection: database.connect()).run(dryRun: false)
-            #expect(outcome.warnings.count == 1)
+            #expect(outcome.warnings.count == 2)
             #expect(outcome.warnings.first?.contains("providers_provider_name_format") == true)
+            #expect(outcome.warnings.last?.contains("providers_provider_name_starts_with_letter_or_digit") == true)
             #expect(try database.values("SELECT api_key AS value FROM provider_api_keys ORDER BY id") == ["sk-seed-one", "sk-seed-seven"])
             #expect(try database.store().addKey(APIKey(validating: "sk-after-migration-01"), to: ProviderName(validating: "openai")) == 8)
             #expect(throws: PostgresError.self) {
@@ -64,9 +85,13 @@ let migrationFile = URL(fileURLWithPath: #filePath)
 
     @Test func recordsVersionNameAndTheFilesSHA256() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
-            let row = try database.values("SELECT version || ' ' || name || ' ' || checksum AS value FROM keyadmin.schema_migrations")
-            let expected = try sha256Hex(ofFile: migrationFile)
-            #expect(row == ["021 simplify_provider_api_keys \(expected)"])
+            let rows = try database.values(
+                "SELECT version || ' ' || name || ' ' || checksum AS value FROM keyadmin.schema_migrations ORDER BY version")
+            let expected = try migrationFiles.map { file in
+                let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+                return "\(name.prefix(3)) \(name.dropFirst(4)) \(try sha256Hex(ofFile: file))"
+            }
+            #expect(rows == expected)
         }
     }
 
@@ -85,8 +110,8 @@ let migrationFile = URL(fileURLWithPath: #filePath)
                 results.withLock { $0.append(result) }
             }
             let outcomes = try results.withLock { try $0.map { try $0.get() } }
-            #expect(outcomes.map(\.applied.count).reduce(0, +) == 1)
-            #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.schema_migrations") == 1)
+            #expect(outcomes.map(\.applied.count).reduce(0, +) == allVersions.count)
+            #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.schema_migrations") == allVersions.count)
         }
     }
 
@@ -115,7 +140,7 @@ let migrationFile = URL(fileURLWithPath: #filePath)
     @Test func dryRunListsWhatWouldRunAndWritesNothing() throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let outcome = try Migrator(connection: database.connect()).run(dryRun: true)
-            #expect(outcome.applied.map(\.version) == ["021"])
+            #expect(outcome.applied.map(\.version) == allVersions)
             #expect(try database.values("SELECT to_regclass('public.providers')::text AS value") == [nil])
             #expect(try database.values("SELECT to_regnamespace('keyadmin')::text AS value") == [nil])
         }
@@ -125,6 +150,30 @@ let migrationFile = URL(fileURLWithPath: #filePath)
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             #expect(throws: KeyStoreError.schemaMissing) { try database.store().addProvider(ProviderName(validating: "openai")) }
             #expect(throws: KeyStoreError.schemaMissing) { try database.store().randomKey(of: ProviderName(validating: "openai")) }
+        }
+    }
+
+    /// The client's name rule and the schema's constraints accept exactly the same names.
+    @Test func constraintAndClientAgreeOnProviderNames() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let connection = try database.connect()
+            let names = ["openai", "9router", "a", "a.b_c-d", "-h", "--version", ".hidden", "_x", "x y", "UPPER", "é",
+                         String(repeating: "n", count: 64), String(repeating: "n", count: 65), ""]
+            for name in names {
+                let clientAccepts = (try? ProviderName(validating: name))?.rawValue == name
+                let serverAccepts: Bool = try connection.withTransaction { transaction in
+                    try transaction.query("SAVEPOINT probe", step: "probe")
+                    do {
+                        try transaction.query("INSERT INTO providers (provider_name) VALUES (\(name))", step: "probe")
+                        try transaction.query("ROLLBACK TO SAVEPOINT probe", step: "probe")
+                        return true
+                    } catch {
+                        try transaction.query("ROLLBACK TO SAVEPOINT probe", step: "probe")
+                        return false
+                    }
+                }
+                #expect(clientAccepts == serverAccepts, "\(name.debugDescription)")
+            }
         }
     }
 }

@@ -18,7 +18,7 @@ import TestSupport
     @Test func decodingNamesTheColumnAndType() throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let row = try database.connect().query("SELECT 'abc'::text AS word, NULL::int AS nothing", step: "t")
-                .singleRow(step: "t")
+                .singleRow()
             #expect(throws: PostgresError.self) { try row.decode("word", as: Int.self) }
             #expect(throws: PostgresError.self) { try row.decode("nothing", as: Int.self) }
             #expect(try row.decodeIfPresent("nothing", as: Int.self) == nil)
@@ -61,7 +61,7 @@ import TestSupport
 
     @Test func statementTimeoutCancelsALongStatement() throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
-            let connection = try Connection(settings: database.settings(statementTimeoutMilliseconds: 300))
+            let connection = try Connection(settings: database.settings(statementTimeout: .milliseconds(300)))
             let started = Date()
             #expect {
                 try connection.withTransaction { try $0.query("SELECT pg_sleep(30)", step: "sleeping") }

@@ -6,6 +6,17 @@ public struct KeyAdminProcess {
         public let status: Int32
         public let stdout: String
         public let stderr: String
+
+        /// stdout without the "database: ..." line that opens every human-readable result.
+        public var result: String {
+            guard stdout.hasPrefix("database: "), let newline = stdout.firstIndex(of: "\n") else { return stdout }
+            return String(stdout[stdout.index(after: newline)...])
+        }
+
+        /// stderr without the " [database ...]" that ends every error after connecting.
+        public var error: String {
+            stderr.replacing(#/ \[database [^\]]*\]/#, with: "")
+        }
     }
 
     /// The binary SwiftPM built next to this test bundle.

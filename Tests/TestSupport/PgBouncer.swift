@@ -28,7 +28,7 @@ public final class PgBouncer {
         var serverPort = fields["port"] ?? environment["PGPORT"]
         if serverPort == nil {
             let admin = try TestServer.adminConnection()
-            serverPort = String(try admin.query("SELECT inet_server_port() AS port", step: "port").singleRow(step: "port").decode("port", as: Int.self))
+            serverPort = String(try admin.query("SELECT inet_server_port() AS port", step: "port").singleRow().decode("port", as: Int.self))
         }
         var host = field("host", "PGHOST", "127.0.0.1")
         if host.hasPrefix("/") || host == "localhost" { host = "127.0.0.1" }

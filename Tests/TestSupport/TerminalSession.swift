@@ -6,8 +6,13 @@ import Foundation
 public enum TerminalSession {
     public static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/script") }
 
+    /// Each reply is typed followed by a newline; "\u{04}" (Ctrl-D) at the start of a line is
+    /// the end of input. A session still running after `timeout` is killed, and its output then
+    /// ends with "[killed after timeout]", so a tool waiting for input fails the test instead of
+    /// hanging it.
     public static func run(
-        _ arguments: [String], answers: [(prompt: String, reply: String)], environment: [String: String] = [:]
+        _ arguments: [String], answers: [(prompt: String, reply: String)], environment: [String: String] = [:],
+        timeout: Duration = .seconds(20)
     ) throws -> (status: Int32, output: String) {
         let command = ([KeyAdminProcess.executable.path] + arguments).map(shellQuoted).joined(separator: " ")
         let process = Process()
@@ -23,6 +28,14 @@ public enum TerminalSession {
         process.standardOutput = output
         process.standardError = output
         try process.run()
+        let killed = Mutex(false)
+        let seconds = Double(timeout.components.seconds)
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [process] in
+            guard process.isRunning else { return }
+            killed.withLock { $0 = true }
+            kill(-process.processIdentifier, SIGKILL)
+            process.terminate()
+        }
         var seen = Data()
         for answer in answers {
             while !String(decoding: seen, as: UTF8.self).contains(answer.prompt) {
@@ -35,7 +48,8 @@ public enum TerminalSession {
         seen += output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         try? input.fileHandleForWriting.close()
-        return (process.terminationStatus, String(decoding: seen, as: UTF8.self))
+        let suffix = killed.withLock { $0 } ? "[killed after timeout]" : ""
+        return (process.terminationStatus, String(decoding: seen, as: UTF8.self) + suffix)
     }
 
     private static func shellQuoted(_ text: String) -> String {

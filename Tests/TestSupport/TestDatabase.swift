@@ -40,11 +40,11 @@ public final class TestDatabase: Sendable {
     }
 
     public func settings(
-        statementTimeoutMilliseconds: Int = 60_000, lockTimeoutMilliseconds: Int = 5_000
+        statementTimeout: Duration = .seconds(60), lockTimeout: Duration = .seconds(5)
     ) -> ConnectionSettings {
         ConnectionSettings(
-            connectionString: connectionString, statementTimeoutMilliseconds: statementTimeoutMilliseconds,
-            lockTimeoutMilliseconds: lockTimeoutMilliseconds, applicationName: "keyadmin-tests")
+            connectionString: connectionString, statementTimeout: statementTimeout,
+            lockTimeout: lockTimeout, applicationName: "keyadmin-tests")
     }
 
     public func connect() throws -> Connection {

@@ -1,0 +1,196 @@
+import KeyStore
+
+/// Every command: its values, the options that go with it, its help, and how it is built from
+/// them, in one entry each. The switches are exhaustive, so a new command does not compile
+/// until every one of these is written for it.
+enum CommandName: String, CaseIterable {
+    case list = "--list"
+    case addProvider = "--add-provider"
+    case addKey = "--add-key"
+    case addBulk = "--add-bulk"
+    case updateKey = "--update-key"
+    case deleteKey = "--delete-key"
+    case deleteProvider = "--delete-provider"
+    case migrate = "--migrate"
+    case getKey = "--get-key"
+    case randomKey = "--random-key"
+    case completions = "--completions"
+
+    /// Builds the command from exactly `values.count` values, taken in order.
+    typealias Builder = (inout CommandValues, ParsedModifiers) throws(UsageError) -> Command
+
+    struct Entry {
+        let values: [ValueKind]
+        let help: String
+        let build: Builder
+    }
+
+    var entry: Entry {
+        switch self {
+        case .list:
+            Entry(values: [], help: "every provider with its key count and its keys, masked") { _, modifiers throws(UsageError) in
+                .list(provider: try modifiers.provider(), reveal: modifiers.has(.reveal))
+            }
+        case .addProvider:
+            Entry(values: [.name], help: "add a provider (a-z 0-9 . _ -, starting with a letter or digit)") { values, _ throws(UsageError) in
+                .addProvider(try values.provider())
+            }
+        case .addKey:
+            Entry(values: [.provider, .key], help: "add one key; KEY - reads it from stdin (hidden on a terminal)") { values, modifiers throws(UsageError) in
+                let force = modifiers.has(.force)
+                return .addKey(try values.provider(), try values.key(force: force), number: try modifiers.number(), force: force)
+            }
+        case .addBulk:
+            Entry(values: [.provider], help: "add many keys, one per line, from stdin or --file") { values, modifiers throws(UsageError) in
+                .addBulk(try values.provider(), from: modifiers.bulkSource(), force: modifiers.has(.force))
+            }
+        case .updateKey:
+            Entry(values: [.provider, .number, .key], help: "replace key number NUM; KEY may be -") { values, modifiers throws(UsageError) in
+                let force = modifiers.has(.force)
+                return .updateKey(try values.provider(), number: try values.number(), try values.key(force: force), force: force)
+            }
+        case .deleteKey:
+            Entry(values: [.provider, .number], help: "delete key number NUM, showing it masked (asks on a terminal)") { values, _ throws(UsageError) in
+                .deleteKey(try values.provider(), number: try values.number())
+            }
+        case .deleteProvider:
+            Entry(values: [.name], help: "delete a provider and all its keys (asks; --yes without a terminal)") { values, _ throws(UsageError) in
+                .deleteProvider(try values.provider())
+            }
+        case .migrate:
+            Entry(values: [], help: "apply the migrations this database has not had yet") { _, modifiers throws(UsageError) in
+                .migrate(dryRun: modifiers.has(.dryRun))
+            }
+        case .getKey:
+            Entry(values: [.provider, .number], help: "print key number NUM alone on its line") { values, _ throws(UsageError) in
+                .getKey(try values.provider(), number: try values.number())
+            }
+        case .randomKey:
+            Entry(values: [.provider], help: "print a uniformly random key alone on its line") { values, _ throws(UsageError) in
+                .randomKey(try values.provider())
+            }
+        case .completions:
+            Entry(values: [.shell], help: "print a completion script for bash, zsh or fish") { values, _ throws(UsageError) in
+                .completions(try values.shell())
+            }
+        }
+    }
+
+    var modifiers: [Modifier] { Modifier.allCases.filter { $0.commands?.contains(self) ?? false } }
+
+    /// "--add-key PROVIDER KEY [--number NUM] [--force]"
+    var usage: String {
+        ([rawValue] + entry.values.map(\.name) + modifiers.map { "[\($0.usage)]" }).joined(separator: " ")
+    }
+
+    /// Commands that reach the database (all but printing a completion script).
+    var needsDatabase: Bool {
+        switch self {
+        case .completions: false
+        case .list, .addProvider, .addKey, .addBulk, .updateKey, .deleteKey, .deleteProvider, .migrate, .getKey, .randomKey: true
+        }
+    }
+}
+
+/// What one run of `keyadmin` does, checked and typed.
+enum Command: Equatable {
+    case list(provider: ProviderName?, reveal: Bool)
+    case addProvider(ProviderName)
+    case addKey(ProviderName, KeyInput, number: Int?, force: Bool)
+    case addBulk(ProviderName, from: BulkSource, force: Bool)
+    case updateKey(ProviderName, number: Int, KeyInput, force: Bool)
+    case deleteKey(ProviderName, number: Int)
+    case deleteProvider(ProviderName)
+    case migrate(dryRun: Bool)
+    case getKey(ProviderName, number: Int)
+    case randomKey(ProviderName)
+    case completions(Shell)
+}
+
+enum BulkSource: Equatable {
+    case standardInput
+    case file(String)
+}
+
+enum Shell: String, CaseIterable {
+    case bash, zsh, fish
+}
+
+/// A KEY argument: the key itself (checked while parsing, before any I/O), or `-` for "read it
+/// from stdin".
+enum KeyInput: Equatable {
+    case argument(APIKey)
+    case standardInput
+}
+
+/// A command's values, handed out in order and checked as what they stand for. No message
+/// quotes a value that failed its check: it may be a key typed in the wrong place.
+struct CommandValues {
+    let command: CommandName
+    var remaining: ArraySlice<String>
+
+    private mutating func next() -> String { remaining.popFirst() ?? "" }
+
+    mutating func provider() throws(UsageError) -> ProviderName {
+        do { return try ProviderName(validating: next()) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    }
+
+    mutating func number() throws(UsageError) -> Int {
+        try Self.keyNumber(next(), usage: command.usage)
+    }
+
+    mutating func key(force: Bool) throws(UsageError) -> KeyInput {
+        let text = next()
+        if text == "-" { return .standardInput }
+        do { return .argument(try APIKey(validating: text, force: force)) } catch { throw UsageError(error.oneLine) }
+    }
+
+    mutating func shell() throws(UsageError) -> Shell {
+        let text = next()
+        guard let shell = Shell(rawValue: text) else {
+            throw UsageError("--completions takes bash, zsh or fish", usage: command.usage)
+        }
+        return shell
+    }
+
+    /// A key number: 1 to 2147483647 (PostgreSQL's integer), written `3` or `#3` as lists show it.
+    static func keyNumber(_ text: String, usage: String) throws(UsageError) -> Int {
+        let digits = text.hasPrefix("#") ? String(text.dropFirst()) : text
+        guard let number = Int32(digits, radix: 10), number > 0 else {
+            if KeyShape.looksLikeKey(text) { throw UsageError(KeyShape.misplacedKeyError(expected: "a key number").oneLine, usage: usage) }
+            throw UsageError("a key number is a whole number from 1 to 2147483647, such as 3", usage: usage)
+        }
+        return Int(number)
+    }
+}
+
+/// The options given besides the command, with their values (checked when asked for).
+struct ParsedModifiers {
+    let command: CommandName
+    var values: [Modifier: String] = [:]
+
+    func has(_ modifier: Modifier) -> Bool { values[modifier] != nil }
+
+    func provider() throws(UsageError) -> ProviderName? {
+        guard let text = values[.provider] else { return nil }
+        do { return try ProviderName(validating: text) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    }
+
+    func number() throws(UsageError) -> Int? {
+        guard let text = values[.number] else { return nil }
+        return try CommandValues.keyNumber(text, usage: command.usage)
+    }
+
+    func bulkSource() -> BulkSource {
+        guard let path = values[.file], path != "-" else { return .standardInput }
+        return .file(path)
+    }
+
+    func duration(_ modifier: Modifier, default value: Duration) throws(UsageError) -> Duration {
+        guard let text = values[modifier] else { return value }
+        guard let seconds = Double(text), seconds.isFinite, (0.001...86_400).contains(seconds) else {
+            throw UsageError("\(modifier.rawValue) takes seconds from 0.001 to 86400, such as 5 or 0.5")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+}
