@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Sets up keyadmin on this machine and runs it:
+#   0. refuses at once when the environment names another database than the one it would migrate,
 #   1. installs what is missing (libpq-dev, pkg-config, psql; a PostgreSQL server if one is needed),
 #   2. builds a release binary,
 #   3. if no database is configured (--database-url aside: WORKER_1_DATABASE_URL or DATABASE_URL in the
@@ -11,17 +12,37 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
+# The local database is ours when .env says setup.sh wrote it, or when nothing else is configured.
+uses_local_database() {
+    { [ -f .env ] && grep -q '^# Written by scripts/setup.sh' .env; } || ! database_configured
+}
+
+database_configured() {
+    [ -n "${WORKER_1_DATABASE_URL:-}${DATABASE_URL:-}${PGHOST:-}${PGDATABASE:-}${PGSERVICE:-}" ] && return 0
+    [ -f .env ] && grep -Eq '^[[:space:]]*(export[[:space:]]+)?(WORKER_1_DATABASE_URL|DATABASE_URL)[[:space:]]*=' .env
+}
+
+# A connection string without its password, for messages.
+without_password() { printf '%s' "$1" | sed -E 's#(://[^:@/]*):[^@]*@#\1@#; s#password=[^ ]*#password=...#'; }
+
+# keyadmin reads WORKER_1_DATABASE_URL and DATABASE_URL from the environment before .env: with
+# either set, the migration would go to that database, not to the local one set up here.
+# Refuse before building anything, and say which database the environment names.
+if uses_local_database; then
+    for variable in WORKER_1_DATABASE_URL DATABASE_URL; do
+        value=${!variable:-}
+        if [ -n "$value" ] && ! printf '%s' "$value" | grep -q '@localhost:54329/'; then
+            die "$variable in the environment points to $(without_password "$value"), but setup.sh sets up and migrates the local database on localhost:54329; unset $variable to use the local one, or remove .env and run setup.sh again to use $variable"
+        fi
+    done
+fi
+
 ensure_client_packages
 say "building keyadmin (release)"
 # --static-swift-stdlib: the binary runs on machines without Swift and starts faster.
 swift build -c release --product keyadmin --static-swift-stdlib 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]|mktemp|^/.*swift_static' || true
 bin=.build/release/keyadmin
 [ -x "$bin" ] || die "the build did not produce $bin"
-
-database_configured() {
-    [ -n "${WORKER_1_DATABASE_URL:-}${DATABASE_URL:-}${PGHOST:-}${PGDATABASE:-}${PGSERVICE:-}" ] && return 0
-    [ -f .env ] && grep -Eq '^[[:space:]]*(export[[:space:]]+)?(WORKER_1_DATABASE_URL|DATABASE_URL)[[:space:]]*=' .env
-}
 
 start_local_database() {
     ensure_server_packages
@@ -52,22 +73,24 @@ start_local_database() {
         "${run[@]}" "$bindir/pg_ctl" -D "$data" -w -l "$data/server.log" \
             -o "-p $port -c listen_addresses=localhost -c unix_socket_directories=$data" start >/dev/null
     fi
-    local url="postgresql://postgres:$(cat "$password_file")@localhost:$port/postgres"
+    url="postgresql://postgres:$(cat "$password_file")@localhost:$port/postgres"
     (umask 077; printf '# Written by scripts/setup.sh: the local PostgreSQL in %s\nDATABASE_URL=%s\n' "$data" "$url" > .env)
     say "wrote DATABASE_URL to .env (readable only by you)"
 }
 
-if [ -f .env ] && grep -q '^# Written by scripts/setup.sh' .env; then
-    start_local_database   # ours: make sure it is running (after a reboot, say)
-elif database_configured; then
-    say "using the database already configured"
+# The database keyadmin is run against below: the local one (named explicitly, so nothing in
+# the environment can redirect it), or whatever is configured.
+target=()
+if uses_local_database; then
+    start_local_database   # creates it, or makes sure it is running (after a reboot, say)
+    target=(--database-url "$url")
 else
-    start_local_database
+    say "using the database already configured (keyadmin names it below)"
 fi
 
 say "applying migrations"
-"$bin" --migrate
+"$bin" "${target[@]}" --migrate
 say "keys in the database"
-"$bin" --list
+"$bin" "${target[@]}" --list
 say "keyadmin is ready: $bin (copy it anywhere; the migrations are built in)"
 say "next: $bin --add-provider openai && $bin --add-bulk openai --file keys.txt"

@@ -142,7 +142,7 @@ import TestSupport
     @Test func concurrentAddKeyProcessesAllSucceedWithDistinctNumbers() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             _ = try keyadmin(database, "--add-provider", "openai")
-            let statuses = Mutex<[Int32]>([])
+            let statuses = Locked<[Int32]>([])
             DispatchQueue.concurrentPerform(iterations: 8) { index in
                 let status = (try? keyadmin(database, "--add-key", "openai", "sk-parallel-process-\(index)-xyz").status) ?? -1
                 statuses.withLock { $0.append(status) }

@@ -34,7 +34,7 @@ import TestSupport
             _ = try keyadmin(database, ["--add-provider", "openai"])
             let files = try (0..<5).map { writer in try writeKeys((1...2_000).map { "sk-bulk-\(writer)-\($0)-abcdef" }) }
             defer { files.forEach { try? FileManager.default.removeItem(at: $0) } }
-            let results = Mutex<[KeyAdminProcess.Output]>([])
+            let results = Locked<[KeyAdminProcess.Output]>([])
             DispatchQueue.concurrentPerform(iterations: 10) { worker in
                 let arguments = worker < 5
                     ? ["--add-bulk", "openai", "--file", files[worker].path, "--lock-timeout", "60"]

@@ -30,7 +30,7 @@ import TestSupport
     @Test func concurrentAddsFromManyConnectionsGetDistinctNumbers() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             try database.store().addProvider(openai)
-            let failures = Mutex<[String]>([])
+            let failures = Locked<[String]>([])
             DispatchQueue.concurrentPerform(iterations: 8) { worker in
                 do {
                     let store = try database.store()

@@ -4,11 +4,6 @@ import Postgres
 import Testing
 import TestSupport
 
-/// psql, run as a DBA would: the file from migrations/, ON_ERROR_STOP, one transaction.
-func runPsql(file: String, on database: TestDatabase) throws -> (status: Int32, output: String) {
-    try runTool(["psql", "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", file, database.connectionString])
-}
-
 let migrationsDirectory = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("migrations")
@@ -97,7 +92,7 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
 
     @Test func twoMigratorsAtOnceApplyOnce() throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
-            let results = Mutex<[Result<Migrator.Outcome, KeyStoreError>]>([])
+            let results = Locked<[Result<Migrator.Outcome, KeyStoreError>]>([])
             DispatchQueue.concurrentPerform(iterations: 4) { _ in
                 let result: Result<Migrator.Outcome, KeyStoreError>
                 do {
@@ -176,8 +171,4 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
             }
         }
     }
-}
-
-func sha256Hex(ofFile path: String) throws -> String {
-    String(try runTool(["sha256sum", path]).output.prefix(64))
 }

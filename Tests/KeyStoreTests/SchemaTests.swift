@@ -51,10 +51,6 @@ import TestSupport
     }
 }
 
-func runPsqlCommand(_ sql: String, on database: TestDatabase) throws -> String {
-    try runTool(["psql", "-X", "-v", "VERBOSITY=verbose", "-c", sql, database.connectionString]).output
-}
-
 @Suite struct FunctionTests {
     func seed(_ database: TestDatabase, provider: String = "openai", numbers: [Int]) throws {
         let connection = try database.connect()

@@ -29,15 +29,12 @@ public struct KeyAdminProcess {
     /// the database variables cleared unless `environment` sets them.
     public static func run(
         _ arguments: [String], stdin: String? = nil, stdinData: Data? = nil,
-        environment: [String: String] = [:], directory: URL? = nil
+        environment: [String: String] = [:], unsetting: [String] = [], directory: URL? = nil
     ) throws -> Output {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        for name in ["DATABASE_URL", "WORKER_1_DATABASE_URL", "WORKER_1_URL", "NO_COLOR"] { env[name] = nil }
-        env.merge(environment) { $1 }
-        process.environment = env
+        process.environment = ChildEnvironment.make(environment, unsetting: unsetting)
         let workingDirectory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("keyadmin-cwd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: workingDirectory, withIntermediateDirectories: true)
         process.currentDirectoryURL = workingDirectory
@@ -53,7 +50,7 @@ public struct KeyAdminProcess {
             try? input.fileHandleForWriting.write(contentsOf: data)
             try? input.fileHandleForWriting.close()
         }
-        let errorData = Mutex(Data())
+        let errorData = Locked(Data())
         DispatchQueue.global().async(group: group) {
             let data = error.fileHandleForReading.readDataToEndOfFile()
             errorData.withLock { $0 = data }
@@ -78,9 +75,7 @@ public final class RunningKeyAdmin {
     public init(_ arguments: [String]) throws {
         process.executableURL = KeyAdminProcess.executable
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        for name in ["DATABASE_URL", "WORKER_1_DATABASE_URL", "WORKER_1_URL"] { env[name] = nil }
-        process.environment = env
+        process.environment = ChildEnvironment.make()
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = output
         process.standardError = error

@@ -18,17 +18,13 @@ public enum TerminalSession {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
         process.arguments = ["-qec", command, "/dev/null"]
-        var env = ProcessInfo.processInfo.environment
-        for name in ["DATABASE_URL", "WORKER_1_DATABASE_URL", "WORKER_1_URL", "NO_COLOR"] { env[name] = nil }
-        env["TERM"] = "xterm"
-        env.merge(environment) { $1 }
-        process.environment = env
+        process.environment = ChildEnvironment.make(["TERM": "xterm"].merging(environment) { $1 })
         let input = Pipe(), output = Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = output
         try process.run()
-        let killed = Mutex(false)
+        let killed = Locked(false)
         let seconds = Double(timeout.components.seconds)
         DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [process] in
             guard process.isRunning else { return }

@@ -95,7 +95,7 @@ public enum TestServer {
         return name
     }
 
-    static let templateToDrop = Mutex<String?>(nil)
+    static let templateToDrop = Locked<String?>(nil)
 
     /// Supabase's API roles. Roles belong to the whole server, so they are created once, and
     /// creating one that another test just created is not an error.

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A value guarded by a lock, for the little state tests share across threads.
-public final class Mutex<Value>: @unchecked Sendable {
+public final class Locked<Value>: @unchecked Sendable {
     private var value: Value
     private let lock = NSLock()
 
