@@ -64,25 +64,31 @@ if case .completions(let shell) = invocation.command {
 if invocation.output.json { OutputStream.standardOutput.hold() }
 
 Interrupts.install()
-// Once known, every error names the database it happened on and where that came from.
-var source: String?
-var target: DatabaseTarget?
-do throws(KeyStoreError) {
-    let located = try DatabaseLocator().locate(commandLineURL: invocation.connection.databaseURL)
-    source = located.source
-    for warning in located.warnings {
-        OutputStream.standardError.line("warning: \(warning)")
+run(invocation)
+
+/// Locates the database, connects and runs the command; every error after the database is
+/// known names it and the setting that chose it.
+func run(_ invocation: Invocation) -> Never {
+    var source: String?
+    var target: DatabaseTarget?
+    do throws(KeyStoreError) {
+        let located = try DatabaseLocator().locate(commandLineURL: invocation.connection.databaseURL)
+        source = located.source
+        for warning in located.warnings {
+            OutputStream.standardError.line("warning: \(warning)")
+        }
+        OutputStream.standardError.flush()
+        let settings = ConnectionSettings(
+            connectionString: located.connectionString,
+            statementTimeout: invocation.connection.statementTimeout,
+            lockTimeout: invocation.connection.lockTimeout)
+        let store = try KeyStore.connect(settings, located: located)
+        let database = DatabaseTarget(address: store.target, source: located.source)
+        target = database
+        try CommandRunner(store: store, invocation: invocation, target: database).run()
+        finish()
+    } catch {
+        let database = target.map { " [database \($0.label)]" } ?? source.map { " [database from \($0)]" } ?? ""
+        fail(error.oneLine + database, status: ExitStatus(error.category))
     }
-    OutputStream.standardError.flush()
-    let settings = ConnectionSettings(
-        connectionString: located.connectionString,
-        statementTimeout: invocation.connection.statementTimeout,
-        lockTimeout: invocation.connection.lockTimeout)
-    let store = try KeyStore.connect(settings, located: located)
-    target = DatabaseTarget(address: store.target, source: located.source)
-    try CommandRunner(store: store, invocation: invocation, target: target!).run()
-    finish()
-} catch {
-    let database = target.map { " [database \($0.label)]" } ?? source.map { " [database from \($0)]" } ?? ""
-    fail(error.oneLine + database, status: ExitStatus(error.category))
 }
