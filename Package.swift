@@ -4,7 +4,7 @@ import PackageDescription
 let package = Package(
     name: "KeyAdmin",
     products: [
-        .executable(name: "keyadmin", targets: ["KeyAdmin"]),
+        .executable(name: "keyadmin", targets: ["KeyAdmin"])
     ],
     // No package dependencies: the command line is parsed by a small table (see
     // Sources/KeyAdmin/Invocation.swift), which keeps start-up and CI builds short.

@@ -8,8 +8,12 @@ import PackagePlugin
 struct EmbedMigrations: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
         let migrationsDirectory = context.package.directoryURL.appending(path: "migrations")
-        let files = (try? FileManager.default.contentsOfDirectory(at: migrationsDirectory, includingPropertiesForKeys: nil)) ?? []
-        let migrations = files.filter { $0.pathExtension == "sql" }.sorted { $0.lastPathComponent < $1.lastPathComponent }
+        let files =
+            (try? FileManager.default.contentsOfDirectory(at: migrationsDirectory, includingPropertiesForKeys: nil))
+            ?? []
+        let migrations = files.filter { $0.pathExtension == "sql" }.sorted {
+            $0.lastPathComponent < $1.lastPathComponent
+        }
         let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedMigrations.swift")
         return [
             .buildCommand(
@@ -18,7 +22,7 @@ struct EmbedMigrations: BuildToolPlugin {
                 arguments: [output.path()] + migrations.map { $0.path() },
                 inputFiles: migrations,
                 outputFiles: [output]
-            ),
+            )
         ]
     }
 }

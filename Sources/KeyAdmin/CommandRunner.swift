@@ -1,10 +1,11 @@
+import KeyStore
+import Postgres
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import KeyStore
-import Postgres
 
 /// The database a command runs on, and which setting chose it: every result and error says
 /// both, so that a stale variable in the shell cannot send a command somewhere unnoticed.
@@ -30,7 +31,8 @@ struct CommandRunner {
     func run() throws(KeyStoreError) {
         switch invocation.command {
         case .list(let provider, let reveal):
-            try ListPrinter(json: output.json, reveal: reveal, out: out, database: target).print(store: store, provider: provider)
+            try ListPrinter(json: output.json, reveal: reveal, out: out, database: target).print(
+                store: store, provider: provider)
 
         case .addProvider(let name):
             try store.addProvider(name)
@@ -39,8 +41,9 @@ struct CommandRunner {
         case .addKey(let name, let input, let number, let force):
             let key = try readKey(input, for: name, force: force)
             let added = try store.addKey(key, to: name, number: number)
-            report(["provider": .string(name.rawValue), "number": .number(added), "key": .string(key.masked)],
-                   text: "added key #\(added) to \(name) (\(key.masked))")
+            report(
+                ["provider": .string(name.rawValue), "number": .number(added), "key": .string(key.masked)],
+                text: "added key #\(added) to \(name) (\(key.masked))")
 
         case .addBulk(let name, let source, let force):
             try addBulk(to: name, from: source, force: force)
@@ -48,24 +51,33 @@ struct CommandRunner {
         case .updateKey(let name, let number, let input, let force):
             let key = try readKey(input, for: name, force: force)
             let outcome = try store.updateKey(number: number, of: name, to: key)
-            report(["provider": .string(name.rawValue), "number": .number(number), "key": .string(key.masked),
-                    "changed": .bool(outcome == .replaced)],
-                   text: outcome == .replaced
-                       ? "replaced key #\(number) of \(name) (now \(key.masked))"
-                       : "key #\(number) of \(name) is already that key; nothing changed")
+            report(
+                [
+                    "provider": .string(name.rawValue), "number": .number(number), "key": .string(key.masked),
+                    "changed": .bool(outcome == .replaced),
+                ],
+                text: outcome == .replaced
+                    ? "replaced key #\(number) of \(name) (now \(key.masked))"
+                    : "key #\(number) of \(name) is already that key; nothing changed")
 
         case .deleteKey(let name, let number):
             let confirmed = try confirmKeyDeletion(number: number, of: name)
             let deleted = try store.deleteKey(number: number, of: name, expected: confirmed)
-            report(["provider": .string(name.rawValue), "number": .number(number), "key": .string(deleted.masked),
-                    "deleted": .bool(true)],
-                   text: "deleted key #\(number) of \(name) (\(deleted.masked)); put it back with keyadmin --add-key \(name) - --number \(number)")
+            report(
+                [
+                    "provider": .string(name.rawValue), "number": .number(number), "key": .string(deleted.masked),
+                    "deleted": .bool(true),
+                ],
+                text:
+                    "deleted key #\(number) of \(name) (\(deleted.masked)); put it back with keyadmin --add-key \(name) - --number \(number)"
+            )
 
         case .deleteProvider(let name):
             try confirmProviderDeletion(of: name)
             let keys = try store.deleteProvider(name)
-            report(["provider": .string(name.rawValue), "deleted": .bool(true), "deleted_keys": .number(keys)],
-                   text: "deleted provider \(name) and its \(keys) key\(keys == 1 ? "" : "s")")
+            report(
+                ["provider": .string(name.rawValue), "deleted": .bool(true), "deleted_keys": .number(keys)],
+                text: "deleted provider \(name) and its \(keys) key\(keys == 1 ? "" : "s")")
 
         case .migrate(let dryRun):
             try migrate(dryRun: dryRun)
@@ -133,7 +145,8 @@ struct CommandRunner {
             }
             // One key, one line: a trailing newline is fine, a second line is not.
             guard !bytes.trimmingTrailingNewlines().contains(0x0A) else {
-                throw .invalidInput("standard input holds more than one line", hint: "give one key, or use --add-bulk for many")
+                throw .invalidInput(
+                    "standard input holds more than one line", hint: "give one key, or use --add-bulk for many")
             }
             return try APIKey(validatingBytes: bytes, force: force)
         }
@@ -154,7 +167,9 @@ struct CommandRunner {
             let lines = Terminal.readHiddenLines(
                 prompt: "Paste the keys for \(name), one per line, then Ctrl-D (or two empty lines); input hidden:\n",
                 untilEndOfInput: true)
-            let keyLines = lines.filter { !$0.trimmingASCIIWhitespace().isEmpty && !$0.trimmingASCIIWhitespace().hasPrefix("#") }
+            let keyLines = lines.filter {
+                !$0.trimmingASCIIWhitespace().isEmpty && !$0.trimmingASCIIWhitespace().hasPrefix("#")
+            }
             err.line("read \(keyLines.count) key line\(keyLines.count == 1 ? "" : "s"); storing them in \(name)")
             err.flush()
             var source = ArrayLineSource(lines)
@@ -165,7 +180,9 @@ struct CommandRunner {
         }
         if output.json {
             let skipped: [JSON.Value] = report.skipped.map { line in
-                var members: [(String, JSON.Value)] = [("line", .number(line.lineNumber)), ("key", .string(line.key.masked))]
+                var members: [(String, JSON.Value)] = [
+                    ("line", .number(line.lineNumber)), ("key", .string(line.key.masked)),
+                ]
                 switch line.reason {
                 case .alreadyStored(let number):
                     members += [("reason", .string("already_stored")), ("number", .number(number))]
@@ -174,18 +191,21 @@ struct CommandRunner {
                 }
                 return .object(members)
             }
-            let numbers: JSON.Value = report.addedNumbers.map {
-                .object([("first", .number($0.lowerBound)), ("last", .number($0.upperBound))])
-            } ?? .null
-            self.report([
-                ("provider", .string(name.rawValue)), ("added", .number(report.addedCount)), ("numbers", numbers),
-                ("skipped_count", .number(report.skippedCount)), ("skipped", .array(skipped)),
-            ], text: [])
+            let numbers: JSON.Value =
+                report.addedNumbers.map {
+                    .object([("first", .number($0.lowerBound)), ("last", .number($0.upperBound))])
+                } ?? .null
+            self.report(
+                [
+                    ("provider", .string(name.rawValue)), ("added", .number(report.addedCount)), ("numbers", numbers),
+                    ("skipped_count", .number(report.skippedCount)), ("skipped", .array(skipped)),
+                ], text: [])
             return
         }
         var summary = "added \(report.addedCount) key\(report.addedCount == 1 ? "" : "s") to \(name)"
         if let numbers = report.addedNumbers {
-            summary += numbers.count == 1 ? " (#\(numbers.lowerBound))" : " (#\(numbers.lowerBound)-#\(numbers.upperBound))"
+            summary +=
+                numbers.count == 1 ? " (#\(numbers.lowerBound))" : " (#\(numbers.lowerBound)-#\(numbers.upperBound))"
         }
         if report.skippedCount > 0 { summary += "; skipped \(report.skippedCount)" }
         var lines = [summary]
@@ -220,12 +240,14 @@ struct CommandRunner {
     private func confirmProviderDeletion(of name: ProviderName) throws(KeyStoreError) {
         if invocation.assumeYes { return }
         guard Terminal.inputIsTerminal else {
-            throw .invalidInput("--delete-provider deletes every key of \(name) and needs confirmation",
-                                hint: "add --yes to confirm when not on a terminal")
+            throw .invalidInput(
+                "--delete-provider deletes every key of \(name) and needs confirmation",
+                hint: "add --yes to confirm when not on a terminal")
         }
         guard let count = try store.keyCount(of: name) else { throw .providerNotFound(name) }
         let answer = Terminal.ask(
-            "This deletes provider \(name) and its \(count) key\(count == 1 ? "" : "s") in \(target.address). Type the provider's name to confirm: ")
+            "This deletes provider \(name) and its \(count) key\(count == 1 ? "" : "s") in \(target.address). Type the provider's name to confirm: "
+        )
         guard answer?.trimmingASCIIWhitespace() == name.rawValue else {
             throw .invalidInput("the name typed did not match; nothing was deleted", hint: nil)
         }
@@ -235,16 +257,21 @@ struct CommandRunner {
 
     private func migrate(dryRun: Bool) throws(KeyStoreError) {
         let outcome = try Migrator(connection: store.connection).run(dryRun: dryRun)
-        for warning in outcome.warnings { err.line("warning: \(warning.dropPrefix("WARNING:").trimmingASCIIWhitespace())") }
+        for warning in outcome.warnings {
+            err.line("warning: \(warning.dropPrefix("WARNING:").trimmingASCIIWhitespace())")
+        }
         var lines = outcome.applied.map { "\(dryRun ? "would apply" : "applied") \($0.fileName)" }
         if outcome.applied.isEmpty {
-            lines.append("the database is up to date (\(outcome.alreadyApplied.count) migration\(outcome.alreadyApplied.count == 1 ? "" : "s") applied)")
+            lines.append(
+                "the database is up to date (\(outcome.alreadyApplied.count) migration\(outcome.alreadyApplied.count == 1 ? "" : "s") applied)"
+            )
         }
-        report([
-            ("dry_run", .bool(dryRun)),
-            ("applied", .array(outcome.applied.map { .string($0.fileName) })),
-            ("already_applied", .array(outcome.alreadyApplied.map { .string($0.fileName) })),
-        ], text: lines)
+        report(
+            [
+                ("dry_run", .bool(dryRun)),
+                ("applied", .array(outcome.applied.map { .string($0.fileName) })),
+                ("already_applied", .array(outcome.alreadyApplied.map { .string($0.fileName) })),
+            ], text: lines)
     }
 }
 
@@ -257,7 +284,9 @@ extension String {
 extension Array<UInt8> {
     func trimmingTrailingNewlines() -> ArraySlice<UInt8> {
         var bytes = self[...]
-        while let last = bytes.last, last == 0x0A || last == 0x0D || last == 0x20 || last == 0x09 { bytes = bytes.dropLast() }
+        while let last = bytes.last, last == 0x0A || last == 0x0D || last == 0x20 || last == 0x09 {
+            bytes = bytes.dropLast()
+        }
         return bytes
     }
 }

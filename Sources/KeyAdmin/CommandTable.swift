@@ -28,49 +28,62 @@ enum CommandName: String, CaseIterable {
     var entry: Entry {
         switch self {
         case .list:
-            Entry(values: [], help: "every provider with its key count and its keys, masked") { _, modifiers throws(UsageError) in
+            Entry(values: [], help: "every provider with its key count and its keys, masked") {
+                _, modifiers throws(UsageError) in
                 .list(provider: try modifiers.provider(), reveal: modifiers.has(.reveal))
             }
         case .addProvider:
-            Entry(values: [.name], help: "add a provider (a-z 0-9 . _ -, starting with a letter or digit)") { values, _ throws(UsageError) in
+            Entry(values: [.name], help: "add a provider (a-z 0-9 . _ -, starting with a letter or digit)") {
+                values, _ throws(UsageError) in
                 .addProvider(try values.provider())
             }
         case .addKey:
-            Entry(values: [.provider, .key], help: "add one key; KEY - reads it from stdin (hidden on a terminal)") { values, modifiers throws(UsageError) in
+            Entry(values: [.provider, .key], help: "add one key; KEY - reads it from stdin (hidden on a terminal)") {
+                values, modifiers throws(UsageError) in
                 let force = modifiers.has(.force)
-                return .addKey(try values.provider(), try values.key(force: force), number: try modifiers.number(), force: force)
+                return .addKey(
+                    try values.provider(), try values.key(force: force), number: try modifiers.number(), force: force)
             }
         case .addBulk:
-            Entry(values: [.provider], help: "add many keys, one per line, from stdin or --file") { values, modifiers throws(UsageError) in
+            Entry(values: [.provider], help: "add many keys, one per line, from stdin or --file") {
+                values, modifiers throws(UsageError) in
                 .addBulk(try values.provider(), from: modifiers.bulkSource(), force: modifiers.has(.force))
             }
         case .updateKey:
-            Entry(values: [.provider, .number, .key], help: "replace key number NUM; KEY may be -") { values, modifiers throws(UsageError) in
+            Entry(values: [.provider, .number, .key], help: "replace key number NUM; KEY may be -") {
+                values, modifiers throws(UsageError) in
                 let force = modifiers.has(.force)
-                return .updateKey(try values.provider(), number: try values.number(), try values.key(force: force), force: force)
+                return .updateKey(
+                    try values.provider(), number: try values.number(), try values.key(force: force), force: force)
             }
         case .deleteKey:
-            Entry(values: [.provider, .number], help: "delete key number NUM, showing it masked (asks on a terminal)") { values, _ throws(UsageError) in
+            Entry(values: [.provider, .number], help: "delete key number NUM, showing it masked (asks on a terminal)") {
+                values, _ throws(UsageError) in
                 .deleteKey(try values.provider(), number: try values.number())
             }
         case .deleteProvider:
-            Entry(values: [.name], help: "delete a provider and all its keys (asks; --yes without a terminal)") { values, _ throws(UsageError) in
+            Entry(values: [.name], help: "delete a provider and all its keys (asks; --yes without a terminal)") {
+                values, _ throws(UsageError) in
                 .deleteProvider(try values.provider())
             }
         case .migrate:
-            Entry(values: [], help: "apply the migrations this database has not had yet") { _, modifiers throws(UsageError) in
+            Entry(values: [], help: "apply the migrations this database has not had yet") {
+                _, modifiers throws(UsageError) in
                 .migrate(dryRun: modifiers.has(.dryRun))
             }
         case .getKey:
-            Entry(values: [.provider, .number], help: "print key number NUM alone on its line") { values, _ throws(UsageError) in
+            Entry(values: [.provider, .number], help: "print key number NUM alone on its line") {
+                values, _ throws(UsageError) in
                 .getKey(try values.provider(), number: try values.number())
             }
         case .randomKey:
-            Entry(values: [.provider], help: "print a uniformly random key alone on its line") { values, _ throws(UsageError) in
+            Entry(values: [.provider], help: "print a uniformly random key alone on its line") {
+                values, _ throws(UsageError) in
                 .randomKey(try values.provider())
             }
         case .completions:
-            Entry(values: [.shell], help: "print a completion script for bash, zsh or fish") { values, _ throws(UsageError) in
+            Entry(values: [.shell], help: "print a completion script for bash, zsh or fish") {
+                values, _ throws(UsageError) in
                 .completions(try values.shell())
             }
         }
@@ -87,7 +100,9 @@ enum CommandName: String, CaseIterable {
     var needsDatabase: Bool {
         switch self {
         case .completions: false
-        case .list, .addProvider, .addKey, .addBulk, .updateKey, .deleteKey, .deleteProvider, .migrate, .getKey, .randomKey: true
+        case .list, .addProvider, .addKey, .addBulk, .updateKey, .deleteKey, .deleteProvider, .migrate, .getKey,
+            .randomKey:
+            true
         }
     }
 }
@@ -132,7 +147,9 @@ struct CommandValues {
     private mutating func next() -> String { remaining.popFirst() ?? "" }
 
     mutating func provider() throws(UsageError) -> ProviderName {
-        do { return try ProviderName(validating: next()) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+        do { return try ProviderName(validating: next()) } catch {
+            throw UsageError(error.oneLine, usage: command.usage)
+        }
     }
 
     mutating func number() throws(UsageError) -> Int {
@@ -157,7 +174,9 @@ struct CommandValues {
     static func keyNumber(_ text: String, usage: String) throws(UsageError) -> Int {
         let digits = text.hasPrefix("#") ? String(text.dropFirst()) : text
         guard let number = Int32(digits, radix: 10), number > 0 else {
-            if KeyShape.looksLikeKey(text) { throw UsageError(KeyShape.misplacedKeyError(expected: "a key number").oneLine, usage: usage) }
+            if KeyShape.looksLikeKey(text) {
+                throw UsageError(KeyShape.misplacedKeyError(expected: "a key number").oneLine, usage: usage)
+            }
             throw UsageError("a key number is a whole number from 1 to 2147483647, such as 3", usage: usage)
         }
         return Int(number)

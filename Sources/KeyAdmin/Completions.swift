@@ -16,10 +16,16 @@ enum Completions {
     }
 
     private static var entries: [Entry] {
-        CommandName.allCases.map { Entry(spelling: $0.rawValue, help: $0.entry.help, valueNames: $0.entry.values.map(\.name)) }
-            + Modifier.allCases.map { Entry(spelling: $0.rawValue, help: $0.help, valueNames: $0.valueName.map { [$0] } ?? []) }
-            + [Entry(spelling: "--help", help: "show the help", valueNames: []),
-               Entry(spelling: "--version", help: "show the version", valueNames: [])]
+        CommandName.allCases.map {
+            Entry(spelling: $0.rawValue, help: $0.entry.help, valueNames: $0.entry.values.map(\.name))
+        }
+            + Modifier.allCases.map {
+                Entry(spelling: $0.rawValue, help: $0.help, valueNames: $0.valueName.map { [$0] } ?? [])
+            }
+            + [
+                Entry(spelling: "--help", help: "show the help", valueNames: []),
+                Entry(spelling: "--version", help: "show the version", valueNames: []),
+            ]
     }
 
     private static let shells = Shell.allCases.map(\.rawValue).joined(separator: " ")

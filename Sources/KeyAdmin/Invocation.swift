@@ -51,7 +51,8 @@ struct Invocation: Equatable {
                     if let inline {
                         modifiers[modifier] = inline
                     } else {
-                        modifiers[modifier] = try takeValues([valueName], for: modifier.rawValue, from: &remaining, usage: usage)[0]
+                        modifiers[modifier] = try takeValues(
+                            [valueName], for: modifier.rawValue, from: &remaining, usage: usage)[0]
                     }
                 } else if inline != nil {
                     throw UsageError("\(modifier.rawValue) does not take =VALUE", usage: usage)
@@ -61,7 +62,8 @@ struct Invocation: Equatable {
             } else if argument.hasPrefix("-") && argument != "-" {
                 throw UsageError(unknownOption(name))
             } else if KeyShape.looksLikeKey(argument) {
-                throw UsageError(KeyShape.misplacedKeyError(expected: "a value this command takes").oneLine, usage: named?.usage)
+                throw UsageError(
+                    KeyShape.misplacedKeyError(expected: "a value this command takes").oneLine, usage: named?.usage)
             } else if let named {
                 throw UsageError("too many values for \(named.rawValue)", usage: named.usage)
             } else {
@@ -69,7 +71,8 @@ struct Invocation: Equatable {
             }
         }
         guard commands.count <= 1 else {
-            throw UsageError("one command at a time: \(commands.map(\.0.rawValue).joined(separator: " and ")) were both given")
+            throw UsageError(
+                "one command at a time: \(commands.map(\.0.rawValue).joined(separator: " and ")) were both given")
         }
         guard let (command, values) = commands.first else {
             throw UsageError("no command given, such as --list or --add-provider NAME")
@@ -81,7 +84,8 @@ struct Invocation: Equatable {
         for modifier in given.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
             if let allowed = modifier.commands, !allowed.contains(name) {
                 let list = allowed.map(\.rawValue)
-                let joined = list.count == 1 ? list[0] : list.dropLast().joined(separator: ", ") + " or " + list[list.count - 1]
+                let joined =
+                    list.count == 1 ? list[0] : list.dropLast().joined(separator: ", ") + " or " + list[list.count - 1]
                 throw UsageError("\(modifier.rawValue) goes with \(joined), not with \(name.rawValue)")
             }
         }
@@ -115,9 +119,13 @@ struct Invocation: Equatable {
     /// "unknown option --lis (did you mean --list?)". The text is shown only when it has the
     /// shape of an option name: anything else may be a key with a dash in front.
     static func unknownOption(_ text: String) -> String {
-        let spellings = CommandName.allCases.map(\.rawValue) + Modifier.allCases.map(\.rawValue) + ["--help", "--version"]
-        let showable = text.count <= 40 && !KeyShape.looksLikeKey(text)
-            && text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
+        let spellings =
+            CommandName.allCases.map(\.rawValue) + Modifier.allCases.map(\.rawValue) + ["--help", "--version"]
+        let showable =
+            text.count <= 40 && !KeyShape.looksLikeKey(text)
+            && text.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-"
+            }
         guard showable else { return "unknown option (see keyadmin --help)" }
         // "-list" and "--List" are near misses too.
         let typed = text.hasPrefix("--") ? text.lowercased() : "-" + text.lowercased()

@@ -10,23 +10,28 @@ struct ListPrinter {
 
     func print(store: KeyStore, provider: ProviderName?) throws(KeyStoreError) {
         var layout = Layout(json: json, reveal: reveal, out: out, colour: out.usesColour && !json)
-        try store.list(provider: provider, summaries: { summaries in
-            // Written once the provider is known to exist (stdout is held under --json anyway).
-            if json {
-                out.write("{\"database\":\(JSON.string(database.address)),\"database_source\":\(JSON.string(database.source)),\"providers\":[")
-            } else {
-                out.line(Style.dim.apply("database: \(database.label)", when: out.usesColour))
-            }
-            layout.pending = summaries[...]
-            if summaries.isEmpty, !json {
-                out.line("no providers yet; add one with keyadmin --add-provider NAME")
-            }
-        }, key: { key in
-            // Keys arrive ordered by provider; providers without keys have no rows and are
-            // printed when the rows pass them.
-            while layout.current?.name != key.provider, layout.openNextProvider() {}
-            layout.printKey(key)
-        })
+        try store.list(
+            provider: provider,
+            summaries: { summaries in
+                // Written once the provider is known to exist (stdout is held under --json anyway).
+                if json {
+                    out.write(
+                        "{\"database\":\(JSON.string(database.address)),\"database_source\":\(JSON.string(database.source)),\"providers\":["
+                    )
+                } else {
+                    out.line(Style.dim.apply("database: \(database.label)", when: out.usesColour))
+                }
+                layout.pending = summaries[...]
+                if summaries.isEmpty, !json {
+                    out.line("no providers yet; add one with keyadmin --add-provider NAME")
+                }
+            },
+            key: { key in
+                // Keys arrive ordered by provider; providers without keys have no rows and are
+                // printed when the rows pass them.
+                while layout.current?.name != key.provider, layout.openNextProvider() {}
+                layout.printKey(key)
+            })
         while layout.openNextProvider() {}
         layout.closeProvider()
         if json { out.line("]}") }
@@ -61,7 +66,9 @@ private struct Layout {
         defer { providersPrinted += 1 }
         if json {
             out.write(providersPrinted > 0 ? "," : "")
-            out.write("{\"provider\":\(JSON.string(next.name)),\"key_count\":\(next.keyCount),\"created_at\":\(JSON.string(next.createdAt)),\"keys\":[")
+            out.write(
+                "{\"provider\":\(JSON.string(next.name)),\"key_count\":\(next.keyCount),\"created_at\":\(JSON.string(next.createdAt)),\"keys\":["
+            )
             return true
         }
         if providersPrinted > 0 { out.line("") }
@@ -72,7 +79,10 @@ private struct Layout {
         if next.keyCount == 0 {
             out.line("  no keys; add some with keyadmin --add-bulk \(next.name)")
         } else {
-            out.line(Style.dim.apply("  " + pad("#", numberWidth, right: true) + "  " + pad("key", keyWidth) + "  created", when: colour))
+            out.line(
+                Style.dim.apply(
+                    "  " + pad("#", numberWidth, right: true) + "  " + pad("key", keyWidth) + "  created", when: colour)
+            )
         }
         return true
     }
@@ -86,9 +96,12 @@ private struct Layout {
         let shown = reveal ? key.key.revealed : key.key.masked
         if json {
             out.write(keysPrinted > 0 ? "," : "")
-            out.write("{\"number\":\(key.number),\"key\":\(JSON.string(shown)),\"created_at\":\(JSON.string(key.createdAt))}")
+            out.write(
+                "{\"number\":\(key.number),\"key\":\(JSON.string(shown)),\"created_at\":\(JSON.string(key.createdAt))}")
         } else {
-            out.line("  " + pad("#\(key.number)", numberWidth, right: true) + "  " + pad(shown, keyWidth) + "  " + key.createdAt)
+            out.line(
+                "  " + pad("#\(key.number)", numberWidth, right: true) + "  " + pad(shown, keyWidth) + "  "
+                    + key.createdAt)
         }
         keysPrinted += 1
     }

@@ -149,7 +149,8 @@ enum JSON {
             case .bool(let flag): flag ? "true" : "false"
             case .null: "null"
             case .array(let values): "[" + values.map(\.text).joined(separator: ",") + "]"
-            case .object(let members): "{" + members.map { JSON.string($0.0) + ":" + $0.1.text }.joined(separator: ",") + "}"
+            case .object(let members):
+                "{" + members.map { JSON.string($0.0) + ":" + $0.1.text }.joined(separator: ",") + "}"
             }
         }
     }

@@ -1,9 +1,10 @@
+import KeyStore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import KeyStore
 
 /// Standard input as a terminal: prompts, hidden input and confirmations.
 enum Terminal {
@@ -58,4 +59,3 @@ enum Terminal {
         }
     }
 }
-

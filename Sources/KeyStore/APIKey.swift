@@ -26,10 +26,14 @@ public struct APIKey: Hashable, Sendable, CustomStringConvertible, CustomDebugSt
 
     /// The key in one line of input: without surrounding whitespace (CR included) and, at the
     /// start of the input, without the byte order mark that Windows editors write.
-    static func keyBytes<Line: BidirectionalCollection<UInt8>>(ofLine line: Line, atStartOfInput: Bool) -> Line.SubSequence
+    static func keyBytes<Line: BidirectionalCollection<UInt8>>(
+        ofLine line: Line, atStartOfInput: Bool
+    ) -> Line.SubSequence
     where Line.SubSequence == Line {
         var key = line.drop(while: \.isASCIIWhitespace)
-        if atStartOfInput, key.starts(with: [0xEF, 0xBB, 0xBF]) { key = key.dropFirst(3).drop(while: \.isASCIIWhitespace) }
+        if atStartOfInput, key.starts(with: [0xEF, 0xBB, 0xBF]) {
+            key = key.dropFirst(3).drop(while: \.isASCIIWhitespace)
+        }
         while let last = key.last, last.isASCIIWhitespace { key = key.dropLast() }
         return key
     }
@@ -41,14 +45,17 @@ public struct APIKey: Hashable, Sendable, CustomStringConvertible, CustomDebugSt
     /// With `force`, only what the database refuses counts.
     static func problem(with bytes: some BidirectionalCollection<UInt8>, force: Bool) -> KeyProblem? {
         if bytes.isEmpty { return .invalid("is empty") }
-        if bytes.count > maximumLength { return .invalid("is \(bytes.count) bytes long; the limit is \(maximumLength)") }
+        if bytes.count > maximumLength {
+            return .invalid("is \(bytes.count) bytes long; the limit is \(maximumLength)")
+        }
         for byte in bytes {
             switch byte {
             case 0x21...0x7E: continue
             case 0x20, 0x09: return .invalid("contains whitespace")
             case 0x80...:
-                return .invalid(String(validating: Array(bytes), as: UTF8.self) == nil
-                    ? "is not valid UTF-8" : "contains a non-ASCII character")
+                return .invalid(
+                    String(validating: Array(bytes), as: UTF8.self) == nil
+                        ? "is not valid UTF-8" : "contains a non-ASCII character")
             default: return .invalid("contains a control character")
             }
         }
@@ -60,8 +67,12 @@ public struct APIKey: Hashable, Sendable, CustomStringConvertible, CustomDebugSt
     /// Shapes a real provider key never has, and a careless paste often does.
     private static func oddShape(of bytes: some BidirectionalCollection<UInt8>) -> KeyProblem? {
         let quotes: Set<UInt8> = [0x22, 0x27, 0x60]  // " ' `
-        if let first = bytes.first, quotes.contains(first) { return .odd("starts with a quote", hint: "give the key without quotes") }
-        if let last = bytes.last, quotes.contains(last) { return .odd("ends with a quote", hint: "give the key without quotes") }
+        if let first = bytes.first, quotes.contains(first) {
+            return .odd("starts with a quote", hint: "give the key without quotes")
+        }
+        if let last = bytes.last, quotes.contains(last) {
+            return .odd("ends with a quote", hint: "give the key without quotes")
+        }
         if bytes.last == UInt8(ascii: ",") { return .odd("ends with a comma", hint: "give the key without the comma") }
         if bytes.contains(UInt8(ascii: ",")) { return .odd("contains a comma", hint: "give one key per line") }
         if bytes.count < minimumLength { return .odd("is shorter than \(minimumLength) characters", hint: nil) }
@@ -77,7 +88,9 @@ public struct APIKey: Hashable, Sendable, CustomStringConvertible, CustomDebugSt
         guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")), equals != bytes.startIndex else { return false }
         let name = bytes[..<equals], rest = bytes[bytes.index(after: equals)...]
         guard let first = name.first, first == UInt8(ascii: "_") || first.isASCIILetter else { return false }
-        guard name.allSatisfy({ $0 == UInt8(ascii: "_") || $0.isASCIILetter || (0x30...0x39).contains($0) }) else { return false }
+        guard name.allSatisfy({ $0 == UInt8(ascii: "_") || $0.isASCIILetter || (0x30...0x39).contains($0) }) else {
+            return false
+        }
         return rest.contains { $0 != UInt8(ascii: "=") }
     }
 
@@ -91,12 +104,13 @@ public struct APIKey: Hashable, Sendable, CustomStringConvertible, CustomDebugSt
         // Stored keys are ASCII (the migration's CHECK), so bytes are characters; listing
         // 100,000 keys masks 100,000 times, and walking grapheme clusters would dominate.
         let view = Substring(key).utf8
-        let (head, tail) = switch view.count {
-        case 16...: (5, 4)
-        case 9..<16: (3, 2)
-        case 1..<9: (1, 0)
-        default: (0, 0)
-        }
+        let (head, tail) =
+            switch view.count {
+            case 16...: (5, 4)
+            case 9..<16: (3, 2)
+            case 1..<9: (1, 0)
+            default: (0, 0)
+            }
         let shown = (view.prefix(head), view.suffix(tail))
         // Only the bytes shown are checked: a key with other characters is masked by character.
         guard !shown.0.contains(where: { $0 >= 0x80 }), !shown.1.contains(where: { $0 >= 0x80 }) else {
@@ -133,7 +147,8 @@ enum KeyProblem: Equatable {
         case .invalid(let problem):
             .invalidInput("the key \(problem)", hint: "a key is one line of visible ASCII characters, such as sk-...")
         case .odd(let problem, let hint):
-            .invalidInput("the key \(problem)", hint: (hint.map { "\($0), or " } ?? "") + "add --force to store it as it is")
+            .invalidInput(
+                "the key \(problem)", hint: (hint.map { "\($0), or " } ?? "") + "add --force to store it as it is")
         }
     }
 }

@@ -106,7 +106,8 @@ private struct Load {
     mutating func skip(lineNumber: Int, key: String, reason: BulkReport.SkippedLine.Reason) {
         report.skippedCount += 1
         if report.skipped.count < BulkLoader.skippedLinesKept {
-            report.skipped.append(BulkReport.SkippedLine(lineNumber: lineNumber, key: APIKey(checked: key), reason: reason))
+            report.skipped.append(
+                BulkReport.SkippedLine(lineNumber: lineNumber, key: APIKey(checked: key), reason: reason))
         }
     }
 
@@ -133,7 +134,8 @@ private struct Load {
             try transaction.query("RELEASE SAVEPOINT keyadmin_bulk_chunk", step: step)
             recordAdded(copied)
         } catch let error as PostgresError
-            where error.sqlState == .uniqueViolation && error.constraintName == ConstraintName.keyHash {
+            where error.sqlState == .uniqueViolation && error.constraintName == ConstraintName.keyHash
+        {
             try transaction.query("ROLLBACK TO SAVEPOINT keyadmin_bulk_chunk", step: step)
             try insertSortingOutStoredKeys(chunk)
         }
@@ -142,7 +144,8 @@ private struct Load {
     /// One statement for the chunk: keys stored already (before the load, or by an earlier
     /// chunk of it) are reported; the rest get the next numbers, in input order.
     private mutating func insertSortingOutStoredKeys(_ chunk: Chunk) throws {
-        let result = try transaction.query("""
+        let result = try transaction.query(
+            """
             WITH input AS (
                 SELECT t.api_key, t.line, \(KeySQL.keyHash(of: .column("t.api_key"))) AS hash
                 FROM unnest(\(chunk.keys)::text[], \(chunk.lineNumbers)::integer[]) AS t(api_key, line)

@@ -42,30 +42,39 @@ public struct DatabaseLocator: Sendable {
 
     public func locate(commandLineURL: String?) throws(KeyStoreError) -> Located {
         if let commandLineURL {
-            return Located(connectionString: try Self.checked(commandLineURL, source: "--database-url"), source: "--database-url", warnings: [])
+            return Located(
+                connectionString: try Self.checked(commandLineURL, source: "--database-url"), source: "--database-url",
+                warnings: [])
         }
         var warnings: [String] = []
         let loaded = DotEnv.load(path: dotEnvPath)
         if let loaded, loaded.readableByOthers {
-            warnings.append("\(dotEnvPath) can be read by other users of this machine and may hold a password; run: chmod 600 \(dotEnvPath)")
+            warnings.append(
+                "\(dotEnvPath) can be read by other users of this machine and may hold a password; run: chmod 600 \(dotEnvPath)"
+            )
         }
         for name in Self.variableNames {
             if let value = environment(name), !value.isEmpty {
                 let source = "\(name) from the environment"
                 // A variable left in the shell from other work silently beating the project's
                 // .env is how commands reach the wrong database: say so.
-                if let loaded, let fileName = Self.variableNames.first(where: { loaded.dotEnv.values[$0]?.isEmpty == false }),
-                   loaded.dotEnv.values[fileName]?.trimmingASCIIWhitespace() != value.trimmingASCIIWhitespace() {
-                    warnings.append("using \(source), not \(fileName) from \(dotEnvPath) (unset \(name) to use the file)")
+                if let loaded,
+                    let fileName = Self.variableNames.first(where: { loaded.dotEnv.values[$0]?.isEmpty == false }),
+                    loaded.dotEnv.values[fileName]?.trimmingASCIIWhitespace() != value.trimmingASCIIWhitespace()
+                {
+                    warnings.append(
+                        "using \(source), not \(fileName) from \(dotEnvPath) (unset \(name) to use the file)")
                 }
-                return Located(connectionString: try Self.checked(value, source: source), source: source, warnings: warnings)
+                return Located(
+                    connectionString: try Self.checked(value, source: source), source: source, warnings: warnings)
             }
         }
         if let (dotEnv, _) = loaded {
             for name in Self.variableNames {
                 if let value = dotEnv.values[name], !value.isEmpty {
                     let source = "\(name) from \(dotEnvPath)"
-                    return Located(connectionString: try Self.checked(value, source: source), source: source, warnings: warnings)
+                    return Located(
+                        connectionString: try Self.checked(value, source: source), source: source, warnings: warnings)
                 }
             }
         }
@@ -75,7 +84,9 @@ public struct DatabaseLocator: Sendable {
         if let projectURL, !projectURL.isEmpty, !hasLibpqSettings {
             throw .notConfigured(
                 "WORKER_1_URL is the project's https address; keyadmin needs a PostgreSQL connection string",
-                hint: "set WORKER_1_DATABASE_URL to the postgresql:// string from Supabase's Connect button (or Project Settings > Database)")
+                hint:
+                    "set WORKER_1_DATABASE_URL to the postgresql:// string from Supabase's Connect button (or Project Settings > Database)"
+            )
         }
         var located = Located(connectionString: "", source: "libpq defaults", warnings: warnings)
         located.isUnconfigured = !hasLibpqSettings && !hasLibpqFiles

@@ -12,7 +12,9 @@ public struct DotEnv: Sendable {
 
     public init(parsing text: String) {
         var values: [String: String] = [:]
-        for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
+        for rawLine in text.split(
+            omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+        {
             var line = Substring(rawLine.trimmingASCIIWhitespace())
             if line.isEmpty || line.hasPrefix("#") { continue }
             if line.hasPrefix("export "), line.contains("=") {
@@ -20,7 +22,9 @@ public struct DotEnv: Sendable {
             }
             guard let equals = line.firstIndex(of: "=") else { continue }
             let key = line[..<equals].trimmingASCIIWhitespace()
-            guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }) else { continue }
+            guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." }) else {
+                continue
+            }
             values[key] = Self.value(from: line[line.index(after: equals)...])
         }
         self.values = values

@@ -28,8 +28,10 @@ extension KeyStore {
         key: (StoredKey) throws -> Void
     ) throws(KeyStoreError) {
         try translatingErrors(provider: provider) {
-            try connection.withTransaction(TransactionOptions(isolation: .repeatableRead, readOnly: true)) { transaction in
-                let result = try transaction.query("""
+            try connection.withTransaction(TransactionOptions(isolation: .repeatableRead, readOnly: true)) {
+                transaction in
+                let result = try transaction.query(
+                    """
                     SELECT p.provider_name,
                            count(k.id)::integer AS key_count,
                            coalesce(max(k.key_number), 0) AS highest_number,
@@ -50,17 +52,21 @@ extension KeyStore {
                 if let provider, providers.isEmpty { throw KeyStoreError.providerNotFound(provider) }
                 try summaries(providers)
                 guard providers.contains(where: { $0.keyCount > 0 }) else { return }
-                try transaction.forEachRow("""
+                try transaction.forEachRow(
+                    """
                     SELECT p.provider_name, k.key_number, k.api_key,
                            to_char(k.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at
                     FROM public.provider_api_keys AS k
                     JOIN public.providers AS p ON p.id = k.provider_id
                     WHERE \(provider?.rawValue)::text IS NULL OR p.provider_name = \(provider?.rawValue)
                     ORDER BY p.provider_name, k.key_number
-                    """, step: "listing keys") { row in
-                    try key(StoredKey(
-                        provider: try row.decode("provider_name"), number: try row.decode("key_number"),
-                        key: APIKey(checked: try row.decode("api_key")), createdAt: try row.decodeIfPresent("created_at") ?? ""))
+                    """, step: "listing keys"
+                ) { row in
+                    try key(
+                        StoredKey(
+                            provider: try row.decode("provider_name"), number: try row.decode("key_number"),
+                            key: APIKey(checked: try row.decode("api_key")),
+                            createdAt: try row.decodeIfPresent("created_at") ?? ""))
                 }
             }
         }

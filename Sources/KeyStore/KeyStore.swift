@@ -22,7 +22,9 @@ public final class KeyStore {
             if located?.isUnconfigured == true, error.kind == .connectionFailed {
                 throw KeyStoreError.notConfigured(
                     "no database is configured, and libpq's default (the local socket) did not answer",
-                    hint: "set DATABASE_URL to a postgresql:// connection string, give --database-url, or run scripts/setup.sh for a local database")
+                    hint:
+                        "set DATABASE_URL to a postgresql:// connection string, give --database-url, or run scripts/setup.sh for a local database"
+                )
             }
             throw KeyStoreError.from(error)
         } catch {
@@ -35,10 +37,12 @@ public final class KeyStore {
     public func addProvider(_ name: ProviderName) throws(KeyStoreError) {
         try translatingErrors(provider: name) {
             let inserted = try connection.withTransaction { transaction in
-                try transaction.query("""
+                try transaction.query(
+                    """
                     INSERT INTO public.providers (provider_name) VALUES (\(name.rawValue))
                     ON CONFLICT (provider_name) DO NOTHING
-                    """, step: "adding provider \(name)").affectedRowCount
+                    """, step: "adding provider \(name)"
+                ).affectedRowCount
             }
             if inserted == 0 { throw KeyStoreError.providerExists(name) }
         }
@@ -47,10 +51,12 @@ public final class KeyStore {
     /// How many keys the provider has, or `nil` if there is no such provider.
     public func keyCount(of name: ProviderName) throws(KeyStoreError) -> Int? {
         try translatingErrors(provider: name) {
-            try connection.query("""
+            try connection.query(
+                """
                 SELECT (SELECT count(*) FROM public.provider_api_keys AS k WHERE k.provider_id = p.id) AS key_count
                 FROM public.providers AS p WHERE p.provider_name = \(name.rawValue)
-                """, step: "counting the keys of \(name)").rows.first?.decode("key_count")
+                """, step: "counting the keys of \(name)"
+            ).rows.first?.decode("key_count")
         }
     }
 
@@ -61,8 +67,10 @@ public final class KeyStore {
                 let provider = try lockProvider(name, in: transaction)
                 let keys: Int = try transaction.query(
                     "SELECT count(*) AS key_count FROM public.provider_api_keys WHERE provider_id = \(provider)",
-                    step: "counting the keys of \(name)").singleRow().decode("key_count")
-                try transaction.query("DELETE FROM public.providers WHERE id = \(provider)", step: "deleting provider \(name)")
+                    step: "counting the keys of \(name)"
+                ).singleRow().decode("key_count")
+                try transaction.query(
+                    "DELETE FROM public.providers WHERE id = \(provider)", step: "deleting provider \(name)")
                 return keys
             }
         }
@@ -78,7 +86,8 @@ public final class KeyStore {
                 let provider = try lockProvider(name, in: transaction)
                 // A new statement after the lock: in READ COMMITTED it sees every key committed
                 // by whoever held the lock before.
-                let inserted = try transaction.query("""
+                let inserted = try transaction.query(
+                    """
                     WITH chosen AS (
                         SELECT coalesce(\(number)::integer, \(KeySQL.highestNumberGiven) + 1) AS key_number
                         FROM public.providers AS p
@@ -115,10 +124,12 @@ public final class KeyStore {
                     if existing == number { return .unchanged }
                     throw KeyStoreError.keyAlreadyStored(name, asNumber: existing)
                 }
-                let updated = try transaction.query("""
+                let updated = try transaction.query(
+                    """
                     UPDATE public.provider_api_keys SET api_key = \(key.revealed)
                     WHERE provider_id = \(provider) AND key_number = \(number)
-                    """, step: "replacing key #\(number) of \(name)").affectedRowCount
+                    """, step: "replacing key #\(number) of \(name)"
+                ).affectedRowCount
                 if updated == 0 { throw KeyStoreError.keyNotFound(name, number: number) }
                 return .replaced
             }
@@ -131,7 +142,8 @@ public final class KeyStore {
         try translatingErrors(provider: name) {
             try connection.withTransaction { transaction in
                 let provider = try lockProvider(name, in: transaction)
-                let deleted = try transaction.query("""
+                let deleted = try transaction.query(
+                    """
                     DELETE FROM public.provider_api_keys
                     WHERE provider_id = \(provider) AND key_number = \(number)
                       AND (\(expected?.revealed)::text IS NULL OR api_key = \(expected?.revealed))
@@ -152,7 +164,8 @@ public final class KeyStore {
     public func storedKey(number: Int, of name: ProviderName) throws(KeyStoreError) -> APIKey {
         try translatingErrors(provider: name) {
             try connection.withTransaction(TransactionOptions(readOnly: true)) { transaction in
-                let result = try transaction.query("""
+                let result = try transaction.query(
+                    """
                     SELECT k.api_key FROM public.provider_api_keys AS k
                     JOIN public.providers AS p ON p.id = k.provider_id
                     WHERE p.provider_name = \(name.rawValue) AND k.key_number = \(number)
@@ -168,7 +181,8 @@ public final class KeyStore {
     public func key(number: Int, of name: ProviderName) throws(KeyStoreError) -> APIKey {
         try translatingErrors(provider: name) {
             let row = try connection.query(
-                "SELECT public.get_api_key(\(name.rawValue), \(number)) AS api_key", step: "reading key #\(number) of \(name)"
+                "SELECT public.get_api_key(\(name.rawValue), \(number)) AS api_key",
+                step: "reading key #\(number) of \(name)"
             ).singleRow()
             if let key: String = try row.decodeIfPresent("api_key") { return APIKey(checked: key) }
             try requireProvider(name)
@@ -214,11 +228,13 @@ public final class KeyStore {
     /// by the same hash the unique index is built on, so the lookup is an index probe ("+ 0"
     /// keeps the planner off the provider_id index, see BulkLoader).
     func numberOf(_ key: APIKey, provider: Int, in transaction: Transaction) throws -> Int? {
-        try transaction.query("""
+        try transaction.query(
+            """
             SELECT key_number FROM public.provider_api_keys
             WHERE \(KeySQL.keyHash(of: .column("api_key"))) = \(KeySQL.keyHash(of: .value(key.revealed)))
               AND provider_id + 0 = \(provider)
-            """, step: "looking for the key").rows.first?.decode("key_number")
+            """, step: "looking for the key"
+        ).rows.first?.decode("key_number")
     }
 
     private func storedKey(number: Int, provider: Int, in transaction: Transaction) throws -> APIKey? {
@@ -230,7 +246,8 @@ public final class KeyStore {
 
     func requireProvider(_ name: ProviderName) throws {
         let found = try connection.query(
-            "SELECT 1 AS found FROM public.providers WHERE provider_name = \(name.rawValue)", step: "looking up provider \(name)")
+            "SELECT 1 AS found FROM public.providers WHERE provider_name = \(name.rawValue)",
+            step: "looking up provider \(name)")
         if found.rowCount == 0 { throw KeyStoreError.providerNotFound(name) }
     }
 

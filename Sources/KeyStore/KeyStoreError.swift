@@ -57,7 +57,8 @@ public enum KeyStoreError: Error, Sendable, Equatable {
         case .keyAlreadyStored(let name, let number):
             "that key is already stored for \(name)\(number.map { " as #\($0)" } ?? "")"
         case .keyNumberTaken(let name, let number): "key #\(number) of \(name) is taken"
-        case .keyChanged(let name, let number): "key #\(number) of \(name) changed since it was shown; nothing was deleted"
+        case .keyChanged(let name, let number):
+            "key #\(number) of \(name) changed since it was shown; nothing was deleted"
         case .noKeys(let name): "provider \"\(name)\" has no keys"
         case .numbersExhausted(let name): "provider \"\(name)\" has used every key number up to 2147483647"
         case .schemaMissing: "the KeyAdmin tables are not in this database"
@@ -66,7 +67,7 @@ public enum KeyStoreError: Error, Sendable, Equatable {
         case .unknownMigrationsApplied(let versions):
             "this database has migration\(versions.count == 1 ? "" : "s") \(versions.joined(separator: ", ")) that this keyadmin does not know"
         case .busy(let message), .timedOut(let message), .notConfigured(let message, _),
-             .connection(let message, _), .outcomeUnknown(let message), .database(let message, _):
+            .connection(let message, _), .outcomeUnknown(let message), .database(let message, _):
             message
         }
     }
@@ -80,7 +81,8 @@ public enum KeyStoreError: Error, Sendable, Equatable {
         case .keyNotFound(let name, _): "see keyadmin --list --provider \(name)"
         case .providerExists: "add keys to it with keyadmin --add-key or --add-bulk"
         case .keyAlreadyStored: nil
-        case .keyNumberTaken(let name, _): "choose a free number, see keyadmin --list --provider \(name); or leave out --number"
+        case .keyNumberTaken(let name, _):
+            "choose a free number, see keyadmin --list --provider \(name); or leave out --number"
         case .keyChanged(let name, _): "see keyadmin --list --provider \(name), then try again"
         case .noKeys(let name): "add one with keyadmin --add-key \(name) -"
         case .numbersExhausted: "numbers are never reused; add the keys to a new provider"
@@ -110,7 +112,8 @@ extension KeyStoreError {
         case .connectionFailed:
             return .connection("\(error.step): \(error.message)", hint: connectionHint(for: error.message))
         case .connectionLost:
-            return .connection("\(error.step): the connection was lost (\(error.message)); nothing was changed", hint: "try again")
+            return .connection(
+                "\(error.step): the connection was lost (\(error.message)); nothing was changed", hint: "try again")
         case .commitOutcomeUnknown:
             return .outcomeUnknown("the connection was lost while committing: \(error.message)")
         case .timedOut:
@@ -135,8 +138,9 @@ extension KeyStoreError {
             // key_number is an integer: the next number after 2147483647 does not exist.
             if let provider { return .numbersExhausted(provider) }
         case .insufficientPrivilege?:
-            return .database("\(error.step): \(error.message)",
-                             hint: "connect as the table owner or a role with the service role's rights")
+            return .database(
+                "\(error.step): \(error.message)",
+                hint: "connect as the table owner or a role with the service role's rights")
         case .readOnlySQLTransaction?:
             return .database("\(error.step): \(error.message)", hint: "connect to the primary, not a read replica")
         default:
@@ -146,10 +150,13 @@ extension KeyStoreError {
     }
 
     private static func connectionHint(for message: String) -> String? {
-        if message.contains("password authentication failed") { return "check the user and password in the connection string" }
+        if message.contains("password authentication failed") {
+            return "check the user and password in the connection string"
+        }
         if message.contains("does not exist") { return "check the database and user names in the connection string" }
         if message.contains("does not support SSL") {
-            return "keyadmin requires TLS for servers on other machines; if this one is on a network you trust, add sslmode=prefer or sslmode=disable"
+            return
+                "keyadmin requires TLS for servers on other machines; if this one is on a network you trust, add sslmode=prefer or sslmode=disable"
         }
         if message.contains("timeout expired") { return "check the host and port, and that the server is reachable" }
         if message.contains("Connection refused") || message.contains("No such file or directory") {

@@ -19,7 +19,8 @@ public struct Migration: Sendable, Equatable {
     }
 
     /// Every migration shipped in `migrations/`, in version order.
-    public static let bundled: [Migration] = embeddedMigrations
+    public static let bundled: [Migration] =
+        embeddedMigrations
         .compactMap { Migration(fileName: $0.fileName, sql: $0.sql) }
         .sorted { (Int($0.version) ?? 0, $0.fileName) < (Int($1.version) ?? 0, $1.fileName) }
 }

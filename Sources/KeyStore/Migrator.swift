@@ -46,17 +46,22 @@ public struct Migrator {
     }
 
     /// `true` if it was (or, in a dry run, would be) applied; `false` if it already was.
-    private func apply(_ migration: Migration, in transaction: Transaction, dryRun: Bool, outcome: inout Outcome) throws -> Bool {
+    private func apply(
+        _ migration: Migration, in transaction: Transaction, dryRun: Bool, outcome: inout Outcome
+    ) throws -> Bool {
         if !dryRun {
             // Serializes operators migrating at once: the second waits here, then finds the
             // migration recorded and does nothing. Released by COMMIT or ROLLBACK.
-            try transaction.query("SELECT pg_advisory_xact_lock(hashtextextended('keyadmin.schema_migrations', 0))",
-                                  step: "waiting for other migrations to finish")
-            try transaction.execute(SQLScript(trustedSQL: Self.trackingTableSQL), step: "creating keyadmin.schema_migrations")
+            try transaction.query(
+                "SELECT pg_advisory_xact_lock(hashtextextended('keyadmin.schema_migrations', 0))",
+                step: "waiting for other migrations to finish")
+            try transaction.execute(
+                SQLScript(trustedSQL: Self.trackingTableSQL), step: "creating keyadmin.schema_migrations")
             _ = transaction.takeNotices()
         }
         let checksum: String = try transaction.query(
-            "SELECT encode(sha256(convert_to(\(migration.sql), 'UTF8')), 'hex') AS checksum", step: "hashing \(migration.fileName)"
+            "SELECT encode(sha256(convert_to(\(migration.sql), 'UTF8')), 'hex') AS checksum",
+            step: "hashing \(migration.fileName)"
         ).singleRow().decode("checksum")
         if try trackingTableExists(transaction) {
             let recorded = try transaction.query(
@@ -72,7 +77,8 @@ public struct Migrator {
         if dryRun { return true }
         try transaction.execute(SQLScript(trustedSQL: migration.sql), step: "applying \(migration.fileName)")
         outcome.warnings += transaction.takeNotices().filter { $0.hasPrefix("WARNING") }
-        try transaction.query("""
+        try transaction.query(
+            """
             INSERT INTO keyadmin.schema_migrations (version, name, checksum)
             VALUES (\(migration.version), \(migration.name), \(checksum))
             """, step: "recording \(migration.fileName)")
@@ -81,7 +87,8 @@ public struct Migrator {
 
     private func trackingTableExists(_ transaction: Transaction) throws -> Bool {
         try transaction.query(
-            "SELECT to_regclass('keyadmin.schema_migrations') IS NOT NULL AS present", step: "reading the applied migrations"
+            "SELECT to_regclass('keyadmin.schema_migrations') IS NOT NULL AS present",
+            step: "reading the applied migrations"
         ).singleRow().decode("present")
     }
 

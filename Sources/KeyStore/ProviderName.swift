@@ -28,8 +28,9 @@ public struct ProviderName: Hashable, Sendable, CustomStringConvertible {
             }
         }
         guard let first = folded.unicodeScalars.first, ("a"..."z").contains(first) || ("0"..."9").contains(first) else {
-            throw .invalidInput("the provider name starts with \(Self.describe(folded.unicodeScalars.first ?? " "))",
-                                hint: "a provider name starts with a letter or a digit, such as openai")
+            throw .invalidInput(
+                "the provider name starts with \(Self.describe(folded.unicodeScalars.first ?? " "))",
+                hint: "a provider name starts with a letter or a digit, such as openai")
         }
         guard folded.unicodeScalars.count <= Self.maximumLength else {
             throw .invalidInput(

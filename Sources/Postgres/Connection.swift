@@ -46,11 +46,13 @@ public final class Connection {
         }
         handle = connection
         let context = Unmanaged.passUnretained(noticeCollector).toOpaque()
-        PQsetNoticeProcessor(handle, { context, message in
-            guard let context, let message else { return }
-            Unmanaged<NoticeCollector>.fromOpaque(context).takeUnretainedValue()
-                .append(String(cString: message).joinedOnOneLine())
-        }, context)
+        PQsetNoticeProcessor(
+            handle,
+            { context, message in
+                guard let context, let message else { return }
+                Unmanaged<NoticeCollector>.fromOpaque(context).takeUnretainedValue()
+                    .append(String(cString: message).joinedOnOneLine())
+            }, context)
     }
 
     deinit { PQfinish(handle) }
@@ -158,7 +160,9 @@ public final class Connection {
                     isBroken = true
                     throw PostgresError(
                         .timedOut, step: step,
-                        message: "\(target) did not answer within \(limit.wholeMilliseconds / 1000) seconds, even after the statement was cancelled")
+                        message:
+                            "\(target) did not answer within \(limit.wholeMilliseconds / 1000) seconds, even after the statement was cancelled"
+                    )
                 }
                 cancelled = true
                 cancel()
@@ -169,7 +173,9 @@ public final class Connection {
         }
         guard let raw = PQgetResult(handle) else {
             if cancelled {
-                throw PostgresError(.timedOut, step: step, message: "no answer within \(limit.wholeMilliseconds / 1000) seconds; the statement was cancelled")
+                throw PostgresError(
+                    .timedOut, step: step,
+                    message: "no answer within \(limit.wholeMilliseconds / 1000) seconds; the statement was cancelled")
             }
             return nil
         }
@@ -204,14 +210,16 @@ public final class Connection {
     private func cancel() {
         guard let cancelHandle = PQgetCancel(handle) else { return }
         var thread = pthread_t()
-        let started = pthread_create(&thread, nil, { argument in
-            guard let argument else { return nil }
-            let request = OpaquePointer(argument)
-            var buffer = [CChar](repeating: 0, count: 256)
-            _ = PQcancel(request, &buffer, Int32(buffer.count))
-            PQfreeCancel(request)
-            return nil
-        }, UnsafeMutableRawPointer(cancelHandle))
+        let started = pthread_create(
+            &thread, nil,
+            { argument in
+                guard let argument else { return nil }
+                let request = OpaquePointer(argument)
+                var buffer = [CChar](repeating: 0, count: 256)
+                _ = PQcancel(request, &buffer, Int32(buffer.count))
+                PQfreeCancel(request)
+                return nil
+            }, UnsafeMutableRawPointer(cancelHandle))
         if started == 0 {
             pthread_detach(thread)
         } else {
@@ -253,7 +261,9 @@ public final class Connection {
             value.map { String(cString: $0) } ?? ""
         }
         var host = field(PQhost(connection))
-        if host.isEmpty || host.hasPrefix("/") { host = "local socket \(host.isEmpty ? "" : host)".trimmingWhitespace() }
+        if host.isEmpty || host.hasPrefix("/") {
+            host = "local socket \(host.isEmpty ? "" : host)".trimmingWhitespace()
+        }
         let port = field(PQport(connection))
         let database = field(PQdb(connection))
         return "\(host)\(port.isEmpty ? "" : ":\(port)")\(database.isEmpty ? "" : "/\(database)")"

@@ -74,7 +74,9 @@ public struct ConnectionSettings: Sendable {
         if fields["service"] != nil || environment("PGSERVICE") != nil { return false }
         let addresses = fields["hostaddr"] ?? environment("PGHOSTADDR")
         let hosts = addresses ?? fields["host"] ?? environment("PGHOST") ?? ""
-        return hosts.split(separator: ",", omittingEmptySubsequences: false).contains { !Self.isLocal(host: String($0)) }
+        return hosts.split(separator: ",", omittingEmptySubsequences: false).contains {
+            !Self.isLocal(host: String($0))
+        }
     }
 
     /// The same server and credentials with another database, as a key=value string (for tools
@@ -82,7 +84,8 @@ public struct ConnectionSettings: Sendable {
     public func connectionString(withDatabase database: String) throws -> String {
         var fields = try parsedFields()
         fields["dbname"] = database
-        return fields.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.quotedValue($0.value))" }.joined(separator: " ")
+        return fields.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.quotedValue($0.value))" }.joined(
+            separator: " ")
     }
 
     /// A key=value value in single quotes, with `\` and `'` escaped as libpq expects.
@@ -121,7 +124,9 @@ public struct ConnectionSettings: Sendable {
             }
             throw PostgresError(
                 .invalidConnectionString, step: "reading the connection string", message: message,
-                hint: "write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE or as host=... dbname=... key=value pairs")
+                hint:
+                    "write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE or as host=... dbname=... key=value pairs"
+            )
         }
         defer { PQconninfoFree(options) }
         var fields: [String: String] = [:]

@@ -78,7 +78,8 @@ public struct Row {
     @inlinable
     public func decodeIfPresent<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) throws -> T? {
         guard let columnIndex = result.columnIndex(column) else {
-            throw PostgresError(.unexpectedResult, step: "reading column \(column)", message: "the result has no such column")
+            throw PostgresError(
+                .unexpectedResult, step: "reading column \(column)", message: "the result has no such column")
         }
         if result.isNull(row: index, column: columnIndex) { return nil }
         guard let value = T(postgresText: result.text(row: index, column: columnIndex)) else {

@@ -45,9 +45,13 @@ public struct SQLFragment: Sendable, ExpressibleByStringInterpolation {
 
         public mutating func appendInterpolation(unescaped text: StaticString) { pieces.append(.text(text)) }
 
-        public mutating func appendInterpolation(_ value: some PostgresEncodable) { pieces.append(.value(value.postgresText)) }
+        public mutating func appendInterpolation(_ value: some PostgresEncodable) {
+            pieces.append(.value(value.postgresText))
+        }
 
-        public mutating func appendInterpolation(_ value: (some PostgresEncodable)?) { pieces.append(.value(value?.postgresText)) }
+        public mutating func appendInterpolation(_ value: (some PostgresEncodable)?) {
+            pieces.append(.value(value?.postgresText))
+        }
     }
 }
 

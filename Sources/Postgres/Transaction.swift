@@ -60,10 +60,11 @@ extension Connection {
             let statementTimeout = settings.statementTimeout.wholeMilliseconds
             // BEGIN and the limits in one round trip: over a WAN to a hosted database each
             // round trip is tens of milliseconds.
-            _ = try pipeline([
-                Self.beginStatement(options),
-                "SELECT set_config('lock_timeout', \(String(lockTimeout)), true), set_config('statement_timeout', \(String(statementTimeout)), true)",
-            ], step: "starting a transaction")
+            _ = try pipeline(
+                [
+                    Self.beginStatement(options),
+                    "SELECT set_config('lock_timeout', \(String(lockTimeout)), true), set_config('statement_timeout', \(String(statementTimeout)), true)",
+                ], step: "starting a transaction")
             value = try body(transaction)
         } catch {
             rollBackQuietly()

@@ -1,6 +1,7 @@
-@testable import KeyAdmin
 import KeyStore
 import Testing
+
+@testable import KeyAdmin
 
 @Suite struct ArgumentTests {
     func command(_ arguments: [String]) throws -> Command {
@@ -23,12 +24,23 @@ import Testing
         #expect(try command(["--list"]) == .list(provider: nil, reveal: false))
         #expect(try command(["--list", "--provider", "OpenAI", "--reveal"]) == .list(provider: openai, reveal: true))
         #expect(try command(["--add-provider", "openai"]) == .addProvider(openai))
-        #expect(try command(["--add-key", "openai", "sk-abc-12345678"]) == .addKey(openai, .argument(key), number: nil, force: false))
-        #expect(try command(["--add-key", "openai", "-"]) == .addKey(openai, .standardInput, number: nil, force: false))
-        #expect(try command(["--add-key", "openai", "-", "--number", "#4"]) == .addKey(openai, .standardInput, number: 4, force: false))
-        #expect(try command(["--add-bulk", "openai", "--file", "keys.txt"]) == .addBulk(openai, from: .file("keys.txt"), force: false))
-        #expect(try command(["--add-bulk", "openai", "--file", "-"]) == .addBulk(openai, from: .standardInput, force: false))
-        #expect(try command(["--update-key", "openai", "3", "sk-abc-12345678"]) == .updateKey(openai, number: 3, .argument(key), force: false))
+        #expect(
+            try command(["--add-key", "openai", "sk-abc-12345678"])
+                == .addKey(openai, .argument(key), number: nil, force: false))
+        #expect(
+            try command(["--add-key", "openai", "-"]) == .addKey(openai, .standardInput, number: nil, force: false))
+        #expect(
+            try command(["--add-key", "openai", "-", "--number", "#4"])
+                == .addKey(openai, .standardInput, number: 4, force: false))
+        #expect(
+            try command(["--add-bulk", "openai", "--file", "keys.txt"])
+                == .addBulk(openai, from: .file("keys.txt"), force: false))
+        #expect(
+            try command(["--add-bulk", "openai", "--file", "-"]) == .addBulk(openai, from: .standardInput, force: false)
+        )
+        #expect(
+            try command(["--update-key", "openai", "3", "sk-abc-12345678"])
+                == .updateKey(openai, number: 3, .argument(key), force: false))
         #expect(try command(["--delete-key", "openai", "#3"]) == .deleteKey(openai, number: 3))
         #expect(try command(["--delete-provider", "openai", "--yes"]) == .deleteProvider(openai))
         #expect(try command(["--migrate", "--dry-run"]) == .migrate(dryRun: true))
@@ -39,7 +51,9 @@ import Testing
 
     @Test func everyCommandIsBuiltFromExactlyItsValues() throws {
         // The table's value list and its builder agree: the builder takes each value once.
-        let samples: [ValueKind: String] = [.provider: "openai", .name: "openai", .number: "3", .key: "sk-abc-12345678", .shell: "bash"]
+        let samples: [ValueKind: String] = [
+            .provider: "openai", .name: "openai", .number: "3", .key: "sk-abc-12345678", .shell: "bash",
+        ]
         for name in CommandName.allCases {
             let values = name.entry.values.map { samples[$0]! }
             _ = try command([name.rawValue] + values)
@@ -55,14 +69,19 @@ import Testing
     }
 
     @Test func sharedOptionsGoAnywhereAndYesGoesWithEveryCommand() throws {
-        guard case .run(let invocation) = try Invocation.parse([
-            "--json", "--get-key", "openai", "2", "--database-url=postgresql://h/db", "--lock-timeout", "0.5", "--yes",
-        ]) else { Issue.record("not parsed as a command"); return }
+        guard
+            case .run(let invocation) = try Invocation.parse([
+                "--json", "--get-key", "openai", "2", "--database-url=postgresql://h/db", "--lock-timeout", "0.5",
+                "--yes",
+            ])
+        else { Issue.record("not parsed as a command"); return }
         #expect(invocation.output.json)
         #expect(invocation.assumeYes)
         #expect(invocation.connection.databaseURL == "postgresql://h/db")
         #expect(invocation.connection.lockTimeout == .milliseconds(500))
-        #expect(try command(["--delete-key", "openai", "1", "--yes"]) == .deleteKey(try ProviderName(validating: "openai"), number: 1))
+        #expect(
+            try command(["--delete-key", "openai", "1", "--yes"])
+                == .deleteKey(try ProviderName(validating: "openai"), number: 1))
         #expect(try command(["--list", "--yes"]) == .list(provider: nil, reveal: false))
     }
 
@@ -75,7 +94,8 @@ import Testing
 
     @Test(arguments: [
         ["--list", "--migrate"], ["--add-provider", "a", "--delete-provider", "b"],
-        ["--add-key", "openai"], ["--add-key", "openai", "--json"], ["--add-key", "openai", "sk-abc-12345678", "extra"],
+        ["--add-key", "openai"], ["--add-key", "openai", "--json"],
+        ["--add-key", "openai", "sk-abc-12345678", "extra"],
         ["--delete-key", "openai", "0"], ["--delete-key", "openai", "-3"], ["--delete-key", "openai", "three"],
         ["--delete-key", "openai", "99999999999"], ["--get-key", "openai", "1.5"], ["--add-provider", "bad name"],
         ["--file", "x", "--list"], ["--dry-run", "--list"], ["--reveal", "--get-key", "openai", "1"],
@@ -89,7 +109,8 @@ import Testing
         // Names start with a letter or digit.
         ["--add-provider", ".hidden"], ["--add-provider", "_x"],
         // Keys of odd shapes, refused without --force.
-        ["--add-key", "groq", "sk-"], ["--add-key", "groq", "short"], ["--add-key", "groq", "OPENAI_API_KEY=sk-abcdef123456"],
+        ["--add-key", "groq", "sk-"], ["--add-key", "groq", "short"],
+        ["--add-key", "groq", "OPENAI_API_KEY=sk-abcdef123456"],
         ["--add-key", "groq", "\"sk-abcdef123456\","], ["--add-key", "groq", "'sk-abcdef123456'"],
         ["--add-key", "groq", "sk-abcdef123456,"], ["--add-key", "groq", "k1234567,k2345678"],
         ["--completions", "powershell"],
@@ -101,7 +122,9 @@ import Testing
     @Test func forceStoresOddKeysButNotImpossibleOnes() throws {
         let groq = try ProviderName(validating: "groq")
         for odd in ["short", "OPENAI_API_KEY=sk-abcdef123456", "\"sk-abcdef123456\",", "k1234567,k2345678"] {
-            #expect(try command(["--add-key", "groq", odd, "--force"]) == .addKey(groq, .argument(try APIKey(validating: odd, force: true)), number: nil, force: true))
+            #expect(
+                try command(["--add-key", "groq", odd, "--force"])
+                    == .addKey(groq, .argument(try APIKey(validating: odd, force: true)), number: nil, force: true))
         }
         #expect(throws: UsageError.self) { try Invocation.parse(["--add-key", "groq", "sk with space", "--force"]) }
         // Base64 padding is not NAME=value.
@@ -109,11 +132,17 @@ import Testing
     }
 
     @Test func mistakesAreExplainedInOneLineWithTheCommandsUsage() {
-        #expect(usageError(["--add-key", "openai"]) == "--add-key is missing KEY (usage: keyadmin --add-key PROVIDER KEY [--number NUM] [--force])")
-        #expect(usageError(["--list", "--provider"]) == "--provider is missing NAME (usage: keyadmin --list [--provider NAME] [--reveal])")
+        #expect(
+            usageError(["--add-key", "openai"])
+                == "--add-key is missing KEY (usage: keyadmin --add-key PROVIDER KEY [--number NUM] [--force])")
+        #expect(
+            usageError(["--list", "--provider"])
+                == "--provider is missing NAME (usage: keyadmin --list [--provider NAME] [--reveal])")
         #expect(usageError(["--list", "--migrate"]) == "one command at a time: --list and --migrate were both given")
         #expect(usageError(["--list", "--file", "keys.txt"]) == "--file goes with --add-bulk, not with --list")
-        #expect(usageError(["--list", "--force"]) == "--force goes with --add-key, --add-bulk or --update-key, not with --list")
+        #expect(
+            usageError(["--list", "--force"])
+                == "--force goes with --add-key, --add-bulk or --update-key, not with --list")
     }
 
     @Test func unknownOptionsGetTheClosestSpelling() {
@@ -128,8 +157,10 @@ import Testing
     /// Every command, its values in every order, with a key among them: the key is never in
     /// the message, and a key where a name or number belongs is called what it is.
     @Test func aKeyInTheWrongPlaceIsNeverEchoed() throws {
-        let keys = ["sk-proj-UUUUvvvvWWWW2222xxxxYYYY", "sk-ant-api03-AbCdEf0123456789", "AIzaSyA1b2C3d4E5f6G7h8I9j0",
-                    "gsk_0123456789abcdefABCDEF", "xai-AbCdEf0123456789xyz", "0123456789abcdef0123456789abcdef"]
+        let keys = [
+            "sk-proj-UUUUvvvvWWWW2222xxxxYYYY", "sk-ant-api03-AbCdEf0123456789", "AIzaSyA1b2C3d4E5f6G7h8I9j0",
+            "gsk_0123456789abcdefABCDEF", "xai-AbCdEf0123456789xyz", "0123456789abcdef0123456789abcdef",
+        ]
         for key in keys {
             for name in CommandName.allCases {
                 let slots = max(name.entry.values.count, 1)
@@ -140,11 +171,13 @@ import Testing
                     for extra in [[], ["extra"]] {
                         let message = usageError([name.rawValue] + values + extra)
                         #expect(!message.contains(key), "\(name.rawValue) \(position)")
-                        #expect(!message.lowercased().contains(key.lowercased().prefix(12)), "\(name.rawValue) \(position)")
+                        #expect(
+                            !message.lowercased().contains(key.lowercased().prefix(12)), "\(name.rawValue) \(position)")
                         #expect(!message.contains(String(key.suffix(8))), "\(name.rawValue) \(position)")
                     }
                 }
-                let misplaced = usageError([name.rawValue, key] + ["openai", "3"].prefix(max(0, name.entry.values.count - 1)))
+                let misplaced = usageError(
+                    [name.rawValue, key] + ["openai", "3"].prefix(max(0, name.entry.values.count - 1)))
                 if name.entry.values.first != .key, name.entry.values.first != .shell {
                     #expect(misplaced.contains("looks like a key"), "\(name.rawValue): \(misplaced)")
                 }

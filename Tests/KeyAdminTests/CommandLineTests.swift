@@ -1,11 +1,14 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Every command end to end through the built binary, against a real server.
 @Suite struct CommandLineTests {
-    func keyadmin(_ database: TestDatabase, _ arguments: String..., stdin: String? = nil, environment: [String: String] = [:]) throws -> KeyAdminProcess.Output {
-        try KeyAdminProcess.run(["--database-url", database.connectionString] + arguments, stdin: stdin, environment: environment)
+    func keyadmin(
+        _ database: TestDatabase, _ arguments: String..., stdin: String? = nil, environment: [String: String] = [:]
+    ) throws -> KeyAdminProcess.Output {
+        try KeyAdminProcess.run(
+            ["--database-url", database.connectionString] + arguments, stdin: stdin, environment: environment)
     }
 
     @Test func seedQuickStartWorks() throws {
@@ -38,10 +41,13 @@ import TestSupport
             #expect(get.stdout == "sk-from-stdin-0000000001\n")
             let update = try keyadmin(database, "--update-key", "openai", "1", "-", stdin: "sk-replaced-via-stdin-02\n")
             #expect(update.status == 0)
-            #expect(try database.values("SELECT api_key AS value FROM provider_api_keys") == ["sk-replaced-via-stdin-02"])
-            let twoLines = try keyadmin(database, "--add-key", "openai", "-", stdin: "sk-one-aaaaaaaa\nsk-two-bbbbbbbb\n")
+            #expect(
+                try database.values("SELECT api_key AS value FROM provider_api_keys") == ["sk-replaced-via-stdin-02"])
+            let twoLines = try keyadmin(
+                database, "--add-key", "openai", "-", stdin: "sk-one-aaaaaaaa\nsk-two-bbbbbbbb\n")
             #expect(twoLines.status == 2)
-            let withBOM = try keyadmin(database, "--add-key", "openai", "-", stdin: "\u{FEFF}sk-saved-by-notepad-03\r\n")
+            let withBOM = try keyadmin(
+                database, "--add-key", "openai", "-", stdin: "\u{FEFF}sk-saved-by-notepad-03\r\n")
             #expect(withBOM.result == "added key #2 to openai (sk-sa…d-03)\n", "\(withBOM.stderr)")
         }
     }
@@ -60,7 +66,9 @@ import TestSupport
             #expect(skipped.map { $0["reason"] as? String } == ["already_stored", "repeated_in_input"])
             #expect(!bulk.stdout.contains("sk-stored-before-000001"))
 
-            let bad = try keyadmin(database, "--add-bulk", "openai", stdin: "sk-good-one-000000001\nsk-bad key-00002\nsk-good-two-000000003\n")
+            let bad = try keyadmin(
+                database, "--add-bulk", "openai",
+                stdin: "sk-good-one-000000001\nsk-bad key-00002\nsk-good-two-000000003\n")
             #expect(bad.status == 2)
             #expect(bad.stderr.hasPrefix("error: invalid line 2: the key contains whitespace; nothing was stored"))
             #expect(!bad.stderr.contains("sk-bad"))
@@ -72,7 +80,8 @@ import TestSupport
         try TestDatabase.with { (database: TestDatabase) throws in
             _ = try keyadmin(database, "--add-provider", "openai")
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString).txt")
-            try (1...500).map { "sk-from-file-\($0)-0000" }.joined(separator: "\n").write(to: file, atomically: true, encoding: .utf8)
+            try (1...500).map { "sk-from-file-\($0)-0000" }.joined(separator: "\n").write(
+                to: file, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(at: file) }
             let bulk = try keyadmin(database, "--add-bulk", "openai", "--file", file.path)
             #expect(bulk.result == "added 500 keys to openai (#1-#500)\n")
@@ -129,11 +138,18 @@ import TestSupport
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let early = try keyadmin(database, "--list")
             #expect(early.status == 1)
-            #expect(early.error == "error: the KeyAdmin tables are not in this database (run keyadmin --migrate first)\n")
+            #expect(
+                early.error == "error: the KeyAdmin tables are not in this database (run keyadmin --migrate first)\n")
             let dry = try keyadmin(database, "--migrate", "--dry-run")
-            #expect(dry.result == "would apply 021_simplify_provider_api_keys.sql\nwould apply 022_provider_names_start_with_letter_or_digit.sql\n")
+            #expect(
+                dry.result
+                    == "would apply 021_simplify_provider_api_keys.sql\nwould apply 022_provider_names_start_with_letter_or_digit.sql\n"
+            )
             let migrate = try keyadmin(database, "--migrate")
-            #expect(migrate.result == "applied 021_simplify_provider_api_keys.sql\napplied 022_provider_names_start_with_letter_or_digit.sql\n")
+            #expect(
+                migrate.result
+                    == "applied 021_simplify_provider_api_keys.sql\napplied 022_provider_names_start_with_letter_or_digit.sql\n"
+            )
             let again = try keyadmin(database, "--migrate")
             #expect(again.result == "the database is up to date (2 migrations applied)\n")
         }
@@ -144,11 +160,16 @@ import TestSupport
             _ = try keyadmin(database, "--add-provider", "openai")
             let statuses = Locked<[Int32]>([])
             DispatchQueue.concurrentPerform(iterations: 8) { index in
-                let status = (try? keyadmin(database, "--add-key", "openai", "sk-parallel-process-\(index)-xyz").status) ?? -1
+                let status =
+                    (try? keyadmin(database, "--add-key", "openai", "sk-parallel-process-\(index)-xyz").status) ?? -1
                 statuses.withLock { $0.append(status) }
             }
             #expect(statuses.withLock { $0 } == Array(repeating: 0, count: 8))
-            #expect(try database.values("SELECT count(DISTINCT key_number) || '/' || max(key_number) AS value FROM provider_api_keys") == ["8/8"])
+            #expect(
+                try database.values(
+                    "SELECT count(DISTINCT key_number) || '/' || max(key_number) AS value FROM provider_api_keys") == [
+                        "8/8"
+                    ])
         }
     }
 
@@ -158,7 +179,8 @@ import TestSupport
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
             let file = directory.appendingPathComponent(".env")
-            try "export DATABASE_URL=\"\(database.connectionString)\"\n".write(to: file, atomically: true, encoding: .utf8)
+            try "export DATABASE_URL=\"\(database.connectionString)\"\n".write(
+                to: file, atomically: true, encoding: .utf8)
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file.path)
             let list = try KeyAdminProcess.run(["--list"], directory: directory)
             #expect(list.status == 0)
@@ -175,11 +197,13 @@ import TestSupport
             #expect(try keyadmin(database, "--add-provider", "openai", environment: off).status == 0)
             #expect(try keyadmin(database, "--add-key", "openai", "sk-back\\slash-0001", environment: off).status == 0)
             #expect(try keyadmin(database, "--add-key", "openai", "sk-back\\slash-0001", environment: off).status == 1)
-            let bulk = try keyadmin(database, "--add-bulk", "openai", stdin: "sk-back\\slash-0001\nsk-two\\\\x-0002\n", environment: off)
+            let bulk = try keyadmin(
+                database, "--add-bulk", "openai", stdin: "sk-back\\slash-0001\nsk-two\\\\x-0002\n", environment: off)
             #expect(bulk.result.hasPrefix("added 1 key to openai (#2); skipped 1"))
-            #expect(try database.values("SELECT api_key AS value FROM provider_api_keys ORDER BY key_number") == [
-                "sk-back\\slash-0001", "sk-two\\\\x-0002",
-            ])
+            #expect(
+                try database.values("SELECT api_key AS value FROM provider_api_keys ORDER BY key_number") == [
+                    "sk-back\\slash-0001", "sk-two\\\\x-0002",
+                ])
         }
     }
 
@@ -193,6 +217,8 @@ import TestSupport
         #expect(version.stdout.hasPrefix("keyadmin "))
         let twoCommands = try KeyAdminProcess.run(["--list", "--migrate"])
         #expect(twoCommands.status == 2)
-        #expect(twoCommands.stderr == "error: one command at a time: --list and --migrate were both given (see keyadmin --help)\n")
+        #expect(
+            twoCommands.stderr
+                == "error: one command at a time: --list and --migrate were both given (see keyadmin --help)\n")
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The completion scripts load in their shells and complete from the option table.
 @Suite struct CompletionTests {
@@ -11,7 +11,8 @@ import TestSupport
     func script(_ shell: String) throws -> URL {
         let output = try KeyAdminProcess.run(["--completions", shell])
         #expect(output.status == 0)
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("keyadmin-\(UUID().uuidString).\(shell)")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "keyadmin-\(UUID().uuidString).\(shell)")
         try output.stdout.write(to: file, atomically: true, encoding: .utf8)
         return file
     }
@@ -19,11 +20,14 @@ import TestSupport
     @Test func bashCompletesOptions() throws {
         let file = try script("bash")
         defer { try? FileManager.default.removeItem(at: file) }
-        let result = try runTool(["bash", "-c", """
+        let result = try runTool([
+            "bash", "-c",
+            """
             set -e; source '\(file.path)'; complete -p keyadmin >/dev/null
             COMP_WORDS=(keyadmin --add-k); COMP_CWORD=1; _keyadmin; echo "${COMPREPLY[@]}"
             COMP_WORDS=(keyadmin --completions z); COMP_CWORD=2; _keyadmin; echo "${COMPREPLY[@]}"
-            """])
+            """,
+        ])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output == "--add-key\nzsh\n")
     }
@@ -31,9 +35,12 @@ import TestSupport
     @Test(.enabled(if: installed("zsh"), "zsh is not installed")) func zshLoadsTheScript() throws {
         let file = try script("zsh")
         defer { try? FileManager.default.removeItem(at: file) }
-        let result = try runTool(["zsh", "-f", "-c", """
+        let result = try runTool([
+            "zsh", "-f", "-c",
+            """
             autoload -Uz compinit && compinit -u -D && source '\(file.path)' && print -r -- $_comps[keyadmin]
-            """])
+            """,
+        ])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output == "_keyadmin\n")
     }

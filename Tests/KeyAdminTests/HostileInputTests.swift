@@ -1,7 +1,7 @@
 import Foundation
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// Bad and careless input, across every command: each is refused with a non-zero exit and one
 /// line on stderr, changes nothing, and shows no key or password.
@@ -64,9 +64,13 @@ import TestSupport
         Case(arguments: ["--list", "--provider", "nobody"], status: 3),
         Case(arguments: ["--delete-provider", "openai"], status: 2),  // no terminal, no --yes
         // Bulk input
-        Case(arguments: ["--add-bulk", "openai"], stdin: Data([0x73, 0x6B, 0x2D, 0xC3, 0x28, 0x61, 0x62, 0x63, 0x0A]), status: 2),
-        Case(arguments: ["--add-bulk", "openai"],
-             stdin: Data(((1...999).map { "sk-bulk-fine-\($0)-abcdef" } + ["sk-bulk bad"]).joined(separator: "\n").utf8), status: 2),
+        Case(
+            arguments: ["--add-bulk", "openai"], stdin: Data([0x73, 0x6B, 0x2D, 0xC3, 0x28, 0x61, 0x62, 0x63, 0x0A]),
+            status: 2),
+        Case(
+            arguments: ["--add-bulk", "openai"],
+            stdin: Data(((1...999).map { "sk-bulk-fine-\($0)-abcdef" } + ["sk-bulk bad"]).joined(separator: "\n").utf8),
+            status: 2),
         Case(arguments: ["--add-bulk", "nobody"], stdin: Data("sk-valid-key-00000099\n".utf8), status: 3),
         Case(arguments: ["--add-bulk", "openai", "--file", "/etc"], status: 2),
         // Usage
@@ -84,10 +88,12 @@ import TestSupport
 
     static let hostileRole: Result<String, Error> = Result {
         let role = "keyadmin_hostile_\(getpid())"
-        try TestServer.adminConnection().execute(SQLScript(trustedSQL: """
-            DROP ROLE IF EXISTS \(role);
-            CREATE ROLE \(role) LOGIN PASSWORD '\(passwords[0])';
-            """), step: "creating a role with a password")
+        try TestServer.adminConnection().execute(
+            SQLScript(
+                trustedSQL: """
+                    DROP ROLE IF EXISTS \(role);
+                    CREATE ROLE \(role) LOGIN PASSWORD '\(passwords[0])';
+                    """), step: "creating a role with a password")
         atexit {
             _ = try? TestServer.adminConnection().execute(
                 SQLScript(trustedSQL: "DROP ROLE IF EXISTS keyadmin_hostile_\(getpid())"), step: "dropping the role")
@@ -100,9 +106,11 @@ import TestSupport
         case .seeded, .unmigrated: return database.connectionString
         case .malformedURL: return "postgresql://someone:\(Self.passwords[2])@[::1:5432/db"
         case .noServer: return "postgresql://someone:\(Self.passwords[2])@127.0.0.1:1/db?connect_timeout=3"
-        case .missingDatabase: return try TestServer.settings.connectionString(withDatabase: "no_such_database_\(getpid())")
+        case .missingDatabase:
+            return try TestServer.settings.connectionString(withDatabase: "no_such_database_\(getpid())")
         case .wrongPassword:
-            return database.connectionString + " host=127.0.0.1 user=\(try Self.hostileRole.get()) password=\(Self.passwords[1])"
+            return database.connectionString
+                + " host=127.0.0.1 user=\(try Self.hostileRole.get()) password=\(Self.passwords[1])"
         }
     }
 
@@ -116,12 +124,14 @@ import TestSupport
                 """
             if hostile.target != .unmigrated {
                 _ = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-provider", "openai"])
-                _ = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-bulk", "openai"],
-                                            stdin: Self.seededKeys.joined(separator: "\n"))
+                _ = try KeyAdminProcess.run(
+                    ["--database-url", database.connectionString, "--add-bulk", "openai"],
+                    stdin: Self.seededKeys.joined(separator: "\n"))
             }
             let before = hostile.target == .unmigrated ? [] : try database.values(snapshot)
             let output = try KeyAdminProcess.run(
-                ["--database-url", try url(for: hostile.target, database: database)] + hostile.arguments, stdinData: hostile.stdin)
+                ["--database-url", try url(for: hostile.target, database: database)] + hostile.arguments,
+                stdinData: hostile.stdin)
 
             #expect(output.status == hostile.status, "stderr: \(output.stderr)")
             let lines = output.stderr.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
@@ -143,7 +153,9 @@ import TestSupport
         try TestDatabase.with { (database: TestDatabase) throws in
             let key = "sk-';DELETE/**/FROM/**/provider_api_keys;--"
             _ = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-provider", "x.y_z-1"])
-            let added = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-key", "x.y_z-1", key])
+            let added = try KeyAdminProcess.run([
+                "--database-url", database.connectionString, "--add-key", "x.y_z-1", key,
+            ])
             #expect(added.status == 0)
             #expect(try database.values("SELECT api_key AS value FROM provider_api_keys") == [key])
         }

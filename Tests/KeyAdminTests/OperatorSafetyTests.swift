@@ -1,11 +1,13 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// What keeps a tired operator from hurting themselves: the database named, keys never echoed,
 /// deletes shown and undoable, output scripts can trust.
 @Suite struct OperatorSafetyTests {
-    func keyadmin(_ database: TestDatabase, _ arguments: [String], stdin: String? = nil) throws -> KeyAdminProcess.Output {
+    func keyadmin(
+        _ database: TestDatabase, _ arguments: [String], stdin: String? = nil
+    ) throws -> KeyAdminProcess.Output {
         try KeyAdminProcess.run(["--database-url", database.connectionString] + arguments, stdin: stdin)
     }
 
@@ -22,7 +24,9 @@ import TestSupport
             let name = try #require(database.connectionString.firstMatch(of: #/dbname='([^']+)'/#)).1
             let added = try keyadmin(database, ["--add-provider", "groq"])
             #expect(added.stdout.hasPrefix("database: "))
-            #expect(added.stdout.split(separator: "\n").first?.hasSuffix("/\(name) (--database-url)") == true, "\(added.stdout)")
+            #expect(
+                added.stdout.split(separator: "\n").first?.hasSuffix("/\(name) (--database-url)") == true,
+                "\(added.stdout)")
             let missing = try keyadmin(database, ["--get-key", "openai", "9"])
             #expect(missing.stderr.hasSuffix("/\(name) (--database-url)]\n"), "\(missing.stderr)")
             let json = try keyadmin(database, ["--list", "--json"])
@@ -41,10 +45,15 @@ import TestSupport
             #expect(fromFile.stdout.hasPrefix("database: "), "\(fromFile.stderr)")
             #expect(fromFile.stdout.split(separator: "\n").first?.hasSuffix("(DATABASE_URL from .env)") == true)
             let stale = try KeyAdminProcess.run(
-                ["--list"], environment: ["WORKER_1_DATABASE_URL": database.connectionString + " application_name=stale"],
+                ["--list"],
+                environment: ["WORKER_1_DATABASE_URL": database.connectionString + " application_name=stale"],
                 directory: directory)
-            #expect(stale.stderr.contains("warning: using WORKER_1_DATABASE_URL from the environment, not DATABASE_URL from .env"))
-            #expect(stale.stdout.split(separator: "\n").first?.hasSuffix("(WORKER_1_DATABASE_URL from the environment)") == true)
+            #expect(
+                stale.stderr.contains(
+                    "warning: using WORKER_1_DATABASE_URL from the environment, not DATABASE_URL from .env"))
+            #expect(
+                stale.stdout.split(separator: "\n").first?.hasSuffix("(WORKER_1_DATABASE_URL from the environment)")
+                    == true)
         }
     }
 
@@ -52,8 +61,10 @@ import TestSupport
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("home-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: home) }
-        let libpqVariables = ["PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD", "PGSERVICE",
-                              "PGPASSFILE", "PGSERVICEFILE", "PGSYSCONFDIR"]
+        let libpqVariables = [
+            "PGHOST", "PGHOSTADDR", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD", "PGSERVICE",
+            "PGPASSFILE", "PGSERVICEFILE", "PGSYSCONFDIR",
+        ]
         // A user name no server has, so that even a server on the default socket refuses it.
         let output = try KeyAdminProcess.run(
             ["--list"], environment: ["HOME": home.path, "USER": "keyadmin_nobody", "LOGNAME": "keyadmin_nobody"],
@@ -65,18 +76,24 @@ import TestSupport
 
     @Test func jsonIsOneWholeDocumentOrNothing() throws {
         try seeded { database in
-            for arguments in [["--list", "--provider", "nope"], ["--add-key", "nobody", "sk-some-key-000000009"],
-                              ["--get-key", "openai", "5"], ["--list", "--provider", "openai", "--statement-timeout", "0.001"]] {
+            for arguments in [
+                ["--list", "--provider", "nope"], ["--add-key", "nobody", "sk-some-key-000000009"],
+                ["--get-key", "openai", "5"], ["--list", "--provider", "openai", "--statement-timeout", "0.001"],
+            ] {
                 let failed = try keyadmin(database, arguments + ["--json"])
                 #expect(failed.status != 0)
                 #expect(failed.stdout.isEmpty, "\(arguments): \(failed.stdout)")
                 #expect(failed.stderr.hasPrefix("error: "))
             }
-            for arguments in [["--list"], ["--add-provider", "mistral"], ["--add-key", "openai", "sk-json-key-000000002"],
-                              ["--delete-key", "openai", "2"], ["--migrate"], ["--get-key", "openai", "1"]] {
+            for arguments in [
+                ["--list"], ["--add-provider", "mistral"], ["--add-key", "openai", "sk-json-key-000000002"],
+                ["--delete-key", "openai", "2"], ["--migrate"], ["--get-key", "openai", "1"],
+            ] {
                 let done = try keyadmin(database, arguments + ["--json"])
                 #expect(done.status == 0, "\(arguments): \(done.stderr)")
-                #expect((try? JSONSerialization.jsonObject(with: Data(done.stdout.utf8))) != nil, "\(arguments): \(done.stdout)")
+                #expect(
+                    (try? JSONSerialization.jsonObject(with: Data(done.stdout.utf8))) != nil,
+                    "\(arguments): \(done.stdout)")
             }
         }
     }
@@ -103,8 +120,10 @@ import TestSupport
             #expect(deleted.result.hasPrefix("deleted key #1 of openai (sk-se…0001)"), "\(deleted.stdout)")
             #expect(!deleted.stdout.contains("sk-seeded-key-00000001"))
             let plain = try keyadmin(database, ["--add-key", "openai", "sk-another-key-000000002"])
-            #expect(plain.result == "added key #2 to openai (sk-an…0002)\n", "a deleted number is not given to another key")
-            let back = try keyadmin(database, ["--add-key", "openai", "-", "--number", "1"], stdin: "sk-seeded-key-00000001\n")
+            #expect(
+                plain.result == "added key #2 to openai (sk-an…0002)\n", "a deleted number is not given to another key")
+            let back = try keyadmin(
+                database, ["--add-key", "openai", "-", "--number", "1"], stdin: "sk-seeded-key-00000001\n")
             #expect(back.result == "added key #1 to openai (sk-se…0001)\n", "\(back.stderr)")
             #expect(try keyadmin(database, ["--get-key", "openai", "1"]).stdout == "sk-seeded-key-00000001\n")
             let taken = try keyadmin(database, ["--add-key", "openai", "sk-third-key-000000003", "--number", "#2"])
@@ -113,7 +132,8 @@ import TestSupport
             let above = try keyadmin(database, ["--add-key", "openai", "sk-fourth-key-00000004", "--number", "10"])
             #expect(above.result == "added key #10 to openai (sk-fo…0004)\n")
             let next = try keyadmin(database, ["--add-key", "openai", "sk-fifth-key-000000005"])
-            #expect(next.result == "added key #11 to openai (sk-fi…0005)\n", "a number above the highest moves the highest")
+            #expect(
+                next.result == "added key #11 to openai (sk-fi…0005)\n", "a number above the highest moves the highest")
             let twice = try keyadmin(database, ["--add-key", "openai", "sk-fifth-key-000000005", "--number", "3"])
             #expect(twice.error == "error: that key is already stored for openai as #11\n")
         }
@@ -124,8 +144,10 @@ import TestSupport
     @Test func noCommandEchoesAKeyWhateverTheOrderOfItsArguments() throws {
         let key = "sk-proj-UUUUvvvvWWWW2222xxxxYYYYzzzz"
         try seeded { database in
-            for command in ["--add-provider", "--add-key", "--add-bulk", "--update-key", "--delete-key", "--delete-provider",
-                            "--list", "--migrate"] {
+            for command in [
+                "--add-provider", "--add-key", "--add-bulk", "--update-key", "--delete-key", "--delete-provider",
+                "--list", "--migrate",
+            ] {
                 let others = ["openai", "1"]
                 for count in 0...3 {
                     var values = Array(others.prefix(max(0, count - 1)))
@@ -133,8 +155,9 @@ import TestSupport
                         values.insert(key, at: position)
                         let output = try keyadmin(database, [command] + values + ["--yes"], stdin: "")
                         let all = output.stdout + output.stderr
-                        #expect(!all.contains(key) && !all.lowercased().contains(key.lowercased().prefix(10)),
-                                "\(command) \(values): \(all)")
+                        #expect(
+                            !all.contains(key) && !all.lowercased().contains(key.lowercased().prefix(10)),
+                            "\(command) \(values): \(all)")
                         values.remove(at: position)
                     }
                 }

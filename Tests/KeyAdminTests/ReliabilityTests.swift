@@ -1,11 +1,13 @@
 import Foundation
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// Load, faults and pooling: keys are stored whole or not at all, and the tool never hangs.
 @Suite struct ReliabilityTests {
-    func keyadmin(_ database: TestDatabase, _ arguments: [String], stdin: String? = nil) throws -> KeyAdminProcess.Output {
+    func keyadmin(
+        _ database: TestDatabase, _ arguments: [String], stdin: String? = nil
+    ) throws -> KeyAdminProcess.Output {
         try KeyAdminProcess.run(["--database-url", database.connectionString] + arguments, stdin: stdin)
     }
 
@@ -18,10 +20,12 @@ import TestSupport
     /// Waits until a backend of `applicationName` is running a statement, so a fault hits mid-load.
     func waitForActiveBackend(_ database: TestDatabase, applicationName: String) throws -> Int? {
         for _ in 0..<200 {
-            if let pid = try database.integer("""
+            if let pid = try database.integer(
+                """
                 SELECT pid AS value FROM pg_stat_activity
                 WHERE application_name = \(applicationName) AND state = 'active' AND (query LIKE 'COPY%' OR query LIKE '%unnest%') LIMIT 1
-                """) {
+                """)
+            {
                 return pid
             }
             usleep(20_000)
@@ -32,11 +36,13 @@ import TestSupport
     @Test func tenWritersAtOnceLoseNothingAndShareNoNumber() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             _ = try keyadmin(database, ["--add-provider", "openai"])
-            let files = try (0..<5).map { writer in try writeKeys((1...2_000).map { "sk-bulk-\(writer)-\($0)-abcdef" }) }
+            let files = try (0..<5).map { writer in try writeKeys((1...2_000).map { "sk-bulk-\(writer)-\($0)-abcdef" })
+            }
             defer { files.forEach { try? FileManager.default.removeItem(at: $0) } }
             let results = Locked<[KeyAdminProcess.Output]>([])
             DispatchQueue.concurrentPerform(iterations: 10) { worker in
-                let arguments = worker < 5
+                let arguments =
+                    worker < 5
                     ? ["--add-bulk", "openai", "--file", files[worker].path, "--lock-timeout", "60"]
                     : ["--add-key", "openai", "sk-single-writer-\(worker)-abcdef", "--lock-timeout", "60"]
                 if let output = try? keyadmin(database, arguments) { results.withLock { $0.append(output) } }
@@ -44,21 +50,27 @@ import TestSupport
             let outputs = results.withLock { $0 }
             #expect(outputs.count == 10)
             #expect(outputs.allSatisfy { $0.status == 0 }, "\(outputs.map(\.stderr))")
-            #expect(try database.values("""
-                SELECT count(*) || ' ' || count(DISTINCT key_number) || ' ' || count(DISTINCT api_key) || ' ' || max(key_number) AS value
-                FROM provider_api_keys
-                """) == ["10005 10005 10005 10005"])
+            #expect(
+                try database.values(
+                    """
+                    SELECT count(*) || ' ' || count(DISTINCT key_number) || ' ' || count(DISTINCT api_key) || ' ' || max(key_number) AS value
+                    FROM provider_api_keys
+                    """) == ["10005 10005 10005 10005"])
         }
     }
 
     @Test func aHeldLockIsReportedAsBusyNotAHang() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             _ = try keyadmin(database, ["--add-provider", "openai"])
-            let holder = try LockHolder("SELECT id FROM providers WHERE provider_name = 'openai' FOR UPDATE", settings: database.settings())
+            let holder = try LockHolder(
+                "SELECT id FROM providers WHERE provider_name = 'openai' FOR UPDATE", settings: database.settings())
             let started = Date()
-            let blocked = try keyadmin(database, ["--add-key", "openai", "sk-waits-for-lock-0001", "--lock-timeout", "0.5"])
+            let blocked = try keyadmin(
+                database, ["--add-key", "openai", "sk-waits-for-lock-0001", "--lock-timeout", "0.5"])
             #expect(blocked.status == 4)
-            #expect(blocked.stderr.hasPrefix("error: locking provider openai: another session holds what this command needs"))
+            #expect(
+                blocked.stderr.hasPrefix(
+                    "error: locking provider openai: another session holds what this command needs"))
             #expect(blocked.stderr.contains("try again"))
             #expect(Date().timeIntervalSince(started) < 5)
             try holder.release()
@@ -69,7 +81,8 @@ import TestSupport
     @Test func aStatementPastItsLimitIsCancelled() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             _ = try keyadmin(database, ["--add-provider", "openai"])
-            let holder = try LockHolder("LOCK TABLE provider_api_keys IN ACCESS EXCLUSIVE MODE", settings: database.settings())
+            let holder = try LockHolder(
+                "LOCK TABLE provider_api_keys IN ACCESS EXCLUSIVE MODE", settings: database.settings())
             defer { try? holder.release() }
             let started = Date()
             // --get-key is one autocommit statement with no server-side limit: the client's
@@ -84,7 +97,9 @@ import TestSupport
     @Test func aServerThatNeverAnswersTimesOutAfterTenSeconds() throws {
         let listener = try TCPListener()
         let started = Date()
-        let output = try KeyAdminProcess.run(["--database-url", "postgresql://u:hunter2@127.0.0.1:\(listener.port)/db", "--list"])
+        let output = try KeyAdminProcess.run([
+            "--database-url", "postgresql://u:hunter2@127.0.0.1:\(listener.port)/db", "--list",
+        ])
         let elapsed = Date().timeIntervalSince(started)
         #expect(output.status == 1)
         #expect(output.stderr.contains("timeout expired"))
@@ -106,10 +121,12 @@ import TestSupport
         let file = try writeKeys((1...300_000).map { "sk-mid-load-\($0)-abcdef" })
         let name = "keyadmin_fault_\(UUID().uuidString.prefix(8))"
         let process = try RunningKeyAdmin([
-            "--database-url", database.connectionString + " application_name=\(name)", "--add-bulk", "openai", "--file", file.path,
+            "--database-url", database.connectionString + " application_name=\(name)", "--add-bulk", "openai", "--file",
+            file.path,
         ])
         return LoadUnderWay(
-            process: process, applicationName: name, backend: try waitForActiveBackend(database, applicationName: name), file: file)
+            process: process, applicationName: name, backend: try waitForActiveBackend(database, applicationName: name),
+            file: file)
     }
 
     @Test func terminatedSessionMidLoadStoresNothing() throws {
@@ -117,7 +134,9 @@ import TestSupport
             let load = try startLargeLoad(into: database)
             defer { try? FileManager.default.removeItem(at: load.file) }
             #expect(load.backend != nil)
-            if let backend = load.backend { _ = try database.values("SELECT pg_terminate_backend(\(backend))::text AS value") }
+            if let backend = load.backend {
+                _ = try database.values("SELECT pg_terminate_backend(\(backend))::text AS value")
+            }
             let output = load.process.wait()
             #expect(output.status == 1)
             #expect(output.stderr.hasPrefix("error: "))
@@ -139,7 +158,8 @@ import TestSupport
             // The server notices the closed connection and rolls the transaction back.
             var remaining: Int? = 1
             for _ in 0..<100 {
-                remaining = try database.integer("SELECT count(*) AS value FROM pg_stat_activity WHERE application_name = \(name)")
+                remaining = try database.integer(
+                    "SELECT count(*) AS value FROM pg_stat_activity WHERE application_name = \(name)")
                 if remaining == 0 { break }
                 usleep(50_000)
             }
@@ -156,7 +176,9 @@ import TestSupport
         let url = server.connectionString
         #expect(try KeyAdminProcess.run(["--database-url", url, "--migrate"]).status == 0)
         #expect(try KeyAdminProcess.run(["--database-url", url, "--add-provider", "openai"]).status == 0)
-        let holder = try LockHolder("LOCK TABLE provider_api_keys IN ACCESS EXCLUSIVE MODE", settings: ConnectionSettings(connectionString: url))
+        let holder = try LockHolder(
+            "LOCK TABLE provider_api_keys IN ACCESS EXCLUSIVE MODE", settings: ConnectionSettings(connectionString: url)
+        )
         let started = Date()
         let stuck = try RunningKeyAdmin(["--database-url", url, "--get-key", "openai", "1", "--statement-timeout", "1"])
         usleep(500_000)
@@ -172,7 +194,10 @@ import TestSupport
 
     /// A server on another machine (here: this machine's non-loopback address) without TLS: the
     /// tool refuses to send the password in clear unless the connection string says so.
-    @Test(.enabled(if: nonLoopbackAddress() != nil && PrivateServer.isAvailable, "no non-loopback IPv4 address or no server binaries"))
+    @Test(
+        .enabled(
+            if: nonLoopbackAddress() != nil && PrivateServer.isAvailable,
+            "no non-loopback IPv4 address or no server binaries"))
     func tlsIsRequiredForServersOnOtherMachines() throws {
         let address = try #require(nonLoopbackAddress())
         let server = try PrivateServer(extraAddress: address)
@@ -196,7 +221,9 @@ import TestSupport
         try server.restart()
         let after = try KeyAdminProcess.run(["--database-url", url, "--add-key", "openai", "sk-after-restart-00001"])
         #expect(after.status == 0, "\(after.stderr)")
-        #expect(try KeyAdminProcess.run(["--database-url", url, "--get-key", "openai", "1"]).stdout == "sk-after-restart-00001\n")
+        #expect(
+            try KeyAdminProcess.run(["--database-url", url, "--get-key", "openai", "1"]).stdout
+                == "sk-after-restart-00001\n")
     }
 
     /// Every command through PgBouncer in transaction pooling mode, as Supabase's port 6543.
@@ -214,7 +241,8 @@ import TestSupport
             _ = try run("--add-provider", "openai")
             _ = try run("--add-key", "openai", "sk-pooled-key-000001")
             _ = try run("--add-key", "openai", "-", stdin: "sk-pooled-key-000002\n")
-            _ = try run("--add-bulk", "openai", stdin: (3...2_000).map { "sk-pooled-key-\($0)-x" }.joined(separator: "\n"))
+            _ = try run(
+                "--add-bulk", "openai", stdin: (3...2_000).map { "sk-pooled-key-\($0)-x" }.joined(separator: "\n"))
             #expect(try run("--get-key", "openai", "2").stdout == "sk-pooled-key-000002\n")
             #expect(try run("--random-key", "openai").stdout.hasPrefix("sk-pooled-key-"))
             _ = try run("--update-key", "openai", "1", "sk-pooled-replaced-01")

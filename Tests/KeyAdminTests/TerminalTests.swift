@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// What an operator at a terminal sees: hidden key input, confirmation, colour.
 @Suite(.enabled(if: TerminalSession.isAvailable, "util-linux script is not installed"))
@@ -14,7 +14,8 @@ struct TerminalTests {
             #expect(session.status == 0)
             #expect(!session.output.contains("sk-typed-at-the-prompt-01"), "\(session.output)")
             #expect(session.output.contains("added key #1 to openai (sk-ty…t-01)"))
-            #expect(try database.values("SELECT api_key AS value FROM provider_api_keys") == ["sk-typed-at-the-prompt-01"])
+            #expect(
+                try database.values("SELECT api_key AS value FROM provider_api_keys") == ["sk-typed-at-the-prompt-01"])
         }
     }
 
@@ -45,7 +46,9 @@ struct TerminalTests {
     @Test func deletingAKeyShowsItMaskedAndAsks() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             _ = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-provider", "openai"])
-            _ = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-key", "openai", "sk-to-be-deleted-00000001"])
+            _ = try KeyAdminProcess.run([
+                "--database-url", database.connectionString, "--add-key", "openai", "sk-to-be-deleted-00000001",
+            ])
             let arguments = ["--database-url", database.connectionString, "--delete-key", "openai", "1"]
             let no = try TerminalSession.run(arguments, answers: [("[y/N] ", "")])
             #expect(no.status == 2)

@@ -1,12 +1,14 @@
 import Foundation
-@testable import KeyStore
 import Testing
+
+@testable import KeyStore
 
 @Suite struct DatabaseLocatorTests {
     func withDotEnv(_ text: String?, mode: Int = 0o600, _ body: (String) throws -> Void) throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("env-\(UUID().uuidString)").path
         if let text {
-            _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+            _ = FileManager.default.createFile(
+                atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
         }
         defer { try? FileManager.default.removeItem(atPath: path) }
         try body(path)
@@ -22,9 +24,11 @@ import Testing
     @Test func worker1DatabaseURLBeatsDatabaseURLAndEnvironmentBeatsFile() throws {
         try withDotEnv("WORKER_1_DATABASE_URL=postgresql://file/one") { (path: String) throws in
             let both = DatabaseLocator(
-                environment: ["DATABASE_URL": "postgresql://env/db", "WORKER_1_DATABASE_URL": "postgresql://env/one"], dotEnvPath: path)
+                environment: ["DATABASE_URL": "postgresql://env/db", "WORKER_1_DATABASE_URL": "postgresql://env/one"],
+                dotEnvPath: path)
             #expect(try both.locate(commandLineURL: nil).connectionString == "postgresql://env/one")
-            let environmentOnly = DatabaseLocator(environment: ["DATABASE_URL": "postgresql://env/db"], dotEnvPath: path)
+            let environmentOnly = DatabaseLocator(
+                environment: ["DATABASE_URL": "postgresql://env/db"], dotEnvPath: path)
             #expect(try environmentOnly.locate(commandLineURL: nil).connectionString == "postgresql://env/db")
             let fileOnly = DatabaseLocator(environment: [:], dotEnvPath: path)
             #expect(try fileOnly.locate(commandLineURL: nil).source == "WORKER_1_DATABASE_URL from \(path)")
@@ -33,7 +37,9 @@ import Testing
 
     @Test func fallsBackToLibpqDefaults() throws {
         try withDotEnv(nil) { (path: String) throws in
-            #expect(try DatabaseLocator(environment: [:], dotEnvPath: path).locate(commandLineURL: nil).connectionString == "")
+            #expect(
+                try DatabaseLocator(environment: [:], dotEnvPath: path).locate(commandLineURL: nil).connectionString
+                    == "")
         }
     }
 
@@ -55,7 +61,8 @@ import Testing
             #expect(located.warnings.first?.contains("chmod 600") == true)
         }
         try withDotEnv("DATABASE_URL=postgresql://u:p@h/db", mode: 0o600) { (path: String) throws in
-            #expect(try DatabaseLocator(environment: [:], dotEnvPath: path).locate(commandLineURL: nil).warnings.isEmpty)
+            #expect(
+                try DatabaseLocator(environment: [:], dotEnvPath: path).locate(commandLineURL: nil).warnings.isEmpty)
         }
     }
 }

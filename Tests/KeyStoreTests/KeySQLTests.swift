@@ -1,7 +1,8 @@
-@testable import KeyStore
 import Postgres
-import Testing
 import TestSupport
+import Testing
+
+@testable import KeyStore
 
 /// The SQL written once in Swift agrees with the schema the migrations build.
 @Suite struct KeySQLTests {
@@ -10,10 +11,12 @@ import TestSupport
         try TestDatabase.with { (database: TestDatabase) throws in
             let connection = try database.connect()
             try connection.query("SET enable_seqscan = off", step: "plan")
-            let plan = try connection.query("""
+            let plan = try connection.query(
+                """
                 EXPLAIN SELECT key_number FROM public.provider_api_keys
                 WHERE \(KeySQL.keyHash(of: .column("api_key"))) = \(KeySQL.keyHash(of: .value("sk-some-key-0001")))
-                """, step: "plan").rows.map { try $0.decode("\"QUERY PLAN\"", as: String.self) }.joined(separator: "\n")
+                """, step: "plan"
+            ).rows.map { try $0.decode("\"QUERY PLAN\"", as: String.self) }.joined(separator: "\n")
             #expect(plan.contains("provider_api_keys_key_hash_provider_id_key"), "\(plan)")
             let hashed = try connection.query(
                 "SELECT encode(\(KeySQL.keyHash(of: .value("sk-a\\b"))), 'hex') AS hash", step: "hash"
@@ -28,7 +31,8 @@ import TestSupport
     @Test func constraintNamesAreTheSchemas() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             for name in [ConstraintName.keyHash, ConstraintName.providerName, ConstraintName.keyNumber] {
-                let found = try database.integer("""
+                let found = try database.integer(
+                    """
                     SELECT count(*) AS value FROM pg_class WHERE relname = \(name) AND relkind = 'i'
                     """)
                 #expect(found == 1, "\(name)")
@@ -44,7 +48,8 @@ import TestSupport
             for index in 1...3 { _ = try store.addKey(APIKey(validating: "sk-numbered-key-000\(index)"), to: openai) }
             _ = try store.deleteKey(number: 3, of: openai)
             let highest = try database.integer(
-                "SELECT \(KeySQL.highestNumberGiven) AS value FROM public.providers AS p WHERE p.provider_name = 'openai'")
+                "SELECT \(KeySQL.highestNumberGiven) AS value FROM public.providers AS p WHERE p.provider_name = 'openai'"
+            )
             #expect(highest == 3)
         }
     }

@@ -1,11 +1,14 @@
 import Foundation
-@testable import KeyStore
 import Postgres
-import Testing
 import TestSupport
+import Testing
+
+@testable import KeyStore
 
 @Suite struct KeyStoreTests {
-    let openai = try! ProviderName(validating: "openai")
+    let openai: ProviderName
+
+    init() throws { openai = try ProviderName(validating: "openai") }
 
     @Test func numbersAreHighestPlusOneAndNeverReused() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
@@ -23,7 +26,11 @@ import TestSupport
             #expect(try BulkLoader(store: store).load(&input, into: openai).addedNumbers == 5...5)
             try store.deleteKey(number: 5, of: openai)
             #expect(try store.addKey(APIKey(validating: "sk-number-six-000006"), to: openai) == 6)
-            #expect(try database.values("SELECT string_agg(key_number::text, ',' ORDER BY key_number) AS value FROM provider_api_keys") == ["2,6"])
+            #expect(
+                try database.values(
+                    "SELECT string_agg(key_number::text, ',' ORDER BY key_number) AS value FROM provider_api_keys") == [
+                        "2,6"
+                    ])
         }
     }
 
@@ -42,9 +49,11 @@ import TestSupport
                 }
             }
             #expect(failures.withLock { $0 } == [])
-            #expect(try database.values("""
-                SELECT count(*) || ' ' || count(DISTINCT key_number) || ' ' || max(key_number) AS value FROM provider_api_keys
-                """) == ["80 80 80"])
+            #expect(
+                try database.values(
+                    """
+                    SELECT count(*) || ' ' || count(DISTINCT key_number) || ' ' || max(key_number) AS value FROM provider_api_keys
+                    """) == ["80 80 80"])
         }
     }
 
@@ -52,7 +61,9 @@ import TestSupport
         try TestDatabase.with { (database: TestDatabase) throws in
             let store = try database.store()
             try store.addProvider(openai)
-            #expect(throws: KeyStoreError.providerExists(openai)) { try store.addProvider(ProviderName(validating: "OPENAI")) }
+            #expect(throws: KeyStoreError.providerExists(openai)) {
+                try store.addProvider(ProviderName(validating: "OPENAI"))
+            }
             _ = try store.addKey(APIKey(validating: "sk-only-once-000001"), to: openai)
             #expect(throws: KeyStoreError.keyAlreadyStored(openai, asNumber: 1)) {
                 try store.addKey(APIKey(validating: "sk-only-once-000001"), to: openai)
@@ -61,7 +72,8 @@ import TestSupport
             #expect(throws: KeyStoreError.keyAlreadyStored(openai, asNumber: 1)) {
                 try store.updateKey(number: 2, of: openai, to: APIKey(validating: "sk-only-once-000001"))
             }
-            #expect(try store.updateKey(number: 1, of: openai, to: APIKey(validating: "sk-only-once-000001")) == .unchanged)
+            #expect(
+                try store.updateKey(number: 1, of: openai, to: APIKey(validating: "sk-only-once-000001")) == .unchanged)
         }
     }
 
@@ -70,7 +82,9 @@ import TestSupport
             let store = try database.store()
             let nobody = try ProviderName(validating: "nobody")
             try store.addProvider(openai)
-            #expect(throws: KeyStoreError.providerNotFound(nobody)) { try store.addKey(APIKey(validating: "sk-x-0000000001"), to: nobody) }
+            #expect(throws: KeyStoreError.providerNotFound(nobody)) {
+                try store.addKey(APIKey(validating: "sk-x-0000000001"), to: nobody)
+            }
             #expect(throws: KeyStoreError.keyNotFound(openai, number: 4)) { try store.deleteKey(number: 4, of: openai) }
             #expect(throws: KeyStoreError.keyNotFound(openai, number: 4)) {
                 try store.updateKey(number: 4, of: openai, to: APIKey(validating: "sk-x-0000000001"))
@@ -93,7 +107,9 @@ import TestSupport
 }
 
 @Suite struct BulkLoaderTests {
-    let openai = try! ProviderName(validating: "openai")
+    let openai: ProviderName
+
+    init() throws { openai = try ProviderName(validating: "openai") }
 
     @Test func skipsBlankLinesCommentsAndCRAndReportsDuplicatesByLine() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
@@ -109,9 +125,12 @@ import TestSupport
             #expect(report.addedNumbers == 2...4)
             #expect(report.skipped.map(\.lineNumber) == [5, 6])
             #expect(report.skipped.map(\.reason) == [.alreadyStored(asNumber: 1), .repeatedInInput])
-            #expect(try database.values("SELECT key_number || '=' || api_key AS value FROM provider_api_keys ORDER BY key_number") == [
-                "1=sk-already-stored-001", "2=sk-bulk-key-one-00001", "3=sk-bulk-key-two-00002", "4=sk-bulk-key-three-003",
-            ])
+            #expect(
+                try database.values(
+                    "SELECT key_number || '=' || api_key AS value FROM provider_api_keys ORDER BY key_number") == [
+                        "1=sk-already-stored-001", "2=sk-bulk-key-one-00001", "3=sk-bulk-key-two-00002",
+                        "4=sk-bulk-key-three-003",
+                    ])
         }
     }
 
@@ -121,7 +140,9 @@ import TestSupport
             try store.addProvider(openai)
             var input = ArrayLineSource(["\u{FEFF}sk-after-a-bom-000001", "sk-second-line-000002"])
             #expect(try BulkLoader(store: store).load(&input, into: openai).addedCount == 2)
-            #expect(try database.values("SELECT api_key AS value FROM provider_api_keys ORDER BY key_number").first == "sk-after-a-bom-000001")
+            #expect(
+                try database.values("SELECT api_key AS value FROM provider_api_keys ORDER BY key_number").first
+                    == "sk-after-a-bom-000001")
             var later = ArrayLineSource(["sk-third-line-0000003", "\u{FEFF}sk-bom-in-the-middle-4"])
             #expect(throws: KeyStoreError.self) { try BulkLoader(store: store).load(&later, into: openai) }
         }
@@ -151,10 +172,16 @@ import TestSupport
             try store.addProvider(openai)
             var loader = BulkLoader(store: store)
             loader.chunkSize = 2
-            var input = ArrayLineSource(["sk-chunked-aaaa-0001", "sk-chunked-bbbb-0002", "sk-chunked-aaaa-0001", "sk-chunked-cccc-0003"])
+            var input = ArrayLineSource([
+                "sk-chunked-aaaa-0001", "sk-chunked-bbbb-0002", "sk-chunked-aaaa-0001", "sk-chunked-cccc-0003",
+            ])
             let report = try loader.load(&input, into: openai)
             #expect(report.addedNumbers == 1...3)
-            #expect(report.skipped == [BulkReport.SkippedLine(lineNumber: 3, key: try APIKey(validating: "sk-chunked-aaaa-0001"), reason: .repeatedInInput)])
+            #expect(
+                report.skipped == [
+                    BulkReport.SkippedLine(
+                        lineNumber: 3, key: try APIKey(validating: "sk-chunked-aaaa-0001"), reason: .repeatedInInput)
+                ])
         }
     }
 }
@@ -165,7 +192,8 @@ import TestSupport
             let openai = try ProviderName(validating: "openai")
             let store = try database.store()
             try store.addProvider(openai)
-            try database.connect().query("""
+            try database.connect().query(
+                """
                 INSERT INTO provider_api_keys (provider_id, key_number, api_key)
                 SELECT id, 2147483647, 'sk-the-very-last-number' FROM providers
                 """, step: "seed")
@@ -173,7 +201,9 @@ import TestSupport
                 try store.addKey(APIKey(validating: "sk-one-too-many-00001"), to: openai)
             }
             var input = ArrayLineSource(["sk-one-too-many-00001"])
-            #expect(throws: KeyStoreError.numbersExhausted(openai)) { try BulkLoader(store: store).load(&input, into: openai) }
+            #expect(throws: KeyStoreError.numbersExhausted(openai)) {
+                try BulkLoader(store: store).load(&input, into: openai)
+            }
         }
     }
 }

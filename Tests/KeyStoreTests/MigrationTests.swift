@@ -1,8 +1,9 @@
 import Foundation
-@testable import KeyStore
 import Postgres
-import Testing
 import TestSupport
+import Testing
+
+@testable import KeyStore
 
 let migrationsDirectory = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -41,13 +42,18 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
             #expect(try runPsqlAll(on: database).status == 0)
             let store = try database.store()
             try store.addProvider(ProviderName(validating: "openai"))
-            _ = try store.addKey(APIKey(validating: "sk-kept-across-migrations-0001"), to: ProviderName(validating: "openai"))
+            _ = try store.addKey(
+                APIKey(validating: "sk-kept-across-migrations-0001"), to: ProviderName(validating: "openai"))
             let second = try runPsqlAll(on: database)
             #expect(second.status == 0, "\(second.output)")
             let outcome = try Migrator(connection: database.connect()).run(dryRun: false)
             #expect(outcome.applied.map(\.version) == allVersions)
-            #expect(try database.values("SELECT api_key AS value FROM provider_api_keys") == ["sk-kept-across-migrations-0001"])
-            #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.schema_migrations") == allVersions.count)
+            #expect(
+                try database.values("SELECT api_key AS value FROM provider_api_keys") == [
+                    "sk-kept-across-migrations-0001"
+                ])
+            #expect(
+                try database.integer("SELECT count(*) AS value FROM keyadmin.schema_migrations") == allVersions.count)
             let again = try Migrator(connection: database.connect()).run(dryRun: false)
             #expect(again.applied.isEmpty)
             #expect(again.alreadyApplied.count == allVersions.count)
@@ -58,22 +64,30 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
     /// the migration keeps every row, warns about the bad ones, and checks new rows.
     @Test func migratesASeedDatabaseWithoutTouchingItsKeys() throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
-            try database.connect().execute(SQLScript(trustedSQL: """
-                CREATE TABLE providers (id serial PRIMARY KEY, provider_name text UNIQUE NOT NULL, created_at timestamptz DEFAULT now());
-                CREATE TABLE provider_api_keys (id serial PRIMARY KEY,
-                    provider_id integer NOT NULL REFERENCES providers ON DELETE CASCADE,
-                    key_number integer NOT NULL, api_key text NOT NULL, created_at timestamptz DEFAULT now());
-                INSERT INTO providers (provider_name) VALUES ('openai'), ('Legacy Name');
-                INSERT INTO provider_api_keys (provider_id, key_number, api_key) VALUES (1, 1, 'sk-seed-one'), (1, 7, 'sk-seed-seven');
-                """), step: "the seed's schema")
+            try database.connect().execute(
+                SQLScript(
+                    trustedSQL: """
+                        CREATE TABLE providers (id serial PRIMARY KEY, provider_name text UNIQUE NOT NULL, created_at timestamptz DEFAULT now());
+                        CREATE TABLE provider_api_keys (id serial PRIMARY KEY,
+                            provider_id integer NOT NULL REFERENCES providers ON DELETE CASCADE,
+                            key_number integer NOT NULL, api_key text NOT NULL, created_at timestamptz DEFAULT now());
+                        INSERT INTO providers (provider_name) VALUES ('openai'), ('Legacy Name');
+                        INSERT INTO provider_api_keys (provider_id, key_number, api_key) VALUES (1, 1, 'sk-seed-one'), (1, 7, 'sk-seed-seven');
+                        """), step: "the seed's schema")
             let outcome = try Migrator(connection: database.connect()).run(dryRun: false)
             #expect(outcome.warnings.count == 2)
             #expect(outcome.warnings.first?.contains("providers_provider_name_format") == true)
             #expect(outcome.warnings.last?.contains("providers_provider_name_starts_with_letter_or_digit") == true)
-            #expect(try database.values("SELECT api_key AS value FROM provider_api_keys ORDER BY id") == ["sk-seed-one", "sk-seed-seven"])
-            #expect(try database.store().addKey(APIKey(validating: "sk-after-migration-01"), to: ProviderName(validating: "openai")) == 8)
+            #expect(
+                try database.values("SELECT api_key AS value FROM provider_api_keys ORDER BY id") == [
+                    "sk-seed-one", "sk-seed-seven",
+                ])
+            #expect(
+                try database.store().addKey(
+                    APIKey(validating: "sk-after-migration-01"), to: ProviderName(validating: "openai")) == 8)
             #expect(throws: PostgresError.self) {
-                try database.connect().query("INSERT INTO providers (provider_name) VALUES ('Another Bad')", step: "bad row")
+                try database.connect().query(
+                    "INSERT INTO providers (provider_name) VALUES ('Another Bad')", step: "bad row")
             }
         }
     }
@@ -81,7 +95,8 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
     @Test func recordsVersionNameAndTheFilesSHA256() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             let rows = try database.values(
-                "SELECT version || ' ' || name || ' ' || checksum AS value FROM keyadmin.schema_migrations ORDER BY version")
+                "SELECT version || ' ' || name || ' ' || checksum AS value FROM keyadmin.schema_migrations ORDER BY version"
+            )
             let expected = try migrationFiles.map { file in
                 let name = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
                 return "\(name.prefix(3)) \(name.dropFirst(4)) \(try sha256Hex(ofFile: file))"
@@ -106,13 +121,15 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
             }
             let outcomes = try results.withLock { try $0.map { try $0.get() } }
             #expect(outcomes.map(\.applied.count).reduce(0, +) == allVersions.count)
-            #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.schema_migrations") == allVersions.count)
+            #expect(
+                try database.integer("SELECT count(*) AS value FROM keyadmin.schema_migrations") == allVersions.count)
         }
     }
 
     @Test func driftIsReportedByNameAndStopsTheRun() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
-            try database.connect().query("UPDATE keyadmin.schema_migrations SET checksum = 'edited'", step: "simulate an edited file")
+            try database.connect().query(
+                "UPDATE keyadmin.schema_migrations SET checksum = 'edited'", step: "simulate an edited file")
             #expect(throws: KeyStoreError.migrationDrift(fileName: "021_simplify_provider_api_keys.sql")) {
                 try Migrator(connection: database.connect()).run(dryRun: false)
             }
@@ -143,8 +160,12 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
 
     @Test func commandsBeforeTheMigrationSayToRunIt() throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
-            #expect(throws: KeyStoreError.schemaMissing) { try database.store().addProvider(ProviderName(validating: "openai")) }
-            #expect(throws: KeyStoreError.schemaMissing) { try database.store().randomKey(of: ProviderName(validating: "openai")) }
+            #expect(throws: KeyStoreError.schemaMissing) {
+                try database.store().addProvider(ProviderName(validating: "openai"))
+            }
+            #expect(throws: KeyStoreError.schemaMissing) {
+                try database.store().randomKey(of: ProviderName(validating: "openai"))
+            }
         }
     }
 
@@ -152,8 +173,10 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
     @Test func constraintAndClientAgreeOnProviderNames() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             let connection = try database.connect()
-            let names = ["openai", "9router", "a", "a.b_c-d", "-h", "--version", ".hidden", "_x", "x y", "UPPER", "é",
-                         String(repeating: "n", count: 64), String(repeating: "n", count: 65), ""]
+            let names = [
+                "openai", "9router", "a", "a.b_c-d", "-h", "--version", ".hidden", "_x", "x y", "UPPER", "é",
+                String(repeating: "n", count: 64), String(repeating: "n", count: 65), "",
+            ]
             for name in names {
                 let clientAccepts = (try? ProviderName(validating: name))?.rawValue == name
                 let serverAccepts: Bool = try connection.withTransaction { transaction in

@@ -1,8 +1,9 @@
 import Foundation
-@testable import KeyStore
 import Postgres
-import Testing
 import TestSupport
+import Testing
+
+@testable import KeyStore
 
 @Suite struct ConstraintTests {
     /// Rows written by psql or the SQL editor, not by keyadmin, still have to be sane.
@@ -25,11 +26,15 @@ import TestSupport
     func refusesBadRowsFromAnyWriter(_ statement: String) throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             let connection = try database.connect()
-            try connection.execute(SQLScript(trustedSQL: """
-                INSERT INTO providers (provider_name) VALUES ('openai');
-                INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 1, 'sk-existing-key-0001' FROM providers;
-                """), step: "seed")
-            #expect(throws: PostgresError.self) { try connection.execute(SQLScript(trustedSQL: statement), step: "bad row") }
+            try connection.execute(
+                SQLScript(
+                    trustedSQL: """
+                        INSERT INTO providers (provider_name) VALUES ('openai');
+                        INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 1, 'sk-existing-key-0001' FROM providers;
+                        """), step: "seed")
+            #expect(throws: PostgresError.self) {
+                try connection.execute(SQLScript(trustedSQL: statement), step: "bad row")
+            }
             #expect(try database.integer("SELECT count(*) AS value FROM provider_api_keys") == 1)
             #expect(try database.integer("SELECT count(*) AS value FROM providers") == 1)
         }
@@ -38,10 +43,12 @@ import TestSupport
     @Test func duplicateKeyErrorQuotesOnlyTheHash() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             let connection = try database.connect()
-            try connection.execute(SQLScript(trustedSQL: """
-                INSERT INTO providers (provider_name) VALUES ('openai');
-                INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 1, 'sk-do-not-leak-me' FROM providers;
-                """), step: "seed")
+            try connection.execute(
+                SQLScript(
+                    trustedSQL: """
+                        INSERT INTO providers (provider_name) VALUES ('openai');
+                        INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 1, 'sk-do-not-leak-me' FROM providers;
+                        """), step: "seed")
             let psqlDetail = try runPsqlCommand(
                 "INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 2, 'sk-do-not-leak-me' FROM providers",
                 on: database)
@@ -55,7 +62,8 @@ import TestSupport
     func seed(_ database: TestDatabase, provider: String = "openai", numbers: [Int]) throws {
         let connection = try database.connect()
         try connection.query("INSERT INTO providers (provider_name) VALUES (\(provider))", step: "provider")
-        try connection.query("""
+        try connection.query(
+            """
             INSERT INTO provider_api_keys (provider_id, key_number, api_key)
             SELECT p.id, n, 'sk-key-' || n FROM providers AS p, unnest(\(numbers)::int[]) AS n WHERE p.provider_name = \(provider)
             """, step: "keys")
@@ -76,14 +84,18 @@ import TestSupport
         try TestDatabase.with { (database: TestDatabase) throws in
             try seed(database, numbers: [1, 2, 3])
             #expect(try database.values("SELECT get_api_key('OpenAI', 2) AS value") == ["sk-key-2"])
-            #expect(try database.values("SELECT get_api_key(p_provider_name => 'openai', p_key_number => 3) AS value") == ["sk-key-3"])
+            #expect(
+                try database.values("SELECT get_api_key(p_provider_name => 'openai', p_key_number => 3) AS value") == [
+                    "sk-key-3"
+                ])
         }
     }
 
     @Test func bothFunctionsReturnNullForMissingProvidersAndKeys() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             try seed(database, numbers: [1])
-            try database.connect().query("INSERT INTO providers (provider_name) VALUES ('empty')", step: "empty provider")
+            try database.connect().query(
+                "INSERT INTO providers (provider_name) VALUES ('empty')", step: "empty provider")
             #expect(try database.values("SELECT get_api_key('openai', 2) AS value") == [nil])
             #expect(try database.values("SELECT get_api_key('nobody', 1) AS value") == [nil])
             #expect(try database.values("SELECT get_random_api_key('nobody') AS value") == [nil])
@@ -93,16 +105,18 @@ import TestSupport
 
     @Test func signaturesAreThePublicInterface() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
-            let signatures = try database.values("""
+            let signatures = try database.values(
+                """
                 SELECT p.proname || '(' || pg_get_function_arguments(p.oid) || ') ' || pg_get_function_result(p.oid)
                        || CASE WHEN p.prosecdef THEN ' definer' ELSE ' invoker' END
                        || ' ' || array_to_string(p.proconfig, ',') AS value
                 FROM pg_proc AS p WHERE p.pronamespace = 'public'::regnamespace ORDER BY p.proname
                 """)
-            #expect(signatures == [
-                "get_api_key(p_provider_name text, p_key_number integer) text invoker search_path=\"\"",
-                "get_random_api_key(p_provider_name text) text invoker search_path=\"\"",
-            ])
+            #expect(
+                signatures == [
+                    "get_api_key(p_provider_name text, p_key_number integer) text invoker search_path=\"\"",
+                    "get_random_api_key(p_provider_name text) text invoker search_path=\"\"",
+                ])
         }
     }
 
@@ -186,7 +200,8 @@ import TestSupport
             try store.addProvider(ProviderName(validating: "openai"))
             _ = try store.addKey(APIKey(validating: "sk-service-only-000001"), to: ProviderName(validating: "openai"))
             for statement in Self.waysIn {
-                #expect(try attempt(statement, as: role, in: database) == .insufficientPrivilege, "\(role): \(statement)")
+                #expect(
+                    try attempt(statement, as: role, in: database) == .insufficientPrivilege, "\(role): \(statement)")
             }
         }
     }
@@ -198,9 +213,11 @@ import TestSupport
             _ = try store.addKey(APIKey(validating: "sk-service-only-000001"), to: ProviderName(validating: "openai"))
             // Every way in but TRUNCATE (not granted) and KeyAdmin's own bookkeeping; the random
             // pick must also return the key, not NULL.
-            let serviceWays = Self.waysIn.filter { !$0.hasPrefix("TRUNCATE") && !$0.contains("schema_migrations") && !$0.contains("get_random") }
+            let serviceWays = Self.waysIn.filter {
+                !$0.hasPrefix("TRUNCATE") && !$0.contains("schema_migrations") && !$0.contains("get_random")
+            }
             for statement in serviceWays + [
-                "DO $$ BEGIN IF public.get_random_api_key('openai') IS DISTINCT FROM 'sk-service-only-000001' THEN RAISE 'no key'; END IF; END $$",
+                "DO $$ BEGIN IF public.get_random_api_key('openai') IS DISTINCT FROM 'sk-service-only-000001' THEN RAISE 'no key'; END IF; END $$"
             ] {
                 #expect(try attempt(statement, as: "service_role", in: database) == nil, "\(statement)")
             }
@@ -209,12 +226,20 @@ import TestSupport
 
     @Test func rowLevelSecurityIsOnAndNoFunctionIsSecurityDefiner() throws {
         try TestDatabase.with(likeSupabase: true) { (database: TestDatabase) throws in
-            #expect(try database.values("""
-                SELECT relname || ':' || relrowsecurity AS value FROM pg_class
-                WHERE oid IN ('public.providers'::regclass, 'public.provider_api_keys'::regclass) ORDER BY relname
-                """) == ["provider_api_keys:true", "providers:true"])
-            #expect(try database.integer("SELECT count(*) AS value FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND prosecdef") == 0)
-            #expect(try database.values("SELECT DISTINCT array_to_string(roles, ',') AS value FROM pg_policies WHERE schemaname = 'public'") == ["service_role"])
+            #expect(
+                try database.values(
+                    """
+                    SELECT relname || ':' || relrowsecurity AS value FROM pg_class
+                    WHERE oid IN ('public.providers'::regclass, 'public.provider_api_keys'::regclass) ORDER BY relname
+                    """) == ["provider_api_keys:true", "providers:true"])
+            #expect(
+                try database.integer(
+                    "SELECT count(*) AS value FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND prosecdef")
+                    == 0)
+            #expect(
+                try database.values(
+                    "SELECT DISTINCT array_to_string(roles, ',') AS value FROM pg_policies WHERE schemaname = 'public'")
+                    == ["service_role"])
         }
     }
 }

@@ -1,5 +1,6 @@
-@testable import KeyStore
 import Testing
+
+@testable import KeyStore
 
 @Suite struct ProviderNameTests {
     @Test func foldsCaseAndTrims() throws {
@@ -27,7 +28,9 @@ import Testing
         #expect(try APIKey(validating: " \tsk-proj-abc123\r\n").revealed == "sk-proj-abc123")
     }
 
-    @Test(arguments: ["", "  ", "sk-a b", "sk-a\tb", "sk-\u{1}x", "sk-é", "sk-a\nb", String(repeating: "k", count: 2049)])
+    @Test(arguments: [
+        "", "  ", "sk-a b", "sk-a\tb", "sk-\u{1}x", "sk-é", "sk-a\nb", String(repeating: "k", count: 2049),
+    ])
     func refusesWhatCannotBeAKey(_ input: String) {
         #expect(throws: KeyStoreError.self) { try APIKey(validating: input) }
     }
@@ -52,16 +55,17 @@ import Testing
 
 @Suite struct DotEnvTests {
     @Test func readsDotenvSyntax() {
-        let env = DotEnv(parsing: """
-            # a comment
-            DATABASE_URL=postgresql://u:p@h/db
-            export WORKER_1_DATABASE_URL="postgresql://x:y@h:6543/postgres?sslmode=require"
-            SINGLE='it''s literal \\n'
-            DOUBLE="line\\nbreak \\"quoted\\""
-            INLINE=value # trailing comment
-            EMPTY=
-            not a line
-            """)
+        let env = DotEnv(
+            parsing: """
+                # a comment
+                DATABASE_URL=postgresql://u:p@h/db
+                export WORKER_1_DATABASE_URL="postgresql://x:y@h:6543/postgres?sslmode=require"
+                SINGLE='it''s literal \\n'
+                DOUBLE="line\\nbreak \\"quoted\\""
+                INLINE=value # trailing comment
+                EMPTY=
+                not a line
+                """)
         #expect(env.values["DATABASE_URL"] == "postgresql://u:p@h/db")
         #expect(env.values["WORKER_1_DATABASE_URL"] == "postgresql://x:y@h:6543/postgres?sslmode=require")
         #expect(env.values["SINGLE"] == "it")

@@ -1,7 +1,8 @@
 import Foundation
-@testable import Postgres
-import Testing
 import TestSupport
+import Testing
+
+@testable import Postgres
 
 @Suite struct ConnectionTests {
     @Test func parametersArriveAsDataNotSQL() throws {
@@ -78,9 +79,12 @@ import TestSupport
     func failedConnectionErrorNamesNoPassword(_ failure: String) throws {
         let admin = try TestServer.adminConnection()
         let user = "keyadmin_pw_\(getpid())_\(failure.prefix(1))"
-        try admin.execute(SQLScript(trustedSQL: "DROP ROLE IF EXISTS \(user); CREATE ROLE \(user) LOGIN PASSWORD 'right-one'"), step: "role")
+        try admin.execute(
+            SQLScript(trustedSQL: "DROP ROLE IF EXISTS \(user); CREATE ROLE \(user) LOGIN PASSWORD 'right-one'"),
+            step: "role")
         defer { _ = try? admin.execute(SQLScript(trustedSQL: "DROP ROLE IF EXISTS \(user)"), step: "drop role") }
-        var fields = try TestServer.settings.connectionString(withDatabase: failure == "missing-database" ? "no_such_db_\(getpid())" : "postgres")
+        var fields = try TestServer.settings.connectionString(
+            withDatabase: failure == "missing-database" ? "no_such_db_\(getpid())" : "postgres")
         fields += " user=\(user) password=wrong-Pa55word"
         do {
             _ = try Connection(settings: ConnectionSettings(connectionString: fields))
@@ -95,7 +99,8 @@ import TestSupport
     @Test func streamingHandsOverEveryRowInOrder() throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             var seen: [Int] = []
-            try database.connect().forEachRow("SELECT g AS n FROM generate_series(1, 2500) AS g", step: "stream") { row in
+            try database.connect().forEachRow("SELECT g AS n FROM generate_series(1, 2500) AS g", step: "stream") {
+                row in
                 seen.append(try row.decode("n"))
             }
             #expect(seen == Array(1...2500))
@@ -110,7 +115,8 @@ import TestSupport
             try connection.query("CREATE TABLE t (n int, value text)", step: "setup")
             let values = ["plain", "tab\there", "new\nline", "back\\slash", "\\N", "cr\rhere", "'; DROP TABLE t; --"]
             let stored = try connection.copyIn(
-                "COPY t (n, value) FROM STDIN", rows: values.enumerated().map { [String($0.offset), $0.element] }, step: "copy")
+                "COPY t (n, value) FROM STDIN", rows: values.enumerated().map { [String($0.offset), $0.element] },
+                step: "copy")
             #expect(stored == values.count)
             #expect(try database.values("SELECT value FROM t ORDER BY n") == values)
         }

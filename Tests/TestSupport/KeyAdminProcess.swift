@@ -35,7 +35,9 @@ public struct KeyAdminProcess {
         process.executableURL = executable
         process.arguments = arguments
         process.environment = ChildEnvironment.make(environment, unsetting: unsetting)
-        let workingDirectory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("keyadmin-cwd-\(UUID().uuidString)")
+        let workingDirectory =
+            directory
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent("keyadmin-cwd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: workingDirectory, withIntermediateDirectories: true)
         process.currentDirectoryURL = workingDirectory
         let input = Pipe(), output = Pipe(), error = Pipe()
@@ -93,8 +95,10 @@ public final class RunningKeyAdmin {
         let stdout = output.fileHandleForReading.readDataToEndOfFile()
         let stderr = error.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
+        let status =
+            process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
         return KeyAdminProcess.Output(
-            status: status, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+            status: status, stdout: String(decoding: stdout, as: UTF8.self),
+            stderr: String(decoding: stderr, as: UTF8.self))
     }
 }

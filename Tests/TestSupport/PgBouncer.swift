@@ -9,7 +9,8 @@ public final class PgBouncer {
     private let process: Process
     private let directory: URL
 
-    static let executable = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].first(where: FileManager.default.isExecutableFile)
+    static let executable = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].first(
+        where: FileManager.default.isExecutableFile)
 
     /// scripts/test.sh installs pgbouncer when it can, and says so when it cannot.
     public static var isInstalled: Bool { executable != nil }
@@ -28,7 +29,9 @@ public final class PgBouncer {
         var serverPort = fields["port"] ?? environment["PGPORT"]
         if serverPort == nil {
             let admin = try TestServer.adminConnection()
-            serverPort = String(try admin.query("SELECT inet_server_port() AS port", step: "port").singleRow().decode("port", as: Int.self))
+            serverPort = String(
+                try admin.query("SELECT inet_server_port() AS port", step: "port").singleRow().decode(
+                    "port", as: Int.self))
         }
         var host = field("host", "PGHOST", "127.0.0.1")
         if host.hasPrefix("/") || host == "localhost" { host = "127.0.0.1" }
@@ -41,37 +44,43 @@ public final class PgBouncer {
         try PrivateServer.giveToServerUser(directory)
         let configuration = directory.appendingPathComponent("pgbouncer.ini")
         try """
-            [databases]
-            * = \(server)
+        [databases]
+        * = \(server)
 
-            [pgbouncer]
-            listen_addr = 127.0.0.1
-            listen_port = \(port)
-            unix_socket_dir =
-            auth_type = any
-            pool_mode = transaction
-            max_client_conn = 200
-            default_pool_size = 4
-            ignore_startup_parameters = extra_float_digits,options
-            logfile = \(directory.path)/pgbouncer.log
-            """.write(to: configuration, atomically: true, encoding: .utf8)
+        [pgbouncer]
+        listen_addr = 127.0.0.1
+        listen_port = \(port)
+        unix_socket_dir =
+        auth_type = any
+        pool_mode = transaction
+        max_client_conn = 200
+        default_pool_size = 4
+        ignore_startup_parameters = extra_float_digits,options
+        logfile = \(directory.path)/pgbouncer.log
+        """.write(to: configuration, atomically: true, encoding: .utf8)
         chmod(configuration.path, 0o644)
 
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // PgBouncer refuses to run as root.
-        process.arguments = (getuid() == 0 ? ["runuser", "-u", "postgres", "--"] : []) + [executable, configuration.path]
+        process.arguments =
+            (getuid() == 0 ? ["runuser", "-u", "postgres", "--"] : []) + [executable, configuration.path]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         for _ in 0..<100 {
-            if (try? Connection(settings: ConnectionSettings(connectionString: "host=127.0.0.1 port=\(port) dbname=postgres connect_timeout=2"))) != nil {
+            if (try? Connection(
+                settings: ConnectionSettings(
+                    connectionString: "host=127.0.0.1 port=\(port) dbname=postgres connect_timeout=2"))) != nil
+            {
                 return
             }
             usleep(50_000)
         }
         process.terminate()
-        throw TestSupportError("pgbouncer did not start: \((try? String(contentsOfFile: directory.path + "/pgbouncer.log", encoding: .utf8)) ?? "")")
+        throw TestSupportError(
+            "pgbouncer did not start: \((try? String(contentsOfFile: directory.path + "/pgbouncer.log", encoding: .utf8)) ?? "")"
+        )
     }
 
     /// The connection string for `database` through the pooler.

@@ -42,9 +42,11 @@ public final class PrivateServer {
     private var dataPath: String { directory.appendingPathComponent("data").path }
 
     public func start() throws {
-        try run("pg_ctl", "-D", dataPath, "-w", "-l", directory.appendingPathComponent("log").path,
-                "-o", "-p \(port) -c listen_addresses=127.0.0.1\(extraAddress.map { ",\($0)" } ?? "") -c unix_socket_directories=\(directory.path) -c fsync=off",
-                "start")
+        try run(
+            "pg_ctl", "-D", dataPath, "-w", "-l", directory.appendingPathComponent("log").path,
+            "-o",
+            "-p \(port) -c listen_addresses=127.0.0.1\(extraAddress.map { ",\($0)" } ?? "") -c unix_socket_directories=\(directory.path) -c fsync=off",
+            "start")
     }
 
     /// Stops (SIGSTOP) or resumes (SIGCONT) the postmaster and every backend: a server frozen
@@ -56,8 +58,9 @@ public final class PrivateServer {
         }
         let signal = frozen ? SIGSTOP : SIGCONT
         kill(postmaster, signal)
-        _ = try spawnAndWait(["/usr/bin/pkill", frozen ? "-STOP" : "-CONT", "-P", String(postmaster)],
-                             outputFile: directory.appendingPathComponent("pkill.out").path)
+        _ = try spawnAndWait(
+            ["/usr/bin/pkill", frozen ? "-STOP" : "-CONT", "-P", String(postmaster)],
+            outputFile: directory.appendingPathComponent("pkill.out").path)
     }
 
     public func restart() throws {

@@ -26,13 +26,15 @@ public final class TestDatabase: Sendable {
         let admin = try TestServer.adminConnection()
         if migrated, !likeSupabase {
             let template = try TestServer.migratedTemplate.get()
-            try admin.execute(SQLScript(trustedSQL: "CREATE DATABASE \(name) TEMPLATE \(template)"), step: "creating \(name)")
+            try admin.execute(
+                SQLScript(trustedSQL: "CREATE DATABASE \(name) TEMPLATE \(template)"), step: "creating \(name)")
             return
         }
         try admin.execute(SQLScript(trustedSQL: "CREATE DATABASE \(name)"), step: "creating \(name)")
         if likeSupabase {
             try TestServer.createSupabaseRoles()
-            try connect().execute(SQLScript(trustedSQL: TestServer.supabaseDefaultGrants), step: "granting like Supabase")
+            try connect().execute(
+                SQLScript(trustedSQL: TestServer.supabaseDefaultGrants), step: "granting like Supabase")
         }
         if migrated {
             _ = try Migrator(connection: connect()).run(dryRun: false)
@@ -67,14 +69,16 @@ public final class TestDatabase: Sendable {
 
     func drop() {
         guard let admin = try? TestServer.adminConnection() else { return }
-        _ = try? admin.execute(SQLScript(trustedSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), step: "dropping \(name)")
+        _ = try? admin.execute(
+            SQLScript(trustedSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), step: "dropping \(name)")
     }
 }
 
 /// The server the tests run against.
 public enum TestServer {
     public static let settings = ConnectionSettings(
-        connectionString: ProcessInfo.processInfo.environment["TEST_DATABASE_URL"] ?? "", applicationName: "keyadmin-tests")
+        connectionString: ProcessInfo.processInfo.environment["TEST_DATABASE_URL"] ?? "",
+        applicationName: "keyadmin-tests")
 
     public static func adminConnection() throws -> Connection {
         try Connection(settings: settings)
@@ -85,12 +89,15 @@ public enum TestServer {
         let name = "keyadmin_template_\(UUID().uuidString.prefix(8).lowercased())_\(getpid())"
         let admin = try adminConnection()
         try admin.execute(SQLScript(trustedSQL: "CREATE DATABASE \(name)"), step: "creating the template")
-        let template = try Connection(settings: ConnectionSettings(connectionString: try settings.connectionString(withDatabase: name)))
+        let template = try Connection(
+            settings: ConnectionSettings(connectionString: try settings.connectionString(withDatabase: name)))
         _ = try Migrator(connection: template).run(dryRun: false)
         templateToDrop.withLock { $0 = name }
         atexit {
-            guard let name = TestServer.templateToDrop.withLock({ $0 }), let admin = try? TestServer.adminConnection() else { return }
-            _ = try? admin.execute(SQLScript(trustedSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), step: "dropping the template")
+            guard let name = TestServer.templateToDrop.withLock({ $0 }), let admin = try? TestServer.adminConnection()
+            else { return }
+            _ = try? admin.execute(
+                SQLScript(trustedSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), step: "dropping the template")
         }
         return name
     }
@@ -104,16 +111,18 @@ public enum TestServer {
     }
 
     private static let supabaseRolesCreated: Result<Void, Error> = Result {
-        try adminConnection().execute(SQLScript(trustedSQL: """
-            DO $$
-            BEGIN
-                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN NOINHERIT; END IF;
-                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN CREATE ROLE authenticated NOLOGIN NOINHERIT; END IF;
-                IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS; END IF;
-            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-            END
-            $$;
-            """), step: "creating Supabase's roles")
+        try adminConnection().execute(
+            SQLScript(
+                trustedSQL: """
+                    DO $$
+                    BEGIN
+                        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN NOINHERIT; END IF;
+                        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN CREATE ROLE authenticated NOLOGIN NOINHERIT; END IF;
+                        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN CREATE ROLE service_role NOLOGIN NOINHERIT BYPASSRLS; END IF;
+                    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+                    END
+                    $$;
+                    """), step: "creating Supabase's roles")
     }
 
     /// What Supabase's setup grants in schema public: everything, to all three API roles,
