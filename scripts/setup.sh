@@ -8,9 +8,47 @@
 #      54329 and writes its DATABASE_URL to .env (mode 600),
 #   4. applies the migrations and shows --list.
 # Run it again at any time: every step notices what is already done.
+#
+#   scripts/setup.sh --stop     stops the local PostgreSQL it started (its data stays)
+#   scripts/setup.sh --remove   stops it and deletes its data, its password and the .env it wrote
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
+
+# Where the local cluster lives, and who runs it: PostgreSQL refuses to run as root, so under
+# root it belongs to the postgres user.
+if [ "$(id -u)" -eq 0 ]; then
+    local_data=/var/lib/keyadmin/postgres
+    local_owner=postgres
+    as_owner=(runuser -u postgres --)
+else
+    local_data="${XDG_DATA_HOME:-$HOME/.local/share}/keyadmin/postgres"
+    local_owner=$(id -un)
+    as_owner=()
+fi
+
+case "${1:-}" in
+    --stop|--remove)
+        if [ -s "$local_data/PG_VERSION" ]; then
+            bindir=$(postgres_bin_dir)
+            if "${as_owner[@]}" "$bindir/pg_ctl" -D "$local_data" status >/dev/null 2>&1; then
+                "${as_owner[@]}" "$bindir/pg_ctl" -D "$local_data" -w stop -m fast >/dev/null
+                say "stopped the local PostgreSQL in $local_data"
+            else
+                say "the local PostgreSQL in $local_data is not running"
+            fi
+        else
+            say "there is no local PostgreSQL in $local_data"
+        fi
+        if [ "$1" = --remove ]; then
+            rm -rf "$local_data" "$local_data.password"
+            if [ -f .env ] && grep -q '^# Written by scripts/setup.sh' .env; then rm -f .env; fi
+            say "removed $local_data, its password file and the .env setup.sh wrote"
+        fi
+        exit 0 ;;
+    "") ;;
+    *) die "unknown argument ${1:0:20}; scripts/setup.sh takes nothing, --stop or --remove" ;;
+esac
 
 # The local database is ours when .env says setup.sh wrote it, or when nothing else is configured.
 uses_local_database() {
@@ -46,18 +84,9 @@ bin=.build/release/keyadmin
 
 start_local_database() {
     ensure_server_packages
-    local bindir port=54329 data owner run=()
+    local bindir port=54329 data=$local_data owner=$local_owner run=("${as_owner[@]}")
     bindir=$(postgres_bin_dir)
-    if [ "$(id -u)" -eq 0 ]; then
-        # PostgreSQL refuses to run as root: the cluster belongs to the postgres user.
-        data=/var/lib/keyadmin/postgres
-        owner=postgres
-        run=(runuser -u postgres --)
-        mkdir -p "$(dirname "$data")"
-    else
-        data="${XDG_DATA_HOME:-$HOME/.local/share}/keyadmin/postgres"
-        owner=$(id -un)
-    fi
+    mkdir -p "$(dirname "$data")"
     local password_file="$data.password"
     if [ ! -s "$data/PG_VERSION" ]; then
         say "creating a local PostgreSQL cluster in $data (port $port)"
