@@ -30,23 +30,23 @@ struct CommandRunner {
 
     func run() throws(KeyStoreError) {
         switch invocation.command {
-        case .list(let provider, let reveal):
+        case .list(let provider, let reveal, let state):
             try ListPrinter(json: output.json, reveal: reveal, out: out, database: target).print(
-                store: store, provider: provider)
+                store: store, provider: provider, state: state)
 
         case .addProvider(let name):
             try store.addProvider(name)
             report(["provider": .string(name.rawValue), "added": .bool(true)], text: "added provider \(name)")
 
-        case .addKey(let name, let input, let number, let force):
+        case .addKey(let name, let input, let number, let force, let options):
             let key = try readKey(input, for: name, force: force)
-            let added = try store.addKey(key, to: name, number: number)
+            let added = try store.addKey(key, to: name, number: number, options: options)
             report(
                 ["provider": .string(name.rawValue), "number": .number(added), "key": .string(key.masked)],
                 text: "added key #\(added) to \(name) (\(key.masked))")
 
-        case .addBulk(let name, let source, let force):
-            try addBulk(to: name, from: source, force: force)
+        case .addBulk(let name, let source, let force, let options):
+            try addBulk(to: name, from: source, force: force, options: options)
 
         case .updateKey(let name, let number, let input, let force):
             let key = try readKey(input, for: name, force: force)
@@ -90,9 +90,61 @@ struct CommandRunner {
             let key = try store.randomKey(of: name)
             printKey(key, provider: name, number: nil)
 
+        case .disableKey(let name, let number, let reason):
+            let (key, changed) = try store.disableKey(number: number, of: name, reason: reason, actor: actor)
+            reportChange(
+                name, number, key, changed: changed, state: .disabled,
+                text: changed
+                    ? "disabled key #\(number) of \(name) (\(key.masked)); --enable-key \(name) \(number) undoes it"
+                    : "key #\(number) of \(name) (\(key.masked)) was already disabled; nothing changed")
+
+        case .enableKey(let name, let number):
+            let (key, changed) = try store.enableKey(number: number, of: name)
+            reportChange(
+                name, number, key, changed: changed, state: nil,
+                text: changed
+                    ? "enabled key #\(number) of \(name) (\(key.masked)); its cooldown and failures are cleared"
+                    : "key #\(number) of \(name) (\(key.masked)) was already enabled; nothing changed")
+
+        case .setLabel(let name, let number, let label):
+            let (key, changed) = try store.setLabel(label, number: number, of: name)
+            let what = label.rawValue.isEmpty ? "cleared the label of" : "labelled"
+            reportChange(
+                name, number, key, changed: changed, state: nil,
+                text: changed ? "\(what) key #\(number) of \(name) (\(key.masked))"
+                    : "key #\(number) of \(name) (\(key.masked)) already has that label; nothing changed")
+
+        case .setExpiry(let name, let number, let expiry):
+            let (key, changed) = try store.setExpiry(expiry, number: number, of: name)
+            let when = switch expiry {
+            case .never: "never expires"
+            case .at(let time): "expires at \(time)"
+            }
+            reportChange(
+                name, number, key, changed: changed, state: nil,
+                text: changed ? "key #\(number) of \(name) (\(key.masked)) now \(when)"
+                    : "key #\(number) of \(name) (\(key.masked)) already \(when); nothing changed")
+
         case .completions:
             break  // printed before connecting
         }
+    }
+
+    /// Who runs the command, for the record: --actor, else KEYADMIN_ACTOR, else user@host.
+    private var actor: OperatorText {
+        if let actor = invocation.actor { return actor }
+        return Actor.fromEnvironment()
+    }
+
+    private func reportChange(
+        _ name: ProviderName, _ number: Int, _ key: APIKey, changed: Bool, state: KeyState?, text: String
+    ) {
+        report(
+            [
+                ("provider", .string(name.rawValue)), ("number", .number(number)), ("key", .string(key.masked)),
+                ("changed", .bool(changed)),
+            ],
+            text: [text])
     }
 
     /// The keys are for `$(...)`: alone on stdout, without the database line.
@@ -154,8 +206,10 @@ struct CommandRunner {
 
     // MARK: - Bulk
 
-    private func addBulk(to name: ProviderName, from source: BulkSource, force: Bool) throws(KeyStoreError) {
-        let loader = BulkLoader(store: store, force: force)
+    private func addBulk(
+        to name: ProviderName, from source: BulkSource, force: Bool, options: NewKeyOptions
+    ) throws(KeyStoreError) {
+        let loader = BulkLoader(store: store, force: force, options: options)
         let report: BulkReport
         switch source {
         case .file(let path):

@@ -14,6 +14,10 @@ enum CommandName: String, CaseIterable {
     case migrate = "--migrate"
     case getKey = "--get-key"
     case randomKey = "--random-key"
+    case disableKey = "--disable-key"
+    case enableKey = "--enable-key"
+    case setLabel = "--set-label"
+    case setExpiry = "--set-expiry"
     case completions = "--completions"
 
     /// Builds the command from exactly `values.count` values, taken in order.
@@ -30,7 +34,7 @@ enum CommandName: String, CaseIterable {
         case .list:
             Entry(values: [], help: "every provider with its key count and its keys, masked") {
                 _, modifiers throws(UsageError) in
-                .list(provider: try modifiers.provider(), reveal: modifiers.has(.reveal))
+                .list(provider: try modifiers.provider(), reveal: modifiers.has(.reveal), state: try modifiers.state())
             }
         case .addProvider:
             Entry(values: [.name], help: "add a provider (a-z 0-9 . _ -, starting with a letter or digit)") {
@@ -42,12 +46,15 @@ enum CommandName: String, CaseIterable {
                 values, modifiers throws(UsageError) in
                 let force = modifiers.has(.force)
                 return .addKey(
-                    try values.provider(), try values.key(force: force), number: try modifiers.number(), force: force)
+                    try values.provider(), try values.key(force: force), number: try modifiers.number(), force: force,
+                    options: try modifiers.newKeyOptions())
             }
         case .addBulk:
             Entry(values: [.provider], help: "add many keys, one per line, from stdin or --file") {
                 values, modifiers throws(UsageError) in
-                .addBulk(try values.provider(), from: modifiers.bulkSource(), force: modifiers.has(.force))
+                .addBulk(
+                    try values.provider(), from: modifiers.bulkSource(), force: modifiers.has(.force),
+                    options: try modifiers.newKeyOptions())
             }
         case .updateKey:
             Entry(values: [.provider, .number, .key], help: "replace key number NUM; KEY may be -") {
@@ -81,6 +88,26 @@ enum CommandName: String, CaseIterable {
                 values, _ throws(UsageError) in
                 .randomKey(try values.provider())
             }
+        case .disableKey:
+            Entry(values: [.provider, .number], help: "disable key NUM (kept, never drawn) until --enable-key") {
+                values, modifiers throws(UsageError) in
+                .disableKey(try values.provider(), number: try values.number(), reason: try modifiers.reason())
+            }
+        case .enableKey:
+            Entry(values: [.provider, .number], help: "enable key NUM again, clearing its cooldown and failures") {
+                values, _ throws(UsageError) in
+                .enableKey(try values.provider(), number: try values.number())
+            }
+        case .setLabel:
+            Entry(values: [.provider, .number, .text], help: "set the label of key NUM (\"\" clears it)") {
+                values, _ throws(UsageError) in
+                .setLabel(try values.provider(), number: try values.number(), try values.label())
+            }
+        case .setExpiry:
+            Entry(values: [.provider, .number, .when], help: "set when key NUM expires: 2026-12-31, a date-time, or never") {
+                values, _ throws(UsageError) in
+                .setExpiry(try values.provider(), number: try values.number(), try values.expiry())
+            }
         case .completions:
             Entry(values: [.shell], help: "print a completion script for bash, zsh or fish") {
                 values, _ throws(UsageError) in
@@ -95,30 +122,24 @@ enum CommandName: String, CaseIterable {
     var usage: String {
         ([rawValue] + entry.values.map(\.name) + modifiers.map { "[\($0.usage)]" }).joined(separator: " ")
     }
-
-    /// Commands that reach the database (all but printing a completion script).
-    var needsDatabase: Bool {
-        switch self {
-        case .completions: false
-        case .list, .addProvider, .addKey, .addBulk, .updateKey, .deleteKey, .deleteProvider, .migrate, .getKey,
-            .randomKey:
-            true
-        }
-    }
 }
 
 /// What one run of `keyadmin` does, checked and typed.
 enum Command: Equatable {
-    case list(provider: ProviderName?, reveal: Bool)
+    case list(provider: ProviderName?, reveal: Bool, state: KeyState?)
     case addProvider(ProviderName)
-    case addKey(ProviderName, KeyInput, number: Int?, force: Bool)
-    case addBulk(ProviderName, from: BulkSource, force: Bool)
+    case addKey(ProviderName, KeyInput, number: Int?, force: Bool, options: NewKeyOptions)
+    case addBulk(ProviderName, from: BulkSource, force: Bool, options: NewKeyOptions)
     case updateKey(ProviderName, number: Int, KeyInput, force: Bool)
     case deleteKey(ProviderName, number: Int)
     case deleteProvider(ProviderName)
     case migrate(dryRun: Bool)
     case getKey(ProviderName, number: Int)
     case randomKey(ProviderName)
+    case disableKey(ProviderName, number: Int, reason: OperatorText?)
+    case enableKey(ProviderName, number: Int)
+    case setLabel(ProviderName, number: Int, OperatorText)
+    case setExpiry(ProviderName, number: Int, Expiry)
     case completions(Shell)
 }
 
@@ -162,6 +183,14 @@ struct CommandValues {
         do { return .argument(try APIKey(validating: text, force: force)) } catch { throw UsageError(error.oneLine) }
     }
 
+    mutating func label() throws(UsageError) -> OperatorText {
+        do { return try OperatorText.label(next()) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    }
+
+    mutating func expiry() throws(UsageError) -> Expiry {
+        do { return try Expiry(parsing: next()) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    }
+
     mutating func shell() throws(UsageError) -> Shell {
         let text = next()
         guard let shell = Shell(rawValue: text) else {
@@ -198,6 +227,35 @@ struct ParsedModifiers {
     func number() throws(UsageError) -> Int? {
         guard let text = values[.number] else { return nil }
         return try CommandValues.keyNumber(text, usage: command.usage)
+    }
+
+    func state() throws(UsageError) -> KeyState? {
+        guard let text = values[.state] else { return nil }
+        guard let state = KeyState(filter: text) else {
+            throw UsageError("--state takes available, cooling, disabled or expired", usage: command.usage)
+        }
+        return state
+    }
+
+    func reason() throws(UsageError) -> OperatorText? {
+        guard let text = values[.reason] else { return nil }
+        do { return try OperatorText.reason(text) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    }
+
+    func actor() throws(UsageError) -> OperatorText? {
+        guard let text = values[.actor] else { return nil }
+        do { return try OperatorText.actor(text) } catch { throw UsageError(error.oneLine) }
+    }
+
+    func newKeyOptions() throws(UsageError) -> NewKeyOptions {
+        var options = NewKeyOptions()
+        do {
+            if let text = values[.label] { options.label = try OperatorText.label(text) }
+            if let text = values[.expires] { options.expiry = try Expiry(parsing: text) }
+        } catch {
+            throw UsageError(error.oneLine, usage: command.usage)
+        }
+        return options
     }
 
     func bulkSource() -> BulkSource {

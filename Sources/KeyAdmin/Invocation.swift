@@ -12,6 +12,8 @@ struct Invocation: Equatable {
     var output = OutputOptions()
     /// `--yes`: nothing is asked.
     var assumeYes = false
+    /// `--actor`: who runs the command, for the record; `nil` means the default.
+    var actor: OperatorText?
 
     enum Request: Equatable {
         case run(Invocation)
@@ -97,6 +99,7 @@ struct Invocation: Equatable {
         connection.statementTimeout = try modifiers.duration(.statementTimeout, default: connection.statementTimeout)
         output.json = modifiers.has(.json)
         assumeYes = modifiers.has(.yes)
+        actor = try modifiers.actor()
     }
 
     /// The values an option takes, in order. A value may be `-` (stdin) but never start with

@@ -8,10 +8,10 @@ struct ListPrinter {
     let out: OutputStream
     let database: DatabaseTarget
 
-    func print(store: KeyStore, provider: ProviderName?) throws(KeyStoreError) {
-        var layout = Layout(json: json, reveal: reveal, out: out, colour: out.usesColour && !json)
+    func print(store: KeyStore, provider: ProviderName?, state: KeyState?) throws(KeyStoreError) {
+        var layout = Layout(json: json, reveal: reveal, filtered: state != nil, out: out, colour: out.usesColour && !json)
         try store.list(
-            provider: provider,
+            provider: provider, state: state,
             summaries: { summaries in
                 // Written once the provider is known to exist (stdout is held under --json anyway).
                 if json {
@@ -41,6 +41,8 @@ struct ListPrinter {
 private struct Layout {
     let json: Bool
     let reveal: Bool
+    /// `--state` was given: a provider may have keys and none to show.
+    let filtered: Bool
     let out: OutputStream
     let colour: Bool
     var pending: ArraySlice<ProviderSummary> = []
@@ -49,10 +51,12 @@ private struct Layout {
     private var keysPrinted = 0
     private var numberWidth = 2
     private var keyWidth = 10
+    private var labelWidth = 0
 
-    init(json: Bool, reveal: Bool, out: OutputStream, colour: Bool) {
+    init(json: Bool, reveal: Bool, filtered: Bool, out: OutputStream, colour: Bool) {
         self.json = json
         self.reveal = reveal
+        self.filtered = filtered
         self.out = out
         self.colour = colour
     }
@@ -65,26 +69,43 @@ private struct Layout {
         keysPrinted = 0
         defer { providersPrinted += 1 }
         if json {
+            let states = KeyState.allCases.map { "\(JSON.string($0.rawValue)):\(next.stateCounts[$0] ?? 0)" }.joined(separator: ",")
             out.write(providersPrinted > 0 ? "," : "")
             out.write(
-                "{\"provider\":\(JSON.string(next.name)),\"key_count\":\(next.keyCount),\"created_at\":\(JSON.string(next.createdAt)),\"keys\":["
+                "{\"provider\":\(JSON.string(next.name)),\"key_count\":\(next.keyCount),\"states\":{\(states)},\"created_at\":\(JSON.string(next.createdAt)),\"keys\":["
             )
             return true
         }
         if providersPrinted > 0 { out.line("") }
-        let count = "\(next.keyCount) key\(next.keyCount == 1 ? "" : "s")"
-        out.line(Style.bold.apply(next.name, when: colour) + "  " + Style.dim.apply("(\(count))", when: colour))
+        out.line(Style.bold.apply(next.name, when: colour) + "  " + Style.dim.apply("(\(Self.summary(of: next)))", when: colour))
         numberWidth = String(next.highestNumber).count + 1
         keyWidth = reveal ? max(3, next.longestKey) : 10
+        labelWidth = next.longestLabel
         if next.keyCount == 0 {
             out.line("  no keys; add some with keyadmin --add-bulk \(next.name)")
+        } else if next.matchingCount == 0 {
+            out.line("  no keys in that state")
         } else {
+            let label = labelWidth > 0 ? pad("label", max(5, labelWidth)) + "  " : ""
             out.line(
                 Style.dim.apply(
-                    "  " + pad("#", numberWidth, right: true) + "  " + pad("key", keyWidth) + "  created", when: colour)
-            )
+                    "  " + pad("#", numberWidth, right: true) + "  " + pad("key", keyWidth) + "  " + pad("created", 20) + "  "
+                        + label + "state", when: colour))
+            if labelWidth > 0 { labelWidth = max(5, labelWidth) }
         }
         return true
+    }
+
+    /// "10 keys: 7 available, 2 cooling down, 1 disabled"
+    static func summary(of provider: ProviderSummary) -> String {
+        let count = "\(provider.keyCount) key\(provider.keyCount == 1 ? "" : "s")"
+        if provider.keyCount == 0 { return count }
+        if provider.stateCounts[.available] == provider.keyCount { return count + ", all available" }
+        let parts = KeyState.allCases.compactMap { state -> String? in
+            guard let n = provider.stateCounts[state], n > 0 else { return nil }
+            return "\(n) \(state.words)"
+        }
+        return count + ": " + parts.joined(separator: ", ")
     }
 
     mutating func closeProvider() {
@@ -94,16 +115,60 @@ private struct Layout {
 
     mutating func printKey(_ key: StoredKey) {
         let shown = reveal ? key.key.revealed : key.key.masked
+        defer { keysPrinted += 1 }
         if json {
+            func text(_ value: String?) -> String { value.map(JSON.string) ?? "null" }
             out.write(keysPrinted > 0 ? "," : "")
             out.write(
-                "{\"number\":\(key.number),\"key\":\(JSON.string(shown)),\"created_at\":\(JSON.string(key.createdAt))}")
-        } else {
-            out.line(
-                "  " + pad("#\(key.number)", numberWidth, right: true) + "  " + pad(shown, keyWidth) + "  "
-                    + key.createdAt)
+                "{\"number\":\(key.number),\"key\":\(JSON.string(shown)),\"created_at\":\(JSON.string(key.createdAt))"
+                    + ",\"state\":\(JSON.string(key.state.rawValue)),\"reason\":\(text(key.reason))"
+                    + ",\"disabled_at\":\(text(key.disabledAt)),\"disabled_by\":\(text(key.disabledBy))"
+                    + ",\"disabled_automatically\":\(key.disabledAutomatically),\"label\":\(text(key.label))"
+                    + ",\"expires_at\":\(text(key.expiresAt)),\"cooldown_until\":\(text(key.cooldownUntil))"
+                    + ",\"consecutive_failures\":\(key.consecutiveFailures)"
+                    + ",\"last_status\":\(key.lastStatus.map(String.init) ?? "null")"
+                    + ",\"last_reported_at\":\(text(key.lastReportedAt))}")
+            return
         }
-        keysPrinted += 1
+        let label = labelWidth > 0 ? pad(key.label ?? "", labelWidth) + "  " : ""
+        let state = Self.describe(key)
+        let unusable = key.state == .disabled || key.state == .expired
+        out.line(
+            "  " + pad("#\(key.number)", numberWidth, right: true) + "  " + pad(shown, keyWidth) + "  "
+                + pad(key.createdAt, 20) + "  " + label + (unusable ? Style.red.apply(state, when: colour) : state))
+    }
+
+    /// The state at a glance: "cooling down until 14:05:30Z, in 4 min (2 failures, last HTTP 429)".
+    static func describe(_ key: StoredKey) -> String {
+        var text: String
+        switch key.state {
+        case .available:
+            text = "available"
+            if let expires = key.expiresAt { text += ", expires \(expires)" }
+        case .coolingDown:
+            let until = key.cooldownUntil.map { String($0.dropFirst(11)) } ?? "?"
+            text = "cooling down until \(until)" + (key.cooldownSecondsLeft.map { ", in \(duration($0))" } ?? "")
+        case .disabled:
+            text = key.disabledAutomatically ? "disabled automatically" : "disabled"
+            if let reason = key.reason { text += ": \(reason)" }
+            let by = [key.disabledBy.map { "by \($0)" }, key.disabledAt].compactMap { $0 }
+            if !by.isEmpty { text += " (\(by.joined(separator: ", ")))" }
+        case .expired:
+            text = "expired" + (key.expiresAt.map { " \($0)" } ?? "")
+        }
+        if key.consecutiveFailures > 0, key.state != .disabled {
+            text += " (\(key.consecutiveFailures) failure\(key.consecutiveFailures == 1 ? "" : "s")"
+                + (key.lastStatus.map { ", last HTTP \($0)" } ?? "") + ")"
+        }
+        return text
+    }
+
+    static func duration(_ seconds: Int) -> String {
+        switch seconds {
+        case ..<60: "\(seconds) s"
+        case ..<3600: "\((seconds + 59) / 60) min"
+        default: "\(seconds / 3600) h \((seconds % 3600) / 60) min"
+        }
     }
 
     /// Widths in Unicode scalars: keys are ASCII and the mask's "…" is one scalar, and counting

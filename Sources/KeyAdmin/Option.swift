@@ -6,17 +6,25 @@ enum Modifier: String, CaseIterable {
     case number = "--number"
     case force = "--force"
     case dryRun = "--dry-run"
+    case state = "--state"
+    case label = "--label"
+    case expires = "--expires"
+    case reason = "--reason"
     // Shared by every command.
     case yes = "--yes"
     case json = "--json"
     case databaseURL = "--database-url"
     case lockTimeout = "--lock-timeout"
     case statementTimeout = "--statement-timeout"
+    case actor = "--actor"
 
     var valueName: String? {
         switch self {
         case .reveal, .force, .dryRun, .yes, .json: nil
-        case .provider: "NAME"
+        case .provider, .actor: "NAME"
+        case .state: "STATE"
+        case .label, .reason: "TEXT"
+        case .expires: "WHEN"
         case .file: "PATH"
         case .number: "NUM"
         case .databaseURL: "URL"
@@ -27,12 +35,14 @@ enum Modifier: String, CaseIterable {
     /// The commands this option goes with; every command when `nil`.
     var commands: [CommandName]? {
         switch self {
-        case .provider, .reveal: [.list]
+        case .provider, .reveal, .state: [.list]
+        case .label, .expires: [.addKey, .addBulk]
+        case .reason: [.disableKey]
         case .file: [.addBulk]
         case .number: [.addKey]
         case .force: [.addKey, .addBulk, .updateKey]
         case .dryRun: [.migrate]
-        case .yes, .json, .databaseURL, .lockTimeout, .statementTimeout: nil
+        case .yes, .json, .databaseURL, .lockTimeout, .statementTimeout, .actor: nil
         }
     }
 
@@ -46,6 +56,11 @@ enum Modifier: String, CaseIterable {
         case .number: "with --add-key: give the key this free number (put a deleted key back)"
         case .force: "store a key of an odd shape (short, quoted, with a comma, NAME=value)"
         case .dryRun: "with --migrate: list what would be applied, change nothing"
+        case .state: "with --list: only keys available, cooling, disabled or expired"
+        case .label: "with --add-key, --add-bulk: a short note for the keys (never a secret)"
+        case .expires: "with --add-key, --add-bulk: when the keys expire (ISO 8601 date or date-time)"
+        case .reason: "with --disable-key: why (shown by --list)"
+        case .actor: "who you are, for the record (default: KEYADMIN_ACTOR, else user@host)"
         case .yes: "do not ask for confirmation (deletes)"
         case .json: "print the result as one JSON document"
         case .databaseURL: "PostgreSQL connection string, URI or key=value"
@@ -57,10 +72,12 @@ enum Modifier: String, CaseIterable {
 
 /// What a value stands for: its name in usage lines, and how it is checked.
 enum ValueKind {
-    case provider, name, number, key, shell
+    case provider, name, number, key, shell, text, when
 
     var name: String {
         switch self {
+        case .text: "TEXT"
+        case .when: "WHEN"
         case .provider: "PROVIDER"
         case .name: "NAME"
         case .number: "NUM"

@@ -34,9 +34,13 @@ public struct BulkLoader {
     var chunkSize = 10_000
     static let skippedLinesKept = 1_000
 
-    public init(store: KeyStore, force: Bool = false) {
+    /// Label and expiry for every key loaded (`--label`, `--expires`).
+    let options: NewKeyOptions
+
+    public init(store: KeyStore, force: Bool = false, options: NewKeyOptions = NewKeyOptions()) {
         self.store = store
         self.force = force
+        self.options = options
     }
 
     public func load(_ source: inout some LineSource, into name: ProviderName) throws(KeyStoreError) -> BulkReport {
@@ -44,7 +48,7 @@ public struct BulkLoader {
             try store.connection.withTransaction { transaction in
                 let provider = try store.lockProvider(name, in: transaction)
                 let highest = try store.highestNumberGiven(provider: provider, in: transaction)
-                var load = Load(transaction: transaction, provider: provider, numberBeforeLoad: highest)
+                var load = Load(transaction: transaction, provider: provider, numberBeforeLoad: highest, options: options)
                 var chunk = Chunk()
                 var invalid = InvalidLines()
                 var lineNumber = 0
@@ -93,13 +97,15 @@ private struct Load {
     let provider: Int
     /// The provider's highest number given before the load; every number above it is this load's.
     let numberBeforeLoad: Int
+    let options: NewKeyOptions
     var highestNumber: Int
     var report = BulkReport()
 
-    init(transaction: Transaction, provider: Int, numberBeforeLoad: Int) {
+    init(transaction: Transaction, provider: Int, numberBeforeLoad: Int, options: NewKeyOptions) {
         self.transaction = transaction
         self.provider = provider
         self.numberBeforeLoad = numberBeforeLoad
+        self.options = options
         highestNumber = numberBeforeLoad
     }
 
@@ -128,9 +134,13 @@ private struct Load {
         do {
             let provider = String(self.provider)
             let firstNumber = highestNumber + 1
-            let rows = chunk.keys.enumerated().lazy.map { [provider, String(firstNumber + $0.offset), $0.element] }
+            let label = options.label?.rawValue, expiry = options.expiry?.timestamp
+            let rows = chunk.keys.enumerated().lazy.map { (offset, key) -> [String?] in
+                [provider, String(firstNumber + offset), key, label, expiry]
+            }
             let copied = try transaction.copyIn(
-                "COPY public.provider_api_keys (provider_id, key_number, api_key) FROM STDIN", rows: rows, step: step)
+                "COPY public.provider_api_keys (provider_id, key_number, api_key, label, expires_at) FROM STDIN",
+                rows: rows, step: step)
             try transaction.query("RELEASE SAVEPOINT keyadmin_bulk_chunk", step: step)
             recordAdded(copied)
         } catch let error as PostgresError
@@ -166,8 +176,9 @@ private struct Load {
                 ) AS k ON true
             ),
             inserted AS (
-                INSERT INTO public.provider_api_keys (provider_id, key_number, api_key)
-                SELECT \(provider), \(highestNumber) + row_number() OVER (ORDER BY c.line), c.api_key
+                INSERT INTO public.provider_api_keys (provider_id, key_number, api_key, label, expires_at)
+                SELECT \(provider), \(highestNumber) + row_number() OVER (ORDER BY c.line), c.api_key,
+                       \(options.label?.rawValue), \(options.expiry?.timestamp)::timestamptz
                 FROM classified AS c
                 WHERE c.stored_as IS NULL
                 RETURNING 1

@@ -4,26 +4,45 @@ import Postgres
 public struct ProviderSummary: Sendable, Equatable {
     public let name: String
     public let keyCount: Int
+    /// Keys in each state; keys that match the listing's state filter.
+    public let stateCounts: [KeyState: Int]
+    public let matchingCount: Int
     /// For aligning columns before the keys arrive.
     public let highestNumber: Int
     public let longestKey: Int
+    public let longestLabel: Int
     public let createdAt: String
 }
 
-/// One key in a listing.
+/// One key in a listing, with its health.
 public struct StoredKey: Sendable {
     public let provider: String
     public let number: Int
     public let key: APIKey
     public let createdAt: String
+    public let state: KeyState
+    public let label: String?
+    /// Disabled: when, why, by whom, and whether automatically (a backend's report).
+    public let disabledAt: String?
+    public let reason: String?
+    public let disabledBy: String?
+    public let disabledAutomatically: Bool
+    public let expiresAt: String?
+    /// Only while cooling down.
+    public let cooldownUntil: String?
+    public let cooldownSecondsLeft: Int?
+    public let consecutiveFailures: Int
+    public let lastStatus: Int?
+    public let lastReportedAt: String?
 }
 
 extension KeyStore {
-    /// Lists providers (all, or one) and then streams their keys, ordered by provider and
-    /// number, from one snapshot: the summary and the keys agree even while others write.
-    /// Keys arrive one row at a time, so memory stays flat for any number of keys.
+    /// Lists providers (all, or one) and then streams their keys (all, or those in `state`),
+    /// ordered by provider and number, from one snapshot: the summary and the keys agree even
+    /// while others write. Keys arrive one row at a time, so memory stays flat for any number.
     public func list(
         provider: ProviderName?,
+        state: KeyState? = nil,
         summaries: ([ProviderSummary]) throws -> Void,
         key: (StoredKey) throws -> Void
     ) throws(KeyStoreError) {
@@ -34,9 +53,16 @@ extension KeyStore {
                     """
                     SELECT p.provider_name,
                            count(k.id)::integer AS key_count,
+                           count(k.id) FILTER (WHERE \(KeySQL.state) = 'available')::integer AS available,
+                           count(k.id) FILTER (WHERE \(KeySQL.state) = 'cooling_down')::integer AS cooling_down,
+                           count(k.id) FILTER (WHERE \(KeySQL.state) = 'disabled')::integer AS disabled,
+                           count(k.id) FILTER (WHERE \(KeySQL.state) = 'expired')::integer AS expired,
+                           count(k.id) FILTER (WHERE \(state?.rawValue)::text IS NULL OR \(KeySQL.state) = \(state?.rawValue))::integer
+                               AS matching,
                            coalesce(max(k.key_number), 0) AS highest_number,
                            coalesce(max(char_length(k.api_key)), 0) AS longest_key,
-                           to_char(p.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at
+                           coalesce(max(char_length(k.label)), 0) AS longest_label,
+                           \(KeySQL.utc("p.created_at")) AS created_at
                     FROM public.providers AS p
                     LEFT JOIN public.provider_api_keys AS k ON k.provider_id = p.id
                     WHERE \(provider?.rawValue)::text IS NULL OR p.provider_name = \(provider?.rawValue)
@@ -44,21 +70,31 @@ extension KeyStore {
                     ORDER BY p.provider_name
                     """, step: "listing providers")
                 let providers = try result.rows.map { row in
-                    ProviderSummary(
+                    var counts: [KeyState: Int] = [:]
+                    for state in KeyState.allCases { counts[state] = try row.decode(state.rawValue) }
+                    return ProviderSummary(
                         name: try row.decode("provider_name"), keyCount: try row.decode("key_count"),
+                        stateCounts: counts, matchingCount: try row.decode("matching"),
                         highestNumber: try row.decode("highest_number"), longestKey: try row.decode("longest_key"),
-                        createdAt: try row.decodeIfPresent("created_at") ?? "")
+                        longestLabel: try row.decode("longest_label"), createdAt: try row.decodeIfPresent("created_at") ?? "")
                 }
                 if let provider, providers.isEmpty { throw KeyStoreError.providerNotFound(provider) }
                 try summaries(providers)
-                guard providers.contains(where: { $0.keyCount > 0 }) else { return }
+                guard providers.contains(where: { $0.matchingCount > 0 }) else { return }
                 try transaction.forEachRow(
                     """
-                    SELECT p.provider_name, k.key_number, k.api_key,
-                           to_char(k.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at
+                    SELECT p.provider_name, k.key_number, k.api_key, \(KeySQL.state) AS state, k.label,
+                           \(KeySQL.utc("k.created_at")) AS created_at,
+                           \(KeySQL.utc("k.disabled_at")) AS disabled_at, k.disabled_reason, k.disabled_by,
+                           k.disabled_automatically, \(KeySQL.utc("k.expires_at")) AS expires_at,
+                           CASE WHEN k.cooldown_until > now() THEN \(KeySQL.utc("k.cooldown_until")) END AS cooldown_until,
+                           CASE WHEN k.cooldown_until > now() THEN ceil(extract(epoch FROM k.cooldown_until - now()))::integer END
+                               AS cooldown_seconds_left,
+                           k.consecutive_failures, k.last_status, \(KeySQL.utc("k.last_reported_at")) AS last_reported_at
                     FROM public.provider_api_keys AS k
                     JOIN public.providers AS p ON p.id = k.provider_id
-                    WHERE \(provider?.rawValue)::text IS NULL OR p.provider_name = \(provider?.rawValue)
+                    WHERE (\(provider?.rawValue)::text IS NULL OR p.provider_name = \(provider?.rawValue))
+                      AND (\(state?.rawValue)::text IS NULL OR \(KeySQL.state) = \(state?.rawValue))
                     ORDER BY p.provider_name, k.key_number
                     """, step: "listing keys"
                 ) { row in
@@ -66,7 +102,19 @@ extension KeyStore {
                         StoredKey(
                             provider: try row.decode("provider_name"), number: try row.decode("key_number"),
                             key: APIKey(checked: try row.decode("api_key")),
-                            createdAt: try row.decodeIfPresent("created_at") ?? ""))
+                            createdAt: try row.decodeIfPresent("created_at") ?? "",
+                            state: KeyState(rawValue: try row.decode("state")) ?? .available,
+                            label: try row.decodeIfPresent("label"),
+                            disabledAt: try row.decodeIfPresent("disabled_at"),
+                            reason: try row.decodeIfPresent("disabled_reason"),
+                            disabledBy: try row.decodeIfPresent("disabled_by"),
+                            disabledAutomatically: try row.decode("disabled_automatically"),
+                            expiresAt: try row.decodeIfPresent("expires_at"),
+                            cooldownUntil: try row.decodeIfPresent("cooldown_until"),
+                            cooldownSecondsLeft: try row.decodeIfPresent("cooldown_seconds_left"),
+                            consecutiveFailures: try row.decode("consecutive_failures"),
+                            lastStatus: try row.decodeIfPresent("last_status"),
+                            lastReportedAt: try row.decodeIfPresent("last_reported_at")))
                 }
             }
         }

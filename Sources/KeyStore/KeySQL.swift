@@ -20,6 +20,24 @@ enum KeySQL {
         """
 }
 
+extension KeySQL {
+    /// The state of key `k`, in the words of KeyState (and of report_api_key_result, which
+    /// computes the same in migration 023): disabled before expired before cooling down.
+    static let state: SQLFragment = """
+        CASE
+            WHEN k.disabled_at IS NOT NULL THEN 'disabled'
+            WHEN k.expires_at IS NOT NULL AND k.expires_at <= now() THEN 'expired'
+            WHEN k.cooldown_until > now() THEN 'cooling_down'
+            ELSE 'available'
+        END
+        """
+
+    /// A timestamp as ISO 8601 in UTC, the form every listing shows.
+    static func utc(_ column: SQLFragment) -> SQLFragment {
+        "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+    }
+}
+
 /// Constraint names the store recognises in errors (by SQLSTATE and name, never by DETAIL).
 enum ConstraintName {
     static let keyHash = "provider_api_keys_key_hash_provider_id_key"

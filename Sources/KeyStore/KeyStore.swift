@@ -80,7 +80,9 @@ public final class KeyStore {
 
     /// Stores the key and returns its number: `number` when given (it must be free: a deleted
     /// key can be put back where backends expect it), else the provider's highest number plus one.
-    public func addKey(_ key: APIKey, to name: ProviderName, number: Int? = nil) throws(KeyStoreError) -> Int {
+    public func addKey(
+        _ key: APIKey, to name: ProviderName, number: Int? = nil, options: NewKeyOptions = NewKeyOptions()
+    ) throws(KeyStoreError) -> Int {
         try translatingErrors(provider: name) {
             try connection.withTransaction { transaction in
                 let provider = try lockProvider(name, in: transaction)
@@ -94,8 +96,10 @@ public final class KeyStore {
                         WHERE p.id = \(provider)
                     ),
                     inserted AS (
-                        INSERT INTO public.provider_api_keys (provider_id, key_number, api_key)
-                        SELECT \(provider), chosen.key_number, \(key.revealed) FROM chosen
+                        INSERT INTO public.provider_api_keys (provider_id, key_number, api_key, label, expires_at)
+                        SELECT \(provider), chosen.key_number, \(key.revealed), \(options.label?.rawValue),
+                               \(options.expiry?.timestamp)::timestamptz
+                        FROM chosen
                         ON CONFLICT DO NOTHING
                         RETURNING key_number
                     )
@@ -124,9 +128,14 @@ public final class KeyStore {
                     if existing == number { return .unchanged }
                     throw KeyStoreError.keyAlreadyStored(name, asNumber: existing)
                 }
+                // A new key under the same number starts available: the old key's health, expiry
+                // and failures were the old key's. The label is the operator's, and stays.
                 let updated = try transaction.query(
                     """
-                    UPDATE public.provider_api_keys SET api_key = \(key.revealed)
+                    UPDATE public.provider_api_keys
+                    SET api_key = \(key.revealed), disabled_at = NULL, disabled_automatically = false,
+                        disabled_reason = NULL, disabled_by = NULL, cooldown_until = '-infinity', expires_at = NULL,
+                        consecutive_failures = 0, last_status = NULL, last_reported_at = NULL
                     WHERE provider_id = \(provider) AND key_number = \(number)
                     """, step: "replacing key #\(number) of \(name)"
                 ).affectedRowCount

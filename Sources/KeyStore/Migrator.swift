@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Postgres
 
 /// Applies the migrations that a database has not had yet, as Flyway does: in version order,
@@ -13,9 +18,12 @@ public struct Migrator {
     let connection: Connection
     let migrations: [Migration]
 
-    /// Migrations wait up to 30 s for their locks: ALTER TABLE needs the table to itself, and
-    /// backends may be reading keys at that moment.
-    static let lockTimeout: Duration = .seconds(30)
+    /// Each try waits at most this long for a lock. An ALTER TABLE waiting for a table that a
+    /// long transaction holds makes every backend's call queue behind it: better to give up at
+    /// once, let the calls through, and try again.
+    static let lockTimeout: Duration = .milliseconds(300)
+    /// Pauses between tries; after the last, `--migrate` reports busy (exit 4).
+    static let retryPauses: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2), .seconds(3), .seconds(4), .seconds(5)]
 
     public init(connection: Connection, migrations: [Migration] = Migration.bundled) {
         self.connection = connection
@@ -29,8 +37,21 @@ public struct Migrator {
             var outcome = Outcome()
             for migration in migrations {
                 let options = TransactionOptions(readOnly: dryRun, lockTimeout: Self.lockTimeout)
-                let applied = try connection.withTransaction(options) { transaction in
-                    try apply(migration, in: transaction, dryRun: dryRun, outcome: &outcome)
+                var pauses = Self.retryPauses[...]
+                let applied: Bool
+                while true {
+                    do {
+                        applied = try connection.withTransaction(options) { transaction in
+                            try apply(migration, in: transaction, dryRun: dryRun, outcome: &outcome)
+                        }
+                        break
+                    } catch let error as PostgresError where error.sqlState == .lockNotAvailable {
+                        guard let pause = pauses.popFirst() else {
+                            throw KeyStoreError.busy(
+                                "applying \(migration.fileName): a lock it needs was held by another session at every try")
+                        }
+                        sleep(for: pause)
+                    }
                 }
                 if applied { outcome.applied.append(migration) } else { outcome.alreadyApplied.append(migration) }
             }
@@ -103,6 +124,13 @@ public struct Migrator {
         guard let result else { return }
         let unknown = try result.rows.map { try $0.decode("version", as: String.self) }
         if !unknown.isEmpty { throw KeyStoreError.unknownMigrationsApplied(unknown) }
+    }
+
+    private func sleep(for duration: Duration) {
+        var request = timespec(
+            tv_sec: Int(duration.components.seconds), tv_nsec: Int(duration.components.attoseconds / 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
     }
 
     static let trackingTableSQL = """

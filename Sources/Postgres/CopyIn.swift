@@ -6,7 +6,7 @@ extension Connection {
     /// COPY carries data, never SQL: every field is escaped here, and the statement itself is
     /// a literal without parameters. The server inserts the rows in batches, which makes this
     /// the fastest way to load many rows.
-    public func copyIn(_ statement: Query, rows: some Sequence<[String]>, step: String) throws -> Int {
+    public func copyIn(_ statement: Query, rows: some Sequence<[String?]>, step: String) throws -> Int {
         guard statement.parameters.isEmpty else {
             throw PostgresError(.unexpectedResult, step: step, message: "COPY takes no parameters")
         }
@@ -33,7 +33,11 @@ extension Connection {
         for row in rows {
             for (index, field) in row.enumerated() {
                 if index > 0 { buffer.append(0x09) }
-                Self.appendCopyText(field, to: &buffer)
+                if let field {
+                    Self.appendCopyText(field, to: &buffer)
+                } else {
+                    buffer += [0x5C, 0x4E]  // \N, COPY's NULL
+                }
             }
             buffer.append(0x0A)
             if buffer.count >= 1 << 16 { try flush() }

@@ -37,7 +37,7 @@ public struct Transaction {
         try connection.execute(script, step: step)
     }
 
-    public func copyIn(_ statement: Query, rows: some Sequence<[String]>, step: String) throws -> Int {
+    public func copyIn(_ statement: Query, rows: some Sequence<[String?]>, step: String) throws -> Int {
         try connection.copyIn(statement, rows: rows, step: step)
     }
 
