@@ -247,7 +247,7 @@ import Testing
             #expect(try run("--random-key", "openai").stdout.hasPrefix("sk-pooled-key-"))
             _ = try run("--update-key", "openai", "1", "sk-pooled-replaced-01")
             _ = try run("--delete-key", "openai", "2")
-            #expect(try run("--list", "--provider", "openai").stdout.contains("(1999 keys)"))
+            #expect(try run("--list", "--provider", "openai").stdout.contains("(1999 keys, all available)"))
             _ = try run("--list", "--json")
             _ = try run("--delete-provider", "openai", "--yes")
             _ = try run("--migrate")

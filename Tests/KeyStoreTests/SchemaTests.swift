@@ -116,6 +116,7 @@ import Testing
                 signatures == [
                     "get_api_key(p_provider_name text, p_key_number integer) text invoker search_path=\"\"",
                     "get_random_api_key(p_provider_name text) text invoker search_path=\"\"",
+                    "report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer DEFAULT NULL::integer) text invoker search_path=\"\"",
                 ])
         }
     }
@@ -190,6 +191,7 @@ import Testing
         "SELECT nextval(pg_get_serial_sequence('public.provider_api_keys', 'id'))",
         "SELECT public.get_api_key('openai', 1)",
         "SELECT public.get_random_api_key('openai')",
+        "SELECT public.report_api_key_result('openai', 'sk-service-only-000001', 429, 60)",
         "SELECT * FROM keyadmin.schema_migrations",
     ]
 
