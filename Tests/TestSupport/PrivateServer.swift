@@ -8,27 +8,30 @@ public final class PrivateServer {
     private let directory: URL
     private let binaries: URL
 
-    /// Also listening on `extraAddress` (a non-loopback address of this machine), trusted there
-    /// too, for tests of what the tool does with servers on other machines.
-    public let extraAddress: String?
-
     /// scripts/test.sh installs the server binaries when it can; with Docker they may be absent.
     public static var isAvailable: Bool { (try? findBinaries()) != nil }
 
-    public init(extraAddress: String? = nil) throws {
+    public init() throws {
         binaries = try Self.findBinaries()
         port = try freeTCPPort()
-        self.extraAddress = extraAddress
         directory = URL(fileURLWithPath: "/tmp/keyadmin-server-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try Self.giveToServerUser(directory)
         try run("initdb", "-D", dataPath, "-U", "postgres", "-A", "trust", "--no-sync")
-        if let extraAddress {
-            let hba = try FileHandle(forWritingTo: URL(fileURLWithPath: dataPath + "/pg_hba.conf"))
-            try hba.seekToEnd()
-            try hba.write(contentsOf: Data("host all all \(extraAddress)/32 trust\n".utf8))
-            try hba.close()
-        }
+        try start()
+    }
+
+    /// A hot standby of `primary`: a base backup taken with `pg_basebackup -R` (which writes the
+    /// settings to follow the primary), started read-only and streaming from it.
+    public init(standbyOf primary: PrivateServer) throws {
+        binaries = try Self.findBinaries()
+        port = try freeTCPPort()
+        directory = URL(fileURLWithPath: "/tmp/keyadmin-standby-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try Self.giveToServerUser(directory)
+        try run(
+            "pg_basebackup", "-h", "127.0.0.1", "-p", String(primary.port), "-U", "postgres", "-D", dataPath, "-R",
+            "-X", "stream", "--no-sync")
         try start()
     }
 
@@ -45,7 +48,7 @@ public final class PrivateServer {
         try run(
             "pg_ctl", "-D", dataPath, "-w", "-l", directory.appendingPathComponent("log").path,
             "-o",
-            "-p \(port) -c listen_addresses=127.0.0.1\(extraAddress.map { ",\($0)" } ?? "") -c unix_socket_directories=\(directory.path) -c fsync=off",
+            "-p \(port) -c listen_addresses=127.0.0.1 -c unix_socket_directories=\(directory.path) -c fsync=off",
             "start")
     }
 
@@ -78,7 +81,7 @@ public final class PrivateServer {
         return output
     }
 
-    static func findBinaries() throws -> URL {
+    public static func findBinaries() throws -> URL {
         let candidates = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
         for version in candidates.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {
             let bin = URL(fileURLWithPath: "/usr/lib/postgresql/\(version)/bin")
@@ -97,23 +100,6 @@ public final class PrivateServer {
 public struct TestSupportError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
-}
-
-/// An IPv4 address of this machine that is not loopback, if it has one (for TLS-default tests).
-public func nonLoopbackAddress() -> String? {
-    var addresses: UnsafeMutablePointer<ifaddrs>?
-    guard getifaddrs(&addresses) == 0, let first = addresses else { return nil }
-    defer { freeifaddrs(addresses) }
-    for entry in sequence(first: first, next: { $0.pointee.ifa_next }) {
-        guard let address = entry.pointee.ifa_addr, address.pointee.sa_family == sa_family_t(AF_INET) else { continue }
-        var text = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
-        let ipv4 = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
-        var copy = ipv4
-        inet_ntop(AF_INET, &copy, &text, socklen_t(text.count))
-        let string = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if !string.hasPrefix("127.") { return string }
-    }
-    return nil
 }
 
 /// A TCP port on loopback that nothing listens on right now.
