@@ -23,11 +23,13 @@ public struct Migrator {
     /// once, let the calls through, and try again.
     static let lockTimeout: Duration = .milliseconds(300)
     /// Pauses between tries; after the last, `--migrate` reports busy (exit 4).
-    static let retryPauses: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2), .seconds(3), .seconds(4), .seconds(5)]
+    public static let retryPauses: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2), .seconds(3), .seconds(4), .seconds(5)]
+    let retryPauses: [Duration]
 
-    public init(connection: Connection, migrations: [Migration] = Migration.bundled) {
+    public init(connection: Connection, migrations: [Migration] = Migration.bundled, retryPauses: [Duration] = Self.retryPauses) {
         self.connection = connection
         self.migrations = migrations
+        self.retryPauses = retryPauses
     }
 
     /// Applies what is pending. With `dryRun`, only reports what would be applied and checks
@@ -37,7 +39,7 @@ public struct Migrator {
             var outcome = Outcome()
             for migration in migrations {
                 let options = TransactionOptions(readOnly: dryRun, lockTimeout: Self.lockTimeout)
-                var pauses = Self.retryPauses[...]
+                var pauses = retryPauses[...]
                 let applied: Bool
                 while true {
                     do {

@@ -195,3 +195,71 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
         }
     }
 }
+
+/// A migration that needs a table another session holds: backends keep getting keys while it
+/// waits, and it either succeeds once the holder ends or reports busy.
+@Suite struct MigrationLockTests {
+    func migratedUpTo022(_ body: (TestDatabase) throws -> Void) throws {
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
+            _ = try Migrator(connection: database.connect(), migrations: Array(Migration.bundled.prefix(2))).run(dryRun: false)
+            let connection = try database.connect()
+            try connection.query("INSERT INTO providers (provider_name) VALUES ('openai')", step: "seed")
+            try connection.query(
+                "INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT 1, n, 'sk-lock-' || n FROM generate_series(1, 50) AS n",
+                step: "seed")
+            try body(database)
+        }
+    }
+
+    @Test func backendsAreNotBlockedAndTheMigrationWaitsForTheHolder() throws {
+        try migratedUpTo022 { database in
+            let holder = try database.connect()
+            try holder.query("BEGIN", step: "hold")
+            try holder.query("SELECT count(*) FROM provider_api_keys", step: "hold")  // ACCESS SHARE until COMMIT
+            let migrated = Locked<Result<Migrator.Outcome, Error>?>(nil)
+            DispatchQueue.global().async {
+                let outcome = Result { try Migrator(connection: database.connect()).run(dryRun: false) }
+                migrated.withLock { $0 = outcome }
+            }
+            let start = Date()
+            var released = false
+            // A backend with a 1 s statement limit draws keys the whole time: no call may wait
+            // behind the migration's ALTER TABLE for longer than that.
+            let backend = try Connection(settings: database.settings(statementTimeout: .seconds(1)))
+            var calls = 0
+            while migrated.withLock({ $0 == nil }) && calls < 2_000 {
+                let key: String? = try backend.withTransaction(TransactionOptions(readOnly: true)) { transaction in
+                    try transaction.query("SELECT get_random_api_key('openai') AS key", step: "backend").singleRow().decodeIfPresent("key")
+                }
+                #expect(key?.hasPrefix("sk-lock-") == true)
+                calls += 1
+                usleep(20_000)
+                if !released, Date().timeIntervalSince(start) > 2 {
+                    // Two seconds of backend calls while the migration waits; then the holder ends.
+                    #expect(migrated.withLock { $0 == nil }, "the migration did not wait for the holder")
+                    try holder.query("COMMIT", step: "release")
+                    released = true
+                }
+            }
+            #expect(released)
+            let outcome = try #require(migrated.withLock { $0 })
+            #expect(try outcome.get().applied.map(\.version).contains("023"))
+        }
+    }
+
+    @Test func aHolderThatNeverEndsMakesTheMigrationBusy() throws {
+        try migratedUpTo022 { database in
+            let holder = try database.connect()
+            try holder.query("BEGIN", step: "hold")
+            try holder.query("SELECT count(*) FROM provider_api_keys", step: "hold")
+            #expect {
+                _ = try Migrator(connection: database.connect(), retryPauses: [.milliseconds(100), .milliseconds(100)]).run(dryRun: false)
+            } throws: { error in
+                guard case .busy = error as? KeyStoreError else { return false }
+                return (error as? KeyStoreError)?.category == .busy
+            }
+            try holder.query("COMMIT", step: "release")
+            #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.schema_migrations WHERE version = '023'") == 0)
+        }
+    }
+}
