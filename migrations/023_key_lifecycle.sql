@@ -100,12 +100,14 @@ COMMENT ON FUNCTION public.get_api_key(text, integer) IS
     'The key with this number for this provider (name case-insensitive), or NULL when there is none or it is disabled or expired.';
 
 -- Uniform over the provider's available keys, without reading them all:
--- 1. Draw a number between the lowest and highest and look it up; keep it if that key is
---    available, else draw again (8 tries). The provider, its number range and the first probe
---    are one statement. Every available key is accepted with the same probability: uniform.
--- 2. When the tries miss (few keys available among many), pick by rank among the available
---    keys, read through the index of enabled keys by cooldown: uniform too, and it reads only
---    the enabled keys that are not cooling down.
+-- 1. Draw four numbers between the lowest and highest and probe them in one statement (with the
+--    provider and its number range); the first drawn that is an available key is the answer.
+--    That is rejection sampling, four tries at a time: every available key is accepted with the
+--    same probability, so the pick is uniform. Then 28 more tries in a second statement: with a
+--    third of the keys available, all 32 miss once in a million calls.
+-- 2. When they all miss (few keys available among many), pick by rank among the available keys,
+--    read through the index of enabled keys by cooldown: uniform too, and it reads only the
+--    enabled keys that are not cooling down, which are few when the tries missed.
 -- 3. When no key is available but enabled, unexpired keys are cooling down, return the one
 --    whose cooldown ends first: a pool under a 429 storm degrades instead of stopping.
 -- NULL only when the provider has no enabled, unexpired key. Reads only: runs in a read-only
@@ -122,46 +124,44 @@ DECLARE
     v_lowest integer;
     v_highest integer;
     v_key text;
-    v_available boolean;
-    -- Drawn into variables first: random() inside a WHERE clause would be evaluated again for
-    -- every row a scan visits, favouring the first rows.
-    v_draw double precision := random();
+    v_draws double precision[];
+    v_draw double precision;
 BEGIN
-    SELECT p.id, bounds.lowest, bounds.highest, probe.api_key, probe.available
-    INTO v_provider_id, v_lowest, v_highest, v_key, v_available
-    FROM public.providers AS p
-    CROSS JOIN LATERAL (
-        SELECT min(k.key_number) AS lowest, max(k.key_number) AS highest
-        FROM public.provider_api_keys AS k
-        WHERE k.provider_id = p.id
-    ) AS bounds
-    LEFT JOIN LATERAL (
-        SELECT k.api_key,
-               (k.disabled_at IS NULL AND k.cooldown_until <= now()
-                AND (k.expires_at IS NULL OR k.expires_at > now())) AS available
-        FROM public.provider_api_keys AS k
-        WHERE k.provider_id = p.id
-          AND k.key_number = (bounds.lowest + floor(v_draw * (bounds.highest::bigint - bounds.lowest + 1)))::integer
-    ) AS probe ON true
-    WHERE p.provider_name = lower(p_provider_name);
-    IF v_available THEN
-        RETURN v_key;
-    END IF;
-    IF v_lowest IS NULL THEN
-        RETURN NULL;  -- no such provider, or no keys
-    END IF;
-
-    FOR attempt IN 2..8 LOOP
-        v_draw := random();
-        SELECT k.api_key INTO v_key
-        FROM public.provider_api_keys AS k
-        WHERE k.provider_id = v_provider_id
-          AND k.key_number = (v_lowest + floor(v_draw * (v_highest::bigint - v_lowest + 1)))::integer
-          AND k.disabled_at IS NULL
-          AND k.cooldown_until <= now()
-          AND (k.expires_at IS NULL OR k.expires_at > now());
-        IF FOUND THEN
+    FOR v_round IN 1..2 LOOP
+        -- Drawn into variables first: random() inside the statement would be evaluated again
+        -- for every row a scan visits, favouring the first rows. The first round's four are
+        -- written out: building the array with a query costs more than the probes.
+        IF v_round = 1 THEN
+            v_draws := ARRAY[random(), random(), random(), random()];
+        ELSE
+            v_draws := ARRAY(SELECT random() FROM generate_series(1, 28));
+        END IF;
+        SELECT p.id, bounds.lowest, bounds.highest, probe.api_key
+        INTO v_provider_id, v_lowest, v_highest, v_key
+        FROM public.providers AS p
+        CROSS JOIN LATERAL (
+            SELECT min(k.key_number) AS lowest, max(k.key_number) AS highest
+            FROM public.provider_api_keys AS k
+            WHERE k.provider_id = p.id
+        ) AS bounds
+        LEFT JOIN LATERAL (
+            SELECT k.api_key
+            FROM unnest(v_draws) WITH ORDINALITY AS d(draw, position)
+            JOIN public.provider_api_keys AS k
+              ON k.provider_id = p.id
+             AND k.key_number = (bounds.lowest + floor(d.draw * (bounds.highest::bigint - bounds.lowest + 1)))::integer
+            WHERE k.disabled_at IS NULL
+              AND k.cooldown_until <= now()
+              AND (k.expires_at IS NULL OR k.expires_at > now())
+            ORDER BY d.position
+            LIMIT 1
+        ) AS probe ON true
+        WHERE p.provider_name = lower(p_provider_name);
+        IF v_key IS NOT NULL THEN
             RETURN v_key;
+        END IF;
+        IF v_lowest IS NULL THEN
+            RETURN NULL;  -- no such provider, or no keys
         END IF;
     END LOOP;
 
@@ -207,7 +207,8 @@ COMMENT ON FUNCTION public.get_random_api_key(text) IS
 --   408, 5xx counted; from the third in a row, a 30 s cooldown.
 --   other    the request's fault, not the key's: nothing changes.
 -- A report never shortens a cooldown already set (greatest()), and each report is one UPDATE
--- of one row, so concurrent reports queue on that row and cannot deadlock.
+-- of one row, so concurrent reports queue on that row and cannot deadlock. The state is
+-- written here as in keyadmin's listings (KeySQL.state); a test compares the two.
 CREATE OR REPLACE FUNCTION public.report_api_key_result(
     p_provider_name text,
     p_api_key text,
@@ -221,9 +222,13 @@ SECURITY INVOKER
 SET search_path = ''
 AS $$
 DECLARE
-    v_id integer;
-    v_failures integer;
-    v_cooldown interval;
+    v_kind text := CASE
+        WHEN p_http_status BETWEEN 200 AND 299 THEN 'success'
+        WHEN p_http_status = 429 THEN 'rate_limited'
+        WHEN p_http_status IN (401, 402, 403) THEN 'refused'
+        WHEN p_http_status = 408 OR p_http_status BETWEEN 500 AND 599 THEN 'failed'
+        ELSE 'not_the_key'
+    END;
     v_state text;
 BEGIN
     IF p_http_status IS NULL OR p_http_status NOT BETWEEN 100 AND 599 THEN
@@ -231,55 +236,50 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    SELECT k.id INTO v_id
-    FROM public.provider_api_keys AS k
-    JOIN public.providers AS p ON p.id = k.provider_id
-    WHERE sha256(decode(replace(k.api_key, E'\\', E'\\\\'), 'escape'))
-          = sha256(decode(replace(p_api_key, E'\\', E'\\\\'), 'escape'))
-      AND k.provider_id + 0 = p.id
-      AND p.provider_name = lower(p_provider_name);
-    IF NOT FOUND THEN
-        RETURN NULL;
-    END IF;
-
-    IF p_http_status BETWEEN 200 AND 299 THEN
+    -- One UPDATE for every status that changes something: it finds the key through the hash
+    -- index and returns the state afterwards. The right-hand sides all read the row as it was.
+    IF v_kind <> 'not_the_key' THEN
         UPDATE public.provider_api_keys AS k
-        SET consecutive_failures = 0, cooldown_until = '-infinity',
-            last_status = p_http_status, last_reported_at = now()
-        WHERE k.id = v_id AND (k.consecutive_failures <> 0 OR k.cooldown_until > now());
-    ELSIF p_http_status = 429 THEN
-        UPDATE public.provider_api_keys AS k
-        SET consecutive_failures = k.consecutive_failures + 1,
-            cooldown_until = greatest(k.cooldown_until, now() + CASE
-                WHEN p_retry_after_seconds > 0 THEN make_interval(secs => least(p_retry_after_seconds, 86400))
-                ELSE make_interval(secs => least(600, 10 * power(2, least(k.consecutive_failures, 16))))
-            END),
-            last_status = 429, last_reported_at = now()
-        WHERE k.id = v_id;
-    ELSIF p_http_status IN (401, 402, 403) THEN
-        UPDATE public.provider_api_keys AS k
-        SET disabled_at = now(), disabled_automatically = true,
-            disabled_reason = format('HTTP %s reported at %s', p_http_status,
-                                     to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')),
-            disabled_by = session_user,
-            consecutive_failures = k.consecutive_failures + 1,
-            last_status = p_http_status, last_reported_at = now()
-        WHERE k.id = v_id AND k.disabled_at IS NULL;
-        IF NOT FOUND THEN
-            UPDATE public.provider_api_keys AS k
-            SET last_status = p_http_status, last_reported_at = now()
-            WHERE k.id = v_id;
+        SET consecutive_failures = CASE WHEN v_kind = 'success' THEN 0 ELSE k.consecutive_failures + 1 END,
+            cooldown_until = CASE
+                WHEN v_kind = 'success' THEN '-infinity'
+                WHEN v_kind = 'rate_limited' THEN greatest(k.cooldown_until, now() + CASE
+                    WHEN p_retry_after_seconds > 0 THEN make_interval(secs => least(p_retry_after_seconds, 86400))
+                    ELSE make_interval(secs => least(600, 10 * power(2, least(k.consecutive_failures, 16))))
+                END)
+                WHEN v_kind = 'failed' AND k.consecutive_failures + 1 >= 3
+                    THEN greatest(k.cooldown_until, now() + interval '30 seconds')
+                ELSE k.cooldown_until
+            END,
+            disabled_at = CASE WHEN v_kind = 'refused' AND k.disabled_at IS NULL THEN now() ELSE k.disabled_at END,
+            disabled_automatically = k.disabled_automatically OR (v_kind = 'refused' AND k.disabled_at IS NULL),
+            disabled_reason = CASE WHEN v_kind = 'refused' AND k.disabled_at IS NULL
+                                   THEN format('HTTP %s reported at %s', p_http_status,
+                                               to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+                                   ELSE k.disabled_reason END,
+            disabled_by = CASE WHEN v_kind = 'refused' AND k.disabled_at IS NULL THEN session_user::text
+                               ELSE k.disabled_by END,
+            last_status = p_http_status,
+            last_reported_at = now()
+        FROM public.providers AS p
+        WHERE sha256(decode(replace(k.api_key, E'\\', E'\\\\'), 'escape'))
+              = sha256(decode(replace(p_api_key, E'\\', E'\\\\'), 'escape'))
+          AND k.provider_id + 0 = p.id
+          AND p.provider_name = lower(p_provider_name)
+          -- A success on a healthy key writes nothing.
+          AND (v_kind <> 'success' OR k.consecutive_failures <> 0 OR k.cooldown_until > now())
+        RETURNING CASE
+            WHEN k.disabled_at IS NOT NULL THEN 'disabled'
+            WHEN k.expires_at IS NOT NULL AND k.expires_at <= now() THEN 'expired'
+            WHEN k.cooldown_until > now() THEN 'cooling_down'
+            ELSE 'available'
+        END INTO v_state;
+        IF FOUND THEN
+            RETURN v_state;
         END IF;
-    ELSIF p_http_status = 408 OR p_http_status BETWEEN 500 AND 599 THEN
-        UPDATE public.provider_api_keys AS k
-        SET consecutive_failures = k.consecutive_failures + 1,
-            cooldown_until = CASE WHEN k.consecutive_failures + 1 >= 3
-                                  THEN greatest(k.cooldown_until, now() + interval '30 seconds')
-                                  ELSE k.cooldown_until END,
-            last_status = p_http_status, last_reported_at = now()
-        WHERE k.id = v_id;
     END IF;
 
+    -- Nothing to change, or the key is not in the pool (NULL).
     SELECT CASE
                WHEN k.disabled_at IS NOT NULL THEN 'disabled'
                WHEN k.expires_at IS NOT NULL AND k.expires_at <= now() THEN 'expired'
@@ -288,7 +288,10 @@ BEGIN
            END
     INTO v_state
     FROM public.provider_api_keys AS k
-    WHERE k.id = v_id;
+    JOIN public.providers AS p ON p.id = k.provider_id + 0
+    WHERE sha256(decode(replace(k.api_key, E'\\', E'\\\\'), 'escape'))
+          = sha256(decode(replace(p_api_key, E'\\', E'\\\\'), 'escape'))
+      AND p.provider_name = lower(p_provider_name);
     RETURN v_state;
 END
 $$;

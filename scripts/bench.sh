@@ -133,7 +133,9 @@ sql -c "DELETE FROM providers WHERE provider_name = 'benchload'"
 
 # --- 4. Listing against the same SELECT in psql -------------------------------------------------
 say "--list --provider bench ($keys keys) against psql running the same SELECT"
-list_query="SELECT p.provider_name, k.key_number, k.api_key, to_char(k.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS created_at FROM provider_api_keys AS k JOIN providers AS p ON p.id = k.provider_id WHERE p.provider_name = 'bench' ORDER BY p.provider_name, k.key_number"
+utc() { echo "to_char($1 AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"; }
+# The same columns keyadmin reads, key health included.
+list_query="SELECT p.provider_name, k.key_number, k.api_key, CASE WHEN k.disabled_at IS NOT NULL THEN 'disabled' WHEN k.expires_at <= now() THEN 'expired' WHEN k.cooldown_until > now() THEN 'cooling_down' ELSE 'available' END AS state, k.label, $(utc k.created_at), $(utc k.disabled_at), k.disabled_reason, k.disabled_by, k.disabled_automatically, $(utc k.expires_at), $(utc k.cooldown_until), k.consecutive_failures, k.last_status, $(utc k.last_reported_at) FROM provider_api_keys AS k JOIN providers AS p ON p.id = k.provider_id WHERE p.provider_name = 'bench' ORDER BY p.provider_name, k.key_number"
 keyadmin_list() { "$bin" --database-url "$url" --list --provider bench; }
 psql_list() { "$psql_binary" -X "$url" -c "$list_query"; }
 read -r list_ms psql_list_ms < <(paired_ms 5 nothing keyadmin_list psql_list)
@@ -142,6 +144,65 @@ rss_list=$(peak_rss_mb "$bin" --database-url "$url" --list --provider bench)
 rss_psql=$(peak_rss_mb "$psql_binary" -X "$url" -c "$list_query")
 row "--list peak memory, MB (vs psql)" "$rss_list" "$rss_psql" "$(ratio "$rss_list" "$rss_psql")" "flat (streams)"
 row "--list peak memory, MB: $((keys * 10)) keys (vs $keys)" "$rss_list_big" "$rss_list" "$(ratio "$rss_list_big" "$rss_list")" "flat (about 1.0)"
+
+# --- 5. Key health: the random pick with unavailable keys, and reports --------------------------
+# pgbench_tps CLIENTS SECONDS FILE: calls per second.
+pgbench_tps() { pgbench -n -c "$1" -j "$1" -T "$2" -f "$3" "$url" 2>/dev/null | awk '/^tps/ { printf "%.0f", $3 }'; }
+pgbench_ms() { pgbench -n -c 1 -T "$1" -f "$2" "$url" 2>/dev/null | awk '/latency average/ { printf "%.2f", $4 }'; }
+say "key health: 20% of the bench keys disabled, 10% cooling down (gaps stay)"
+sql -c "UPDATE provider_api_keys k SET disabled_at = now() FROM providers p WHERE p.id = k.provider_id AND p.provider_name = 'bench' AND k.key_number % 10 IN (1, 2)"
+sql -c "UPDATE provider_api_keys k SET cooldown_until = now() + interval '1 day' FROM providers p WHERE p.id = k.provider_id AND p.provider_name = 'bench' AND k.key_number % 10 = 3"
+sql -c "VACUUM ANALYZE provider_api_keys"
+for clients in 1 8; do
+    exact=$(pgbench_tps "$clients" "$seconds" "$work/exact.sql")
+    random=$(pgbench_tps "$clients" "$seconds" "$work/random.sql")
+    row "get_random_api_key, 30% unavailable, $clients client(s)" "$random" "$exact" "$(ratio "$random" "$exact")" ">= 0.60 (higher is better)"
+done
+say "key health: 100 available keys among $keys"
+sql -c "UPDATE provider_api_keys k SET disabled_at = now(), cooldown_until = '-infinity' FROM providers p WHERE p.id = k.provider_id AND p.provider_name = 'bench' AND k.key_number % ($keys / 100) <> 5"
+sql -c "UPDATE provider_api_keys k SET disabled_at = NULL, cooldown_until = '-infinity' FROM providers p WHERE p.id = k.provider_id AND p.provider_name = 'bench' AND k.key_number % ($keys / 100) = 5"
+sql -c "VACUUM ANALYZE provider_api_keys"
+available=$(sql -c "SELECT count(*) FROM provider_api_keys k JOIN providers p ON p.id = k.provider_id WHERE p.provider_name = 'bench' AND k.disabled_at IS NULL")
+exact=$(pgbench_tps 1 "$seconds" "$work/exact.sql")
+random=$(pgbench_tps 1 "$seconds" "$work/random.sql")
+row "get_random_api_key, $available available of $keys" "$random" "$exact" "$(ratio "$random" "$exact")" ">= 0.20 (higher is better)"
+say "key health: every enabled key cooling down (the soonest-ending one is given)"
+sql -c "UPDATE provider_api_keys k SET disabled_at = NULL, cooldown_until = now() + make_interval(secs => 3600 + k.key_number) FROM providers p WHERE p.id = k.provider_id AND p.provider_name = 'bench'"
+sql -c "VACUUM ANALYZE provider_api_keys"
+cooling_ms=$(pgbench_ms 3 "$work/random.sql")
+row "get_random_api_key, all cooling down, ms per call" "$cooling_ms" "50" "$(ratio "$cooling_ms" 50)" "<= 1.00 (50 ms)"
+say "reports: 429s on random keys of one provider from 8 clients"
+sql -c "UPDATE provider_api_keys k SET cooldown_until = '-infinity', consecutive_failures = 0 FROM providers p WHERE p.id = k.provider_id AND p.provider_name = 'bench'"
+echo "\\set n random(1, $keys)
+SELECT report_api_key_result('bench', 'sk-bench-' || lpad(:n::text, 8, '0') || '-0123456789abcdef0123456789abcdef', 429, 60);" > "$work/report.sql"
+report=$(pgbench_tps 8 "$seconds" "$work/report.sql")
+exact=$(pgbench_tps 8 "$seconds" "$work/exact.sql")
+row "report_api_key_result 429 calls/s, 8 clients" "$report" "$exact" "$(ratio "$report" "$exact")" ">= 0.50 (higher is better)"
+
+# --- 6. Migration 023 on ten times the keys, against psql applying the same file -----------------
+# On the throw-away server only: it creates and drops databases of its own.
+if [ -z "${BENCH_DATABASE_URL:-}" ]; then
+    migrate_keys=$((keys * 10))
+    say "migration 023 on $migrate_keys keys: keyadmin --migrate against psql -1 -f"
+    for db in keyadmin_bench_m1 keyadmin_bench_m2; do
+        "$psql_binary" -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+        for file in migrations/021_*.sql migrations/022_*.sql; do
+            "$psql_binary" -X -q -1 -v ON_ERROR_STOP=1 -f "$file" -d "$db" >/dev/null
+        done
+        "$psql_binary" -X -q -d "$db" -c "INSERT INTO providers (provider_name) VALUES ('big')" \
+            -c "INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT 1, n, 'sk-migrate-' || n FROM generate_series(1, $migrate_keys) AS n" \
+            -c "VACUUM ANALYZE" >/dev/null
+    done
+    # keyadmin applies 021 and 022 again (idempotent, and recorded) before 023.
+    start=$(date +%s%N); "$bin" --database-url "dbname=keyadmin_bench_m1" --migrate >/dev/null; end=$(date +%s%N)
+    migrate_ms=$(( (end - start) / 1000000 ))
+    start=$(date +%s%N)
+    "$psql_binary" -X -q -1 -v ON_ERROR_STOP=1 -f migrations/023_key_lifecycle.sql -d keyadmin_bench_m2 >/dev/null
+    end=$(date +%s%N)
+    psql_migrate_ms=$(( (end - start) / 1000000 ))
+    row "--migrate (021-023) on $migrate_keys keys, ms (vs psql 023)" "$migrate_ms" "$psql_migrate_ms" "$(ratio "$migrate_ms" "$psql_migrate_ms")" "< 2000 ms"
+    for db in keyadmin_bench_m1 keyadmin_bench_m2; do "$psql_binary" -X -q -d postgres -c "DROP DATABASE $db" >/dev/null; done
+fi
 
 echo
 printf '%-52s %14s %14s %7s  %s\n' "case" "keyadmin" "psql/baseline" "ratio" "target"

@@ -93,7 +93,7 @@ struct CommandRunner {
         case .disableKey(let name, let number, let reason):
             let (key, changed) = try store.disableKey(number: number, of: name, reason: reason, actor: actor)
             reportChange(
-                name, number, key, changed: changed, state: .disabled,
+                name, number, key, changed: changed,
                 text: changed
                     ? "disabled key #\(number) of \(name) (\(key.masked)); --enable-key \(name) \(number) undoes it"
                     : "key #\(number) of \(name) (\(key.masked)) was already disabled; nothing changed")
@@ -101,7 +101,7 @@ struct CommandRunner {
         case .enableKey(let name, let number):
             let (key, changed) = try store.enableKey(number: number, of: name)
             reportChange(
-                name, number, key, changed: changed, state: nil,
+                name, number, key, changed: changed,
                 text: changed
                     ? "enabled key #\(number) of \(name) (\(key.masked)); its cooldown and failures are cleared"
                     : "key #\(number) of \(name) (\(key.masked)) was already enabled; nothing changed")
@@ -110,7 +110,7 @@ struct CommandRunner {
             let (key, changed) = try store.setLabel(label, number: number, of: name)
             let what = label.rawValue.isEmpty ? "cleared the label of" : "labelled"
             reportChange(
-                name, number, key, changed: changed, state: nil,
+                name, number, key, changed: changed,
                 text: changed ? "\(what) key #\(number) of \(name) (\(key.masked))"
                     : "key #\(number) of \(name) (\(key.masked)) already has that label; nothing changed")
 
@@ -121,7 +121,7 @@ struct CommandRunner {
             case .at(let time): "expires at \(time)"
             }
             reportChange(
-                name, number, key, changed: changed, state: nil,
+                name, number, key, changed: changed,
                 text: changed ? "key #\(number) of \(name) (\(key.masked)) now \(when)"
                     : "key #\(number) of \(name) (\(key.masked)) already \(when); nothing changed")
 
@@ -136,9 +136,7 @@ struct CommandRunner {
         return Actor.fromEnvironment()
     }
 
-    private func reportChange(
-        _ name: ProviderName, _ number: Int, _ key: APIKey, changed: Bool, state: KeyState?, text: String
-    ) {
+    private func reportChange(_ name: ProviderName, _ number: Int, _ key: APIKey, changed: Bool, text: String) {
         report(
             [
                 ("provider", .string(name.rawValue)), ("number", .number(number)), ("key", .string(key.masked)),

@@ -34,7 +34,9 @@ public struct OperatorText: Hashable, Sendable, CustomStringConvertible {
 
     public init(validating input: String, what: String, limit: Int) throws(KeyStoreError) {
         let trimmed = input.trimmingASCIIWhitespace()
-        if KeyShape.looksLikeKey(trimmed) { throw KeyShape.misplacedKeyError(expected: what) }
+        if KeyShape.looksLikeKey(trimmed) {
+            throw KeyShape.misplacedKeyError(expected: (what.first.map { "aeiou".contains($0) } == true ? "an " : "a ") + what)
+        }
         if trimmed.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || (0x80..<0xA0).contains($0.value) }) {
             throw .invalidInput("the \(what) contains a control character", hint: "give one line of text")
         }
