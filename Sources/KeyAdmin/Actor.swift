@@ -1,16 +1,19 @@
+import KeyStore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import KeyStore
 
 /// The operator's name when --actor is not given: KEYADMIN_ACTOR, else user@host, so that two
 /// people sharing the postgres login are still told apart in what they leave behind.
 enum Actor {
     static func fromEnvironment() -> OperatorText {
         if let value = variable("KEYADMIN_ACTOR"), let actor = try? OperatorText.actor(value) { return actor }
-        let user = variable("USER") ?? variable("LOGNAME") ?? getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) } ?? "unknown"
+        let user =
+            variable("USER") ?? variable("LOGNAME") ?? getpwuid(getuid()).map { String(cString: $0.pointee.pw_name) }
+            ?? "unknown"
         var buffer = [CChar](repeating: 0, count: 256)
         let host = gethostname(&buffer, buffer.count - 1) == 0 ? String(cString: buffer) : "unknown-host"
         return OperatorText.actorOrUnknown("\(user)@\(host)")

@@ -111,18 +111,21 @@ struct CommandRunner {
             let what = label.rawValue.isEmpty ? "cleared the label of" : "labelled"
             reportChange(
                 name, number, key, changed: changed,
-                text: changed ? "\(what) key #\(number) of \(name) (\(key.masked))"
+                text: changed
+                    ? "\(what) key #\(number) of \(name) (\(key.masked))"
                     : "key #\(number) of \(name) (\(key.masked)) already has that label; nothing changed")
 
         case .setExpiry(let name, let number, let expiry):
             let (key, changed) = try store.setExpiry(expiry, number: number, of: name)
-            let when = switch expiry {
-            case .never: "never expires"
-            case .at(let time): "expires at \(time)"
-            }
+            let when =
+                switch expiry {
+                case .never: "never expires"
+                case .at(let time): "expires at \(time)"
+                }
             reportChange(
                 name, number, key, changed: changed,
-                text: changed ? "key #\(number) of \(name) (\(key.masked)) now \(when)"
+                text: changed
+                    ? "key #\(number) of \(name) (\(key.masked)) now \(when)"
                     : "key #\(number) of \(name) (\(key.masked)) already \(when); nothing changed")
 
         case .completions:

@@ -104,7 +104,9 @@ enum CommandName: String, CaseIterable {
                 .setLabel(try values.provider(), number: try values.number(), try values.label())
             }
         case .setExpiry:
-            Entry(values: [.provider, .number, .when], help: "set when key NUM expires: 2026-12-31, a date-time, or never") {
+            Entry(
+                values: [.provider, .number, .when], help: "set when key NUM expires: 2026-12-31, a date-time, or never"
+            ) {
                 values, _ throws(UsageError) in
                 .setExpiry(try values.provider(), number: try values.number(), try values.expiry())
             }

@@ -9,7 +9,8 @@ struct ListPrinter {
     let database: DatabaseTarget
 
     func print(store: KeyStore, provider: ProviderName?, state: KeyState?) throws(KeyStoreError) {
-        var layout = Layout(json: json, reveal: reveal, filtered: state != nil, out: out, colour: out.usesColour && !json)
+        var layout = Layout(
+            json: json, reveal: reveal, filtered: state != nil, out: out, colour: out.usesColour && !json)
         try store.list(
             provider: provider, state: state,
             summaries: { summaries in
@@ -69,7 +70,8 @@ private struct Layout {
         keysPrinted = 0
         defer { providersPrinted += 1 }
         if json {
-            let states = KeyState.allCases.map { "\(JSON.string($0.rawValue)):\(next.stateCounts[$0] ?? 0)" }.joined(separator: ",")
+            let states = KeyState.allCases.map { "\(JSON.string($0.rawValue)):\(next.stateCounts[$0] ?? 0)" }.joined(
+                separator: ",")
             out.write(providersPrinted > 0 ? "," : "")
             out.write(
                 "{\"provider\":\(JSON.string(next.name)),\"key_count\":\(next.keyCount),\"states\":{\(states)},\"created_at\":\(JSON.string(next.createdAt)),\"keys\":["
@@ -77,7 +79,9 @@ private struct Layout {
             return true
         }
         if providersPrinted > 0 { out.line("") }
-        out.line(Style.bold.apply(next.name, when: colour) + "  " + Style.dim.apply("(\(Self.summary(of: next)))", when: colour))
+        out.line(
+            Style.bold.apply(next.name, when: colour) + "  "
+                + Style.dim.apply("(\(Self.summary(of: next)))", when: colour))
         numberWidth = String(next.highestNumber).count + 1
         keyWidth = reveal ? max(3, next.longestKey) : 10
         labelWidth = next.longestLabel
@@ -89,7 +93,8 @@ private struct Layout {
             let label = labelWidth > 0 ? pad("label", max(5, labelWidth)) + "  " : ""
             out.line(
                 Style.dim.apply(
-                    "  " + pad("#", numberWidth, right: true) + "  " + pad("key", keyWidth) + "  " + pad("created", 20) + "  "
+                    "  " + pad("#", numberWidth, right: true) + "  " + pad("key", keyWidth) + "  " + pad("created", 20)
+                        + "  "
                         + label + "state", when: colour))
             if labelWidth > 0 { labelWidth = max(5, labelWidth) }
         }
@@ -157,7 +162,8 @@ private struct Layout {
             text = "expired" + (key.expiresAt.map { " \($0)" } ?? "")
         }
         if key.consecutiveFailures > 0, key.state != .disabled {
-            text += " (\(key.consecutiveFailures) failure\(key.consecutiveFailures == 1 ? "" : "s")"
+            text +=
+                " (\(key.consecutiveFailures) failure\(key.consecutiveFailures == 1 ? "" : "s")"
                 + (key.lastStatus.map { ", last HTTP \($0)" } ?? "") + ")"
         }
         return text

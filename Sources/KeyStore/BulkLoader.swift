@@ -48,7 +48,8 @@ public struct BulkLoader {
             try store.connection.withTransaction { transaction in
                 let provider = try store.lockProvider(name, in: transaction)
                 let highest = try store.highestNumberGiven(provider: provider, in: transaction)
-                var load = Load(transaction: transaction, provider: provider, numberBeforeLoad: highest, options: options)
+                var load = Load(
+                    transaction: transaction, provider: provider, numberBeforeLoad: highest, options: options)
                 var chunk = Chunk()
                 var invalid = InvalidLines()
                 var lineNumber = 0

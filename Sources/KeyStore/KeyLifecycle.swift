@@ -35,9 +35,12 @@ public struct OperatorText: Hashable, Sendable, CustomStringConvertible {
     public init(validating input: String, what: String, limit: Int) throws(KeyStoreError) {
         let trimmed = input.trimmingASCIIWhitespace()
         if KeyShape.looksLikeKey(trimmed) {
-            throw KeyShape.misplacedKeyError(expected: (what.first.map { "aeiou".contains($0) } == true ? "an " : "a ") + what)
+            throw KeyShape.misplacedKeyError(
+                expected: (what.first.map { "aeiou".contains($0) } == true ? "an " : "a ") + what)
         }
-        if trimmed.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || (0x80..<0xA0).contains($0.value) }) {
+        if trimmed.unicodeScalars.contains(where: {
+            $0.value < 0x20 || $0.value == 0x7F || (0x80..<0xA0).contains($0.value)
+        }) {
             throw .invalidInput("the \(what) contains a control character", hint: "give one line of text")
         }
         guard trimmed.count <= limit else {
@@ -95,20 +98,25 @@ public enum Expiry: Hashable, Sendable {
         let characters = Array(text.utf8)
         func number(_ range: Range<Int>) -> Int? {
             guard range.upperBound <= characters.count,
-                  characters[range].allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+                characters[range].allSatisfy({ (0x30...0x39).contains($0) })
+            else { return nil }
             return Int(String(decoding: characters[range], as: UTF8.self))
         }
         func at(_ index: Int, is character: Character) -> Bool {
             index < characters.count && characters[index] == character.asciiValue
         }
         guard let year = number(0..<4), at(4, is: "-"), let month = number(5..<7), at(7, is: "-"),
-              let day = number(8..<10), (1...12).contains(month), (1970...9999).contains(year) else { return nil }
-        let daysInMonth = [31, year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+            let day = number(8..<10), (1...12).contains(month), (1970...9999).contains(year)
+        else { return nil }
+        let daysInMonth = [
+            31, year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31,
+        ]
         guard (1...daysInMonth[month - 1]).contains(day) else { return nil }
         let date = String(decoding: characters[0..<10], as: UTF8.self)
         if characters.count == 10 { return date + "T00:00:00Z" }
         guard at(10, is: "T") || at(10, is: "t") || at(10, is: " "), let hour = number(11..<13), at(13, is: ":"),
-              let minute = number(14..<16), hour < 24, minute < 60 else { return nil }
+            let minute = number(14..<16), hour < 24, minute < 60
+        else { return nil }
         var index = 16
         var second = 0
         if at(index, is: ":") {
@@ -128,9 +136,11 @@ public enum Expiry: Hashable, Sendable {
         case "", "Z", "z": return "\(date)T\(time)Z"
         default:
             let zone = Array(rest.utf8)
-            guard zone.count == 6, zone[0] == UInt8(ascii: "+") || zone[0] == UInt8(ascii: "-"), zone[3] == UInt8(ascii: ":"),
-                  let hours = Int(String(decoding: zone[1..<3], as: UTF8.self)),
-                  let minutes = Int(String(decoding: zone[4..<6], as: UTF8.self)), hours <= 14, minutes < 60 else { return nil }
+            guard zone.count == 6, zone[0] == UInt8(ascii: "+") || zone[0] == UInt8(ascii: "-"),
+                zone[3] == UInt8(ascii: ":"),
+                let hours = Int(String(decoding: zone[1..<3], as: UTF8.self)),
+                let minutes = Int(String(decoding: zone[4..<6], as: UTF8.self)), hours <= 14, minutes < 60
+            else { return nil }
             return "\(date)T\(time)\(rest)"
         }
     }
@@ -193,9 +203,12 @@ extension KeyStore {
     }
 
     /// Sets the label of key `number`; an empty one clears it.
-    public func setLabel(_ label: OperatorText, number: Int, of name: ProviderName) throws(KeyStoreError) -> (key: APIKey, changed: Bool) {
+    public func setLabel(
+        _ label: OperatorText, number: Int, of name: ProviderName
+    ) throws(KeyStoreError) -> (key: APIKey, changed: Bool) {
         let value: String? = label.rawValue.isEmpty ? nil : label.rawValue
-        return try changeKey(number: number, of: name, step: "labelling key #\(number) of \(name)") { provider, transaction in
+        return try changeKey(number: number, of: name, step: "labelling key #\(number) of \(name)") {
+            provider, transaction in
             try transaction.query(
                 """
                 UPDATE public.provider_api_keys AS k SET label = \(value)
@@ -206,8 +219,11 @@ extension KeyStore {
     }
 
     /// Sets when key `number` expires, or that it never does.
-    public func setExpiry(_ expiry: Expiry, number: Int, of name: ProviderName) throws(KeyStoreError) -> (key: APIKey, changed: Bool) {
-        try changeKey(number: number, of: name, step: "setting the expiry of key #\(number) of \(name)") { provider, transaction in
+    public func setExpiry(
+        _ expiry: Expiry, number: Int, of name: ProviderName
+    ) throws(KeyStoreError) -> (key: APIKey, changed: Bool) {
+        try changeKey(number: number, of: name, step: "setting the expiry of key #\(number) of \(name)") {
+            provider, transaction in
             try transaction.query(
                 """
                 UPDATE public.provider_api_keys AS k SET expires_at = \(expiry.timestamp)::timestamptz

@@ -76,7 +76,8 @@ extension KeyStore {
                         name: try row.decode("provider_name"), keyCount: try row.decode("key_count"),
                         stateCounts: counts, matchingCount: try row.decode("matching"),
                         highestNumber: try row.decode("highest_number"), longestKey: try row.decode("longest_key"),
-                        longestLabel: try row.decode("longest_label"), createdAt: try row.decodeIfPresent("created_at") ?? "")
+                        longestLabel: try row.decode("longest_label"),
+                        createdAt: try row.decodeIfPresent("created_at") ?? "")
                 }
                 if let provider, providers.isEmpty { throw KeyStoreError.providerNotFound(provider) }
                 try summaries(providers)

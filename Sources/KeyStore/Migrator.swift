@@ -1,9 +1,10 @@
+import Postgres
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Postgres
 
 /// Applies the migrations that a database has not had yet, as Flyway does: in version order,
 /// each in its own transaction, recorded with its SHA-256 in `keyadmin.schema_migrations`.
@@ -23,10 +24,14 @@ public struct Migrator {
     /// once, let the calls through, and try again.
     static let lockTimeout: Duration = .milliseconds(300)
     /// Pauses between tries; after the last, `--migrate` reports busy (exit 4).
-    public static let retryPauses: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2), .seconds(3), .seconds(4), .seconds(5)]
+    public static let retryPauses: [Duration] = [
+        .milliseconds(500), .seconds(1), .seconds(2), .seconds(3), .seconds(4), .seconds(5),
+    ]
     let retryPauses: [Duration]
 
-    public init(connection: Connection, migrations: [Migration] = Migration.bundled, retryPauses: [Duration] = Self.retryPauses) {
+    public init(
+        connection: Connection, migrations: [Migration] = Migration.bundled, retryPauses: [Duration] = Self.retryPauses
+    ) {
         self.connection = connection
         self.migrations = migrations
         self.retryPauses = retryPauses
@@ -50,7 +55,8 @@ public struct Migrator {
                     } catch let error as PostgresError where error.sqlState == .lockNotAvailable {
                         guard let pause = pauses.popFirst() else {
                             throw KeyStoreError.busy(
-                                "applying \(migration.fileName): a lock it needs was held by another session at every try")
+                                "applying \(migration.fileName): a lock it needs was held by another session at every try"
+                            )
                         }
                         sleep(for: pause)
                     }

@@ -22,13 +22,16 @@ import Testing
         let openai = try ProviderName(validating: "openai")
         let key = try APIKey(validating: "sk-abc-12345678")
         #expect(try command(["--list"]) == .list(provider: nil, reveal: false, state: nil))
-        #expect(try command(["--list", "--provider", "OpenAI", "--reveal"]) == .list(provider: openai, reveal: true, state: nil))
+        #expect(
+            try command(["--list", "--provider", "OpenAI", "--reveal"])
+                == .list(provider: openai, reveal: true, state: nil))
         #expect(try command(["--add-provider", "openai"]) == .addProvider(openai))
         #expect(
             try command(["--add-key", "openai", "sk-abc-12345678"])
                 == .addKey(openai, .argument(key), number: nil, force: false, options: NewKeyOptions()))
         #expect(
-            try command(["--add-key", "openai", "-"]) == .addKey(openai, .standardInput, number: nil, force: false, options: NewKeyOptions()))
+            try command(["--add-key", "openai", "-"])
+                == .addKey(openai, .standardInput, number: nil, force: false, options: NewKeyOptions()))
         #expect(
             try command(["--add-key", "openai", "-", "--number", "#4"])
                 == .addKey(openai, .standardInput, number: 4, force: false, options: NewKeyOptions()))
@@ -36,7 +39,8 @@ import Testing
             try command(["--add-bulk", "openai", "--file", "keys.txt"])
                 == .addBulk(openai, from: .file("keys.txt"), force: false, options: NewKeyOptions()))
         #expect(
-            try command(["--add-bulk", "openai", "--file", "-"]) == .addBulk(openai, from: .standardInput, force: false, options: NewKeyOptions())
+            try command(["--add-bulk", "openai", "--file", "-"])
+                == .addBulk(openai, from: .standardInput, force: false, options: NewKeyOptions())
         )
         #expect(
             try command(["--update-key", "openai", "3", "sk-abc-12345678"])
@@ -47,16 +51,22 @@ import Testing
         #expect(try command(["--get-key", "openai", "2"]) == .getKey(openai, number: 2))
         #expect(try command(["--random-key", "openai"]) == .randomKey(openai))
         #expect(try command(["--completions", "zsh"]) == .completions(.zsh))
-        #expect(try command(["--disable-key", "openai", "3", "--reason", "revoked"]) == .disableKey(openai, number: 3, reason: try .reason("revoked")))
+        #expect(
+            try command(["--disable-key", "openai", "3", "--reason", "revoked"])
+                == .disableKey(openai, number: 3, reason: try .reason("revoked")))
         #expect(try command(["--enable-key", "openai", "#3"]) == .enableKey(openai, number: 3))
         #expect(try command(["--set-label", "openai", "3", ""]) == .setLabel(openai, number: 3, try .label("")))
         #expect(try command(["--set-expiry", "openai", "3", "never"]) == .setExpiry(openai, number: 3, .never))
-        #expect(try command(["--set-expiry", "openai", "3", "2027-02-28 18:30"]) == .setExpiry(openai, number: 3, .at("2027-02-28T18:30:00Z")))
-        #expect(try command(["--list", "--state", "cooling"]) == .list(provider: nil, reveal: false, state: .coolingDown))
+        #expect(
+            try command(["--set-expiry", "openai", "3", "2027-02-28 18:30"])
+                == .setExpiry(openai, number: 3, .at("2027-02-28T18:30:00Z")))
+        #expect(
+            try command(["--list", "--state", "cooling"]) == .list(provider: nil, reveal: false, state: .coolingDown))
         #expect(
             try command(["--add-bulk", "openai", "--label", "team-a", "--expires", "2027-01-01T00:00:00+02:00"])
-                == .addBulk(openai, from: .standardInput, force: false,
-                            options: NewKeyOptions(label: try .label("team-a"), expiry: .at("2027-01-01T00:00:00+02:00"))))
+                == .addBulk(
+                    openai, from: .standardInput, force: false,
+                    options: NewKeyOptions(label: try .label("team-a"), expiry: .at("2027-01-01T00:00:00+02:00"))))
     }
 
     @Test func everyCommandIsBuiltFromExactlyItsValues() throws {
@@ -132,11 +142,13 @@ import Testing
         ["--add-key", "groq", "sk-abcdef123456,"], ["--add-key", "groq", "k1234567,k2345678"],
         ["--completions", "powershell"],
         // Lifecycle: unknown states, bad dates, reasons and labels that look like keys.
-        ["--list", "--state", "broken"], ["--set-expiry", "openai", "1", "tomorrow"], ["--set-expiry", "openai", "1", "2027-02-30"],
+        ["--list", "--state", "broken"], ["--set-expiry", "openai", "1", "tomorrow"],
+        ["--set-expiry", "openai", "1", "2027-02-30"],
         ["--set-expiry", "openai", "1", "2027-13-01"], ["--set-expiry", "openai", "1", "2027-01-01T25:00"],
         ["--set-expiry", "openai", "1", "31/12/2027"], ["--add-key", "openai", "sk-abc-12345678", "--expires", "soon"],
         ["--disable-key", "openai", "1", "--reason", "sk-proj-AbCdEf0123456789AbCdEf"],
-        ["--set-label", "openai", "1", "sk-ant-api03-AbCdEf0123456789xyz"], ["--set-label", "openai", "1", String(repeating: "x", count: 101)],
+        ["--set-label", "openai", "1", "sk-ant-api03-AbCdEf0123456789xyz"],
+        ["--set-label", "openai", "1", String(repeating: "x", count: 101)],
         ["--set-label", "openai", "1", "two\nlines"], ["--reason", "x", "--list"], ["--label", "x", "--list"],
         ["--list", "--actor", "sk-proj-AbCdEf0123456789AbCdEf"],
     ])
@@ -149,7 +161,9 @@ import Testing
         for odd in ["short", "OPENAI_API_KEY=sk-abcdef123456", "\"sk-abcdef123456\",", "k1234567,k2345678"] {
             #expect(
                 try command(["--add-key", "groq", odd, "--force"])
-                    == .addKey(groq, .argument(try APIKey(validating: odd, force: true)), number: nil, force: true, options: NewKeyOptions()))
+                    == .addKey(
+                        groq, .argument(try APIKey(validating: odd, force: true)), number: nil, force: true,
+                        options: NewKeyOptions()))
         }
         #expect(throws: UsageError.self) { try Invocation.parse(["--add-key", "groq", "sk with space", "--force"]) }
         // Base64 padding is not NAME=value.
@@ -159,7 +173,8 @@ import Testing
     @Test func mistakesAreExplainedInOneLineWithTheCommandsUsage() {
         #expect(
             usageError(["--add-key", "openai"])
-                == "--add-key is missing KEY (usage: keyadmin --add-key PROVIDER KEY [--number NUM] [--force] [--label TEXT] [--expires WHEN])")
+                == "--add-key is missing KEY (usage: keyadmin --add-key PROVIDER KEY [--number NUM] [--force] [--label TEXT] [--expires WHEN])"
+        )
         #expect(
             usageError(["--list", "--provider"])
                 == "--provider is missing NAME (usage: keyadmin --list [--provider NAME] [--reveal] [--state STATE])")

@@ -1,29 +1,38 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The lifecycle commands through the built binary: states at a glance, in JSON, filtered.
 @Suite struct LifecycleCommandTests {
-    func keyadmin(_ database: TestDatabase, _ arguments: [String], stdin: String? = nil) throws -> KeyAdminProcess.Output {
+    func keyadmin(
+        _ database: TestDatabase, _ arguments: [String], stdin: String? = nil
+    ) throws -> KeyAdminProcess.Output {
         try KeyAdminProcess.run(
-            ["--database-url", database.connectionString] + arguments, stdin: stdin, environment: ["KEYADMIN_ACTOR": "ops@test"])
+            ["--database-url", database.connectionString] + arguments, stdin: stdin,
+            environment: ["KEYADMIN_ACTOR": "ops@test"])
     }
 
     @Test func statesAreSetShownFilteredAndCleared() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             _ = try keyadmin(database, ["--add-provider", "openai"])
             let keys = (1...5).map { "sk-lifecycle-cli-000\($0)" }
-            let bulk = try keyadmin(database, ["--add-bulk", "openai", "--label", "team-a", "--expires", "2099-12-31"],
-                                    stdin: keys.joined(separator: "\n"))
+            let bulk = try keyadmin(
+                database, ["--add-bulk", "openai", "--label", "team-a", "--expires", "2099-12-31"],
+                stdin: keys.joined(separator: "\n"))
             #expect(bulk.status == 0, "\(bulk.stderr)")
             let disabled = try keyadmin(database, ["--disable-key", "openai", "1", "--reason", "revoked upstream"])
             #expect(disabled.result == "disabled key #1 of openai (sk-li…0001); --enable-key openai 1 undoes it\n")
             #expect(try keyadmin(database, ["--set-expiry", "openai", "2", "2020-01-01T00:00:00Z"]).status == 0)
             #expect(try keyadmin(database, ["--set-label", "openai", "3", "backup"]).status == 0)
-            _ = try runTool(["psql", "-X", "-q", "-c", "SELECT report_api_key_result('openai', '\(keys[3])', 429, 300)", database.connectionString])
+            _ = try runTool([
+                "psql", "-X", "-q", "-c", "SELECT report_api_key_result('openai', '\(keys[3])', 429, 300)",
+                database.connectionString,
+            ])
 
             let list = try keyadmin(database, ["--list"])
-            #expect(list.stdout.contains("openai  (5 keys: 2 available, 1 cooling down, 1 disabled, 1 expired)"), "\(list.stdout)")
+            #expect(
+                list.stdout.contains("openai  (5 keys: 2 available, 1 cooling down, 1 disabled, 1 expired)"),
+                "\(list.stdout)")
             #expect(list.stdout.contains("disabled: revoked upstream (by ops@test, "))
             #expect(list.stdout.contains("expired 2020-01-01T00:00:00Z"))
             #expect(list.stdout.contains("backup"))
@@ -32,7 +41,8 @@ import TestSupport
             #expect(list.stdout.contains("available, expires 2099-12-31T00:00:00Z"))
 
             let cooling = try keyadmin(database, ["--list", "--state", "cooling", "--json"])
-            let document = try #require(try JSONSerialization.jsonObject(with: Data(cooling.stdout.utf8)) as? [String: Any])
+            let document = try #require(
+                try JSONSerialization.jsonObject(with: Data(cooling.stdout.utf8)) as? [String: Any])
             let provider = try #require((document["providers"] as? [[String: Any]])?.first)
             let listed = try #require(provider["keys"] as? [[String: Any]])
             #expect(listed.count == 1)
@@ -44,13 +54,17 @@ import TestSupport
             for field in ["reason", "expires_at", "cooldown_until", "last_reported_at", "disabled_at", "disabled_by"] {
                 #expect(listed.first?.keys.contains(field) == true, "\(field)")
             }
-            #expect((provider["states"] as? [String: Int]) == ["available": 2, "cooling_down": 1, "disabled": 1, "expired": 1])
+            #expect(
+                (provider["states"] as? [String: Int]) == [
+                    "available": 2, "cooling_down": 1, "disabled": 1, "expired": 1,
+                ])
 
             // A new key under a number starts available and keeps its label.
             #expect(try keyadmin(database, ["--update-key", "openai", "1", "sk-lifecycle-cli-0011"]).status == 0)
             let one = try keyadmin(database, ["--list", "--state", "disabled"])
             #expect(one.stdout.contains("no keys in that state"))
-            #expect(try keyadmin(database, ["--enable-key", "openai", "4"]).result.hasPrefix("enabled key #4 of openai"))
+            #expect(
+                try keyadmin(database, ["--enable-key", "openai", "4"]).result.hasPrefix("enabled key #4 of openai"))
             #expect(try keyadmin(database, ["--set-expiry", "openai", "2", "never"]).status == 0)
             #expect(try keyadmin(database, ["--list"]).stdout.contains("(5 keys, all available)"))
         }
@@ -62,7 +76,8 @@ import TestSupport
             _ = try keyadmin(database, ["--add-provider", "openai"])
             _ = try keyadmin(database, ["--add-key", "openai", "sk-lifecycle-bad-0001"])
             for arguments in [
-                ["--list", "--state", "broken"], ["--set-expiry", "openai", "1", "next week"], ["--set-expiry", "openai", "1", "2027-02-29"],
+                ["--list", "--state", "broken"], ["--set-expiry", "openai", "1", "next week"],
+                ["--set-expiry", "openai", "1", "2027-02-29"],
                 ["--disable-key", "openai", "1", "--reason", key], ["--set-label", "openai", "1", key],
                 ["--set-expiry", "openai", "1", key], ["--disable-key", key, "1"], ["--enable-key", "openai", key],
                 ["--add-key", "openai", "sk-lifecycle-bad-0002", "--label", key],
@@ -75,7 +90,10 @@ import TestSupport
             }
             let missing = try keyadmin(database, ["--disable-key", "openai", "9"])
             #expect(missing.status == 3)
-            #expect(try database.values("SELECT coalesce(label, '') || ':' || (disabled_at IS NULL)::text AS value FROM provider_api_keys") == [":true"])
+            #expect(
+                try database.values(
+                    "SELECT coalesce(label, '') || ':' || (disabled_at IS NULL)::text AS value FROM provider_api_keys")
+                    == [":true"])
         }
     }
 }

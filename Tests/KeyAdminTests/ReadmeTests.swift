@@ -1,6 +1,7 @@
 import Foundation
-@testable import KeyAdmin
 import Testing
+
+@testable import KeyAdmin
 
 /// The README's Commands section and the tool agree, spelling for spelling.
 @Suite struct ReadmeTests {
@@ -19,12 +20,16 @@ import Testing
     }
 
     @Test func everyOptionIsDocumentedAndEveryDocumentedOptionExists() {
-        let known = Set(CommandName.allCases.map(\.rawValue) + Modifier.allCases.map(\.rawValue) + ["--help", "--version"])
+        let known = Set(
+            CommandName.allCases.map(\.rawValue) + Modifier.allCases.map(\.rawValue) + ["--help", "--version"])
         let section = String(Self.commandsSection)
         #expect(!section.isEmpty)
-        for option in known { #expect(section.contains("`\(option)"), "\(option) is not in the README's Commands section") }
+        for option in known {
+            #expect(section.contains("`\(option)"), "\(option) is not in the README's Commands section")
+        }
         let documented = Set(section.matches(of: #/`(--[a-z][a-z-]*)/#).map { String($0.1) })
-        #expect(documented.subtracting(known).isEmpty, "unknown options in the README: \(documented.subtracting(known))")
+        #expect(
+            documented.subtracting(known).isEmpty, "unknown options in the README: \(documented.subtracting(known))")
     }
 
     @Test func exitCodesAreTheTools() {

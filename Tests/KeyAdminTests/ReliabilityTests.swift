@@ -195,7 +195,10 @@ import Testing
     /// A server on another machine without TLS: the tool refuses to send the password in clear
     /// unless the connection string says so. "Another machine" is an address of a network
     /// namespace the test makes (unshare -n), where a private server listens: no packet leaves it.
-    @Test(.enabled(if: NetworkNamespace.isAvailable && PrivateServer.isAvailable, "no unshare -n as root, or no server binaries"))
+    @Test(
+        .enabled(
+            if: NetworkNamespace.isAvailable && PrivateServer.isAvailable,
+            "no unshare -n as root, or no server binaries"))
     func tlsIsRequiredForServersOnOtherMachines() throws {
         let binaries = try PrivateServer.findBinaries().path
         let address = NetworkNamespace.remoteAddress

@@ -1,8 +1,9 @@
 import Foundation
-@testable import KeyStore
 import Postgres
-import Testing
 import TestSupport
+import Testing
+
+@testable import KeyStore
 
 /// Migration 023 in the database: states, the random pick over available keys, reports.
 @Suite struct LifecycleTests {
@@ -17,21 +18,29 @@ import TestSupport
             """, step: "keys")
     }
 
+    /// Keys 1-4: disabled, expired, cooling down, available.
+    func seedOneKeyPerState(_ database: TestDatabase) throws {
+        try seed(database, numbers: [1, 2, 3, 4])
+        try run(
+            database,
+            """
+            UPDATE provider_api_keys SET disabled_at = now() WHERE key_number = 1;
+            UPDATE provider_api_keys SET expires_at = now() - interval '1 s' WHERE key_number = 2;
+            UPDATE provider_api_keys SET cooldown_until = now() + interval '1 hour' WHERE key_number = 3;
+            """)
+    }
+
     func run(_ database: TestDatabase, _ sql: String) throws {
         try database.connect().execute(SQLScript(trustedSQL: sql), step: "test setup")
     }
 
-    /// Seeded draws in one session, as FunctionTests does: deterministic, still failing a bias.
     func draws(_ count: Int, from database: TestDatabase) throws -> [String?] {
-        let connection = try database.connect()
-        try connection.query("SELECT setseed(0.1234)", step: "seeding random()")
-        return try connection.query(
-            "SELECT get_random_api_key('openai') AS value FROM generate_series(1, \(count))", step: "drawing"
-        ).rows.map { try $0.decodeIfPresent("value", as: String.self) }
+        try randomDraws(count, from: database, seed: 0.1234)
     }
 
     func report(_ database: TestDatabase, _ key: String, _ status: Int, retryAfter: Int? = nil) throws -> String? {
-        try database.values("SELECT report_api_key_result('openai', \(key), \(status), \(retryAfter)) AS value").first ?? nil
+        try database.values("SELECT report_api_key_result('openai', \(key), \(status), \(retryAfter)) AS value").first
+            ?? nil
     }
 
     func column(_ database: TestDatabase, _ expression: SQLFragment, key: Int) throws -> String? {
@@ -49,12 +58,15 @@ import TestSupport
         try TestDatabase.with { (database: TestDatabase) throws in
             let numbers = (1...40).filter { $0 % 10 != 0 }
             try seed(database, numbers: numbers)
-            try run(database, """
+            try run(
+                database,
+                """
                 UPDATE provider_api_keys SET disabled_at = now(), disabled_reason = 'test' WHERE key_number % 5 = 1;
                 UPDATE provider_api_keys SET cooldown_until = now() + interval '1 hour' WHERE key_number % 5 = 2;
                 UPDATE provider_api_keys SET expires_at = now() - interval '1 day' WHERE key_number IN (3, 13);
                 """)
-            let available = Set(numbers.filter { $0 % 5 != 1 && $0 % 5 != 2 && $0 != 3 && $0 != 13 }.map { "sk-key-\($0)" })
+            let available = Set(
+                numbers.filter { $0 % 5 != 1 && $0 % 5 != 2 && $0 != 3 && $0 != 13 }.map { "sk-key-\($0)" })
             #expect(available.count == 18)
             let picks = try draws(12_000, from: database)
             #expect(picks.allSatisfy { $0.map(available.contains) == true }, "an unavailable key was drawn")
@@ -74,7 +86,9 @@ import TestSupport
     @Test func randomPickStaysUniformWhenFewKeysAreAvailable() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             try seed(database, numbers: Array(1...2_000))
-            try run(database, """
+            try run(
+                database,
+                """
                 UPDATE provider_api_keys SET disabled_at = now() WHERE key_number % 200 <> 7 AND key_number % 3 = 0;
                 UPDATE provider_api_keys SET cooldown_until = now() + interval '1 hour' WHERE key_number % 200 <> 7 AND key_number % 3 = 1;
                 UPDATE provider_api_keys SET expires_at = now() - interval '1 hour' WHERE key_number % 200 <> 7 AND key_number % 3 = 2;
@@ -94,7 +108,9 @@ import TestSupport
     @Test func whenEveryEnabledKeyCoolsDownTheSoonestEndingOneIsGiven() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             try seed(database, numbers: [1, 2, 3, 4])
-            try run(database, """
+            try run(
+                database,
+                """
                 UPDATE provider_api_keys SET cooldown_until = now() + make_interval(mins => 10 * key_number);
                 UPDATE provider_api_keys SET cooldown_until = now() + interval '1 minute', disabled_at = now() WHERE key_number = 4;
                 UPDATE provider_api_keys SET cooldown_until = now() + interval '2 minutes', expires_at = now() - interval '1 s' WHERE key_number = 3;
@@ -107,14 +123,11 @@ import TestSupport
 
     @Test func getAPIKeyRefusesDisabledAndExpiredKeysButNotCoolingOnes() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
-            try seed(database, numbers: [1, 2, 3, 4])
-            try run(database, """
-                UPDATE provider_api_keys SET disabled_at = now() WHERE key_number = 1;
-                UPDATE provider_api_keys SET expires_at = now() - interval '1 s' WHERE key_number = 2;
-                UPDATE provider_api_keys SET cooldown_until = now() + interval '1 hour' WHERE key_number = 3;
-                UPDATE provider_api_keys SET expires_at = now() + interval '1 day' WHERE key_number = 4;
-                """)
-            let got = try (1...4).map { try database.values("SELECT get_api_key('openai', \($0)) AS value").first ?? nil }
+            try seedOneKeyPerState(database)
+            try run(database, "UPDATE provider_api_keys SET expires_at = now() + interval '1 day' WHERE key_number = 4")
+            let got = try (1...4).map {
+                try database.values("SELECT get_api_key('openai', \($0)) AS value").first ?? nil
+            }
             #expect(got == [nil, nil, "sk-key-3", "sk-key-4"])
         }
     }
@@ -124,7 +137,8 @@ import TestSupport
             try seed(database, numbers: [1, 2])
             let connection = try database.connect()
             try connection.withTransaction(TransactionOptions(readOnly: true)) { transaction in
-                try transaction.query("SELECT get_api_key('openai', 1), get_random_api_key('openai')", step: "read only")
+                try transaction.query(
+                    "SELECT get_api_key('openai', 1), get_random_api_key('openai')", step: "read only")
             }
             #expect {
                 try connection.withTransaction(TransactionOptions(readOnly: true)) { transaction in
@@ -147,7 +161,9 @@ import TestSupport
 
             // 429 with Retry-After, capped at a day, never shortened by a later report.
             #expect(try report(database, "sk-key-1", 429, retryAfter: 120) == "cooling_down")
-            let left = { try Int(self.column(database, "ceil(extract(epoch FROM cooldown_until - now()))", key: 1) ?? "") ?? -1 }
+            let left = {
+                try Int(self.column(database, "ceil(extract(epoch FROM cooldown_until - now()))", key: 1) ?? "") ?? -1
+            }
             #expect((110...120).contains(try left()))
             #expect(try report(database, "sk-key-1", 429, retryAfter: 5) == "cooling_down")
             #expect((110...120).contains(try left()), "a later, shorter Retry-After does not shorten the cooldown")
@@ -159,10 +175,14 @@ import TestSupport
 
             // 429 without Retry-After: 10 s, then 20 s.
             #expect(try report(database, "sk-key-2", 429) == "cooling_down")
-            #expect((9...10).contains(try Int(column(database, "ceil(extract(epoch FROM cooldown_until - now()))", key: 2) ?? "") ?? -1))
+            #expect(
+                (9...10).contains(
+                    try Int(column(database, "ceil(extract(epoch FROM cooldown_until - now()))", key: 2) ?? "") ?? -1))
             try run(database, "UPDATE provider_api_keys SET cooldown_until = '-infinity' WHERE key_number = 2")
             #expect(try report(database, "sk-key-2", 429) == "cooling_down")
-            #expect((19...20).contains(try Int(column(database, "ceil(extract(epoch FROM cooldown_until - now()))", key: 2) ?? "") ?? -1))
+            #expect(
+                (19...20).contains(
+                    try Int(column(database, "ceil(extract(epoch FROM cooldown_until - now()))", key: 2) ?? "") ?? -1))
 
             // 401: disabled automatically, and no success report enables it again.
             #expect(try report(database, "sk-key-3", 401) == "disabled")
@@ -174,7 +194,9 @@ import TestSupport
             #expect(try report(database, "sk-key-4", 500) == "available")
             #expect(try report(database, "sk-key-4", 408) == "available")
             #expect(try report(database, "sk-key-4", 503) == "cooling_down")
-            #expect((29...30).contains(try Int(column(database, "ceil(extract(epoch FROM cooldown_until - now()))", key: 4) ?? "") ?? -1))
+            #expect(
+                (29...30).contains(
+                    try Int(column(database, "ceil(extract(epoch FROM cooldown_until - now()))", key: 4) ?? "") ?? -1))
 
             // Keys not in the pool, and statuses that are not HTTP statuses.
             #expect(try report(database, "sk-not-stored-anywhere", 429) == nil)
@@ -203,7 +225,8 @@ import TestSupport
             }
             #expect(failures.withLock { $0 } == 0)
             for key in 1...3 {
-                let left = try Int(column(database, "ceil(extract(epoch FROM cooldown_until - now()))", key: key) ?? "") ?? 0
+                let left =
+                    try Int(column(database, "ceil(extract(epoch FROM cooldown_until - now()))", key: key) ?? "") ?? 0
                 #expect(left > 590, "key \(key): \(left) s left")
             }
         }
@@ -222,7 +245,9 @@ import TestSupport
             #expect(try store.disableKey(number: 1, of: openai, reason: try .reason("revoked"), actor: actor).changed)
             #expect(try !store.disableKey(number: 1, of: openai, reason: nil, actor: actor).changed)
             #expect(try column(database, "disabled_by", key: 1) == "ops@host")
-            try run(database, "UPDATE provider_api_keys SET cooldown_until = now() + interval '1 h', consecutive_failures = 4")
+            try run(
+                database,
+                "UPDATE provider_api_keys SET cooldown_until = now() + interval '1 h', consecutive_failures = 4")
             // A new key under the number starts available and keeps its label.
             _ = try store.updateKey(number: 1, of: openai, to: APIKey(validating: "sk-lifecycle-key-0002"))
             #expect(try column(database, KeySQL.state, key: 1) == "available")
@@ -241,12 +266,7 @@ import TestSupport
     /// The state the listing computes in Swift's SQL is the one report_api_key_result returns.
     @Test func listingAndReportAgreeOnStates() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
-            try seed(database, numbers: [1, 2, 3, 4])
-            try run(database, """
-                UPDATE provider_api_keys SET disabled_at = now() WHERE key_number = 1;
-                UPDATE provider_api_keys SET expires_at = now() - interval '1 s' WHERE key_number = 2;
-                UPDATE provider_api_keys SET cooldown_until = now() + interval '1 hour' WHERE key_number = 3;
-                """)
+            try seedOneKeyPerState(database)
             var listed: [Int: KeyState] = [:]
             try database.store().list(provider: nil, summaries: { _ in }, key: { listed[$0.number] = $0.state })
             for number in 1...4 {

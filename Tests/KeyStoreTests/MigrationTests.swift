@@ -201,7 +201,8 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
 @Suite struct MigrationLockTests {
     func migratedUpTo022(_ body: (TestDatabase) throws -> Void) throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
-            _ = try Migrator(connection: database.connect(), migrations: Array(Migration.bundled.prefix(2))).run(dryRun: false)
+            _ = try Migrator(connection: database.connect(), migrations: Array(Migration.bundled.prefix(2))).run(
+                dryRun: false)
             let connection = try database.connect()
             try connection.query("INSERT INTO providers (provider_name) VALUES ('openai')", step: "seed")
             try connection.query(
@@ -229,7 +230,8 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
             var calls = 0
             while migrated.withLock({ $0 == nil }) && calls < 2_000 {
                 let key: String? = try backend.withTransaction(TransactionOptions(readOnly: true)) { transaction in
-                    try transaction.query("SELECT get_random_api_key('openai') AS key", step: "backend").singleRow().decodeIfPresent("key")
+                    try transaction.query("SELECT get_random_api_key('openai') AS key", step: "backend").singleRow()
+                        .decodeIfPresent("key")
                 }
                 #expect(key?.hasPrefix("sk-lock-") == true)
                 calls += 1
@@ -253,13 +255,16 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
             try holder.query("BEGIN", step: "hold")
             try holder.query("SELECT count(*) FROM provider_api_keys", step: "hold")
             #expect {
-                _ = try Migrator(connection: database.connect(), retryPauses: [.milliseconds(100), .milliseconds(100)]).run(dryRun: false)
+                _ = try Migrator(connection: database.connect(), retryPauses: [.milliseconds(100), .milliseconds(100)])
+                    .run(dryRun: false)
             } throws: { error in
                 guard case .busy = error as? KeyStoreError else { return false }
                 return (error as? KeyStoreError)?.category == .busy
             }
             try holder.query("COMMIT", step: "release")
-            #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.schema_migrations WHERE version = '023'") == 0)
+            #expect(
+                try database.integer("SELECT count(*) AS value FROM keyadmin.schema_migrations WHERE version = '023'")
+                    == 0)
         }
     }
 }

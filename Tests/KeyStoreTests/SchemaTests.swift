@@ -69,15 +69,8 @@ import Testing
             """, step: "keys")
     }
 
-    /// `count` picks of get_random_api_key in one session seeded with setseed, so that the
-    /// statistical tests below give the same answer on every run instead of failing one run in
-    /// a thousand; a biased function still fails them.
     func draws(_ count: Int, from database: TestDatabase) throws -> [String?] {
-        let connection = try database.connect()
-        try connection.query("SELECT setseed(0.4242)", step: "seeding random()")
-        return try connection.query(
-            "SELECT get_random_api_key('openai') AS value FROM generate_series(1, \(count))", step: "drawing"
-        ).rows.map { try $0.decodeIfPresent("value", as: String.self) }
+        try randomDraws(count, from: database, seed: 0.4242)
     }
 
     @Test func getAPIKeyFindsByCaseInsensitiveNameAndNumber() throws {

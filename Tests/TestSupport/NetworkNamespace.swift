@@ -15,7 +15,9 @@ public enum NetworkNamespace {
 
     /// Runs `script` with bash inside a fresh network namespace whose `lo` is up and also holds
     /// `remoteAddress`; returns its status and its output and errors together.
-    public static func run(_ script: String, environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    public static func run(
+        _ script: String, environment: [String: String] = [:]
+    ) throws -> (status: Int32, output: String) {
         let prologue = """
             set -euo pipefail
             ip link set lo up
