@@ -128,6 +128,15 @@ struct CommandRunner {
                     ? "key #\(number) of \(name) (\(key.masked)) now \(when)"
                     : "key #\(number) of \(name) (\(key.masked)) already \(when); nothing changed")
 
+        case .history(let filter):
+            HistoryPrinter(json: output.json, out: out, database: target).print(try store.history(filter))
+
+        case .pruneHistory(let before):
+            let deleted = try store.pruneHistory(before: before)
+            report(
+                [("before", .string(before)), ("deleted", .number(deleted))],
+                text: ["deleted \(deleted) event\(deleted == 1 ? "" : "s") before \(before); the pruning itself is recorded"])
+
         case .completions:
             break  // printed before connecting
         }

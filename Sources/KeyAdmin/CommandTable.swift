@@ -18,6 +18,8 @@ enum CommandName: String, CaseIterable {
     case enableKey = "--enable-key"
     case setLabel = "--set-label"
     case setExpiry = "--set-expiry"
+    case history = "--history"
+    case pruneHistory = "--prune-history"
     case completions = "--completions"
 
     /// Builds the command from exactly `values.count` values, taken in order.
@@ -110,6 +112,16 @@ enum CommandName: String, CaseIterable {
                 values, _ throws(UsageError) in
                 .setExpiry(try values.provider(), number: try values.number(), try values.expiry())
             }
+        case .history:
+            Entry(values: [], help: "every change to the keys, newest first: when, who, what (keys as fingerprints)") {
+                _, modifiers throws(UsageError) in
+                .history(try modifiers.historyFilter())
+            }
+        case .pruneHistory:
+            Entry(values: [], help: "delete the history before --before WHEN (the trail's owner only), recording it") {
+                _, modifiers throws(UsageError) in
+                .pruneHistory(before: try modifiers.time(.before, required: true) ?? "")
+            }
         case .completions:
             Entry(values: [.shell], help: "print a completion script for bash, zsh or fish") {
                 values, _ throws(UsageError) in
@@ -142,6 +154,8 @@ enum Command: Equatable {
     case enableKey(ProviderName, number: Int)
     case setLabel(ProviderName, number: Int, OperatorText)
     case setExpiry(ProviderName, number: Int, Expiry)
+    case history(HistoryFilter)
+    case pruneHistory(before: String)
     case completions(Shell)
 }
 
@@ -247,6 +261,29 @@ struct ParsedModifiers {
     func actor() throws(UsageError) -> OperatorText? {
         guard let text = values[.actor] else { return nil }
         do { return try OperatorText.actor(text) } catch { throw UsageError(error.oneLine) }
+    }
+
+    /// A time option (`--since`, `--before`), normalised; `nil` when not given and not required.
+    func time(_ modifier: Modifier, required: Bool = false) throws(UsageError) -> String? {
+        guard let text = values[modifier] else {
+            if required { throw UsageError("\(command.rawValue) needs \(modifier.usage)", usage: command.usage) }
+            return nil
+        }
+        do { return try Expiry.time(parsing: text, what: modifier.rawValue) } catch {
+            throw UsageError(error.oneLine, usage: command.usage)
+        }
+    }
+
+    func historyFilter() throws(UsageError) -> HistoryFilter {
+        var filter = HistoryFilter(provider: try provider(), since: try time(.since))
+        if let text = values[.key] { filter.keyNumber = try CommandValues.keyNumber(text, usage: command.usage) }
+        if let text = values[.limit] {
+            guard let limit = Int(text), (1...100_000).contains(limit) else {
+                throw UsageError("--limit takes a whole number from 1 to 100000", usage: command.usage)
+            }
+            filter.limit = limit
+        }
+        return filter
     }
 
     func newKeyOptions() throws(UsageError) -> NewKeyOptions {

@@ -93,9 +93,8 @@ private struct Layout {
             let label = labelWidth > 0 ? pad("label", max(5, labelWidth)) + "  " : ""
             out.line(
                 Style.dim.apply(
-                    "  " + pad("#", numberWidth, right: true) + "  " + pad("key", keyWidth) + "  " + pad("created", 20)
-                        + "  "
-                        + label + "state", when: colour))
+                    "  " + pad("#", numberWidth, right: true) + "  " + pad("key", keyWidth) + "  "
+                        + pad("fingerprint", 12) + "  " + pad("created", 20) + "  " + label + "state", when: colour))
             if labelWidth > 0 { labelWidth = max(5, labelWidth) }
         }
         return true
@@ -125,7 +124,8 @@ private struct Layout {
             func text(_ value: String?) -> String { value.map(JSON.string) ?? "null" }
             out.write(keysPrinted > 0 ? "," : "")
             out.write(
-                "{\"number\":\(key.number),\"key\":\(JSON.string(shown)),\"created_at\":\(JSON.string(key.createdAt))"
+                "{\"number\":\(key.number),\"key\":\(JSON.string(shown)),\"fingerprint\":\(JSON.string(key.fingerprint))"
+                    + ",\"created_at\":\(JSON.string(key.createdAt))"
                     + ",\"state\":\(JSON.string(key.state.rawValue)),\"reason\":\(text(key.reason))"
                     + ",\"disabled_at\":\(text(key.disabledAt)),\"disabled_by\":\(text(key.disabledBy))"
                     + ",\"disabled_automatically\":\(key.disabledAutomatically),\"label\":\(text(key.label))"
@@ -140,7 +140,7 @@ private struct Layout {
         let unusable = key.state == .disabled || key.state == .expired
         out.line(
             "  " + pad("#\(key.number)", numberWidth, right: true) + "  " + pad(shown, keyWidth) + "  "
-                + pad(key.createdAt, 20) + "  " + label + (unusable ? Style.red.apply(state, when: colour) : state))
+                + key.fingerprint + "  " + pad(key.createdAt, 20) + "  " + label + (unusable ? Style.red.apply(state, when: colour) : state))
     }
 
     /// The state at a glance: "cooling down until 14:05:30Z, in 4 min (2 failures, last HTTP 429)".

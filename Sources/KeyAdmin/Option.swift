@@ -10,6 +10,10 @@ enum Modifier: String, CaseIterable {
     case label = "--label"
     case expires = "--expires"
     case reason = "--reason"
+    case key = "--key"
+    case since = "--since"
+    case limit = "--limit"
+    case before = "--before"
     // Shared by every command.
     case yes = "--yes"
     case json = "--json"
@@ -24,7 +28,9 @@ enum Modifier: String, CaseIterable {
         case .provider, .actor: "NAME"
         case .state: "STATE"
         case .label, .reason: "TEXT"
-        case .expires: "WHEN"
+        case .expires, .since, .before: "WHEN"
+        case .key: "NUM"
+        case .limit: "N"
         case .file: "PATH"
         case .number: "NUM"
         case .databaseURL: "URL"
@@ -35,7 +41,10 @@ enum Modifier: String, CaseIterable {
     /// The commands this option goes with; every command when `nil`.
     var commands: [CommandName]? {
         switch self {
-        case .provider, .reveal, .state: [.list]
+        case .provider: [.list, .history]
+        case .reveal, .state: [.list]
+        case .key, .since, .limit: [.history]
+        case .before: [.pruneHistory]
         case .label, .expires: [.addKey, .addBulk]
         case .reason: [.disableKey]
         case .file: [.addBulk]
@@ -50,7 +59,7 @@ enum Modifier: String, CaseIterable {
 
     var help: String {
         switch self {
-        case .provider: "with --list: only this provider"
+        case .provider: "with --list, --history: only this provider"
         case .reveal: "with --list: show whole keys"
         case .file: "with --add-bulk: read the keys from this file (- is stdin)"
         case .number: "with --add-key: give the key this free number (put a deleted key back)"
@@ -60,6 +69,10 @@ enum Modifier: String, CaseIterable {
         case .label: "with --add-key, --add-bulk: a short note for the keys (never a secret)"
         case .expires: "with --add-key, --add-bulk: when the keys expire (ISO 8601 date or date-time)"
         case .reason: "with --disable-key: why (shown by --list)"
+        case .key: "with --history: only events of this key number"
+        case .since: "with --history: only events from this time on"
+        case .limit: "with --history: at most this many events (default 50)"
+        case .before: "with --prune-history: delete the events before this time"
         case .actor: "who you are, for the record (default: KEYADMIN_ACTOR, else user@host)"
         case .yes: "do not ask for confirmation (deletes)"
         case .json: "print the result as one JSON document"

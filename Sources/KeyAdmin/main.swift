@@ -78,10 +78,13 @@ func run(_ invocation: Invocation) -> Never {
             OutputStream.standardError.line("warning: \(warning)")
         }
         OutputStream.standardError.flush()
-        let settings = ConnectionSettings(
+        var settings = ConnectionSettings(
             connectionString: located.connectionString,
             statementTimeout: invocation.connection.statementTimeout,
             lockTimeout: invocation.connection.lockTimeout)
+        // Who acts, for the audit trail's triggers: set in each transaction, so that it holds
+        // through a transaction-mode pooler too.
+        settings.transactionSettings = [("keyadmin.actor", (invocation.actor ?? Actor.fromEnvironment()).rawValue)]
         let store = try KeyStore.connect(settings, located: located)
         let database = DatabaseTarget(address: store.target, source: located.source)
         target = database

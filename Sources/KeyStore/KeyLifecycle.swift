@@ -23,7 +23,8 @@ public enum KeyState: String, Sendable, CaseIterable {
 }
 
 extension String {
-    func replacingUnderscores() -> String { String(map { $0 == "_" ? " " : $0 }) }
+    /// "cooling_down" → "cooling down", for people.
+    public func replacingUnderscores() -> String { String(map { $0 == "_" ? " " : $0 }) }
 }
 
 /// Short operator text (a label, a reason, an actor name): printable, one line, at most `limit`
@@ -92,6 +93,18 @@ public enum Expiry: Hashable, Sendable {
                 hint: "write it as 2026-12-31, 2026-12-31T18:00:00Z or 2026-12-31T18:00+02:00, or never")
         }
         self = .at(normalised)
+    }
+
+    /// A point in time for `--since` and `--before`: the same forms, without `never`.
+    public static func time(parsing input: String, what: String) throws(KeyStoreError) -> String {
+        let text = input.trimmingASCIIWhitespace()
+        guard let normalised = normalise(text) else {
+            if KeyShape.looksLikeKey(text) { throw KeyShape.misplacedKeyError(expected: "a date") }
+            throw .invalidInput(
+                "\(what) is not an ISO 8601 date or date-time",
+                hint: "write it as 2026-12-31, 2026-12-31T18:00:00Z or 2026-12-31T18:00+02:00")
+        }
+        return normalised
     }
 
     private static func normalise(_ text: String) -> String? {

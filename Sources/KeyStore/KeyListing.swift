@@ -19,6 +19,8 @@ public struct StoredKey: Sendable {
     public let provider: String
     public let number: Int
     public let key: APIKey
+    /// 12 hex digits of the key's SHA-256: what the audit trail shows instead of the key.
+    public let fingerprint: String
     public let createdAt: String
     public let state: KeyState
     public let label: String?
@@ -84,7 +86,8 @@ extension KeyStore {
                 guard providers.contains(where: { $0.matchingCount > 0 }) else { return }
                 try transaction.forEachRow(
                     """
-                    SELECT p.provider_name, k.key_number, k.api_key, \(KeySQL.state) AS state, k.label,
+                    SELECT p.provider_name, k.key_number, k.api_key, \(KeySQL.fingerprint) AS fingerprint,
+                           \(KeySQL.state) AS state, k.label,
                            \(KeySQL.utc("k.created_at")) AS created_at,
                            \(KeySQL.utc("k.disabled_at")) AS disabled_at, k.disabled_reason, k.disabled_by,
                            k.disabled_automatically, \(KeySQL.utc("k.expires_at")) AS expires_at,
@@ -103,6 +106,7 @@ extension KeyStore {
                         StoredKey(
                             provider: try row.decode("provider_name"), number: try row.decode("key_number"),
                             key: APIKey(checked: try row.decode("api_key")),
+                            fingerprint: try row.decode("fingerprint"),
                             createdAt: try row.decodeIfPresent("created_at") ?? "",
                             state: KeyState(rawValue: try row.decode("state")) ?? .available,
                             label: try row.decodeIfPresent("label"),

@@ -32,6 +32,10 @@ extension KeySQL {
         END
         """
 
+    /// The fingerprint events and listings show: 12 hex digits of the key's SHA-256, as
+    /// keyadmin.key_fingerprint() computes it in migration 024 (a test compares the two).
+    static let fingerprint: SQLFragment = "left(encode(\(keyHash(of: .column("k.api_key"))), 'hex'), 12)"
+
     /// A timestamp as ISO 8601 in UTC, the form every listing shows.
     static func utc(_ column: SQLFragment) -> SQLFragment {
         "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"

@@ -20,6 +20,9 @@ public struct ConnectionSettings: Sendable {
     /// How long a transaction may wait for a lock another operator holds.
     public var lockTimeout: Duration
     public var applicationName: String
+    /// Settings made for every transaction, and only for it (`set_config(name, value, true)`),
+    /// such as who is acting, for triggers to read.
+    public var transactionSettings: [(name: String, value: String)] = []
 
     public init(
         connectionString: String = "",

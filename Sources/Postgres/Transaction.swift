@@ -47,8 +47,9 @@ public struct Transaction {
 extension Connection {
     /// Runs `body` in one transaction: COMMIT when it returns, ROLLBACK when it throws.
     ///
-    /// The time limits are set with `SET LOCAL` semantics (`set_config(..., true)`), so they end
-    /// with the transaction and leave no state on a pooled server connection.
+    /// The time limits and the connection's `transactionSettings` are set with `SET LOCAL`
+    /// semantics (`set_config(..., true)`), so they end with the transaction and leave no state
+    /// on a pooled server connection.
     public func withTransaction<T>(
         _ options: TransactionOptions = TransactionOptions(),
         _ body: (Transaction) throws -> T
@@ -63,7 +64,9 @@ extension Connection {
             _ = try pipeline(
                 [
                     Self.beginStatement(options),
-                    "SELECT set_config('lock_timeout', \(String(lockTimeout)), true), set_config('statement_timeout', \(String(statementTimeout)), true)",
+                Self.settingsStatement(
+                    [("lock_timeout", String(lockTimeout)), ("statement_timeout", String(statementTimeout))]
+                        + settings.transactionSettings),
                 ], step: "starting a transaction")
             value = try body(transaction)
         } catch {
@@ -85,6 +88,14 @@ extension Connection {
     private func rollBackQuietly() {
         // A broken connection rolls back by itself when the server notices it is gone.
         _ = try? query("ROLLBACK", step: "rolling back")
+    }
+
+    /// Every setting in one statement, names and values as parameters.
+    private static func settingsStatement(_ settings: [(name: String, value: String)]) -> Query {
+        """
+        SELECT set_config(s.name, s.value, true)
+        FROM unnest(\(settings.map(\.name))::text[], \(settings.map(\.value))::text[]) AS s(name, value)
+        """
     }
 
     private static func beginStatement(_ options: TransactionOptions) -> Query {

@@ -1,0 +1,102 @@
+import Postgres
+
+/// One entry of the audit trail (migration 024): what changed, when, and who did it. Keys appear
+/// only as fingerprints.
+public struct KeyEvent: Sendable {
+    public let occurredAt: String
+    public let action: String
+    public let provider: String?
+    public let keyNumber: Int?
+    public let fingerprint: String?
+    public let stateBefore: String?
+    public let stateAfter: String?
+    public let reason: String?
+    /// The event's details as JSON text (a bulk load's count and numbers, a new label...).
+    public let detail: String?
+    public let actor: String
+    public let role: String
+    public let applicationName: String?
+    public let clientAddress: String?
+}
+
+/// Which events `--history` shows.
+public struct HistoryFilter: Sendable, Equatable {
+    public var provider: ProviderName?
+    public var keyNumber: Int?
+    /// A normalised ISO 8601 time (see `Expiry`): events at or after it.
+    public var since: String?
+    public var limit: Int
+
+    public init(provider: ProviderName? = nil, keyNumber: Int? = nil, since: String? = nil, limit: Int = 50) {
+        self.provider = provider
+        self.keyNumber = keyNumber
+        self.since = since
+        self.limit = limit
+    }
+}
+
+extension KeyStore {
+    /// The newest events first. A key number also matches the bulk events whose range holds it.
+    public func history(_ filter: HistoryFilter) throws(KeyStoreError) -> [KeyEvent] {
+        try translatingErrors(provider: filter.provider) {
+            if let provider = filter.provider { try requireProviderOrItsHistory(provider) }
+            return try connection.withTransaction(TransactionOptions(readOnly: true)) { transaction in
+                try transaction.query(
+                    """
+                    SELECT \(KeySQL.utc("e.occurred_at")) AS occurred_at, e.action, e.provider_name, e.key_number,
+                           e.key_fingerprint, e.state_before, e.state_after, e.reason, e.detail::text AS detail,
+                           e.actor, e.db_role, e.application_name, host(e.client_address) AS client_address
+                    FROM keyadmin.key_events AS e
+                    WHERE (\(filter.provider?.rawValue)::text IS NULL OR e.provider_name = \(filter.provider?.rawValue))
+                      AND (\(filter.since)::timestamptz IS NULL OR e.occurred_at >= \(filter.since)::timestamptz)
+                      AND (\(filter.keyNumber)::integer IS NULL OR e.key_number = \(filter.keyNumber)
+                           OR \(filter.keyNumber) BETWEEN (e.detail ->> 'first_number')::integer
+                                                      AND (e.detail ->> 'last_number')::integer)
+                    ORDER BY e.occurred_at DESC, e.id DESC
+                    LIMIT \(filter.limit)
+                    """, step: "reading the history"
+                ).rows.map { row in
+                    KeyEvent(
+                        occurredAt: try row.decode("occurred_at"), action: try row.decode("action"),
+                        provider: try row.decodeIfPresent("provider_name"), keyNumber: try row.decodeIfPresent("key_number"),
+                        fingerprint: try row.decodeIfPresent("key_fingerprint"),
+                        stateBefore: try row.decodeIfPresent("state_before"), stateAfter: try row.decodeIfPresent("state_after"),
+                        reason: try row.decodeIfPresent("reason"), detail: try row.decodeIfPresent("detail"),
+                        actor: try row.decode("actor"), role: try row.decode("db_role"),
+                        applicationName: try row.decodeIfPresent("application_name"),
+                        clientAddress: try row.decodeIfPresent("client_address"))
+                }
+            }
+        }
+    }
+
+    /// Deletes the events before `time` (only the trail's owner may) and records that it did, in
+    /// the same transaction. Returns how many went.
+    public func pruneHistory(before time: String) throws(KeyStoreError) -> Int {
+        try translatingErrors {
+            try connection.withTransaction { transaction in
+                let deleted = try transaction.query(
+                    "DELETE FROM keyadmin.key_events WHERE occurred_at < \(time)::timestamptz", step: "pruning the history"
+                ).affectedRowCount
+                try transaction.query(
+                    """
+                    INSERT INTO keyadmin.key_events (action, detail, actor, db_role, application_name, client_address)
+                    VALUES ('history_pruned', jsonb_build_object('before', \(time)::timestamptz, 'deleted', \(deleted)),
+                            coalesce(nullif(current_setting('keyadmin.actor', true), ''), session_user), session_user,
+                            current_setting('application_name', true), inet_client_addr())
+                    """, step: "recording the pruning")
+                return deleted
+            }
+        }
+    }
+
+    /// A provider that exists, or that the history still names (a deleted provider's events).
+    func requireProviderOrItsHistory(_ name: ProviderName) throws {
+        let found = try connection.query(
+            """
+            SELECT 1 AS found WHERE EXISTS (SELECT 1 FROM public.providers WHERE provider_name = \(name.rawValue))
+               OR EXISTS (SELECT 1 FROM keyadmin.key_events WHERE provider_name = \(name.rawValue))
+            """, step: "looking up provider \(name)")
+        if found.rowCount == 0 { throw KeyStoreError.providerNotFound(name) }
+    }
+}

@@ -1,0 +1,307 @@
+-- 024_audit_trail.sql
+--
+-- Every change to providers and provider_api_keys, whoever makes it (keyadmin, psql, the SQL
+-- editor, a backend's report), recorded in keyadmin.key_events by triggers, so no writer can
+-- forget. An event never holds a key: only a fingerprint, the first 12 hex digits of the key's
+-- SHA-256 (enough to tell two keys apart, far too little to find one).
+--
+-- Who: the database role, application_name, the client's address, and an actor name that
+-- keyadmin sets per transaction (set_config('keyadmin.actor', ..., true): transaction-local, so
+-- it works through PgBouncer in transaction mode); other writers are recorded by their role.
+--
+-- The triggers are AFTER ... FOR EACH STATEMENT with transition tables. A BEFORE ROW trigger on
+-- provider_api_keys would make COPY insert row by row, and PostgreSQL then quotes whole input
+-- lines (keys included) in the CONTEXT of any error during a load, in the server log too.
+--
+-- Append-only for everyone but the table's owner: the trigger functions write with the owner's
+-- rights (SECURITY DEFINER, search_path pinned, not callable directly); nobody else may insert,
+-- update or delete events. The schema keyadmin is not one the REST API exposes.
+--
+-- Idempotent; rewrites nothing; locks wait at most 300 ms. No BEGIN/COMMIT (use psql -1).
+
+SET LOCAL lock_timeout = '300ms';
+
+CREATE SCHEMA IF NOT EXISTS keyadmin;
+REVOKE ALL ON SCHEMA keyadmin FROM PUBLIC;
+
+CREATE TABLE IF NOT EXISTS keyadmin.key_events (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    occurred_at timestamptz NOT NULL DEFAULT now(),
+    action text NOT NULL,
+    provider_name text,  -- NULL only for events about the trail itself (history_pruned)
+    key_number integer,
+    key_fingerprint text,
+    state_before text,
+    state_after text,
+    reason text,
+    -- Details of the action: a bulk load's count, number range and fingerprints; a new label or
+    -- expiry; the fingerprint a replaced key had. Never a key.
+    detail jsonb,
+    actor text NOT NULL,
+    db_role text NOT NULL,
+    application_name text,
+    client_address inet
+);
+
+COMMENT ON TABLE keyadmin.key_events IS
+    'Every change to KeyAdmin''s providers and keys, by anyone; append-only but for its owner. Keys appear only as fingerprints (12 hex digits of their SHA-256).';
+
+CREATE INDEX IF NOT EXISTS key_events_occurred_at ON keyadmin.key_events (occurred_at DESC, id DESC);
+CREATE INDEX IF NOT EXISTS key_events_provider_key ON keyadmin.key_events (provider_name, key_number, occurred_at DESC);
+
+-- Who made the change, in one place for every trigger.
+CREATE OR REPLACE FUNCTION keyadmin.event_actor()
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = ''
+AS $$
+    SELECT coalesce(nullif(current_setting('keyadmin.actor', true), ''), session_user::text)
+$$;
+
+-- The fingerprint: 12 hex digits of the SHA-256 the unique index is built on.
+CREATE OR REPLACE FUNCTION keyadmin.key_fingerprint(p_api_key text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = ''
+AS $$
+    SELECT left(encode(sha256(decode(replace(p_api_key, E'\\', E'\\\\'), 'escape')), 'hex'), 12)
+$$;
+
+-- A key's state, in the words of report_api_key_result and keyadmin --list.
+CREATE OR REPLACE FUNCTION keyadmin.key_state(
+    p_disabled_at timestamptz, p_expires_at timestamptz, p_cooldown_until timestamptz
+)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = ''
+AS $$
+    SELECT CASE
+               WHEN p_disabled_at IS NOT NULL THEN 'disabled'
+               WHEN p_expires_at IS NOT NULL AND p_expires_at <= now() THEN 'expired'
+               WHEN p_cooldown_until > now() THEN 'cooling_down'
+               ELSE 'available'
+           END
+$$;
+
+-- Keys added: one event per key, or for a statement that adds more than 100 keys (a bulk load,
+-- which keyadmin sends 10,000 keys at a time) one summary event per provider with the count, the
+-- number range and every fingerprint, so that a load of 100,000 keys writes ten rows, not
+-- 100,000. A number that had been deleted and gets a key again is "key_put_back".
+CREATE OR REPLACE FUNCTION keyadmin.record_keys_inserted()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    INSERT INTO keyadmin.key_events
+        (action, provider_name, key_number, key_fingerprint, state_after, detail,
+         actor, db_role, application_name, client_address)
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM keyadmin.key_events AS e
+                             WHERE e.provider_name = p.provider_name AND e.key_number = n.key_number
+                               AND e.action = 'key_deleted')
+                THEN 'key_put_back' ELSE 'key_added' END,
+           p.provider_name, n.key_number, keyadmin.key_fingerprint(n.api_key),
+           keyadmin.key_state(n.disabled_at, n.expires_at, n.cooldown_until),
+           jsonb_strip_nulls(jsonb_build_object('label', n.label, 'expires_at', n.expires_at)),
+           keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
+    FROM inserted AS n
+    JOIN public.providers AS p ON p.id = n.provider_id
+    WHERE (SELECT count(*) FROM inserted) <= 100;
+
+    INSERT INTO keyadmin.key_events
+        (action, provider_name, detail, actor, db_role, application_name, client_address)
+    SELECT 'keys_added', p.provider_name,
+           jsonb_build_object('count', count(*), 'first_number', min(n.key_number), 'last_number', max(n.key_number),
+                              'fingerprints', jsonb_agg(keyadmin.key_fingerprint(n.api_key) ORDER BY n.key_number)),
+           keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
+    FROM inserted AS n
+    JOIN public.providers AS p ON p.id = n.provider_id
+    WHERE (SELECT count(*) FROM inserted) > 100
+    GROUP BY p.provider_name;
+    RETURN NULL;
+END
+$$;
+
+-- Keys changed: an event for each change an operator or a backend cares about. Failure counts
+-- and last statuses alone are not events, and neither is a 429 on a key already cooling down.
+CREATE OR REPLACE FUNCTION keyadmin.record_keys_updated()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    INSERT INTO keyadmin.key_events
+        (action, provider_name, key_number, key_fingerprint, state_before, state_after, reason, detail,
+         actor, db_role, application_name, client_address)
+    SELECT change.action, p.provider_name, a.key_number, keyadmin.key_fingerprint(a.api_key),
+           keyadmin.key_state(b.disabled_at, b.expires_at, b.cooldown_until),
+           keyadmin.key_state(a.disabled_at, a.expires_at, a.cooldown_until),
+           change.reason, change.detail,
+           keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
+    FROM before AS b
+    JOIN after AS a ON a.id = b.id
+    JOIN public.providers AS p ON p.id = a.provider_id
+    CROSS JOIN LATERAL (
+        SELECT 'key_replaced' AS action, NULL::text AS reason,
+               jsonb_build_object('previous_fingerprint', keyadmin.key_fingerprint(b.api_key)) AS detail
+        WHERE a.api_key IS DISTINCT FROM b.api_key
+        UNION ALL
+        SELECT CASE WHEN a.disabled_automatically THEN 'key_disabled_automatically' ELSE 'key_disabled' END,
+               a.disabled_reason, NULL
+        WHERE b.disabled_at IS NULL AND a.disabled_at IS NOT NULL
+        UNION ALL
+        SELECT 'key_enabled', NULL, NULL
+        WHERE b.disabled_at IS NOT NULL AND a.disabled_at IS NULL
+        UNION ALL
+        SELECT 'expiry_set', NULL, jsonb_build_object('expires_at', a.expires_at)
+        WHERE a.expires_at IS DISTINCT FROM b.expires_at
+        UNION ALL
+        SELECT 'label_set', NULL, jsonb_build_object('label', a.label)
+        WHERE a.label IS DISTINCT FROM b.label
+        UNION ALL
+        SELECT 'cooldown_started', NULL,
+               jsonb_build_object('until', a.cooldown_until, 'http_status', a.last_status)
+        WHERE b.cooldown_until <= now() AND a.cooldown_until > now() AND a.disabled_at IS NULL
+        UNION ALL
+        SELECT 'key_renumbered', NULL, jsonb_build_object('previous_number', b.key_number)
+        WHERE a.key_number IS DISTINCT FROM b.key_number
+    ) AS change;
+    RETURN NULL;
+END
+$$;
+
+-- Keys deleted: one event per key, or a summary for more than 100 in one statement. Keys that go
+-- with their provider are in the provider_deleted event instead (see below).
+CREATE OR REPLACE FUNCTION keyadmin.record_keys_deleted()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    INSERT INTO keyadmin.key_events
+        (action, provider_name, key_number, key_fingerprint, state_before,
+         actor, db_role, application_name, client_address)
+    SELECT 'key_deleted', p.provider_name, d.key_number, keyadmin.key_fingerprint(d.api_key),
+           keyadmin.key_state(d.disabled_at, d.expires_at, d.cooldown_until),
+           keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
+    FROM deleted AS d
+    JOIN public.providers AS p ON p.id = d.provider_id
+    WHERE (SELECT count(*) FROM deleted) <= 100;
+
+    INSERT INTO keyadmin.key_events
+        (action, provider_name, detail, actor, db_role, application_name, client_address)
+    SELECT 'keys_deleted', p.provider_name,
+           jsonb_build_object('count', count(*), 'first_number', min(d.key_number), 'last_number', max(d.key_number),
+                              'fingerprints', jsonb_agg(keyadmin.key_fingerprint(d.api_key) ORDER BY d.key_number)),
+           keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
+    FROM deleted AS d
+    JOIN public.providers AS p ON p.id = d.provider_id
+    WHERE (SELECT count(*) FROM deleted) > 100
+    GROUP BY p.provider_name;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION keyadmin.record_providers_inserted()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    INSERT INTO keyadmin.key_events (action, provider_name, actor, db_role, application_name, client_address)
+    SELECT 'provider_added', n.provider_name,
+           keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
+    FROM inserted AS n;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION keyadmin.record_providers_updated()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    INSERT INTO keyadmin.key_events (action, provider_name, detail, actor, db_role, application_name, client_address)
+    SELECT 'provider_renamed', a.provider_name, jsonb_build_object('previous_name', b.provider_name),
+           keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
+    FROM before AS b
+    JOIN after AS a ON a.id = b.id
+    WHERE a.provider_name IS DISTINCT FROM b.provider_name;
+    RETURN NULL;
+END
+$$;
+
+-- A provider's deletion is recorded while its keys are still there (BEFORE, on providers: no
+-- trigger of any kind before rows of provider_api_keys), with their count and fingerprints.
+CREATE OR REPLACE FUNCTION keyadmin.record_provider_deleting()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    INSERT INTO keyadmin.key_events (action, provider_name, detail, actor, db_role, application_name, client_address)
+    SELECT 'provider_deleted', OLD.provider_name,
+           jsonb_build_object('key_count', count(k.id),
+                              'fingerprints', coalesce(jsonb_agg(keyadmin.key_fingerprint(k.api_key) ORDER BY k.key_number)
+                                                       FILTER (WHERE k.id IS NOT NULL), '[]'::jsonb)),
+           keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
+    FROM (SELECT 1) AS one
+    LEFT JOIN public.provider_api_keys AS k ON k.provider_id = OLD.id;
+    RETURN OLD;
+END
+$$;
+
+DROP TRIGGER IF EXISTS key_events_keys_inserted ON public.provider_api_keys;
+CREATE TRIGGER key_events_keys_inserted AFTER INSERT ON public.provider_api_keys
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_keys_inserted();
+DROP TRIGGER IF EXISTS key_events_keys_updated ON public.provider_api_keys;
+CREATE TRIGGER key_events_keys_updated AFTER UPDATE ON public.provider_api_keys
+    REFERENCING OLD TABLE AS before NEW TABLE AS after FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_keys_updated();
+DROP TRIGGER IF EXISTS key_events_keys_deleted ON public.provider_api_keys;
+CREATE TRIGGER key_events_keys_deleted AFTER DELETE ON public.provider_api_keys
+    REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_keys_deleted();
+DROP TRIGGER IF EXISTS key_events_providers_inserted ON public.providers;
+CREATE TRIGGER key_events_providers_inserted AFTER INSERT ON public.providers
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_providers_inserted();
+DROP TRIGGER IF EXISTS key_events_providers_updated ON public.providers;
+CREATE TRIGGER key_events_providers_updated AFTER UPDATE ON public.providers
+    REFERENCING OLD TABLE AS before NEW TABLE AS after FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_providers_updated();
+DROP TRIGGER IF EXISTS key_events_provider_deleting ON public.providers;
+CREATE TRIGGER key_events_provider_deleting BEFORE DELETE ON public.providers
+    FOR EACH ROW EXECUTE FUNCTION keyadmin.record_provider_deleting();
+
+-- Privileges: the events and the functions belong to the owner. The service role may read the
+-- events (a backend's own dashboard); nobody but the owner may write, change or delete them, and
+-- the API roles cannot even see them.
+REVOKE ALL ON TABLE keyadmin.key_events FROM PUBLIC;
+REVOKE ALL ON FUNCTION keyadmin.event_actor(), keyadmin.key_fingerprint(text),
+    keyadmin.key_state(timestamptz, timestamptz, timestamptz), keyadmin.record_keys_inserted(),
+    keyadmin.record_keys_updated(), keyadmin.record_keys_deleted(), keyadmin.record_providers_inserted(),
+    keyadmin.record_providers_updated(), keyadmin.record_provider_deleting() FROM PUBLIC;
+
+DO $$
+DECLARE
+    v_role text;
+BEGIN
+    FOREACH v_role IN ARRAY ARRAY['anon', 'authenticated', 'service_role'] LOOP
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = v_role) THEN
+            EXECUTE format('REVOKE ALL ON TABLE keyadmin.key_events FROM %I', v_role);
+            EXECUTE format('REVOKE ALL ON SCHEMA keyadmin FROM %I', v_role);
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN
+        GRANT USAGE ON SCHEMA keyadmin TO service_role;
+        GRANT SELECT ON TABLE keyadmin.key_events TO service_role;
+    END IF;
+END
+$$;
