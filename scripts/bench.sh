@@ -179,7 +179,26 @@ report=$(pgbench_tps 8 "$seconds" "$work/report.sql")
 exact=$(pgbench_tps 8 "$seconds" "$work/exact.sql")
 row "report_api_key_result 429 calls/s, 8 clients" "$report" "$exact" "$(ratio "$report" "$exact")" ">= 0.50 (higher is better)"
 
-# --- 6. Migration 023 on ten times the keys, against psql applying the same file -----------------
+# --- 6. The audit trail's cost on a single-key command -----------------------------------------
+say "--add-key with the audit trail's triggers, against the same with them disabled"
+n_audit=0
+add_one() { n_audit=$((n_audit + 1)); "$bin" --database-url "$url" --add-key benchaudit "sk-audit-bench-$1-$n_audit-0123456789abcdef"; }
+"$bin" --database-url "$url" --add-provider benchaudit >/dev/null
+audited() { add_one on; }
+# The ALTERs that switch the triggers off and on are outside the timing: --add-key alone is timed.
+unaudited_timed() { add_one off; }
+disable_audit() { sql -c "ALTER TABLE provider_api_keys DISABLE TRIGGER USER" -c "ALTER TABLE providers DISABLE TRIGGER USER"; }
+enable_audit() { sql -c "ALTER TABLE provider_api_keys ENABLE TRIGGER USER" -c "ALTER TABLE providers ENABLE TRIGGER USER"; }
+: > "$work/a.times"; : > "$work/b.times"
+for ((i = 0; i < runs; i++)); do
+    enable_audit; start=$(date +%s%N); audited >/dev/null; end=$(date +%s%N); echo $(( (end - start) / 1000 )) >> "$work/a.times"
+    disable_audit; start=$(date +%s%N); unaudited_timed >/dev/null; end=$(date +%s%N); echo $(( (end - start) / 1000 )) >> "$work/b.times"
+done
+enable_audit
+audit_ms=$(median "$work/a.times"); plain_ms=$(median "$work/b.times")
+row "--add-key, ms, audited (vs triggers disabled)" "$audit_ms" "$plain_ms" "$(ratio "$audit_ms" "$plain_ms")" "<= 1.10"
+
+# --- 7. Migration 023 on ten times the keys, against psql applying the same file -----------------
 # On the throw-away server only: it creates and drops databases of its own.
 if [ -z "${BENCH_DATABASE_URL:-}" ]; then
     migrate_keys=$((keys * 10))
@@ -200,7 +219,7 @@ if [ -z "${BENCH_DATABASE_URL:-}" ]; then
     "$psql_binary" -X -q -1 -v ON_ERROR_STOP=1 -f migrations/023_key_lifecycle.sql -d keyadmin_bench_m2 >/dev/null
     end=$(date +%s%N)
     psql_migrate_ms=$(( (end - start) / 1000000 ))
-    row "--migrate (021-023) on $migrate_keys keys, ms (vs psql 023)" "$migrate_ms" "$psql_migrate_ms" "$(ratio "$migrate_ms" "$psql_migrate_ms")" "< 2000 ms"
+    row "--migrate (021-024) on $migrate_keys keys, ms (vs psql 023)" "$migrate_ms" "$psql_migrate_ms" "$(ratio "$migrate_ms" "$psql_migrate_ms")" "< 2000 ms"
     for db in keyadmin_bench_m1 keyadmin_bench_m2; do "$psql_binary" -X -q -d postgres -c "DROP DATABASE $db" >/dev/null; done
 fi
 

@@ -135,7 +135,9 @@ struct CommandRunner {
             let deleted = try store.pruneHistory(before: before)
             report(
                 [("before", .string(before)), ("deleted", .number(deleted))],
-                text: ["deleted \(deleted) event\(deleted == 1 ? "" : "s") before \(before); the pruning itself is recorded"])
+                text: [
+                    "deleted \(deleted) event\(deleted == 1 ? "" : "s") before \(before); the pruning itself is recorded"
+                ])
 
         case .completions:
             break  // printed before connecting

@@ -132,9 +132,13 @@ enum CommandName: String, CaseIterable {
 
     var modifiers: [Modifier] { Modifier.allCases.filter { $0.commands?.contains(self) ?? false } }
 
+    /// Options this command cannot do without.
+    var requiredModifiers: [Modifier] { self == .pruneHistory ? [.before] : [] }
+
     /// "--add-key PROVIDER KEY [--number NUM] [--force]"
     var usage: String {
-        ([rawValue] + entry.values.map(\.name) + modifiers.map { "[\($0.usage)]" }).joined(separator: " ")
+        let options = modifiers.map { requiredModifiers.contains($0) ? $0.usage : "[\($0.usage)]" }
+        return ([rawValue] + entry.values.map(\.name) + options).joined(separator: " ")
     }
 }
 

@@ -52,8 +52,9 @@ struct HistoryPrinter {
     /// "10000 keys #1-#10000" for a bulk event, from its detail.
     private static func bulkRange(_ detail: String?) -> String? {
         guard let detail, let count = number(after: "\"count\": ", in: detail),
-              let first = number(after: "\"first_number\": ", in: detail),
-              let last = number(after: "\"last_number\": ", in: detail) else { return nil }
+            let first = number(after: "\"first_number\": ", in: detail),
+            let last = number(after: "\"last_number\": ", in: detail)
+        else { return nil }
         return "\(count) keys #\(first)-#\(last)"
     }
 

@@ -140,7 +140,8 @@ private struct Layout {
         let unusable = key.state == .disabled || key.state == .expired
         out.line(
             "  " + pad("#\(key.number)", numberWidth, right: true) + "  " + pad(shown, keyWidth) + "  "
-                + key.fingerprint + "  " + pad(key.createdAt, 20) + "  " + label + (unusable ? Style.red.apply(state, when: colour) : state))
+                + key.fingerprint + "  " + pad(key.createdAt, 20) + "  " + label
+                + (unusable ? Style.red.apply(state, when: colour) : state))
     }
 
     /// The state at a glance: "cooling down until 14:05:30Z, in 4 min (2 failures, last HTTP 429)".

@@ -58,9 +58,11 @@ extension KeyStore {
                 ).rows.map { row in
                     KeyEvent(
                         occurredAt: try row.decode("occurred_at"), action: try row.decode("action"),
-                        provider: try row.decodeIfPresent("provider_name"), keyNumber: try row.decodeIfPresent("key_number"),
+                        provider: try row.decodeIfPresent("provider_name"),
+                        keyNumber: try row.decodeIfPresent("key_number"),
                         fingerprint: try row.decodeIfPresent("key_fingerprint"),
-                        stateBefore: try row.decodeIfPresent("state_before"), stateAfter: try row.decodeIfPresent("state_after"),
+                        stateBefore: try row.decodeIfPresent("state_before"),
+                        stateAfter: try row.decodeIfPresent("state_after"),
                         reason: try row.decodeIfPresent("reason"), detail: try row.decodeIfPresent("detail"),
                         actor: try row.decode("actor"), role: try row.decode("db_role"),
                         applicationName: try row.decodeIfPresent("application_name"),
@@ -76,12 +78,13 @@ extension KeyStore {
         try translatingErrors {
             try connection.withTransaction { transaction in
                 let deleted = try transaction.query(
-                    "DELETE FROM keyadmin.key_events WHERE occurred_at < \(time)::timestamptz", step: "pruning the history"
+                    "DELETE FROM keyadmin.key_events WHERE occurred_at < \(time)::timestamptz",
+                    step: "pruning the history"
                 ).affectedRowCount
                 try transaction.query(
                     """
                     INSERT INTO keyadmin.key_events (action, detail, actor, db_role, application_name, client_address)
-                    VALUES ('history_pruned', jsonb_build_object('before', \(time)::timestamptz, 'deleted', \(deleted)),
+                    VALUES ('history_pruned', jsonb_build_object('before', \(time)::timestamptz, 'deleted', \(deleted)::integer),
                             coalesce(nullif(current_setting('keyadmin.actor', true), ''), session_user), session_user,
                             current_setting('application_name', true), inet_client_addr())
                     """, step: "recording the pruning")

@@ -64,9 +64,9 @@ extension Connection {
             _ = try pipeline(
                 [
                     Self.beginStatement(options),
-                Self.settingsStatement(
-                    [("lock_timeout", String(lockTimeout)), ("statement_timeout", String(statementTimeout))]
-                        + settings.transactionSettings),
+                    Self.settingsStatement(
+                        [("lock_timeout", String(lockTimeout)), ("statement_timeout", String(statementTimeout))]
+                            + settings.transactionSettings),
                 ], step: "starting a transaction")
             value = try body(transaction)
         } catch {

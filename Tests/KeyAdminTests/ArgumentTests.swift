@@ -82,12 +82,12 @@ import Testing
             }
         }
         for name in CommandName.allCases {
-            let values = name.entry.values.map(sample)
+            let values = name.entry.values.map(sample) + name.requiredModifiers.flatMap { [$0.rawValue, "2020-01-01"] }
             _ = try command([name.rawValue] + values)
             #expect(throws: UsageError.self, "\(name.rawValue) with a value too many") {
                 try Invocation.parse([name.rawValue] + values + ["extra"])
             }
-            if !values.isEmpty {
+            if !name.entry.values.isEmpty {
                 #expect(throws: UsageError.self, "\(name.rawValue) with a value too few") {
                     try Invocation.parse([name.rawValue] + values.dropLast())
                 }

@@ -42,6 +42,11 @@ public final class PrivateServer {
     }
 
     public var connectionString: String { "host=127.0.0.1 port=\(port) user=postgres dbname=postgres" }
+
+    /// Everything the server has written to its log so far.
+    public var log: String {
+        (try? String(contentsOfFile: directory.appendingPathComponent("log").path, encoding: .utf8)) ?? ""
+    }
     private var dataPath: String { directory.appendingPathComponent("data").path }
 
     public func start() throws {

@@ -1,0 +1,236 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+/// The audit trail (migration 024): every change by anyone, the right event, never a key.
+@Suite struct AuditTests {
+    func keyadmin(
+        _ url: String, _ arguments: [String], stdin: String? = nil, actor: String? = "ops@test"
+    )
+        throws -> KeyAdminProcess.Output
+    {
+        try KeyAdminProcess.run(
+            ["--database-url", url] + arguments, stdin: stdin,
+            environment: actor.map { ["KEYADMIN_ACTOR": $0] } ?? [:])
+    }
+
+    /// action, provider, number, before, after, actor: newest last.
+    func events(_ database: TestDatabase) throws -> [String] {
+        try database.values(
+            """
+            SELECT concat_ws(' ', action, provider_name, key_number, state_before, state_after, actor) AS value
+            FROM keyadmin.key_events ORDER BY id
+            """
+        ).map { $0 ?? "" }
+    }
+
+    @Test func everyActionFromKeyadminIsOneEvent() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let url = database.connectionString
+            _ = try keyadmin(url, ["--add-provider", "openai"])
+            _ = try keyadmin(url, ["--add-key", "openai", "sk-audit-one-00000001"])
+            _ = try keyadmin(url, ["--update-key", "openai", "1", "sk-audit-two-00000002"], actor: "bob")
+            _ = try keyadmin(url, ["--disable-key", "openai", "1", "--reason", "leaked in a log", "--actor", "carol"])
+            _ = try keyadmin(url, ["--enable-key", "openai", "1"])
+            _ = try keyadmin(url, ["--set-expiry", "openai", "1", "2099-01-01"])
+            _ = try keyadmin(url, ["--set-label", "openai", "1", "team-a"])
+            _ = try keyadmin(url, ["--delete-key", "openai", "1"])
+            _ = try keyadmin(url, ["--add-key", "openai", "-", "--number", "1"], stdin: "sk-audit-two-00000002\n")
+            _ = try keyadmin(url, ["--delete-provider", "openai", "--yes"])
+            #expect(
+                try events(database) == [
+                    "provider_added openai ops@test",
+                    "key_added openai 1 available ops@test",
+                    "key_replaced openai 1 available available bob",
+                    "key_disabled openai 1 available disabled carol",
+                    "key_enabled openai 1 disabled available ops@test",
+                    "expiry_set openai 1 available available ops@test",
+                    "label_set openai 1 available available ops@test",
+                    "key_deleted openai 1 available ops@test",
+                    "key_put_back openai 1 available ops@test",
+                    "provider_deleted openai ops@test",
+                ])
+            #expect(
+                try database.values("SELECT reason AS value FROM keyadmin.key_events WHERE action = 'key_disabled'")
+                    == ["leaked in a log"])
+        }
+    }
+
+    @Test func writersOtherThanKeyadminAndBackendsAreRecordedToo() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let connection = try database.connect()
+            try connection.execute(
+                SQLScript(
+                    trustedSQL: """
+                        INSERT INTO providers (provider_name) VALUES ('groq');
+                        INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 1, 'sk-sql-written-0001' FROM providers;
+                        UPDATE provider_api_keys SET label = 'from psql';
+                        UPDATE providers SET provider_name = 'groq2';
+                        """), step: "as a DBA would")
+            // A backend's reports: the start of a cooldown and an automatic disable are events;
+            // a second 429 on a key already cooling down and a healthy 2xx are not.
+            for (status, retry) in [(429, 60), (429, 120), (200, 0), (401, 0)] {
+                try connection.query(
+                    "SELECT report_api_key_result('groq2', 'sk-sql-written-0001', \(status), \(retry))", step: "report")
+            }
+            let actions = try database.values("SELECT action AS value FROM keyadmin.key_events ORDER BY id")
+            #expect(
+                actions == [
+                    "provider_added", "key_added", "label_set", "provider_renamed", "cooldown_started",
+                    "key_disabled_automatically",
+                ])
+            #expect(
+                try database.values(
+                    "SELECT actor || ' ' || db_role || ' ' || application_name AS value FROM keyadmin.key_events LIMIT 1"
+                )
+                    == ["postgres postgres keyadmin-tests"]
+                    || (try database.values(
+                        "SELECT (actor = db_role)::text AS value FROM keyadmin.key_events LIMIT 1")) == ["true"]
+            )
+        }
+    }
+
+    @Test func aBulkLoadIsOneSummaryEventPerChunkAndAFewKeysAreOneEachWithFingerprints() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let url = database.connectionString
+            _ = try keyadmin(url, ["--add-provider", "openai"])
+            let keys = (1...250).map { "sk-bulk-audited-\($0)-abcdef" }
+            #expect(try keyadmin(url, ["--add-bulk", "openai"], stdin: keys.joined(separator: "\n")).status == 0)
+            let summary = try database.values(
+                """
+                SELECT concat_ws(' ', detail ->> 'count', detail ->> 'first_number', detail ->> 'last_number',
+                                 jsonb_array_length(detail -> 'fingerprints')) AS value
+                FROM keyadmin.key_events WHERE action = 'keys_added'
+                """)
+            #expect(summary == ["250 1 250 250"])
+            let listed = try keyadmin(url, ["--list", "--json"]).stdout
+            let fingerprint = try database.values(
+                "SELECT detail -> 'fingerprints' ->> 0 AS value FROM keyadmin.key_events WHERE action = 'keys_added'")
+            #expect(listed.contains("\"fingerprint\":\"\(fingerprint.first.flatMap { $0 } ?? "?")\""))
+            let history = try keyadmin(url, ["--history", "--key", "7"])
+            #expect(history.stdout.contains("keys added  openai 250 keys #1-#250"), "\(history.stdout)")
+            for key in keys { #expect(!history.stdout.contains(key) && !listed.contains(key)) }
+        }
+    }
+
+    @Test func aRolledBackCommandLeavesNoEvent() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let url = database.connectionString
+            _ = try keyadmin(url, ["--add-provider", "openai"])
+            let before = try events(database)
+            let bad = try keyadmin(url, ["--add-bulk", "openai"], stdin: "sk-fine-key-000000001\nsk-bad key\n")
+            #expect(bad.status == 2)
+            let connection = try database.connect()
+            #expect(throws: (any Error).self) {
+                try connection.withTransaction { transaction in
+                    try transaction.query("INSERT INTO providers (provider_name) VALUES ('rolledback')", step: "t")
+                    throw TestSupportError("roll back")
+                }
+            }
+            #expect(try events(database) == before)
+        }
+    }
+
+    @Test func onlyTheOwnerWritesEventsAndTheAPIRolesCannotReadThem() throws {
+        try TestDatabase.with(likeSupabase: true) { (database: TestDatabase) throws in
+            _ = try keyadmin(database.connectionString, ["--add-provider", "openai"])
+            func attempt(_ statement: String, as role: String) throws -> SQLState? {
+                do {
+                    try database.connect().withTransaction { transaction in
+                        try transaction.execute(SQLScript(trustedSQL: "SET LOCAL ROLE \(role)"), step: "role")
+                        try transaction.execute(SQLScript(trustedSQL: statement), step: statement)
+                    }
+                    return nil
+                } catch let error as PostgresError {
+                    return error.sqlState
+                }
+            }
+            for role in ["service_role", "anon", "authenticated"] {
+                for statement in [
+                    "INSERT INTO keyadmin.key_events (action, actor, db_role) VALUES ('forged', 'x', 'x')",
+                    "UPDATE keyadmin.key_events SET actor = 'someone else'",
+                    "DELETE FROM keyadmin.key_events",
+                    "TRUNCATE keyadmin.key_events",
+                    "SELECT keyadmin.record_keys_inserted()",
+                ] {
+                    #expect(try attempt(statement, as: role) == .insufficientPrivilege, "\(role): \(statement)")
+                }
+            }
+            #expect(try attempt("SELECT count(*) FROM keyadmin.key_events", as: "anon") == .insufficientPrivilege)
+            #expect(try attempt("SELECT count(*) FROM keyadmin.key_events", as: "service_role") == nil)
+            // The service role's own writes are still recorded, by the owner's trigger.
+            #expect(
+                try attempt("INSERT INTO public.providers (provider_name) VALUES ('from-service')", as: "service_role")
+                    == nil)
+        }
+    }
+
+    @Test func pruningDeletesOldEventsAndRecordsItself() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let url = database.connectionString
+            _ = try keyadmin(url, ["--add-provider", "openai"])
+            try database.connect().query(
+                "UPDATE keyadmin.key_events SET occurred_at = now() - interval '400 days'", step: "age")
+            _ = try keyadmin(url, ["--add-provider", "groq"])
+            let pruned = try keyadmin(url, ["--prune-history", "--before", "2020-01-01"])
+            #expect(pruned.result.hasPrefix("deleted 0 events"), "\(pruned.stderr)")
+            let cutoff = try #require(
+                try database.values("SELECT to_char(now() - interval '1 day', 'YYYY-MM-DD') AS value").first ?? nil)
+            #expect(try keyadmin(url, ["--prune-history", "--before", cutoff]).result.hasPrefix("deleted 1 event"))
+            #expect(
+                try database.values("SELECT action AS value FROM keyadmin.key_events ORDER BY id")
+                    == ["provider_added", "history_pruned", "history_pruned"])
+            #expect(try keyadmin(url, ["--prune-history"]).status == 2)
+        }
+    }
+
+    @Test(.enabled(if: PgBouncer.isInstalled, "pgbouncer is not installed"))
+    func theActorHoldsPerTransactionThroughPgBouncer() throws {
+        let bouncer = try PgBouncer()
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let url = bouncer.connectionString(database: database.name)
+            for index in 0..<6 {
+                #expect(try keyadmin(url, ["--add-provider", "p\(index)"], actor: "actor-\(index)").status == 0)
+            }
+            // A plain write through the same pool afterwards is not attributed to any of them.
+            try Connection(settings: ConnectionSettings(connectionString: url)).query(
+                "INSERT INTO providers (provider_name) VALUES ('plain')", step: "plain")
+            #expect(
+                try database.values("SELECT actor AS value FROM keyadmin.key_events ORDER BY id")
+                    == (0..<6).map { "actor-\($0)" } + ["postgres"])
+        }
+    }
+
+    @Test func theFingerprintIsTheSameInTheTrailAndTheListing() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            _ = try keyadmin(database.connectionString, ["--add-provider", "openai"])
+            _ = try keyadmin(database.connectionString, ["--add-key", "openai", "sk-finger\\print-0001"])
+            let trail = try database.values(
+                "SELECT key_fingerprint AS value FROM keyadmin.key_events WHERE key_number = 1")
+            let listed = try keyadmin(database.connectionString, ["--list"]).stdout
+            #expect(trail.count == 1)
+            #expect(listed.contains(trail.first.flatMap { $0 } ?? "missing"))
+        }
+    }
+
+    /// The server's own log, after a bulk load with duplicates (the load that falls back from
+    /// COPY) and after failing commands, holds no key.
+    @Test(.enabled(if: PrivateServer.isAvailable, "no PostgreSQL server binaries"))
+    func theServerLogHoldsNoKey() throws {
+        let server = try PrivateServer()
+        let url = server.connectionString
+        let keys = (1...30).map { "sk-never-in-the-log-\($0)-Zq9" }
+        _ = try keyadmin(url, ["--migrate"])
+        _ = try keyadmin(url, ["--add-provider", "openai"])
+        _ = try keyadmin(url, ["--add-key", "openai", keys[0]])
+        _ = try keyadmin(url, ["--add-bulk", "openai"], stdin: keys.joined(separator: "\n") + "\n" + keys[3])
+        _ = try keyadmin(url, ["--add-key", "openai", keys[1]])  // already stored
+        _ = try keyadmin(url, ["--update-key", "openai", "1", keys[2]])  // stored as another number
+        _ = try keyadmin(url, ["--add-key", "openai", keys[4], "--number", "2"])  // taken
+        _ = try keyadmin(url, ["--update-key", "openai", "999", keys[5]])  // no such number
+        let log = server.log
+        #expect(!log.isEmpty)
+        for key in keys { #expect(!log.contains(key), "the server log holds \(key)") }
+    }
+}
