@@ -9,7 +9,9 @@
 -- keyadmin sets per transaction (set_config('keyadmin.actor', ..., true): transaction-local, so
 -- it works through PgBouncer in transaction mode); other writers are recorded by their role.
 --
--- The triggers are AFTER ... FOR EACH STATEMENT with transition tables. A BEFORE ROW trigger on
+-- Inserts and deletes of keys are recorded by AFTER ... FOR EACH STATEMENT triggers with
+-- transition tables (a bulk load is one statement per 10,000 keys); updates by an AFTER ROW
+-- trigger whose WHEN clause skips the changes that are not events. A BEFORE ROW trigger on
 -- provider_api_keys would make COPY insert row by row, and PostgreSQL then quotes whole input
 -- lines (keys included) in the CONTEXT of any error during a load, in the server log too.
 --
@@ -126,9 +128,10 @@ BEGIN
 END
 $$;
 
--- Keys changed: an event for each change an operator or a backend cares about. Failure counts
--- and last statuses alone are not events, and neither is a 429 on a key already cooling down.
-CREATE OR REPLACE FUNCTION keyadmin.record_keys_updated()
+-- Keys changed: an event for each change an operator or a backend cares about. A row trigger
+-- whose WHEN clause (below) lets through only those changes: a report that only counts a
+-- failure, a 2xx, or a 429 on a key already cooling down does not even call it.
+CREATE OR REPLACE FUNCTION keyadmin.record_key_updated()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -138,39 +141,37 @@ BEGIN
     INSERT INTO keyadmin.key_events
         (action, provider_name, key_number, key_fingerprint, state_before, state_after, reason, detail,
          actor, db_role, application_name, client_address)
-    SELECT change.action, p.provider_name, a.key_number, keyadmin.key_fingerprint(a.api_key),
-           keyadmin.key_state(b.disabled_at, b.expires_at, b.cooldown_until),
-           keyadmin.key_state(a.disabled_at, a.expires_at, a.cooldown_until),
+    SELECT change.action, p.provider_name, NEW.key_number, keyadmin.key_fingerprint(NEW.api_key),
+           keyadmin.key_state(OLD.disabled_at, OLD.expires_at, OLD.cooldown_until),
+           keyadmin.key_state(NEW.disabled_at, NEW.expires_at, NEW.cooldown_until),
            change.reason, change.detail,
            keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
-    FROM before AS b
-    JOIN after AS a ON a.id = b.id
-    JOIN public.providers AS p ON p.id = a.provider_id
+    FROM public.providers AS p
     CROSS JOIN LATERAL (
         SELECT 'key_replaced' AS action, NULL::text AS reason,
-               jsonb_build_object('previous_fingerprint', keyadmin.key_fingerprint(b.api_key)) AS detail
-        WHERE a.api_key IS DISTINCT FROM b.api_key
+               jsonb_build_object('previous_fingerprint', keyadmin.key_fingerprint(OLD.api_key)) AS detail
+        WHERE NEW.api_key IS DISTINCT FROM OLD.api_key
         UNION ALL
-        SELECT CASE WHEN a.disabled_automatically THEN 'key_disabled_automatically' ELSE 'key_disabled' END,
-               a.disabled_reason, NULL
-        WHERE b.disabled_at IS NULL AND a.disabled_at IS NOT NULL
+        SELECT CASE WHEN NEW.disabled_automatically THEN 'key_disabled_automatically' ELSE 'key_disabled' END,
+               NEW.disabled_reason, NULL
+        WHERE OLD.disabled_at IS NULL AND NEW.disabled_at IS NOT NULL
         UNION ALL
         SELECT 'key_enabled', NULL, NULL
-        WHERE b.disabled_at IS NOT NULL AND a.disabled_at IS NULL
+        WHERE OLD.disabled_at IS NOT NULL AND NEW.disabled_at IS NULL
         UNION ALL
-        SELECT 'expiry_set', NULL, jsonb_build_object('expires_at', a.expires_at)
-        WHERE a.expires_at IS DISTINCT FROM b.expires_at
+        SELECT 'expiry_set', NULL, jsonb_build_object('expires_at', NEW.expires_at)
+        WHERE NEW.expires_at IS DISTINCT FROM OLD.expires_at
         UNION ALL
-        SELECT 'label_set', NULL, jsonb_build_object('label', a.label)
-        WHERE a.label IS DISTINCT FROM b.label
+        SELECT 'label_set', NULL, jsonb_build_object('label', NEW.label)
+        WHERE NEW.label IS DISTINCT FROM OLD.label
         UNION ALL
-        SELECT 'cooldown_started', NULL,
-               jsonb_build_object('until', a.cooldown_until, 'http_status', a.last_status)
-        WHERE b.cooldown_until <= now() AND a.cooldown_until > now() AND a.disabled_at IS NULL
+        SELECT 'cooldown_started', NULL, jsonb_build_object('until', NEW.cooldown_until, 'http_status', NEW.last_status)
+        WHERE OLD.cooldown_until <= now() AND NEW.cooldown_until > now() AND NEW.disabled_at IS NULL
         UNION ALL
-        SELECT 'key_renumbered', NULL, jsonb_build_object('previous_number', b.key_number)
-        WHERE a.key_number IS DISTINCT FROM b.key_number
-    ) AS change;
+        SELECT 'key_renumbered', NULL, jsonb_build_object('previous_number', OLD.key_number)
+        WHERE NEW.key_number IS DISTINCT FROM OLD.key_number
+    ) AS change
+    WHERE p.id = NEW.provider_id;
     RETURN NULL;
 END
 $$;
@@ -223,7 +224,7 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION keyadmin.record_providers_updated()
+CREATE OR REPLACE FUNCTION keyadmin.record_provider_renamed()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -231,11 +232,8 @@ SET search_path = ''
 AS $$
 BEGIN
     INSERT INTO keyadmin.key_events (action, provider_name, detail, actor, db_role, application_name, client_address)
-    SELECT 'provider_renamed', a.provider_name, jsonb_build_object('previous_name', b.provider_name),
-           keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
-    FROM before AS b
-    JOIN after AS a ON a.id = b.id
-    WHERE a.provider_name IS DISTINCT FROM b.provider_name;
+    VALUES ('provider_renamed', NEW.provider_name, jsonb_build_object('previous_name', OLD.provider_name),
+            keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr());
     RETURN NULL;
 END
 $$;
@@ -264,18 +262,29 @@ $$;
 DROP TRIGGER IF EXISTS key_events_keys_inserted ON public.provider_api_keys;
 CREATE TRIGGER key_events_keys_inserted AFTER INSERT ON public.provider_api_keys
     REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_keys_inserted();
-DROP TRIGGER IF EXISTS key_events_keys_updated ON public.provider_api_keys;
-CREATE TRIGGER key_events_keys_updated AFTER UPDATE ON public.provider_api_keys
-    REFERENCING OLD TABLE AS before NEW TABLE AS after FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_keys_updated();
+-- Row-level, AFTER (which leaves COPY's batched inserts alone: it inserts, never updates), and
+-- only for the changes that are events.
+DROP TRIGGER IF EXISTS key_events_key_updated ON public.provider_api_keys;
+CREATE TRIGGER key_events_key_updated AFTER UPDATE ON public.provider_api_keys
+    FOR EACH ROW
+    WHEN (NEW.api_key IS DISTINCT FROM OLD.api_key
+          OR NEW.disabled_at IS DISTINCT FROM OLD.disabled_at
+          OR NEW.expires_at IS DISTINCT FROM OLD.expires_at
+          OR NEW.label IS DISTINCT FROM OLD.label
+          OR NEW.key_number IS DISTINCT FROM OLD.key_number
+          OR (OLD.cooldown_until <= now() AND NEW.cooldown_until > now()))
+    EXECUTE FUNCTION keyadmin.record_key_updated();
 DROP TRIGGER IF EXISTS key_events_keys_deleted ON public.provider_api_keys;
 CREATE TRIGGER key_events_keys_deleted AFTER DELETE ON public.provider_api_keys
     REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_keys_deleted();
 DROP TRIGGER IF EXISTS key_events_providers_inserted ON public.providers;
 CREATE TRIGGER key_events_providers_inserted AFTER INSERT ON public.providers
     REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_providers_inserted();
-DROP TRIGGER IF EXISTS key_events_providers_updated ON public.providers;
-CREATE TRIGGER key_events_providers_updated AFTER UPDATE ON public.providers
-    REFERENCING OLD TABLE AS before NEW TABLE AS after FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_providers_updated();
+-- keyadmin updates last_key_number with every key it adds: only a rename calls the function.
+DROP TRIGGER IF EXISTS key_events_provider_renamed ON public.providers;
+CREATE TRIGGER key_events_provider_renamed AFTER UPDATE OF provider_name ON public.providers
+    FOR EACH ROW WHEN (NEW.provider_name IS DISTINCT FROM OLD.provider_name)
+    EXECUTE FUNCTION keyadmin.record_provider_renamed();
 DROP TRIGGER IF EXISTS key_events_provider_deleting ON public.providers;
 CREATE TRIGGER key_events_provider_deleting BEFORE DELETE ON public.providers
     FOR EACH ROW EXECUTE FUNCTION keyadmin.record_provider_deleting();
@@ -286,8 +295,8 @@ CREATE TRIGGER key_events_provider_deleting BEFORE DELETE ON public.providers
 REVOKE ALL ON TABLE keyadmin.key_events FROM PUBLIC;
 REVOKE ALL ON FUNCTION keyadmin.event_actor(), keyadmin.key_fingerprint(text),
     keyadmin.key_state(timestamptz, timestamptz, timestamptz), keyadmin.record_keys_inserted(),
-    keyadmin.record_keys_updated(), keyadmin.record_keys_deleted(), keyadmin.record_providers_inserted(),
-    keyadmin.record_providers_updated(), keyadmin.record_provider_deleting() FROM PUBLIC;
+    keyadmin.record_key_updated(), keyadmin.record_keys_deleted(), keyadmin.record_providers_inserted(),
+    keyadmin.record_provider_renamed(), keyadmin.record_provider_deleting() FROM PUBLIC;
 
 DO $$
 DECLARE

@@ -139,6 +139,16 @@ struct CommandRunner {
                     "deleted \(deleted) event\(deleted == 1 ? "" : "s") before \(before); the pruning itself is recorded"
                 ])
 
+        case .doctor(let strict):
+            let findings = Doctor(store: store).run()
+            DoctorPrinter(json: output.json, out: out, database: target).print(findings)
+            let failed = findings.filter { $0.status == .fail || (strict && $0.status == .warn) }.count
+            if failed > 0 {
+                // The report stands whatever the verdict: a monitoring job reads it.
+                out.release()
+                throw .checksFailed(failed, countingWarnings: strict)
+            }
+
         case .completions:
             break  // printed before connecting
         }

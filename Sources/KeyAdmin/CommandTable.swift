@@ -20,6 +20,7 @@ enum CommandName: String, CaseIterable {
     case setExpiry = "--set-expiry"
     case history = "--history"
     case pruneHistory = "--prune-history"
+    case doctor = "--doctor"
     case completions = "--completions"
 
     /// Builds the command from exactly `values.count` values, taken in order.
@@ -122,6 +123,11 @@ enum CommandName: String, CaseIterable {
                 _, modifiers throws(UsageError) in
                 .pruneHistory(before: try modifiers.time(.before, required: true) ?? "")
             }
+        case .doctor:
+            Entry(values: [], help: "check that the keys are safe and the pools healthy: ok, warn or FAIL per check") {
+                _, modifiers throws(UsageError) in
+                .doctor(strict: modifiers.has(.strict))
+            }
         case .completions:
             Entry(values: [.shell], help: "print a completion script for bash, zsh or fish") {
                 values, _ throws(UsageError) in
@@ -160,6 +166,7 @@ enum Command: Equatable {
     case setExpiry(ProviderName, number: Int, Expiry)
     case history(HistoryFilter)
     case pruneHistory(before: String)
+    case doctor(strict: Bool)
     case completions(Shell)
 }
 

@@ -14,6 +14,7 @@ enum Modifier: String, CaseIterable {
     case since = "--since"
     case limit = "--limit"
     case before = "--before"
+    case strict = "--strict"
     // Shared by every command.
     case yes = "--yes"
     case json = "--json"
@@ -24,7 +25,7 @@ enum Modifier: String, CaseIterable {
 
     var valueName: String? {
         switch self {
-        case .reveal, .force, .dryRun, .yes, .json: nil
+        case .reveal, .force, .dryRun, .yes, .json, .strict: nil
         case .provider, .actor: "NAME"
         case .state: "STATE"
         case .label, .reason: "TEXT"
@@ -45,6 +46,7 @@ enum Modifier: String, CaseIterable {
         case .reveal, .state: [.list]
         case .key, .since, .limit: [.history]
         case .before: [.pruneHistory]
+        case .strict: [.doctor]
         case .label, .expires: [.addKey, .addBulk]
         case .reason: [.disableKey]
         case .file: [.addBulk]
@@ -73,6 +75,7 @@ enum Modifier: String, CaseIterable {
         case .since: "with --history: only events from this time on"
         case .limit: "with --history: at most this many events (default 50)"
         case .before: "with --prune-history: delete the events before this time"
+        case .strict: "with --doctor: warnings fail too (exit 1)"
         case .actor: "who you are, for the record (default: KEYADMIN_ACTOR, else user@host)"
         case .yes: "do not ask for confirmation (deletes)"
         case .json: "print the result as one JSON document"

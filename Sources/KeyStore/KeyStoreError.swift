@@ -30,6 +30,8 @@ public enum KeyStoreError: Error, Sendable, Equatable {
     /// The connection broke during COMMIT: the change may or may not have been saved.
     case outcomeUnknown(String)
     case database(String, hint: String?)
+    /// `--doctor` found problems; its report says which.
+    case checksFailed(Int, countingWarnings: Bool)
 
     public enum Category: Sendable {
         case failure, usage, notFound, busy
@@ -66,6 +68,8 @@ public enum KeyStoreError: Error, Sendable, Equatable {
             "migration \(fileName) has changed since it was applied to this database"
         case .unknownMigrationsApplied(let versions):
             "this database has migration\(versions.count == 1 ? "" : "s") \(versions.joined(separator: ", ")) that this keyadmin does not know"
+        case .checksFailed(let count, let warnings):
+            "\(count) check\(count == 1 ? "" : "s") \(warnings ? "failed or warned" : "failed")"
         case .busy(let message), .timedOut(let message), .notConfigured(let message, _),
             .connection(let message, _), .outcomeUnknown(let message), .database(let message, _):
             message
@@ -92,6 +96,7 @@ public enum KeyStoreError: Error, Sendable, Equatable {
         case .unknownMigrationsApplied: "upgrade keyadmin"
         case .busy, .timedOut: "another operator or a long statement holds the rows; try again"
         case .outcomeUnknown: "check with keyadmin --list before trying again"
+        case .checksFailed: "see the lines marked above; each names its fix"
         }
     }
 
