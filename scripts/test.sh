@@ -18,6 +18,14 @@ swift build --build-tests
 # Tests that stop or freeze a server of their own need the server binaries, whatever the
 # shared server is.
 want_packages '[ -n "$(postgres_bin_dir)" ]:postgresql'
+# pgTAP (supabase/tests/, run with pg_prove) for the server's major version; zsh and fish for
+# the completion scripts.
+pg_major=$(basename "$(dirname "$(postgres_bin_dir)")" 2>/dev/null || true)
+if [ -n "$pg_major" ]; then
+    want_packages "[ -f /usr/share/postgresql/$pg_major/extension/pgtap.control ]:postgresql-$pg_major-pgtap" \
+        "command -v pg_prove:libtap-parser-sourcehandler-pgtap-perl"
+fi
+want_packages "command -v zsh:zsh" "command -v fish:fish"
 
 if [ -n "${TEST_DATABASE_URL:-}" ]; then
     say "testing against TEST_DATABASE_URL"

@@ -7,8 +7,10 @@ struct DoctorPrinter {
     let database: DatabaseTarget
 
     func print(_ findings: [DoctorFinding]) {
-        let counts = (ok: findings.filter { $0.status == .ok }.count, warn: findings.filter { $0.status == .warn }.count,
-                      fail: findings.filter { $0.status == .fail }.count)
+        let counts = (
+            ok: findings.filter { $0.status == .ok }.count, warn: findings.filter { $0.status == .warn }.count,
+            fail: findings.filter { $0.status == .fail }.count
+        )
         if json {
             let items = findings.map { finding in
                 "{\"check\":\(JSON.string(finding.check)),\"status\":\(JSON.string(finding.status.rawValue))"
@@ -24,11 +26,12 @@ struct DoctorPrinter {
         let colour = out.usesColour
         out.line(Style.dim.apply("database: \(database.label)", when: colour))
         for finding in findings {
-            let label = switch finding.status {
-            case .ok: "ok  "
-            case .warn: Style.bold.apply("warn", when: colour)
-            case .fail: Style.red.apply("FAIL", when: colour)
-            }
+            let label =
+                switch finding.status {
+                case .ok: "ok  "
+                case .warn: Style.bold.apply("warn", when: colour)
+                case .fail: Style.red.apply("FAIL", when: colour)
+                }
             var line = "\(label)  \(finding.check): \(finding.object): \(finding.message)"
             if let fix = finding.fix, finding.status != .ok { line += "  (fix: \(fix))" }
             out.line(line)

@@ -76,21 +76,36 @@ public struct Doctor {
 
     private func transport() -> [DoctorFinding] {
         let security = connection.transportSecurity
-        let serverSaysTLS = (try? rows("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", step: "reading pg_stat_ssl")
-            .first?.decode("ssl", as: Bool.self)) ?? security.tls
+        let serverSaysTLS =
+            (try? rows("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", step: "reading pg_stat_ssl")
+                .first?.decode("ssl", as: Bool.self)) ?? security.tls
         let target = store.target
         if security.local {
-            return [DoctorFinding("connection", .ok, target, serverSaysTLS ? "TLS in use (server on this machine)" : "server on this machine; no TLS needed")]
+            return [
+                DoctorFinding(
+                    "connection", .ok, target,
+                    serverSaysTLS ? "TLS in use (server on this machine)" : "server on this machine; no TLS needed")
+            ]
         }
         if !serverSaysTLS {
-            return [DoctorFinding("connection", .fail, target, "this session is not encrypted: the password and every key cross the network in clear",
-                                  fix: "add sslmode=verify-full (and sslrootcert=...) to the connection string")]
+            return [
+                DoctorFinding(
+                    "connection", .fail, target,
+                    "this session is not encrypted: the password and every key cross the network in clear",
+                    fix: "add sslmode=verify-full (and sslrootcert=...) to the connection string")
+            ]
         }
         if security.sslMode != "verify-full" {
-            return [DoctorFinding("connection", .warn, target, "TLS in use, but the server's certificate is not verified (sslmode=\(security.sslMode))",
-                                  fix: "add sslmode=verify-full&sslrootcert=/path/to/ca.crt to the connection string")]
+            return [
+                DoctorFinding(
+                    "connection", .warn, target,
+                    "TLS in use, but the server's certificate is not verified (sslmode=\(security.sslMode))",
+                    fix: "add sslmode=verify-full&sslrootcert=/path/to/ca.crt to the connection string")
+            ]
         }
-        return [DoctorFinding("connection", .ok, target, "TLS in use, server certificate verified (sslmode=verify-full)")]
+        return [
+            DoctorFinding("connection", .ok, target, "TLS in use, server certificate verified (sslmode=verify-full)")
+        ]
     }
 
     // MARK: - Schema
@@ -99,16 +114,30 @@ public struct Doctor {
         do {
             let outcome = try Migrator(connection: connection).run(dryRun: true)
             if outcome.applied.isEmpty {
-                return [DoctorFinding("schema", .ok, "keyadmin.schema_migrations", "all \(outcome.alreadyApplied.count) migrations applied, none changed since")]
+                return [
+                    DoctorFinding(
+                        "schema", .ok, "keyadmin.schema_migrations",
+                        "all \(outcome.alreadyApplied.count) migrations applied, none changed since")
+                ]
             }
-            return [DoctorFinding("schema", .fail, "keyadmin.schema_migrations",
-                                  "not applied: \(outcome.applied.map(\.fileName).joined(separator: ", "))", fix: "keyadmin --migrate")]
+            return [
+                DoctorFinding(
+                    "schema", .fail, "keyadmin.schema_migrations",
+                    "not applied: \(outcome.applied.map(\.fileName).joined(separator: ", "))", fix: "keyadmin --migrate"
+                )
+            ]
         } catch .migrationDrift(let fileName) {
-            return [DoctorFinding("schema", .fail, fileName, "changed since it was applied",
-                                  fix: "restore the file as applied; put changes in a new migration")]
+            return [
+                DoctorFinding(
+                    "schema", .fail, fileName, "changed since it was applied",
+                    fix: "restore the file as applied; put changes in a new migration")
+            ]
         } catch .unknownMigrationsApplied(let versions) {
-            return [DoctorFinding("schema", .warn, "keyadmin.schema_migrations",
-                                  "applied by a newer keyadmin: \(versions.joined(separator: ", "))", fix: "upgrade keyadmin")]
+            return [
+                DoctorFinding(
+                    "schema", .warn, "keyadmin.schema_migrations",
+                    "applied by a newer keyadmin: \(versions.joined(separator: ", "))", fix: "upgrade keyadmin")
+            ]
         } catch {
             throw error
         }
@@ -126,10 +155,13 @@ public struct Doctor {
             """, step: "reading Row Level Security")
         {
             let name: String = try row.decode("name")
-            findings.append(try row.decode("enabled", as: Bool.self)
-                ? DoctorFinding("row level security", .ok, name, "enabled")
-                : DoctorFinding("row level security", .fail, name, "Row Level Security is off: any role with a privilege sees every row",
-                                fix: "ALTER TABLE \(name) ENABLE ROW LEVEL SECURITY;"))
+            findings.append(
+                try row.decode("enabled", as: Bool.self)
+                    ? DoctorFinding("row level security", .ok, name, "enabled")
+                    : DoctorFinding(
+                        "row level security", .fail, name,
+                        "Row Level Security is off: any role with a privilege sees every row",
+                        fix: "ALTER TABLE \(name) ENABLE ROW LEVEL SECURITY;"))
         }
         for row in try rows(
             """
@@ -141,10 +173,11 @@ public struct Doctor {
             """, step: "reading policies")
         {
             let name: String = try row.decode("name"), policy: String = try row.decode("policyname")
-            findings.append(DoctorFinding(
-                "row level security", .fail, "\(name) policy \(policy)",
-                "the policy applies to \(try row.decode("roles", as: String.self)), not only to service_role",
-                fix: "DROP POLICY \(quoteIdentifier(policy)) ON \(name);"))
+            findings.append(
+                DoctorFinding(
+                    "row level security", .fail, "\(name) policy \(policy)",
+                    "the policy applies to \(try row.decode("roles", as: String.self)), not only to service_role",
+                    fix: "DROP POLICY \(quoteIdentifier(policy)) ON \(name);"))
         }
         return findings
     }
@@ -179,17 +212,21 @@ public struct Doctor {
             ORDER BY r.role, o.kind, o.name
             """, step: "reading privileges")
         where try row.decode("granted", as: Bool.self) {
-            let role: String = try row.decode("role"), kind: String = try row.decode("kind"), name: String = try row.decode("name")
+            let role: String = try row.decode("role"), kind: String = try row.decode("kind"),
+                name: String = try row.decode("name")
             let grantee = role == "public" ? "PUBLIC" : quoteIdentifier(role)
             let object = kind == "function" ? "FUNCTION \(name)" : "\(kind.uppercased()) \(name)"
-            findings.append(DoctorFinding(
-                "privileges", .fail, name, "\(role == "public" ? "PUBLIC (every role)" : role) has privileges on it",
-                fix: "REVOKE ALL ON \(object) FROM \(grantee);"))
+            findings.append(
+                DoctorFinding(
+                    "privileges", .fail, name,
+                    "\(role == "public" ? "PUBLIC (every role)" : role) has privileges on it",
+                    fix: "REVOKE ALL ON \(object) FROM \(grantee);"))
         }
         if findings.isEmpty {
-            findings.append(DoctorFinding(
-                "privileges", .ok, "key tables, sequences, functions, events",
-                "no privilege for \(roles.map { $0 == "public" ? "PUBLIC" : $0 }.joined(separator: ", "))"))
+            findings.append(
+                DoctorFinding(
+                    "privileges", .ok, "key tables, sequences, functions, events",
+                    "no privilege for \(roles.map { $0 == "public" ? "PUBLIC" : $0 }.joined(separator: ", "))"))
         }
         // The service role: exactly SELECT, INSERT, UPDATE, DELETE on the tables (migration 025).
         for row in try rows(
@@ -203,8 +240,10 @@ public struct Doctor {
         {
             let extra: String = try row.decode("extra"), name: String = try row.decode("name")
             if !extra.isEmpty {
-                findings.append(DoctorFinding("privileges", .warn, name, "service_role also has \(extra)",
-                                              fix: "REVOKE \(extra) ON TABLE \(name) FROM service_role;"))
+                findings.append(
+                    DoctorFinding(
+                        "privileges", .warn, name, "service_role also has \(extra)",
+                        fix: "REVOKE \(extra) ON TABLE \(name) FROM service_role;"))
             }
         }
         return findings
@@ -225,15 +264,25 @@ public struct Doctor {
             """, step: "reading who can read keys")
         {
             let name: String = try row.decode("rolname")
-            if try row.decode("rolsuper", as: Bool.self) { expected.append("\(name) (superuser)") }
-            else if try row.decode("owner", as: Bool.self) { expected.append("\(name) (owner)") }
-            else if name == "service_role" { expected.append(name) }
-            else { unexpected.append(name) }
+            if try row.decode("rolsuper", as: Bool.self) {
+                expected.append("\(name) (superuser)")
+            } else if try row.decode("owner", as: Bool.self) {
+                expected.append("\(name) (owner)")
+            } else if name == "service_role" {
+                expected.append(name)
+            } else {
+                unexpected.append(name)
+            }
         }
-        var findings = [DoctorFinding("readers", .ok, "public.provider_api_keys", "can read keys: \(expected.joined(separator: ", "))")]
+        var findings = [
+            DoctorFinding(
+                "readers", .ok, "public.provider_api_keys", "can read keys: \(expected.joined(separator: ", "))")
+        ]
         for name in unexpected {
-            findings.append(DoctorFinding("readers", .warn, "public.provider_api_keys", "\(name) can read keys",
-                                          fix: "REVOKE SELECT ON TABLE public.provider_api_keys FROM \(quoteIdentifier(name));"))
+            findings.append(
+                DoctorFinding(
+                    "readers", .warn, "public.provider_api_keys", "\(name) can read keys",
+                    fix: "REVOKE SELECT ON TABLE public.provider_api_keys FROM \(quoteIdentifier(name));"))
         }
         return findings
     }
@@ -255,10 +304,11 @@ public struct Doctor {
             """, step: "looking for SECURITY DEFINER functions over the keys")
         {
             let name: String = try row.decode("name")
-            findings.append(DoctorFinding(
-                "indirect exposure", .fail, name,
-                "a SECURITY DEFINER function that reads the key table is executable by an API role: it hands out keys with its owner's rights",
-                fix: "REVOKE ALL ON FUNCTION \(name) FROM PUBLIC, anon, authenticated;"))
+            findings.append(
+                DoctorFinding(
+                    "indirect exposure", .fail, name,
+                    "a SECURITY DEFINER function that reads the key table is executable by an API role: it hands out keys with its owner's rights",
+                    fix: "REVOKE ALL ON FUNCTION \(name) FROM PUBLIC, anon, authenticated;"))
         }
         for row in try rows(
             """
@@ -276,13 +326,16 @@ public struct Doctor {
             """, step: "looking for views over the keys")
         {
             let name: String = try row.decode("name")
-            findings.append(DoctorFinding(
-                "indirect exposure", .fail, name, "a view over the key table is selectable by an API role",
-                fix: "REVOKE ALL ON \(name) FROM PUBLIC, anon, authenticated;"))
+            findings.append(
+                DoctorFinding(
+                    "indirect exposure", .fail, name, "a view over the key table is selectable by an API role",
+                    fix: "REVOKE ALL ON \(name) FROM PUBLIC, anon, authenticated;"))
         }
         if findings.isEmpty {
-            findings.append(DoctorFinding("indirect exposure", .ok, "functions and views",
-                                          "no SECURITY DEFINER function or view reaches the keys for an API role"))
+            findings.append(
+                DoctorFinding(
+                    "indirect exposure", .ok, "functions and views",
+                    "no SECURITY DEFINER function or view reaches the keys for an API role"))
         }
         return findings
     }
@@ -300,15 +353,18 @@ public struct Doctor {
         ).map { row in
             let name: String = try row.decode("name")
             if !(try row.decode("present", as: Bool.self)) {
-                return DoctorFinding("functions", .fail, name, "missing (or its signature changed)", fix: "keyadmin --migrate")
+                return DoctorFinding(
+                    "functions", .fail, name, "missing (or its signature changed)", fix: "keyadmin --migrate")
             }
             if try row.decode("definer", as: Bool.self) {
-                return DoctorFinding("functions", .fail, name, "SECURITY DEFINER: it runs with its owner's rights",
-                                     fix: "ALTER FUNCTION \(name) SECURITY INVOKER;")
+                return DoctorFinding(
+                    "functions", .fail, name, "SECURITY DEFINER: it runs with its owner's rights",
+                    fix: "ALTER FUNCTION \(name) SECURITY INVOKER;")
             }
             if !(try row.decode("pinned", as: Bool.self)) {
-                return DoctorFinding("functions", .fail, name, "its search_path is not pinned",
-                                     fix: "ALTER FUNCTION \(name) SET search_path = '';")
+                return DoctorFinding(
+                    "functions", .fail, name, "its search_path is not pinned",
+                    fix: "ALTER FUNCTION \(name) SET search_path = '';")
             }
             return DoctorFinding("functions", .ok, name, "SECURITY INVOKER, search_path pinned")
         }
@@ -328,20 +384,25 @@ public struct Doctor {
         var findings: [DoctorFinding] = []
         let statement: String = try row.decode("log_statement")
         if statement == "mod" || statement == "all" {
-            findings.append(DoctorFinding(
-                "server logging", .warn, "log_statement = \(statement)",
-                "every statement that adds or changes a key is written to the server log, key included",
-                fix: "ALTER SYSTEM SET log_statement = 'ddl'; SELECT pg_reload_conf();"))
+            findings.append(
+                DoctorFinding(
+                    "server logging", .warn, "log_statement = \(statement)",
+                    "every statement that adds or changes a key is written to the server log, key included",
+                    fix: "ALTER SYSTEM SET log_statement = 'ddl'; SELECT pg_reload_conf();"))
         }
-        let minDuration: String = try row.decode("min_duration"), parameters: String = try row.decode("parameter_length")
+        let minDuration: String = try row.decode("min_duration"),
+            parameters: String = try row.decode("parameter_length")
         if minDuration == "0", parameters != "0" {
-            findings.append(DoctorFinding(
-                "server logging", .warn, "log_min_duration_statement = 0",
-                "every statement is logged with its parameters, keys included",
-                fix: "ALTER SYSTEM SET log_parameter_max_length = 0; SELECT pg_reload_conf();"))
+            findings.append(
+                DoctorFinding(
+                    "server logging", .warn, "log_min_duration_statement = 0",
+                    "every statement is logged with its parameters, keys included",
+                    fix: "ALTER SYSTEM SET log_parameter_max_length = 0; SELECT pg_reload_conf();"))
         }
         if findings.isEmpty {
-            findings.append(DoctorFinding("server logging", .ok, "log_statement = \(statement)", "keys do not reach the server log"))
+            findings.append(
+                DoctorFinding("server logging", .ok, "log_statement = \(statement)", "keys do not reach the server log")
+            )
         }
         return findings
     }
@@ -369,24 +430,31 @@ public struct Doctor {
             let name: String = try row.decode("provider_name")
             let total: Int = try row.decode("total"), available: Int = try row.decode("available")
             if available == 0 {
-                findings.append(DoctorFinding(
-                    "pool health", .fail, name, "no available key (\(total) key\(total == 1 ? "" : "s"))",
-                    fix: "keyadmin --list --provider \(name)"))
+                findings.append(
+                    DoctorFinding(
+                        "pool health", .fail, name, "no available key (\(total) key\(total == 1 ? "" : "s"))",
+                        fix: "keyadmin --list --provider \(name)"))
             } else if available * 2 < total {
-                findings.append(DoctorFinding(
-                    "pool health", .warn, name, "only \(available) of \(total) keys available",
-                    fix: "keyadmin --list --provider \(name)"))
+                findings.append(
+                    DoctorFinding(
+                        "pool health", .warn, name, "only \(available) of \(total) keys available",
+                        fix: "keyadmin --list --provider \(name)"))
             } else {
                 findings.append(DoctorFinding("pool health", .ok, name, "\(available) of \(total) keys available"))
             }
             if let expiring: String = try row.decodeIfPresent("expiring"), !expiring.isEmpty {
-                findings.append(DoctorFinding("pool health", .warn, name, "keys expiring within 7 days: #\(expiring.replacingOccurrencesOfCommaSpace())",
-                                              fix: "keyadmin --update-key \(name) NUM - (a new key), or --set-expiry"))
+                findings.append(
+                    DoctorFinding(
+                        "pool health", .warn, name,
+                        "keys expiring within 7 days: #\(expiring.replacingOccurrencesOfCommaSpace())",
+                        fix: "keyadmin --update-key \(name) NUM - (a new key), or --set-expiry"))
             }
             if let disabled: String = try row.decodeIfPresent("auto_disabled"), !disabled.isEmpty {
-                findings.append(DoctorFinding("pool health", .warn, name,
-                                              "keys disabled automatically (a 401, 402 or 403 reported): #\(disabled.replacingOccurrencesOfCommaSpace())",
-                                              fix: "keyadmin --list --provider \(name) --state disabled"))
+                findings.append(
+                    DoctorFinding(
+                        "pool health", .warn, name,
+                        "keys disabled automatically (a 401, 402 or 403 reported): #\(disabled.replacingOccurrencesOfCommaSpace())",
+                        fix: "keyadmin --list --provider \(name) --state disabled"))
             }
         }
         return findings
@@ -395,7 +463,9 @@ public struct Doctor {
     /// An identifier in double quotes when it needs them, for the fixes shown.
     private func quoteIdentifier(_ name: String) -> String {
         let plain = name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
-        return plain ? name : "\"" + name.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
+        return plain
+            ? name
+            : "\"" + name.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
     }
 }
 

@@ -64,7 +64,9 @@ public final class Connection {
         if let options = PQconninfo(handle) {
             var option = options
             while let keyword = option.pointee.keyword {
-                if String(cString: keyword) == "sslmode", let value = option.pointee.val { mode = String(cString: value) }
+                if String(cString: keyword) == "sslmode", let value = option.pointee.val {
+                    mode = String(cString: value)
+                }
                 option += 1
             }
             PQconninfoFree(options)

@@ -1,7 +1,7 @@
 import Foundation
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// `--doctor` on databases broken the ways an admin breaks them by mistake (each made by a
 /// superuser), and on a healthy one prepared like Supabase's.
@@ -13,8 +13,12 @@ import TestSupport
     func breaking(_ sql: String, _ body: (TestDatabase) throws -> Void) throws {
         try TestDatabase.with(likeSupabase: true) { (database: TestDatabase) throws in
             _ = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-provider", "openai"])
-            _ = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-key", "openai", "sk-doctor-key-000001"])
-            _ = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-key", "openai", "sk-doctor-key-000002"])
+            _ = try KeyAdminProcess.run([
+                "--database-url", database.connectionString, "--add-key", "openai", "sk-doctor-key-000001",
+            ])
+            _ = try KeyAdminProcess.run([
+                "--database-url", database.connectionString, "--add-key", "openai", "sk-doctor-key-000002",
+            ])
             try database.connect().execute(SQLScript(trustedSQL: sql), step: "breaking the database")
             try body(database)
         }
@@ -34,39 +38,93 @@ import TestSupport
             #expect(output.stdout.hasSuffix(" ok, 0 warn, 0 FAIL\n"), "\(output.stdout)")
             #expect(!output.stdout.contains("\nFAIL") && !output.stdout.contains("\nwarn"), "\(output.stdout)")
             let json = try doctor(database, ["--json"])
-            let document = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+            let document = try #require(
+                try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
             let checks = try #require(document["checks"] as? [[String: Any]])
             let names = Set(checks.compactMap { $0["check"] as? String })
-            #expect(names == ["connection", "schema", "row level security", "privileges", "readers", "indirect exposure",
-                              "functions", "server logging", "pool health"])
+            #expect(
+                names == [
+                    "connection", "schema", "row level security", "privileges", "readers", "indirect exposure",
+                    "functions", "server logging", "pool health",
+                ])
             #expect((document["summary"] as? [String: Int])?["fail"] == 0)
         }
     }
 
     @Test(arguments: [
-        ("GRANT SELECT ON public.provider_api_keys TO anon", "FAIL", "privileges", "public.provider_api_keys", "REVOKE ALL ON TABLE public.provider_api_keys FROM anon;"),
-        ("GRANT SELECT ON public.provider_api_keys TO PUBLIC", "FAIL", "privileges", "PUBLIC (every role)", "FROM PUBLIC;"),
-        ("GRANT EXECUTE ON FUNCTION public.get_api_key(text, integer) TO authenticated", "FAIL", "privileges", "public.get_api_key(text, integer)", "REVOKE ALL ON FUNCTION"),
+        (
+            "GRANT SELECT ON public.provider_api_keys TO anon", "FAIL", "privileges", "public.provider_api_keys",
+            "REVOKE ALL ON TABLE public.provider_api_keys FROM anon;"
+        ),
+        (
+            "GRANT SELECT ON public.provider_api_keys TO PUBLIC", "FAIL", "privileges", "PUBLIC (every role)",
+            "FROM PUBLIC;"
+        ),
+        (
+            "GRANT EXECUTE ON FUNCTION public.get_api_key(text, integer) TO authenticated", "FAIL", "privileges",
+            "public.get_api_key(text, integer)", "REVOKE ALL ON FUNCTION"
+        ),
         ("GRANT SELECT ON keyadmin.key_events TO anon", "FAIL", "privileges", "keyadmin.key_events", "FROM anon;"),
-        ("ALTER TABLE public.provider_api_keys DISABLE ROW LEVEL SECURITY", "FAIL", "row level security", "public.provider_api_keys", "ENABLE ROW LEVEL SECURITY"),
-        ("CREATE POLICY peek ON public.provider_api_keys FOR SELECT TO anon USING (true)", "FAIL", "row level security", "policy peek", "DROP POLICY peek"),
-        ("CREATE FUNCTION public.all_keys() RETURNS SETOF text LANGUAGE sql SECURITY DEFINER AS 'SELECT api_key FROM public.provider_api_keys'",
-         "FAIL", "indirect exposure", "all_keys()", "REVOKE ALL ON FUNCTION"),
-        ("CREATE VIEW public.key_view AS SELECT api_key FROM public.provider_api_keys", "FAIL", "indirect exposure", "key_view", "REVOKE ALL ON"),
-        ("ALTER FUNCTION public.get_api_key(text, integer) SECURITY DEFINER", "FAIL", "functions", "public.get_api_key", "SECURITY INVOKER;"),
-        ("ALTER FUNCTION public.get_random_api_key(text) RESET search_path", "FAIL", "functions", "public.get_random_api_key", "SET search_path"),
-        ("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET log_statement = ''all''', current_database()); END $$",
-         "warn", "server logging", "log_statement = all", "ALTER SYSTEM SET log_statement"),
-        ("DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET log_min_duration_statement = 0', current_database()); END $$",
-         "warn", "server logging", "log_min_duration_statement = 0", "log_parameter_max_length = 0"),
-        ("GRANT TRUNCATE ON public.provider_api_keys TO service_role", "warn", "privileges", "public.provider_api_keys", "REVOKE TRUNCATE"),
-        ("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'doctor_reader') THEN CREATE ROLE doctor_reader; END IF; END $$; GRANT SELECT ON public.provider_api_keys TO doctor_reader",
-         "warn", "readers", "doctor_reader can read keys", "REVOKE SELECT"),
-        ("UPDATE public.provider_api_keys SET disabled_at = now()", "FAIL", "pool health", "openai", "no available key"),
-        ("UPDATE public.provider_api_keys SET expires_at = now() + interval '2 days'", "warn", "pool health", "expiring within 7 days: #1, #2", "--set-expiry"),
-        ("UPDATE public.provider_api_keys SET disabled_at = now(), disabled_automatically = true WHERE key_number = 1", "warn", "pool health", "disabled automatically", "--state disabled"),
-        ("DELETE FROM keyadmin.schema_migrations WHERE version = '024'", "FAIL", "schema", "not applied: 024_audit_trail.sql", "keyadmin --migrate"),
-        ("UPDATE keyadmin.schema_migrations SET checksum = 'edited' WHERE version = '023'", "FAIL", "schema", "023_key_lifecycle.sql", "restore the file"),
+        (
+            "ALTER TABLE public.provider_api_keys DISABLE ROW LEVEL SECURITY", "FAIL", "row level security",
+            "public.provider_api_keys", "ENABLE ROW LEVEL SECURITY"
+        ),
+        (
+            "CREATE POLICY peek ON public.provider_api_keys FOR SELECT TO anon USING (true)", "FAIL",
+            "row level security", "policy peek", "DROP POLICY peek"
+        ),
+        (
+            "CREATE FUNCTION public.all_keys() RETURNS SETOF text LANGUAGE sql SECURITY DEFINER AS 'SELECT api_key FROM public.provider_api_keys'",
+            "FAIL", "indirect exposure", "all_keys()", "REVOKE ALL ON FUNCTION"
+        ),
+        (
+            "CREATE VIEW public.key_view AS SELECT api_key FROM public.provider_api_keys", "FAIL", "indirect exposure",
+            "key_view", "REVOKE ALL ON"
+        ),
+        (
+            "ALTER FUNCTION public.get_api_key(text, integer) SECURITY DEFINER", "FAIL", "functions",
+            "public.get_api_key", "SECURITY INVOKER;"
+        ),
+        (
+            "ALTER FUNCTION public.get_random_api_key(text) RESET search_path", "FAIL", "functions",
+            "public.get_random_api_key", "SET search_path"
+        ),
+        (
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET log_statement = ''all''', current_database()); END $$",
+            "warn", "server logging", "log_statement = all", "ALTER SYSTEM SET log_statement"
+        ),
+        (
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET log_min_duration_statement = 0', current_database()); END $$",
+            "warn", "server logging", "log_min_duration_statement = 0", "log_parameter_max_length = 0"
+        ),
+        (
+            "GRANT TRUNCATE ON public.provider_api_keys TO service_role", "warn", "privileges",
+            "public.provider_api_keys", "REVOKE TRUNCATE"
+        ),
+        (
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'doctor_reader') THEN CREATE ROLE doctor_reader; END IF; END $$; GRANT SELECT ON public.provider_api_keys TO doctor_reader",
+            "warn", "readers", "doctor_reader can read keys", "REVOKE SELECT"
+        ),
+        (
+            "UPDATE public.provider_api_keys SET disabled_at = now()", "FAIL", "pool health", "openai",
+            "no available key"
+        ),
+        (
+            "UPDATE public.provider_api_keys SET expires_at = now() + interval '2 days'", "warn", "pool health",
+            "expiring within 7 days: #1, #2", "--set-expiry"
+        ),
+        (
+            "UPDATE public.provider_api_keys SET disabled_at = now(), disabled_automatically = true WHERE key_number = 1",
+            "warn", "pool health", "disabled automatically", "--state disabled"
+        ),
+        (
+            "DELETE FROM keyadmin.schema_migrations WHERE version = '024'", "FAIL", "schema",
+            "not applied: 024_audit_trail.sql", "keyadmin --migrate"
+        ),
+        (
+            "UPDATE keyadmin.schema_migrations SET checksum = 'edited' WHERE version = '023'", "FAIL", "schema",
+            "023_key_lifecycle.sql", "restore the file"
+        ),
     ])
     func eachBreakageIsNamedWithItsFix(_ breakage: (String, String, String, String, String)) throws {
         let (sql, status, check, object, fix) = breakage
@@ -83,7 +141,9 @@ import TestSupport
                 #expect(output.stderr.hasPrefix("error: 1 check failed") || output.stderr.contains("checks failed"))
                 let json = try doctor(database, ["--json"])
                 #expect(json.status == 1)
-                #expect((try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) != nil, "a whole document even when failing")
+                #expect(
+                    (try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) != nil,
+                    "a whole document even when failing")
             }
         }
     }

@@ -224,7 +224,9 @@ import Testing
         #expect(!result.output.contains("secret-Pa55"))
         #expect(result.output.contains("chosen status 0"), "\(result.output)")
         // --doctor says the session is not encrypted, and fails.
-        #expect(result.output.contains("FAIL  connection: \(address):5432/postgres: this session is not encrypted"), "\(result.output)")
+        #expect(
+            result.output.contains("FAIL  connection: \(address):5432/postgres: this session is not encrypted"),
+            "\(result.output)")
         #expect(result.output.contains("doctor status 1"))
     }
 
