@@ -266,6 +266,19 @@ import Testing
             _ = try run("--update-key", "openai", "1", "sk-pooled-replaced-01")
             _ = try run("--delete-key", "openai", "2")
             #expect(try run("--list", "--provider", "openai").stdout.contains("(1999 keys, all available)"))
+            // Lifecycle and reports through the pooler: each report is one statement of its own.
+            _ = try run("--disable-key", "openai", "3", "--reason", "pooled")
+            _ = try run("--enable-key", "openai", "3")
+            let backend = try Connection(settings: ConnectionSettings(connectionString: url))
+            for _ in 0..<3 {
+                let state: String? = try backend.query(
+                    "SELECT report_api_key_result('openai', 'sk-pooled-key-4-x', 429, 60) AS state", step: "report"
+                ).singleRow().decodeIfPresent("state")
+                #expect(state == "cooling_down")
+            }
+            #expect(try run("--list", "--provider", "openai", "--state", "cooling").stdout.contains("#4 "))
+            #expect(try run("--history", "--key", "4").stdout.contains("cooldown started"))
+            _ = try run("--doctor")
             _ = try run("--list", "--json")
             _ = try run("--delete-provider", "openai", "--yes")
             _ = try run("--migrate")
