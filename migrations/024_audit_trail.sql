@@ -99,31 +99,32 @@ SECURITY DEFINER
 SET search_path = ''
 AS $$
 BEGIN
-    INSERT INTO keyadmin.key_events
-        (action, provider_name, key_number, key_fingerprint, state_after, detail,
-         actor, db_role, application_name, client_address)
-    SELECT CASE WHEN EXISTS (SELECT 1 FROM keyadmin.key_events AS e
-                             WHERE e.provider_name = p.provider_name AND e.key_number = n.key_number
-                               AND e.action = 'key_deleted')
-                THEN 'key_put_back' ELSE 'key_added' END,
-           p.provider_name, n.key_number, keyadmin.key_fingerprint(n.api_key),
-           keyadmin.key_state(n.disabled_at, n.expires_at, n.cooldown_until),
-           jsonb_strip_nulls(jsonb_build_object('label', n.label, 'expires_at', n.expires_at)),
-           keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
-    FROM inserted AS n
-    JOIN public.providers AS p ON p.id = n.provider_id
-    WHERE (SELECT count(*) FROM inserted) <= 100;
-
-    INSERT INTO keyadmin.key_events
-        (action, provider_name, detail, actor, db_role, application_name, client_address)
-    SELECT 'keys_added', p.provider_name,
-           jsonb_build_object('count', count(*), 'first_number', min(n.key_number), 'last_number', max(n.key_number),
-                              'fingerprints', jsonb_agg(keyadmin.key_fingerprint(n.api_key) ORDER BY n.key_number)),
-           keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
-    FROM inserted AS n
-    JOIN public.providers AS p ON p.id = n.provider_id
-    WHERE (SELECT count(*) FROM inserted) > 100
-    GROUP BY p.provider_name;
+    -- One statement or the other: a command that adds one key plans only the first.
+    IF (SELECT count(*) FROM inserted) <= 100 THEN
+        INSERT INTO keyadmin.key_events
+            (action, provider_name, key_number, key_fingerprint, state_after, detail,
+             actor, db_role, application_name, client_address)
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM keyadmin.key_events AS e
+                                 WHERE e.provider_name = p.provider_name AND e.key_number = n.key_number
+                                   AND e.action = 'key_deleted')
+                    THEN 'key_put_back' ELSE 'key_added' END,
+               p.provider_name, n.key_number, keyadmin.key_fingerprint(n.api_key),
+               keyadmin.key_state(n.disabled_at, n.expires_at, n.cooldown_until),
+               jsonb_strip_nulls(jsonb_build_object('label', n.label, 'expires_at', n.expires_at)),
+               keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
+        FROM inserted AS n
+        JOIN public.providers AS p ON p.id = n.provider_id;
+    ELSE
+        INSERT INTO keyadmin.key_events
+            (action, provider_name, detail, actor, db_role, application_name, client_address)
+        SELECT 'keys_added', p.provider_name,
+               jsonb_build_object('count', count(*), 'first_number', min(n.key_number), 'last_number', max(n.key_number),
+                                  'fingerprints', jsonb_agg(keyadmin.key_fingerprint(n.api_key) ORDER BY n.key_number)),
+               keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
+        FROM inserted AS n
+        JOIN public.providers AS p ON p.id = n.provider_id
+        GROUP BY p.provider_name;
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -185,26 +186,26 @@ SECURITY DEFINER
 SET search_path = ''
 AS $$
 BEGIN
-    INSERT INTO keyadmin.key_events
-        (action, provider_name, key_number, key_fingerprint, state_before,
-         actor, db_role, application_name, client_address)
-    SELECT 'key_deleted', p.provider_name, d.key_number, keyadmin.key_fingerprint(d.api_key),
-           keyadmin.key_state(d.disabled_at, d.expires_at, d.cooldown_until),
-           keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
-    FROM deleted AS d
-    JOIN public.providers AS p ON p.id = d.provider_id
-    WHERE (SELECT count(*) FROM deleted) <= 100;
-
-    INSERT INTO keyadmin.key_events
-        (action, provider_name, detail, actor, db_role, application_name, client_address)
-    SELECT 'keys_deleted', p.provider_name,
-           jsonb_build_object('count', count(*), 'first_number', min(d.key_number), 'last_number', max(d.key_number),
-                              'fingerprints', jsonb_agg(keyadmin.key_fingerprint(d.api_key) ORDER BY d.key_number)),
-           keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
-    FROM deleted AS d
-    JOIN public.providers AS p ON p.id = d.provider_id
-    WHERE (SELECT count(*) FROM deleted) > 100
-    GROUP BY p.provider_name;
+    IF (SELECT count(*) FROM deleted) <= 100 THEN
+        INSERT INTO keyadmin.key_events
+            (action, provider_name, key_number, key_fingerprint, state_before,
+             actor, db_role, application_name, client_address)
+        SELECT 'key_deleted', p.provider_name, d.key_number, keyadmin.key_fingerprint(d.api_key),
+               keyadmin.key_state(d.disabled_at, d.expires_at, d.cooldown_until),
+               keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
+        FROM deleted AS d
+        JOIN public.providers AS p ON p.id = d.provider_id;
+    ELSE
+        INSERT INTO keyadmin.key_events
+            (action, provider_name, detail, actor, db_role, application_name, client_address)
+        SELECT 'keys_deleted', p.provider_name,
+               jsonb_build_object('count', count(*), 'first_number', min(d.key_number), 'last_number', max(d.key_number),
+                                  'fingerprints', jsonb_agg(keyadmin.key_fingerprint(d.api_key) ORDER BY d.key_number)),
+               keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
+        FROM deleted AS d
+        JOIN public.providers AS p ON p.id = d.provider_id
+        GROUP BY p.provider_name;
+    END IF;
     RETURN NULL;
 END
 $$;

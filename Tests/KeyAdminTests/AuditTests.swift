@@ -136,15 +136,7 @@ import Testing
         try TestDatabase.with(likeSupabase: true) { (database: TestDatabase) throws in
             _ = try keyadmin(database.connectionString, ["--add-provider", "openai"])
             func attempt(_ statement: String, as role: String) throws -> SQLState? {
-                do {
-                    try database.connect().withTransaction { transaction in
-                        try transaction.execute(SQLScript(trustedSQL: "SET LOCAL ROLE \(role)"), step: "role")
-                        try transaction.execute(SQLScript(trustedSQL: statement), step: statement)
-                    }
-                    return nil
-                } catch let error as PostgresError {
-                    return error.sqlState
-                }
+                try database.attempt(statement, as: role)
             }
             for role in ["service_role", "anon", "authenticated"] {
                 for statement in [

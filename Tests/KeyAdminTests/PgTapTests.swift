@@ -32,17 +32,7 @@ struct PgTapTests {
         ] {
             if let value = fields[field] { environment[variable] = value }
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/pg_prove")
-        process.arguments = ["-d", database.name, Self.testFile]
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, output)
+        return try runTool(["pg_prove", "-d", database.name, Self.testFile], environment: environment)
     }
 
     @Test func theSecurityPromisesHoldOnAMigratedSupabaseLikeDatabase() throws {

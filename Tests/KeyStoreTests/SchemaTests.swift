@@ -156,21 +156,8 @@ import Testing
 }
 
 @Suite struct PrivilegeTests {
-    /// Runs `statement` as `role` (SET LOCAL ROLE inside a transaction that is rolled back).
     func attempt(_ statement: String, as role: String, in database: TestDatabase) throws -> SQLState? {
-        let connection = try database.connect()
-        do {
-            try connection.withTransaction { transaction in
-                try transaction.execute(SQLScript(trustedSQL: "SET LOCAL ROLE \(role)"), step: "becoming \(role)")
-                try transaction.execute(SQLScript(trustedSQL: statement), step: "as \(role)")
-                throw CancellationError()  // roll back whatever worked
-            }
-        } catch let error as PostgresError {
-            return error.sqlState
-        } catch is CancellationError {
-            return nil
-        }
-        return nil
+        try database.attempt(statement, as: role)
     }
 
     static let waysIn = [

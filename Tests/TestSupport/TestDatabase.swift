@@ -67,6 +67,24 @@ public final class TestDatabase: Sendable {
         try values(query).first.flatMap { $0.flatMap { Int($0) } }
     }
 
+    /// Runs `statement` as `role` (SET LOCAL ROLE inside a transaction that is rolled back) and
+    /// returns the SQLSTATE it failed with, or nil if it worked.
+    public func attempt(_ statement: String, as role: String) throws -> SQLState? {
+        struct RollBack: Error {}
+        do {
+            try connect().withTransaction { transaction in
+                try transaction.execute(SQLScript(trustedSQL: "SET LOCAL ROLE \(role)"), step: "becoming \(role)")
+                try transaction.execute(SQLScript(trustedSQL: statement), step: "as \(role)")
+                throw RollBack()  // roll back whatever worked
+            }
+        } catch let error as PostgresError {
+            return error.sqlState
+        } catch is RollBack {
+            return nil
+        }
+        return nil
+    }
+
     func drop() {
         guard let admin = try? TestServer.adminConnection() else { return }
         _ = try? admin.execute(
