@@ -36,7 +36,8 @@ public struct HistoryFilter: Sendable, Equatable {
 }
 
 extension KeyStore {
-    /// The newest events first. A key number also matches the bulk events whose range holds it.
+    /// The newest events first (by id: events are numbered as they are written). A key number
+    /// also matches the bulk events whose range holds it.
     public func history(_ filter: HistoryFilter) throws(KeyStoreError) -> [KeyEvent] {
         try translatingErrors(provider: filter.provider) {
             if let provider = filter.provider { try requireProviderOrItsHistory(provider) }
@@ -52,7 +53,7 @@ extension KeyStore {
                       AND (\(filter.keyNumber)::integer IS NULL OR e.key_number = \(filter.keyNumber)
                            OR \(filter.keyNumber) BETWEEN (e.detail ->> 'first_number')::integer
                                                       AND (e.detail ->> 'last_number')::integer)
-                    ORDER BY e.occurred_at DESC, e.id DESC
+                    ORDER BY e.id DESC
                     LIMIT \(filter.limit)
                     """, step: "reading the history"
                 ).rows.map { row in
