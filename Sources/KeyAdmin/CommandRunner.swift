@@ -190,164 +190,17 @@ struct CommandRunner {
     }
 
     /// One result: a sentence for people, an object for `--json`; both name the database.
-    private func report(_ members: KeyValuePairs<String, JSON.Value>, text: String) {
+    func report(_ members: KeyValuePairs<String, JSON.Value>, text: String) {
         report(members.map { ($0.key, $0.value) }, text: [text])
     }
 
-    private func report(_ members: [(String, JSON.Value)], text lines: [String]) {
+    func report(_ members: [(String, JSON.Value)], text lines: [String]) {
         if output.json {
             out.line(JSON.Value.object(databaseMembers + members).text)
             return
         }
         printTarget()
         for line in lines { out.line(line) }
-    }
-
-    // MARK: - Keys from stdin
-
-    private func readKey(_ input: KeyInput, for name: ProviderName, force: Bool) throws(KeyStoreError) -> APIKey {
-        switch input {
-        case .argument(let key):
-            return key
-        case .standardInput:
-            if Terminal.inputIsTerminal {
-                let lines = Terminal.readHiddenLines(prompt: "Key for \(name) (input hidden): ", untilEndOfInput: false)
-                return try APIKey(validating: lines.first ?? "", force: force)
-            }
-            guard let bytes = readAll(from: STDIN_FILENO, limit: 64 * 1024) else {
-                throw .invalidInput("cannot read the key from standard input", hint: nil)
-            }
-            // One key, one line: a trailing newline is fine, a second line is not.
-            guard !bytes.trimmingTrailingNewlines().contains(0x0A) else {
-                throw .invalidInput(
-                    "standard input holds more than one line", hint: "give one key, or use --add-bulk for many")
-            }
-            return try APIKey(validatingBytes: bytes, force: force)
-        }
-    }
-
-    // MARK: - Bulk
-
-    private func addBulk(
-        to name: ProviderName, from source: BulkSource, force: Bool, options: NewKeyOptions
-    ) throws(KeyStoreError) {
-        let loader = BulkLoader(store: store, force: force, options: options)
-        let report: BulkReport
-        switch source {
-        case .file(let path):
-            var lines = try FileLineSource(path: path)
-            report = try loader.load(&lines, into: name)
-        case .standardInput where Terminal.inputIsTerminal:
-            // A paste may hold blank lines: only the end of input (Ctrl-D) or two empty lines
-            // in a row end it, and the count read is said before anything is stored.
-            let lines = Terminal.readHiddenLines(
-                prompt: "Paste the keys for \(name), one per line, then Ctrl-D (or two empty lines); input hidden:\n",
-                untilEndOfInput: true)
-            let keyLines = lines.filter {
-                !$0.trimmingASCIIWhitespace().isEmpty && !$0.trimmingASCIIWhitespace().hasPrefix("#")
-            }
-            err.line("read \(keyLines.count) key line\(keyLines.count == 1 ? "" : "s"); storing them in \(name)")
-            err.flush()
-            var source = ArrayLineSource(lines)
-            report = try loader.load(&source, into: name)
-        case .standardInput:
-            var lines = try FileLineSource()
-            report = try loader.load(&lines, into: name)
-        }
-        if output.json {
-            let skipped: [JSON.Value] = report.skipped.map { line in
-                var members: [(String, JSON.Value)] = [
-                    ("line", .number(line.lineNumber)), ("key", .string(line.key.masked)),
-                ]
-                switch line.reason {
-                case .alreadyStored(let number):
-                    members += [("reason", .string("already_stored")), ("number", .number(number))]
-                case .repeatedInInput:
-                    members.append(("reason", .string("repeated_in_input")))
-                }
-                return .object(members)
-            }
-            let numbers: JSON.Value =
-                report.addedNumbers.map {
-                    .object([("first", .number($0.lowerBound)), ("last", .number($0.upperBound))])
-                } ?? .null
-            self.report(
-                [
-                    ("provider", .string(name.rawValue)), ("added", .number(report.addedCount)), ("numbers", numbers),
-                    ("skipped_count", .number(report.skippedCount)), ("skipped", .array(skipped)),
-                ], text: [])
-            return
-        }
-        var summary = "added \(report.addedCount) key\(report.addedCount == 1 ? "" : "s") to \(name)"
-        if let numbers = report.addedNumbers {
-            summary +=
-                numbers.count == 1 ? " (#\(numbers.lowerBound))" : " (#\(numbers.lowerBound)-#\(numbers.upperBound))"
-        }
-        if report.skippedCount > 0 { summary += "; skipped \(report.skippedCount)" }
-        var lines = [summary]
-        for line in report.skipped {
-            switch line.reason {
-            case .alreadyStored(let number):
-                lines.append("  skipped line \(line.lineNumber) (\(line.key.masked)): already stored as #\(number)")
-            case .repeatedInInput:
-                lines.append("  skipped line \(line.lineNumber) (\(line.key.masked)): repeated in the input")
-            }
-        }
-        if report.skippedCount > report.skipped.count {
-            lines.append("  ... and \(report.skippedCount - report.skipped.count) more skipped lines")
-        }
-        self.report([], text: lines)
-    }
-
-    // MARK: - Confirmations
-
-    /// On a terminal without --yes, shows the key (masked) and asks; returns the key confirmed,
-    /// so that only that key is deleted. Elsewhere there is nobody to ask: `nil`.
-    private func confirmKeyDeletion(number: Int, of name: ProviderName) throws(KeyStoreError) -> APIKey? {
-        guard !invocation.assumeYes, Terminal.inputIsTerminal else { return nil }
-        let key = try store.storedKey(number: number, of: name)
-        let answer = Terminal.ask("Delete key #\(number) of \(name) (\(key.masked)) in \(target.address)? [y/N] ")
-        guard let answer, ["y", "yes"].contains(answer.trimmingASCIIWhitespace().lowercased()) else {
-            throw .invalidInput("not confirmed; nothing was deleted", hint: nil)
-        }
-        return key
-    }
-
-    private func confirmProviderDeletion(of name: ProviderName) throws(KeyStoreError) {
-        if invocation.assumeYes { return }
-        guard Terminal.inputIsTerminal else {
-            throw .invalidInput(
-                "--delete-provider deletes every key of \(name) and needs confirmation",
-                hint: "add --yes to confirm when not on a terminal")
-        }
-        guard let count = try store.keyCount(of: name) else { throw .providerNotFound(name) }
-        let answer = Terminal.ask(
-            "This deletes provider \(name) and its \(count) key\(count == 1 ? "" : "s") in \(target.address). Type the provider's name to confirm: "
-        )
-        guard answer?.trimmingASCIIWhitespace() == name.rawValue else {
-            throw .invalidInput("the name typed did not match; nothing was deleted", hint: nil)
-        }
-    }
-
-    // MARK: - Migrations
-
-    private func migrate(dryRun: Bool) throws(KeyStoreError) {
-        let outcome = try Migrator(connection: store.connection).run(dryRun: dryRun)
-        for warning in outcome.warnings {
-            err.line("warning: \(warning.dropPrefix("WARNING:").trimmingASCIIWhitespace())")
-        }
-        var lines = outcome.applied.map { "\(dryRun ? "would apply" : "applied") \($0.fileName)" }
-        if outcome.applied.isEmpty {
-            lines.append(
-                "the database is up to date (\(outcome.alreadyApplied.count) migration\(outcome.alreadyApplied.count == 1 ? "" : "s") applied)"
-            )
-        }
-        report(
-            [
-                ("dry_run", .bool(dryRun)),
-                ("applied", .array(outcome.applied.map { .string($0.fileName) })),
-                ("already_applied", .array(outcome.alreadyApplied.map { .string($0.fileName) })),
-            ], text: lines)
     }
 }
 

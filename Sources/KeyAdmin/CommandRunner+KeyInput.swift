@@ -1,0 +1,31 @@
+import KeyStore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A KEY argument, or the key read from standard input (hidden on a terminal).
+extension CommandRunner {
+    func readKey(_ input: KeyInput, for name: ProviderName, force: Bool) throws(KeyStoreError) -> APIKey {
+        switch input {
+        case .argument(let key):
+            return key
+        case .standardInput:
+            if Terminal.inputIsTerminal {
+                let lines = Terminal.readHiddenLines(prompt: "Key for \(name) (input hidden): ", untilEndOfInput: false)
+                return try APIKey(validating: lines.first ?? "", force: force)
+            }
+            guard let bytes = readAll(from: STDIN_FILENO, limit: 64 * 1024) else {
+                throw .invalidInput("cannot read the key from standard input", hint: nil)
+            }
+            // One key, one line: a trailing newline is fine, a second line is not.
+            guard !bytes.trimmingTrailingNewlines().contains(0x0A) else {
+                throw .invalidInput(
+                    "standard input holds more than one line", hint: "give one key, or use --add-bulk for many")
+            }
+            return try APIKey(validatingBytes: bytes, force: force)
+        }
+    }
+}
