@@ -1,12 +1,14 @@
 enum HelpText {
     static var full: String {
         func line(_ usage: String, _ help: String) -> String {
-            usage.count < 30
+            usage.count <= 28
                 ? "  " + usage + String(repeating: " ", count: 30 - usage.count) + help
                 : "  " + usage + "\n" + String(repeating: " ", count: 32) + help
         }
         let commands = CommandName.allCases.map { command in
-            line(([command.rawValue] + command.entry.values.map(\.name)).joined(separator: " "), command.entry.help)
+            line(
+                ([command.rawValue] + command.entry.values.map(\.name) + command.requiredModifiers.map(\.usage))
+                    .joined(separator: " "), command.entry.help)
         }
         let options = Modifier.allCases.map { line($0.usage, $0.help) }
         return """
