@@ -133,48 +133,73 @@ $$;
 
 -- Keys changed: an event for each change an operator or a backend cares about. A row trigger
 -- whose WHEN clause (below) lets through only those changes: a report that only counts a
--- failure, a 2xx, or a 429 on a key already cooling down does not even call it.
+-- failure, a 2xx, or a 429 on a key already cooling down does not even call it. Plain IFs collect
+-- the changes (simple expressions, no query planned for the kinds of change that did not happen).
 CREATE OR REPLACE FUNCTION keyadmin.record_key_updated()
 RETURNS trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
 AS $$
+DECLARE
+    v_actions text[] := '{}';
+    v_reasons text[] := '{}';
+    v_details jsonb[] := '{}';
+    v_provider text;
+    v_fingerprint text;
+    v_before text;
+    v_after text;
 BEGIN
-    INSERT INTO keyadmin.key_events
-        (action, provider_name, key_number, key_fingerprint, state_before, state_after, reason, detail,
-         actor, db_role, application_name, client_address)
-    SELECT change.action, p.provider_name, NEW.key_number, keyadmin.key_fingerprint(NEW.api_key),
-           keyadmin.key_state(OLD.disabled_at, OLD.expires_at, OLD.cooldown_until),
-           keyadmin.key_state(NEW.disabled_at, NEW.expires_at, NEW.cooldown_until),
-           change.reason, change.detail,
-           keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
-    FROM public.providers AS p
-    CROSS JOIN LATERAL (
-        SELECT 'key_replaced' AS action, NULL::text AS reason,
-               jsonb_build_object('previous_fingerprint', keyadmin.key_fingerprint(OLD.api_key)) AS detail
-        WHERE NEW.api_key IS DISTINCT FROM OLD.api_key
-        UNION ALL
-        SELECT CASE WHEN NEW.disabled_automatically THEN 'key_disabled_automatically' ELSE 'key_disabled' END,
-               NEW.disabled_reason, NULL
-        WHERE OLD.disabled_at IS NULL AND NEW.disabled_at IS NOT NULL
-        UNION ALL
-        SELECT 'key_enabled', NULL, NULL
-        WHERE OLD.disabled_at IS NOT NULL AND NEW.disabled_at IS NULL
-        UNION ALL
-        SELECT 'expiry_set', NULL, jsonb_build_object('expires_at', NEW.expires_at)
-        WHERE NEW.expires_at IS DISTINCT FROM OLD.expires_at
-        UNION ALL
-        SELECT 'label_set', NULL, jsonb_build_object('label', NEW.label)
-        WHERE NEW.label IS DISTINCT FROM OLD.label
-        UNION ALL
-        SELECT 'cooldown_started', NULL, jsonb_build_object('until', NEW.cooldown_until, 'http_status', NEW.last_status)
-        WHERE OLD.cooldown_until <= now() AND NEW.cooldown_until > now() AND NEW.disabled_at IS NULL
-        UNION ALL
-        SELECT 'key_renumbered', NULL, jsonb_build_object('previous_number', OLD.key_number)
-        WHERE NEW.key_number IS DISTINCT FROM OLD.key_number
-    ) AS change
-    WHERE p.id = NEW.provider_id;
+    IF NEW.api_key IS DISTINCT FROM OLD.api_key THEN
+        v_actions := v_actions || 'key_replaced'::text;
+        v_reasons := v_reasons || NULL::text;
+        v_details := v_details || jsonb_build_object('previous_fingerprint', keyadmin.key_fingerprint(OLD.api_key));
+    END IF;
+    IF OLD.disabled_at IS NULL AND NEW.disabled_at IS NOT NULL THEN
+        v_actions := v_actions || CASE WHEN NEW.disabled_automatically THEN 'key_disabled_automatically'
+                                       ELSE 'key_disabled' END;
+        v_reasons := v_reasons || NEW.disabled_reason;
+        v_details := v_details || NULL::jsonb;
+    END IF;
+    IF OLD.disabled_at IS NOT NULL AND NEW.disabled_at IS NULL THEN
+        v_actions := v_actions || 'key_enabled'::text;
+        v_reasons := v_reasons || NULL::text;
+        v_details := v_details || NULL::jsonb;
+    END IF;
+    IF NEW.expires_at IS DISTINCT FROM OLD.expires_at THEN
+        v_actions := v_actions || 'expiry_set'::text;
+        v_reasons := v_reasons || NULL::text;
+        v_details := v_details || jsonb_build_object('expires_at', NEW.expires_at);
+    END IF;
+    IF NEW.label IS DISTINCT FROM OLD.label THEN
+        v_actions := v_actions || 'label_set'::text;
+        v_reasons := v_reasons || NULL::text;
+        v_details := v_details || jsonb_build_object('label', NEW.label);
+    END IF;
+    IF OLD.cooldown_until <= now() AND NEW.cooldown_until > now() AND NEW.disabled_at IS NULL THEN
+        v_actions := v_actions || 'cooldown_started'::text;
+        v_reasons := v_reasons || NULL::text;
+        v_details := v_details || jsonb_build_object('until', NEW.cooldown_until, 'http_status', NEW.last_status);
+    END IF;
+    IF NEW.key_number IS DISTINCT FROM OLD.key_number THEN
+        v_actions := v_actions || 'key_renumbered'::text;
+        v_reasons := v_reasons || NULL::text;
+        v_details := v_details || jsonb_build_object('previous_number', OLD.key_number);
+    END IF;
+
+    -- The columns every event of this row shares, computed once; then one INSERT per change
+    -- (its plan is made once per session).
+    v_provider := (SELECT p.provider_name FROM public.providers AS p WHERE p.id = NEW.provider_id);
+    v_fingerprint := keyadmin.key_fingerprint(NEW.api_key);
+    v_before := keyadmin.key_state(OLD.disabled_at, OLD.expires_at, OLD.cooldown_until);
+    v_after := keyadmin.key_state(NEW.disabled_at, NEW.expires_at, NEW.cooldown_until);
+    FOR i IN 1..coalesce(array_length(v_actions, 1), 0) LOOP
+        INSERT INTO keyadmin.key_events
+            (action, provider_name, key_number, key_fingerprint, state_before, state_after, reason, detail,
+             actor, db_role, application_name, client_address)
+        VALUES (v_actions[i], v_provider, NEW.key_number, v_fingerprint, v_before, v_after, v_reasons[i], v_details[i],
+                keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr());
+    END LOOP;
     RETURN NULL;
 END
 $$;
