@@ -265,7 +265,7 @@ struct ParsedModifiers {
     }
 
     func reason() throws(UsageError) -> OperatorText? {
-        guard let text = values[.reason] else { return nil }
+        guard let text = values[.reason], !text.trimmingASCIIWhitespace().isEmpty else { return nil }
         do { return try OperatorText.reason(text) } catch { throw UsageError(error.oneLine, usage: command.usage) }
     }
 
@@ -300,7 +300,9 @@ struct ParsedModifiers {
     func newKeyOptions() throws(UsageError) -> NewKeyOptions {
         var options = NewKeyOptions()
         do {
-            if let text = values[.label] { options.label = try OperatorText.label(text) }
+            if let text = values[.label], !text.trimmingASCIIWhitespace().isEmpty {
+                options.label = try OperatorText.label(text)
+            }
             if let text = values[.expires] { options.expiry = try Expiry(parsing: text) }
         } catch {
             throw UsageError(error.oneLine, usage: command.usage)
