@@ -36,7 +36,9 @@ struct HistoryPrinter {
         var target = event.provider ?? ""
         if let number = event.keyNumber { target += " #\(number)" }
         if let fingerprint = event.fingerprint { target += " [\(fingerprint)]" }
-        if let range = bulkRange(event.detail) { target += " \(range)" }
+        if let bulk = event.bulk {
+            target += " \(bulk.count) keys #\(bulk.numbers.lowerBound)-#\(bulk.numbers.upperBound)"
+        }
         if !target.isEmpty { parts.append(target) }
         switch (event.stateBefore, event.stateAfter) {
         case (let before?, let after?) where before != after: parts.append("\(before) → \(after)")
@@ -47,19 +49,5 @@ struct HistoryPrinter {
         if let reason = event.reason { parts.append("\"\(reason)\"") }
         let via = [event.role, event.applicationName, event.clientAddress].compactMap { $0 }.filter { !$0.isEmpty }
         return parts.joined(separator: "  ") + "  (via " + via.joined(separator: ", ") + ")"
-    }
-
-    /// "10000 keys #1-#10000" for a bulk event, from its detail.
-    private static func bulkRange(_ detail: String?) -> String? {
-        guard let detail, let count = number(after: "\"count\": ", in: detail),
-            let first = number(after: "\"first_number\": ", in: detail),
-            let last = number(after: "\"last_number\": ", in: detail)
-        else { return nil }
-        return "\(count) keys #\(first)-#\(last)"
-    }
-
-    private static func number(after marker: String, in text: String) -> Int? {
-        guard let range = text.firstRange(of: marker) else { return nil }
-        return Int(text[range.upperBound...].prefix { $0.isNumber })
     }
 }

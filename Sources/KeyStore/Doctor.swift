@@ -40,8 +40,18 @@ public struct Doctor {
     public func run() -> [DoctorFinding] {
         var findings = transport()
         findings += checked("schema", schema)
-        guard !findings.contains(where: { $0.check == "schema" && $0.message.hasPrefix("the KeyAdmin tables") }) else {
-            return findings
+        // Without the tables every other check could only say "could not check".
+        let tablesExist =
+            (try? rows(
+                "SELECT to_regclass('public.provider_api_keys') IS NOT NULL AND to_regclass('public.providers') IS NOT NULL AS present",
+                step: "looking for the tables"
+            ).first?.decode("present", as: Bool.self)) ?? false
+        guard tablesExist else {
+            return findings + [
+                DoctorFinding(
+                    "schema", .fail, "public.provider_api_keys", "the KeyAdmin tables are not in this database",
+                    fix: "keyadmin --migrate")
+            ]
         }
         for (name, check) in [
             ("row level security", rowLevelSecurity), ("privileges", privileges), ("readers", readers),
@@ -416,10 +426,10 @@ public struct Doctor {
             SELECT p.provider_name,
                    count(k.id)::integer AS total,
                    count(k.id) FILTER (WHERE \(KeySQL.state) = 'available')::integer AS available,
-                   array_to_string(array_agg(k.key_number ORDER BY k.key_number)
+                   array_to_string(array_agg('#' || k.key_number ORDER BY k.key_number)
                        FILTER (WHERE k.disabled_at IS NULL AND k.expires_at > now() AND k.expires_at <= now() + interval '7 days'), ', ')
                        AS expiring,
-                   array_to_string(array_agg(k.key_number ORDER BY k.key_number)
+                   array_to_string(array_agg('#' || k.key_number ORDER BY k.key_number)
                        FILTER (WHERE k.disabled_at IS NOT NULL AND k.disabled_automatically), ', ') AS auto_disabled
             FROM public.providers AS p
             LEFT JOIN public.provider_api_keys AS k ON k.provider_id = p.id
@@ -446,14 +456,14 @@ public struct Doctor {
                 findings.append(
                     DoctorFinding(
                         "pool health", .warn, name,
-                        "keys expiring within 7 days: #\(expiring.replacingOccurrencesOfCommaSpace())",
+                        "keys expiring within 7 days: \(expiring)",
                         fix: "keyadmin --update-key \(name) NUM - (a new key), or --set-expiry"))
             }
             if let disabled: String = try row.decodeIfPresent("auto_disabled"), !disabled.isEmpty {
                 findings.append(
                     DoctorFinding(
                         "pool health", .warn, name,
-                        "keys disabled automatically (a 401, 402 or 403 reported): #\(disabled.replacingOccurrencesOfCommaSpace())",
+                        "keys disabled automatically (a 401, 402 or 403 reported): \(disabled)",
                         fix: "keyadmin --list --provider \(name) --state disabled"))
             }
         }
@@ -466,12 +476,5 @@ public struct Doctor {
         return plain
             ? name
             : "\"" + name.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
-    }
-}
-
-extension String {
-    /// "3, 7" → "3, #7": key numbers as lists show them.
-    fileprivate func replacingOccurrencesOfCommaSpace() -> String {
-        split(separator: ",").map { $0.trimmingASCIIWhitespace() }.joined(separator: ", #")
     }
 }

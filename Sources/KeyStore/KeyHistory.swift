@@ -13,6 +13,8 @@ public struct KeyEvent: Sendable {
     public let reason: String?
     /// The event's details as JSON text (a bulk load's count and numbers, a new label...).
     public let detail: String?
+    /// For an event about many keys at once (keys_added, keys_deleted): how many, which numbers.
+    public let bulk: (count: Int, numbers: ClosedRange<Int>)?
     public let actor: String
     public let role: String
     public let applicationName: String?
@@ -46,6 +48,9 @@ extension KeyStore {
                     """
                     SELECT \(KeySQL.utc("e.occurred_at")) AS occurred_at, e.action, e.provider_name, e.key_number,
                            e.key_fingerprint, e.state_before, e.state_after, e.reason, e.detail::text AS detail,
+                           (e.detail ->> 'count')::integer AS bulk_count,
+                           (e.detail ->> 'first_number')::integer AS bulk_first,
+                           (e.detail ->> 'last_number')::integer AS bulk_last,
                            e.actor, e.db_role, e.application_name, host(e.client_address) AS client_address
                     FROM keyadmin.key_events AS e
                     WHERE (\(filter.provider?.rawValue)::text IS NULL OR e.provider_name = \(filter.provider?.rawValue))
@@ -57,7 +62,14 @@ extension KeyStore {
                     LIMIT \(filter.limit)
                     """, step: "reading the history"
                 ).rows.map { row in
-                    KeyEvent(
+                    var bulk: (count: Int, numbers: ClosedRange<Int>)?
+                    if let count: Int = try row.decodeIfPresent("bulk_count"),
+                        let first: Int = try row.decodeIfPresent("bulk_first"),
+                        let last: Int = try row.decodeIfPresent("bulk_last"), first <= last
+                    {
+                        bulk = (count, first...last)
+                    }
+                    return KeyEvent(
                         occurredAt: try row.decode("occurred_at"), action: try row.decode("action"),
                         provider: try row.decodeIfPresent("provider_name"),
                         keyNumber: try row.decodeIfPresent("key_number"),
@@ -65,6 +77,7 @@ extension KeyStore {
                         stateBefore: try row.decodeIfPresent("state_before"),
                         stateAfter: try row.decodeIfPresent("state_after"),
                         reason: try row.decodeIfPresent("reason"), detail: try row.decodeIfPresent("detail"),
+                        bulk: bulk,
                         actor: try row.decode("actor"), role: try row.decode("db_role"),
                         applicationName: try row.decodeIfPresent("application_name"),
                         clientAddress: try row.decodeIfPresent("client_address"))

@@ -258,11 +258,10 @@ extension KeyStore {
                 if let row = try update(provider, transaction).rows.first {
                     return (APIKey(checked: try row.decode("api_key")), true)
                 }
-                let existing = try transaction.query(
-                    "SELECT api_key FROM public.provider_api_keys WHERE provider_id = \(provider) AND key_number = \(number)",
-                    step: step)
-                guard let row = existing.rows.first else { throw KeyStoreError.keyNotFound(name, number: number) }
-                return (APIKey(checked: try row.decode("api_key")), false)
+                guard let key = try storedKey(number: number, provider: provider, in: transaction) else {
+                    throw KeyStoreError.keyNotFound(name, number: number)
+                }
+                return (key, false)
             }
         }
     }

@@ -246,7 +246,7 @@ public final class KeyStore {
         ).rows.first?.decode("key_number")
     }
 
-    private func storedKey(number: Int, provider: Int, in transaction: Transaction) throws -> APIKey? {
+    func storedKey(number: Int, provider: Int, in transaction: Transaction) throws -> APIKey? {
         try transaction.query(
             "SELECT api_key FROM public.provider_api_keys WHERE provider_id = \(provider) AND key_number = \(number)",
             step: "reading key #\(number)"

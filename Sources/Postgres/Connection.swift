@@ -60,17 +60,7 @@ public final class Connection {
     /// How this session is protected on the wire: whether it uses TLS, the sslmode libpq used,
     /// and whether the server is on this machine (loopback or a Unix-domain socket).
     public var transportSecurity: (tls: Bool, sslMode: String, local: Bool) {
-        var mode = "prefer"
-        if let options = PQconninfo(handle) {
-            var option = options
-            while let keyword = option.pointee.keyword {
-                if String(cString: keyword) == "sslmode", let value = option.pointee.val {
-                    mode = String(cString: value)
-                }
-                option += 1
-            }
-            PQconninfoFree(options)
-        }
+        let mode = PQconninfo(handle).map(takingConninfoFields)?["sslmode"] ?? "prefer"
         let host = PQhost(handle).map { String(cString: $0) } ?? ""
         return (PQsslInUse(handle) == 1, mode, ConnectionSettings.isLocal(host: host))
     }

@@ -131,17 +131,20 @@ public struct ConnectionSettings: Sendable {
                     "write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE or as host=... dbname=... key=value pairs"
             )
         }
-        defer { PQconninfoFree(options) }
-        var fields: [String: String] = [:]
-        var option = options
-        while let keyword = option.pointee.keyword {
-            if let value = option.pointee.val {
-                fields[String(cString: keyword)] = String(cString: value)
-            }
-            option += 1
-        }
-        return fields
+        return takingConninfoFields(options)
     }
+}
+
+/// The keywords that have values in a libpq option array, which this frees.
+func takingConninfoFields(_ options: UnsafeMutablePointer<PQconninfoOption>) -> [String: String] {
+    defer { PQconninfoFree(options) }
+    var fields: [String: String] = [:]
+    var option = options
+    while let keyword = option.pointee.keyword {
+        if let value = option.pointee.val { fields[String(cString: keyword)] = String(cString: value) }
+        option += 1
+    }
+    return fields
 }
 
 func environment(_ name: String) -> String? {

@@ -80,14 +80,13 @@ import Testing
                     "provider_added", "key_added", "label_set", "provider_renamed", "cooldown_started",
                     "key_disabled_automatically",
                 ])
+            // Without keyadmin's actor, the actor is the role; the application is the writer's own.
             #expect(
                 try database.values(
-                    "SELECT actor || ' ' || db_role || ' ' || application_name AS value FROM keyadmin.key_events LIMIT 1"
-                )
-                    == ["postgres postgres keyadmin-tests"]
-                    || (try database.values(
-                        "SELECT (actor = db_role)::text AS value FROM keyadmin.key_events LIMIT 1")) == ["true"]
-            )
+                    """
+                    SELECT DISTINCT (actor = db_role AND db_role = session_user)::text || ' ' || application_name AS value
+                    FROM keyadmin.key_events
+                    """) == ["true keyadmin-tests"])
         }
     }
 
@@ -111,6 +110,30 @@ import Testing
             let history = try keyadmin(url, ["--history", "--key", "7"])
             #expect(history.stdout.contains("keys added  openai 250 keys #1-#250"), "\(history.stdout)")
             for key in keys { #expect(!history.stdout.contains(key) && !listed.contains(key)) }
+        }
+    }
+
+    @Test func historyFiltersByProviderKeySinceAndLimit() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let url = database.connectionString
+            for provider in ["openai", "groq"] { _ = try keyadmin(url, ["--add-provider", provider]) }
+            _ = try keyadmin(url, ["--add-key", "openai", "sk-history-key-000001"])
+            _ = try keyadmin(url, ["--add-key", "openai", "sk-history-key-000002"])
+            _ = try keyadmin(url, ["--set-label", "openai", "2", "second"])
+            func lines(_ arguments: [String]) throws -> [String] {
+                let output = try keyadmin(url, ["--history"] + arguments)
+                #expect(output.status == 0, "\(output.stderr)")
+                return output.result.split(separator: "\n").map(String.init)
+            }
+            #expect(try lines([]).count == 5)
+            #expect(try lines(["--provider", "groq"]).count == 1)
+            let second = try lines(["--provider", "openai", "--key", "2"])
+            #expect(second.count == 2)
+            #expect(second.first?.contains("label set  openai #2") == true, "newest first: \(second)")
+            #expect(try lines(["--limit", "1"]).count == 1)
+            #expect(try lines(["--since", "2999-01-01"]) == ["no events"])
+            #expect(try lines(["--since", "2000-01-01"]).count == 5)
+            #expect(try keyadmin(url, ["--history", "--provider", "nobody"]).status == 3)
         }
     }
 

@@ -51,6 +51,17 @@ import Testing
         }
     }
 
+    @Test func anUnmigratedDatabaseIsOneSchemaFailureNotOnePerCheck() throws {
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
+            let output = try doctor(database)
+            #expect(output.status == 1)
+            #expect(
+                line(output, "FAIL", "schema", "the KeyAdmin tables are not in this database") != nil,
+                "\(output.stdout)")
+            #expect(!output.stdout.contains("could not check"), "\(output.stdout)")
+        }
+    }
+
     @Test(arguments: [
         (
             "GRANT SELECT ON public.provider_api_keys TO anon", "FAIL", "privileges", "public.provider_api_keys",

@@ -268,3 +268,29 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
         }
     }
 }
+
+/// Migration 025: the service role holds exactly its privileges, on projects that had granted
+/// it more (legacy Supabase left TRUNCATE, REFERENCES and TRIGGER).
+@Suite struct ServiceRolePrivilegeTests {
+    @Test func migration025TakesBackWhatLegacyProjectsGrantedTheServiceRole() throws {
+        try TestDatabase.with(likeSupabase: true) { (database: TestDatabase) throws in
+            try database.connect().execute(
+                SQLScript(
+                    trustedSQL: "GRANT TRUNCATE, REFERENCES, TRIGGER ON public.provider_api_keys TO service_role"),
+                step: "a legacy project's grants")
+            let file = try #require(migrationFiles.first { $0.hasSuffix("025_service_role_exact_privileges.sql") })
+            #expect(try runPsql(file: file, on: database).status == 0)
+            #expect(
+                try database.values(
+                    """
+                    SELECT p || ':' || has_table_privilege('service_role', 'public.provider_api_keys', p)::text AS value
+                    FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) AS p
+                    """)
+                    == [
+                        "SELECT:true", "INSERT:true", "UPDATE:true", "DELETE:true", "TRUNCATE:false",
+                        "REFERENCES:false",
+                        "TRIGGER:false",
+                    ])
+        }
+    }
+}
