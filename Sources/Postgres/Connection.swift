@@ -38,7 +38,8 @@ public final class Connection {
         guard let connection else {
             throw PostgresError(.connectionFailed, step: "connecting", message: "out of memory")
         }
-        target = Self.describeTarget(of: connection)
+        // A password pasted where the database name belongs would show in the target.
+        target = redactor.redact(Self.describeTarget(of: connection))
         guard PQstatus(connection) == CONNECTION_OK else {
             let message = redactor.redact(String(cString: PQerrorMessage(connection)).joinedOnOneLine())
             PQfinish(connection)
@@ -60,10 +61,14 @@ public final class Connection {
     /// How this session is protected on the wire: whether it uses TLS, the sslmode libpq used,
     /// and whether the server is on this machine (loopback or a Unix-domain socket).
     public var transportSecurity: (tls: Bool, sslMode: String, local: Bool) {
-        let mode = PQconninfo(handle).map(takingConninfoFields)?["sslmode"] ?? "prefer"
+        let mode = options["sslmode"] ?? "prefer"
         let host = PQhost(handle).map { String(cString: $0) } ?? ""
         return (PQsslInUse(handle) == 1, mode, ConnectionSettings.isLocal(host: host))
     }
+
+    /// The connection options libpq used for this session (those with values), after the
+    /// connection string, the environment and our defaults were combined.
+    var options: [String: String] { PQconninfo(handle).map(takingConninfoFields) ?? [:] }
 
     /// NOTICE and WARNING messages the server sent since the last call, oldest first.
     public func takeNotices() -> [String] { noticeCollector.take() }

@@ -149,6 +149,34 @@ import Testing
         }
     }
 
+    /// A DBA's own CHECK constraint refuses the key: PostgreSQL's DETAIL quotes the whole row,
+    /// key included (psql shows it). keyadmin reports the constraint and never the DETAIL.
+    @Test func aServerErrorsDetailNeverReachesTheTerminal() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let key = "sk-longer-than-the-dbas-limit-0123456789"
+            try database.connect().execute(
+                SQLScript(
+                    trustedSQL: """
+                        INSERT INTO providers (provider_name) VALUES ('openai');
+                        ALTER TABLE provider_api_keys ADD CONSTRAINT dba_short_keys CHECK (char_length(api_key) <= 24);
+                        """), step: "a DBA's constraint")
+            let psql = try runPsqlCommand(
+                "INSERT INTO provider_api_keys (provider_id, key_number, api_key) VALUES (1, 1, '\(key)')",
+                on: database)
+            #expect(psql.contains("DETAIL:") && psql.contains(key), "the DETAIL no longer quotes the row: \(psql)")
+            for arguments in [["--add-key", "openai", key], ["--add-key", "openai", "-"]] {
+                let output = try KeyAdminProcess.run(
+                    ["--database-url", database.connectionString] + arguments, stdin: key + "\n")
+                #expect(output.status != 0)
+                #expect(
+                    output.stderr.hasPrefix("error: ") && output.stderr.contains("dba_short_keys"), "\(output.stderr)")
+                #expect(output.stderr.split(separator: "\n").count == 1, "\(output.stderr)")
+                #expect(!output.stderr.contains(key) && !output.stdout.contains(key))
+            }
+            #expect(try database.integer("SELECT count(*) AS value FROM provider_api_keys") == 0)
+        }
+    }
+
     @Test func sqlInKeysAndNamesIsStoredAsData() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             let key = "sk-';DELETE/**/FROM/**/provider_api_keys;--"

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import KeyAdmin
@@ -30,6 +31,11 @@ import Testing
         let documented = Set(section.matches(of: #/`(--[a-z][a-z-]*)/#).map { String($0.1) })
         #expect(
             documented.subtracting(known).isEmpty, "unknown options in the README: \(documented.subtracting(known))")
+    }
+
+    /// The README names every address the tests send traffic to.
+    @Test func theTestAddressIsTheOneTheReadmeNames() {
+        #expect(Self.readme.contains("to \(NetworkNamespace.remoteAddress), a documentation address"))
     }
 
     @Test func exitCodesAreTheTools() {

@@ -72,7 +72,8 @@ import Testing
                 blocked.stderr.hasPrefix(
                     "error: locking provider openai: another session holds what this command needs"))
             #expect(blocked.stderr.contains("try again"))
-            #expect(Date().timeIntervalSince(started) < 5)
+            // Well under the 5 s default: the command's own --lock-timeout is what ended the wait.
+            #expect(Date().timeIntervalSince(started) < 3.5)
             try holder.release()
             #expect(try keyadmin(database, ["--add-key", "openai", "sk-waits-for-lock-0001"]).status == 0)
         }

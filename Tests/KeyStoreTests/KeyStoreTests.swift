@@ -106,6 +106,33 @@ import Testing
     }
 }
 
+/// The listing's summary and its keys come from one snapshot: a key another operator adds
+/// between the two reads is in neither, so the counts and the rows agree.
+@Suite struct ListingSnapshotTests {
+    @Test func aKeyAddedBetweenTheSummaryAndTheRowsIsInNeither() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let openai = try ProviderName(validating: "openai")
+            let store = try database.store()
+            try store.addProvider(openai)
+            _ = try store.addKey(APIKey(validating: "sk-before-the-listing-01"), to: openai)
+            let otherOperator = try database.store()
+            var summaryCount = 0
+            var listed: [Int] = []
+            try store.list(
+                provider: nil,
+                summaries: { summaries in
+                    summaryCount = summaries.first?.keyCount ?? -1
+                    // Committed by another session while the listing is between its two reads.
+                    _ = try otherOperator.addKey(APIKey(validating: "sk-during-the-listing-02"), to: openai)
+                },
+                key: { listed.append($0.number) })
+            #expect(summaryCount == 1)
+            #expect(listed == [1])
+            #expect(try database.integer("SELECT count(*) AS value FROM provider_api_keys") == 2)
+        }
+    }
+}
+
 @Suite struct BulkLoaderTests {
     let openai: ProviderName
 

@@ -82,9 +82,11 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
                 try database.values("SELECT api_key AS value FROM provider_api_keys ORDER BY id") == [
                     "sk-seed-one", "sk-seed-seven",
                 ])
-            #expect(
-                try database.store().addKey(
-                    APIKey(validating: "sk-after-migration-01"), to: ProviderName(validating: "openai")) == 8)
+            // The migration records #7 as the highest number ever given: with #7 deleted, the
+            // next key is still #8, never a second #2 or #7.
+            let openai = try ProviderName(validating: "openai")
+            try database.store().deleteKey(number: 7, of: openai)
+            #expect(try database.store().addKey(APIKey(validating: "sk-after-migration-01"), to: openai) == 8)
             #expect(throws: PostgresError.self) {
                 try database.connect().query(
                     "INSERT INTO providers (provider_name) VALUES ('Another Bad')", step: "bad row")

@@ -207,6 +207,44 @@ import Testing
         }
     }
 
+    /// Supabase grants EXECUTE on new functions to anon and authenticated by default, and
+    /// PostgreSQL to PUBLIC: the migrations take both back from every function they create.
+    /// Checked on the grants themselves, not by calling: the functions run with the caller's
+    /// rights, so a call would fail on the tables even with EXECUTE granted.
+    @Test func everyFunctionIsExecutableByTheServiceRoleAlone() throws {
+        try TestDatabase.with(likeSupabase: true) { (database: TestDatabase) throws in
+            let rows = try database.values(
+                """
+                SELECT p.oid::regprocedure::text || ' anon=' || has_function_privilege('anon', p.oid, 'EXECUTE')
+                       || ' authenticated=' || has_function_privilege('authenticated', p.oid, 'EXECUTE')
+                       || ' service_role=' || has_function_privilege('service_role', p.oid, 'EXECUTE')
+                       || ' public=' || EXISTS (
+                           SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS a
+                           WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE') AS value
+                FROM pg_proc AS p
+                WHERE p.pronamespace = 'public'::regnamespace
+                ORDER BY 1
+                """)
+            #expect(
+                rows == [
+                    "get_api_key(text,integer) anon=false authenticated=false service_role=true public=false",
+                    "get_random_api_key(text) anon=false authenticated=false service_role=true public=false",
+                    "report_api_key_result(text,text,integer,integer) anon=false authenticated=false service_role=true public=false",
+                ])
+            // KeyAdmin's own functions (trigger bodies, helpers) are nobody's to call directly.
+            #expect(
+                try database.values(
+                    """
+                    SELECT p.oid::regprocedure::text AS value FROM pg_proc AS p
+                    WHERE p.pronamespace = 'keyadmin'::regnamespace
+                      AND (has_function_privilege('anon', p.oid, 'EXECUTE')
+                           OR has_function_privilege('authenticated', p.oid, 'EXECUTE')
+                           OR EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) AS a
+                                      WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'))
+                    """) == [])
+        }
+    }
+
     @Test func rowLevelSecurityIsOnAndNoFunctionIsSecurityDefiner() throws {
         try TestDatabase.with(likeSupabase: true) { (database: TestDatabase) throws in
             #expect(

@@ -73,6 +73,49 @@ import Testing
         }
     }
 
+    /// The limits are the server's own, so the server cancels and releases locks even if the
+    /// client is gone; they hold for the transaction only, leaving no state on a pooled session.
+    @Test func timeLimitsAndSettingsAreSetOnTheServerForTheTransactionOnly() throws {
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
+            var settings = database.settings(statementTimeout: .milliseconds(4500), lockTimeout: .milliseconds(700))
+            settings.transactionSettings = [("keyadmin.actor", "tester")]
+            let connection = try Connection(settings: settings)
+            let read: Query = """
+                SELECT current_setting('statement_timeout') || ' ' || current_setting('lock_timeout') || ' '
+                       || coalesce(current_setting('keyadmin.actor', true), '') AS value
+                """
+            let before: String = try connection.query(read, step: "before").singleRow().decode("value")
+            let inside: String = try connection.withTransaction {
+                try $0.query(read, step: "inside").singleRow().decode("value")
+            }
+            let shorter: String = try connection.withTransaction(TransactionOptions(lockTimeout: .milliseconds(250))) {
+                try $0.query(read, step: "own lock timeout").singleRow().decode("value")
+            }
+            let after: String = try connection.query(read, step: "after").singleRow().decode("value")
+            #expect(inside == "4500ms 700ms tester")
+            #expect(shorter == "4500ms 250ms tester")
+            #expect(after == before)
+            #expect(!before.contains("4500ms") && !before.contains("tester"))
+        }
+    }
+
+    /// TCP limits make a dead network an error instead of a 15-minute wait; a connection
+    /// string's own values win.
+    @Test func connectionsCarryTCPLimitsUnlessTheStringSetsItsOwn() throws {
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
+            let ours = try database.connect().options
+            #expect(ours["tcp_user_timeout"] == "30000")
+            #expect(ours["keepalives_idle"] == "30")
+            #expect(ours["keepalives"] != "0")
+            var own = database.settings()
+            own.connectionString += " tcp_user_timeout=12345 keepalives_idle=77 connect_timeout=4"
+            let theirs = try Connection(settings: own).options
+            #expect(theirs["tcp_user_timeout"] == "12345")
+            #expect(theirs["keepalives_idle"] == "77")
+            #expect(theirs["connect_timeout"] == "4")
+        }
+    }
+
     /// A refused login (wrong password where the server checks passwords, a missing database
     /// everywhere) is a connection error that never shows the password it was given.
     @Test(arguments: ["wrong-password", "missing-database"])
@@ -80,19 +123,23 @@ import Testing
         let admin = try TestServer.adminConnection()
         let user = "keyadmin_pw_\(getpid())_\(failure.prefix(1))"
         try admin.execute(
-            SQLScript(trustedSQL: "DROP ROLE IF EXISTS \(user); CREATE ROLE \(user) LOGIN PASSWORD 'right-one'"),
+            SQLScript(trustedSQL: "DROP ROLE IF EXISTS \(user); CREATE ROLE \(user) LOGIN PASSWORD 'right-Pa55word'"),
             step: "role")
         defer { _ = try? admin.execute(SQLScript(trustedSQL: "DROP ROLE IF EXISTS \(user)"), step: "drop role") }
+        // The missing database is named like the password (a paste into the wrong place), so
+        // the server's own message repeats it.
+        let password = failure == "missing-database" ? "right-Pa55word" : "wrong-Pa55word"
         var fields = try TestServer.settings.connectionString(
-            withDatabase: failure == "missing-database" ? "no_such_db_\(getpid())" : "postgres")
-        fields += " user=\(user) password=wrong-Pa55word"
+            withDatabase: failure == "missing-database" ? password : "postgres")
+        fields += " user=\(user) password=\(password)"
         do {
             _ = try Connection(settings: ConnectionSettings(connectionString: fields))
             // Reached only where the server trusts every login (no passwords checked).
             #expect(failure == "wrong-password", "connected to a database that does not exist")
         } catch let error as PostgresError {
             #expect(error.kind == .connectionFailed)
-            #expect(!error.description.contains("wrong-Pa55word"))
+            #expect(!error.description.contains(password), "\(error.description)")
+            if failure == "missing-database" { #expect(error.description.contains("does not exist")) }
         }
     }
 

@@ -57,9 +57,16 @@ import Testing
         }
     }
 
-    @Test func refusesAnHTTPSProjectURL() {
-        #expect(throws: PostgresError.self) {
-            _ = try ConnectionSettings(connectionString: "https://abc.supabase.co").libpqParameters()
+    @Test func refusesAnHTTPSProjectURLAndSaysWhatToUseInstead() {
+        for url in ["https://abc.supabase.co", "http://abc.supabase.co/rest/v1"] {
+            #expect {
+                _ = try ConnectionSettings(connectionString: url).libpqParameters()
+            } throws: { error in
+                let error = error as! PostgresError
+                return error.kind == .invalidConnectionString
+                    && error.message == "an https:// address is a project's web URL, not a PostgreSQL connection string"
+                    && error.hint?.hasPrefix("use the postgresql:// string") == true
+            }
         }
     }
 }

@@ -25,12 +25,18 @@ public struct KeyAdminProcess {
         return runner.deletingLastPathComponent().appendingPathComponent("keyadmin")
     }()
 
+    /// A child that exits without reading its stdin (it refused its arguments first) closes
+    /// the pipe; writing to it must be an error the writer ignores, not a SIGPIPE that kills
+    /// the whole test run.
+    private static let brokenPipesAreErrors: Void = { signal(SIGPIPE, SIG_IGN) }()
+
     /// Runs `keyadmin arguments...` in an empty temporary directory (so no .env applies), with
     /// the database variables cleared unless `environment` sets them.
     public static func run(
         _ arguments: [String], stdin: String? = nil, stdinData: Data? = nil,
         environment: [String: String] = [:], unsetting: [String] = [], directory: URL? = nil
     ) throws -> Output {
+        Self.brokenPipesAreErrors
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments

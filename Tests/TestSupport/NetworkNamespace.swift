@@ -5,8 +5,9 @@ import Foundation
 /// another machine" as far as the tool can tell, and no packet leaves the namespace: tests
 /// never send traffic to this machine's real addresses.
 public enum NetworkNamespace {
-    /// The address the namespace's loopback interface carries besides 127.0.0.1.
-    public static let remoteAddress = "10.254.0.1"
+    /// The address the namespace's loopback interface carries besides 127.0.0.1: from TEST-NET-2
+    /// (RFC 5737), documentation only, so it can never be a real machine's address.
+    public static let remoteAddress = "198.51.100.10"
 
     public static var isAvailable: Bool {
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return false }
