@@ -150,7 +150,7 @@ import Testing
 
     @Test func eachStatusHasItsEffect() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
-            try seed(database, numbers: [1, 2, 3, 4])
+            try seed(database, numbers: [1, 2, 3, 4, 5, 6])
             // 2xx on a healthy key writes nothing: the row version does not change.
             let before = try column(database, "xmin", key: 1)
             #expect(try report(database, "sk-key-1", 200) == "available")
@@ -183,12 +183,28 @@ import Testing
             #expect(
                 (19...20).contains(
                     try Int(column(database, "ceil(extract(epoch FROM cooldown_until - now()))", key: 2) ?? "") ?? -1))
+            // ... doubling up to 10 minutes, however long the run of failures.
+            try run(
+                database,
+                "UPDATE provider_api_keys SET cooldown_until = '-infinity', consecutive_failures = 9 WHERE key_number = 2"
+            )
+            #expect(try report(database, "sk-key-2", 429) == "cooling_down")
+            #expect(
+                (590...600).contains(
+                    try Int(column(database, "ceil(extract(epoch FROM cooldown_until - now()))", key: 2) ?? "") ?? -1))
 
             // 401: disabled automatically, and no success report enables it again.
             #expect(try report(database, "sk-key-3", 401) == "disabled")
             #expect(try column(database, "disabled_reason", key: 3)?.hasPrefix("HTTP 401 reported at ") == true)
             #expect(try column(database, "disabled_automatically", key: 3) == "true")
             #expect(try report(database, "sk-key-3", 200) == "disabled")
+            // 402 and 403 too; the reporter is the database user that called.
+            #expect(try report(database, "sk-key-5", 402) == "disabled")
+            #expect(try report(database, "sk-key-6", 403) == "disabled")
+            #expect(try column(database, "disabled_reason", key: 6)?.hasPrefix("HTTP 403 reported at ") == true)
+            let reporter = try database.values("SELECT session_user::text AS value")
+            #expect(
+                try [3, 5, 6].map { try column(database, "disabled_by", key: $0) } == reporter + reporter + reporter)
 
             // 5xx and 408: counted; the third in a row cools the key down for 30 s.
             #expect(try report(database, "sk-key-4", 500) == "available")
