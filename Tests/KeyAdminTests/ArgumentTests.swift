@@ -228,6 +228,19 @@ import Testing
         }
     }
 
+    /// Short keys with separators have no long run of letters and digits: their prefix alone
+    /// gives them away. Written out here, so that a prefix dropped from the list fails.
+    @Test func everyKnownPrefixMarksAKey() {
+        for key in [
+            "sk-ab-cd-ef", "sk_ab-cd-ef", "AIza-b-c-d-e", "gsk_ab-cd-ef", "xai-ab-cd-ef", "hf_ab-cd-efg",
+            "ghp_ab-cd-ef", "github_pat_ab-cd", "pplx-ab-cd-ef", "r8_ab-cd-efg", "AKIA-b-c-d-e", "nvapi-ab-cd-e",
+            "csk-ab-cd-ef", "fw_ab-cd-efg", "tgp_ab-cd-ef",
+        ] {
+            #expect(KeyShape.looksLikeKey(key), "\(key)")
+            #expect(!KeyShape.looksLikeKey("q" + key.dropFirst()), "\(key)")
+        }
+    }
+
     @Test func namesThatAreNotKeysAreNotMistakenForKeys() throws {
         for name in ["openai", "azure-openai-eastus2-prod", "anthropic.claude-3", "gpt-4o-mini", "x"] {
             #expect(!KeyShape.looksLikeKey(name), "\(name)")

@@ -29,7 +29,7 @@ import Testing
         try TestDatabase.with { (database: TestDatabase) throws in
             let url = database.connectionString
             _ = try keyadmin(url, ["--add-provider", "openai"])
-            _ = try keyadmin(url, ["--add-key", "openai", "sk-audit-one-00000001"])
+            _ = try keyadmin(url, ["--add-key", "openai", "sk-audit-one-00000001", "--expires", "2099-06-01"])
             _ = try keyadmin(url, ["--update-key", "openai", "1", "sk-audit-two-00000002"], actor: "bob")
             _ = try keyadmin(url, ["--disable-key", "openai", "1", "--reason", "leaked in a log", "--actor", "carol"])
             _ = try keyadmin(url, ["--enable-key", "openai", "1"])
@@ -43,6 +43,8 @@ import Testing
                     "provider_added openai ops@test",
                     "key_added openai 1 available ops@test",
                     "key_replaced openai 1 available available bob",
+                    // A new key starts a new lifetime: the old key's expiry goes, and that is said.
+                    "expiry_set openai 1 available available bob",
                     "key_disabled openai 1 available disabled carol",
                     "key_enabled openai 1 disabled available ops@test",
                     "expiry_set openai 1 available available ops@test",
@@ -54,7 +56,27 @@ import Testing
             #expect(
                 try database.values("SELECT reason AS value FROM keyadmin.key_events WHERE action = 'key_disabled'")
                     == ["leaked in a log"])
+            // The details: which key (by fingerprint) each event is about, and what came with it.
+            let one = try fingerprint("sk-audit-one-00000001", in: database)
+            let two = try fingerprint("sk-audit-two-00000002", in: database)
+            #expect(
+                try database.values(
+                    """
+                    SELECT concat_ws(' ', action, key_fingerprint, detail ->> 'expires_at', detail ->> 'previous_fingerprint',
+                                     detail ->> 'key_count', detail ->> 'fingerprints') AS value
+                    FROM keyadmin.key_events WHERE action IN ('key_added', 'key_replaced', 'provider_deleted') ORDER BY id
+                    """) == [
+                        "key_added \(one) 2099-06-01T00:00:00+00:00",
+                        "key_replaced \(two) \(one)",
+                        "provider_deleted 1 [\"\(two)\"]",
+                    ])
         }
+    }
+
+    /// 12 hex digits of the key's SHA-256, computed here independently of the migration.
+    func fingerprint(_ key: String, in database: TestDatabase) throws -> String {
+        try database.values("SELECT left(encode(sha256(convert_to(\(key), 'UTF8')), 'hex'), 12) AS value")
+            .first.flatMap { $0 } ?? ""
     }
 
     @Test func writersOtherThanKeyadminAndBackendsAreRecordedToo() throws {

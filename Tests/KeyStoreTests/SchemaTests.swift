@@ -204,6 +204,16 @@ import Testing
             ] {
                 #expect(try attempt(statement, as: "service_role", in: database) == nil, "\(statement)")
             }
+            // The audit trail: readable (a backend's dashboard), never writable.
+            #expect(try attempt("SELECT * FROM keyadmin.key_events", as: "service_role", in: database) == nil)
+            for statement in [
+                "INSERT INTO keyadmin.key_events (action) VALUES ('forged')",
+                "UPDATE keyadmin.key_events SET actor = 'x'",
+                "DELETE FROM keyadmin.key_events", "TRUNCATE keyadmin.key_events",
+            ] {
+                #expect(
+                    try attempt(statement, as: "service_role", in: database) == .insufficientPrivilege, "\(statement)")
+            }
         }
     }
 

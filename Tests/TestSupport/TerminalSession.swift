@@ -9,10 +9,11 @@ public enum TerminalSession {
     /// Each reply is typed followed by a newline; "\u{04}" (Ctrl-D) at the start of a line is
     /// the end of input. A session still running after `timeout` is killed, and its output then
     /// ends with "[killed after timeout]", so a tool waiting for input fails the test instead of
-    /// hanging it.
+    /// hanging it. `whilePrompted` runs once each prompt has appeared, before its reply: what
+    /// another operator does while this one reads the question.
     public static func run(
         _ arguments: [String], answers: [(prompt: String, reply: String)], environment: [String: String] = [:],
-        timeout: Duration = .seconds(20)
+        timeout: Duration = .seconds(20), whilePrompted: (_ prompt: String) throws -> Void = { _ in }
     ) throws -> (status: Int32, output: String) {
         let command = ([KeyAdminProcess.executable.path] + arguments).map(shellQuoted).joined(separator: " ")
         let process = Process()
@@ -39,6 +40,7 @@ public enum TerminalSession {
                 if chunk.isEmpty { break }
                 seen += chunk
             }
+            try whilePrompted(answer.prompt)
             try input.fileHandleForWriting.write(contentsOf: Data((answer.reply + "\n").utf8))
         }
         seen += output.fileHandleForReading.readDataToEndOfFile()
