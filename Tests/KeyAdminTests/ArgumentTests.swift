@@ -156,6 +156,26 @@ import Testing
         #expect(throws: UsageError.self) { try Invocation.parse(arguments) }
     }
 
+    /// The message names the mistake: a value that starts with "-" is refused as such, and an
+    /// odd key says what is odd about it (without quoting it).
+    @Test(arguments: [
+        (["--add-provider", "-x"], "--add-provider is missing NAME; a value does not start with -"),
+        (["--get-key", "openai", "-1"], "--get-key is missing NUM; a value does not start with -"),
+        (["--set-label", "openai", "1", "-team"], "--set-label is missing TEXT; a value does not start with -"),
+        (["--list", "--provider", "-h1"], "--provider is missing NAME; a value does not start with -"),
+        (["--add-key", "groq", "sk-abcdef123456,"], "the key ends with a comma"),
+        (["--add-key", "groq", "k1234567,k2345678"], "the key contains a comma"),
+        (["--add-key", "groq", "'sk-abcdef123456'"], "the key starts with a quote"),
+        (["--add-key", "groq", "short"], "the key is shorter than 8 characters"),
+    ])
+    func usageMistakesSayWhatIsWrong(_ arguments: [String], _ expected: String) {
+        #expect {
+            try Invocation.parse(arguments)
+        } throws: { error in
+            "\(error)".contains(expected)
+        }
+    }
+
     @Test func forceStoresOddKeysButNotImpossibleOnes() throws {
         let groq = try ProviderName(validating: "groq")
         for odd in ["short", "OPENAI_API_KEY=sk-abcdef123456", "\"sk-abcdef123456\",", "k1234567,k2345678"] {

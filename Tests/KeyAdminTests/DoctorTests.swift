@@ -62,6 +62,16 @@ import Testing
         }
     }
 
+    /// A key an operator disabled is the operator's decision, not news from a backend.
+    @Test func keysDisabledByAnOperatorAreNotReportedAsDisabledAutomatically() throws {
+        try breaking("UPDATE public.provider_api_keys SET disabled_at = now() WHERE key_number = 1") { database in
+            let output = try doctor(database)
+            #expect(output.status == 0, "\(output.stderr)")
+            #expect(!output.stdout.contains("disabled automatically"), "\(output.stdout)")
+            #expect(line(output, "ok", "pool health", "openai")?.contains("1 of 2 keys available") == true)
+        }
+    }
+
     @Test(arguments: [
         (
             "GRANT SELECT ON public.provider_api_keys TO anon", "FAIL", "privileges", "public.provider_api_keys",
@@ -127,6 +137,14 @@ import Testing
         (
             "UPDATE public.provider_api_keys SET disabled_at = now(), disabled_automatically = true WHERE key_number = 1",
             "warn", "pool health", "disabled automatically", "--state disabled"
+        ),
+        (
+            """
+            INSERT INTO public.provider_api_keys (provider_id, key_number, api_key)
+                SELECT provider_id, 3, 'sk-third-doctor-key-0003' FROM public.provider_api_keys WHERE key_number = 1;
+            UPDATE public.provider_api_keys SET disabled_at = now() WHERE key_number IN (1, 2)
+            """,
+            "warn", "pool health", "only 1 of 3 keys available", "keyadmin --list --provider openai"
         ),
         (
             "DELETE FROM keyadmin.schema_migrations WHERE version = '024'", "FAIL", "schema",
