@@ -112,6 +112,35 @@ import Testing
         }
     }
 
+    /// The states around each event are the key's own: a key added already expired, a key
+    /// disabled while cooling down, and what the backend reported.
+    @Test func eventsCarryTheStatesBeforeAndAfterAndTheReportedStatus() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try database.connect().execute(
+                SQLScript(
+                    trustedSQL: """
+                        INSERT INTO providers (provider_name) VALUES ('groq');
+                        INSERT INTO provider_api_keys (provider_id, key_number, api_key, expires_at)
+                            SELECT id, 1, 'sk-added-expired-0001', now() - interval '1 day' FROM providers;
+                        INSERT INTO provider_api_keys (provider_id, key_number, api_key)
+                            SELECT id, 2, 'sk-cooling-then-refused-02' FROM providers;
+                        SELECT report_api_key_result('groq', 'sk-cooling-then-refused-02', 429, 60);
+                        SELECT report_api_key_result('groq', 'sk-cooling-then-refused-02', 403);
+                        """), step: "a backend's reports")
+            #expect(
+                try database.values(
+                    """
+                    SELECT concat_ws(' ', action, key_number, coalesce(state_before, '-'), state_after,
+                                     detail ->> 'http_status') AS value
+                    FROM keyadmin.key_events WHERE key_number IS NOT NULL ORDER BY id
+                    """) == [
+                        "key_added 1 - expired", "key_added 2 - available",
+                        "cooldown_started 2 available cooling_down 429",
+                        "key_disabled_automatically 2 cooling_down disabled",
+                    ])
+        }
+    }
+
     @Test func aBulkLoadIsOneSummaryEventPerChunkAndAFewKeysAreOneEachWithFingerprints() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             let url = database.connectionString
