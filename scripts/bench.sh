@@ -99,6 +99,16 @@ read -r ka_ms path_ms < <(paired_ms "$runs" nothing keyadmin_get psql_path_get)
 read -r ka2_ms binary_ms < <(paired_ms "$runs" nothing keyadmin_get psql_binary_get)
 row "--get-key, ms (vs psql on PATH: $psql_path)" "$ka_ms" "$path_ms" "$(ratio "$ka_ms" "$path_ms")" "<= 0.80"
 row "--get-key, ms (vs the psql binary itself)" "$ka2_ms" "$binary_ms" "$(ratio "$ka2_ms" "$binary_ms")" "<= 1.00"
+# The floor for any Swift program: scripts/floor/main.swift only connects, queries and prints.
+floor_dir=$work/floor
+mkdir -p "$floor_dir"
+printf 'module CLibPQFloor [system] {\n    header "%s/libpq-fe.h"\n    link "pq"\n    export *\n}\n' \
+    "$(pg_config --includedir)" > "$floor_dir/module.modulemap"
+if swiftc -O -static-stdlib -I "$floor_dir" scripts/floor/main.swift -o "$floor_dir/floor" 2>/dev/null; then
+    floor_get() { "$floor_dir/floor" "$url" bench "$number"; }
+    read -r floor_ms binary3_ms < <(paired_ms "$runs" nothing floor_get psql_binary_get)
+    row "  floor: a minimal Swift libpq program, ms" "$floor_ms" "$binary3_ms" "$(ratio "$floor_ms" "$binary3_ms")" "(reference)"
+fi
 
 # --- 3. Bulk load against \copy ----------------------------------------------------------------
 say "bulk load of $keys keys: keyadmin --add-bulk against psql \\copy"
@@ -178,6 +188,16 @@ SELECT report_api_key_result('bench', 'sk-bench-' || lpad(:n::text, 8, '0') || '
 report=$(pgbench_tps 8 "$seconds" "$work/report.sql")
 exact=$(pgbench_tps 8 "$seconds" "$work/exact.sql")
 row "report_api_key_result 429 calls/s, 8 clients" "$report" "$exact" "$(ratio "$report" "$exact")" ">= 0.50 (higher is better)"
+# The floor for any report that starts a cooldown: one row updated and one event written (the
+# audit trail's rule), in one statement, on the same keys (the deleted tenth included).
+echo "\\set n random(1, $keys)
+WITH changed AS (UPDATE provider_api_keys AS k SET last_status = 429 FROM providers AS p
+                 WHERE p.provider_name = 'bench' AND k.provider_id = p.id AND k.key_number = :n RETURNING k.key_number)
+INSERT INTO keyadmin.key_events (action, provider_name, key_number, actor, db_role)
+SELECT 'bench_floor', 'bench', key_number, 'bench', 'bench' FROM changed;" > "$work/report_floor.sql"
+report_floor=$(pgbench_tps 8 "$seconds" "$work/report_floor.sql")
+sql -c "DELETE FROM keyadmin.key_events WHERE action = 'bench_floor'"
+row "  floor: one UPDATE + one event INSERT, 8 clients" "$report_floor" "$exact" "$(ratio "$report_floor" "$exact")" "(reference)"
 
 # --- 6. The audit trail's cost on a single-key command -----------------------------------------
 say "--add-key with the audit trail's triggers, against the same with them disabled"
@@ -187,16 +207,24 @@ add_one() { n_audit=$((n_audit + 1)); "$bin" --database-url "$url" --add-key ben
 audited() { add_one on; }
 # The ALTERs that switch the triggers off and on are outside the timing: --add-key alone is timed.
 unaudited_timed() { add_one off; }
+# The floor for any trigger-based audit: a PL/pgSQL trigger that writes one constant event row.
+sql -c "CREATE OR REPLACE FUNCTION keyadmin.bench_one_event() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS \$\$BEGIN INSERT INTO keyadmin.key_events (action, actor, db_role) VALUES ('bench_floor', 'bench', 'bench'); RETURN NULL; END\$\$" \
+    -c "CREATE TRIGGER bench_one_event AFTER INSERT ON provider_api_keys FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.bench_one_event()"
 disable_audit() { sql -c "ALTER TABLE provider_api_keys DISABLE TRIGGER USER" -c "ALTER TABLE providers DISABLE TRIGGER USER"; }
-enable_audit() { sql -c "ALTER TABLE provider_api_keys ENABLE TRIGGER USER" -c "ALTER TABLE providers ENABLE TRIGGER USER"; }
-: > "$work/a.times"; : > "$work/b.times"
+enable_audit() { sql -c "ALTER TABLE provider_api_keys ENABLE TRIGGER USER" -c "ALTER TABLE providers ENABLE TRIGGER USER" -c "ALTER TABLE provider_api_keys DISABLE TRIGGER bench_one_event"; }
+enable_floor() { disable_audit; sql -c "ALTER TABLE provider_api_keys ENABLE TRIGGER bench_one_event"; }
+: > "$work/a.times"; : > "$work/b.times"; : > "$work/f.times"
 for ((i = 0; i < runs; i++)); do
     enable_audit; start=$(date +%s%N); audited >/dev/null; end=$(date +%s%N); echo $(( (end - start) / 1000 )) >> "$work/a.times"
     disable_audit; start=$(date +%s%N); unaudited_timed >/dev/null; end=$(date +%s%N); echo $(( (end - start) / 1000 )) >> "$work/b.times"
+    enable_floor; start=$(date +%s%N); add_one floor >/dev/null; end=$(date +%s%N); echo $(( (end - start) / 1000 )) >> "$work/f.times"
 done
 enable_audit
-audit_ms=$(median "$work/a.times"); plain_ms=$(median "$work/b.times")
+sql -c "DROP TRIGGER bench_one_event ON provider_api_keys" -c "DROP FUNCTION keyadmin.bench_one_event()" \
+    -c "DELETE FROM keyadmin.key_events WHERE action = 'bench_floor'"
+audit_ms=$(median "$work/a.times"); plain_ms=$(median "$work/b.times"); floor_ms=$(median "$work/f.times")
 row "--add-key, ms, audited (vs triggers disabled)" "$audit_ms" "$plain_ms" "$(ratio "$audit_ms" "$plain_ms")" "<= 1.10"
+row "  floor: a trigger writing one constant event" "$floor_ms" "$plain_ms" "$(ratio "$floor_ms" "$plain_ms")" "(reference)"
 
 # --- 7. Migration 023 on ten times the keys, against psql applying the same file -----------------
 # On the throw-away server only: it creates and drops databases of its own.
@@ -212,14 +240,15 @@ if [ -z "${BENCH_DATABASE_URL:-}" ]; then
             -c "INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT 1, n, 'sk-migrate-' || n FROM generate_series(1, $migrate_keys) AS n" \
             -c "VACUUM ANALYZE" >/dev/null
     done
-    # keyadmin applies 021 and 022 again (idempotent, and recorded) before 023.
+    # keyadmin applies 021 and 022 again (idempotent, and recorded), then 023 and every later file.
     start=$(date +%s%N); "$bin" --database-url "dbname=keyadmin_bench_m1" --migrate >/dev/null; end=$(date +%s%N)
     migrate_ms=$(( (end - start) / 1000000 ))
     start=$(date +%s%N)
     "$psql_binary" -X -q -1 -v ON_ERROR_STOP=1 -f migrations/023_key_lifecycle.sql -d keyadmin_bench_m2 >/dev/null
     end=$(date +%s%N)
     psql_migrate_ms=$(( (end - start) / 1000000 ))
-    row "--migrate (021-024) on $migrate_keys keys, ms (vs psql 023)" "$migrate_ms" "$psql_migrate_ms" "$(ratio "$migrate_ms" "$psql_migrate_ms")" "< 2000 ms"
+    applied=$(ls migrations/*.sql | sed -n '1s|.*/\([0-9]*\)_.*|\1|p;$s|.*/\([0-9]*\)_.*|\1|p' | paste -sd-)
+    row "--migrate ($applied) on $migrate_keys keys, ms (vs psql 023)" "$migrate_ms" "$psql_migrate_ms" "$(ratio "$migrate_ms" "$psql_migrate_ms")" "< 2000 ms"
     for db in keyadmin_bench_m1 keyadmin_bench_m2; do "$psql_binary" -X -q -d postgres -c "DROP DATABASE $db" >/dev/null; done
 fi
 
