@@ -247,6 +247,14 @@ import Testing
             #expect(
                 try database.values("SELECT action AS value FROM keyadmin.key_events ORDER BY id")
                     == ["provider_added", "history_pruned", "history_pruned"])
+            // Each pruning records how many events it deleted and the cutoff it was given.
+            #expect(
+                try database.values(
+                    """
+                    SELECT (detail ->> 'deleted') || ' ' || to_char((detail ->> 'before')::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+                           AS value
+                    FROM keyadmin.key_events WHERE action = 'history_pruned' ORDER BY id
+                    """) == ["0 2020-01-01", "1 \(cutoff)"])
             #expect(try keyadmin(url, ["--prune-history"]).status == 2)
         }
     }

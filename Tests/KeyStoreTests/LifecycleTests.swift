@@ -18,15 +18,16 @@ import Testing
             """, step: "keys")
     }
 
-    /// Keys 1-4: disabled, expired, cooling down, available.
+    /// Keys 1-4: disabled, expired, cooling down, available. The disabled key has also expired
+    /// and cools down, and the expired one cools down too: the first state in that order wins.
     func seedOneKeyPerState(_ database: TestDatabase) throws {
         try seed(database, numbers: [1, 2, 3, 4])
         try run(
             database,
             """
             UPDATE provider_api_keys SET disabled_at = now() WHERE key_number = 1;
-            UPDATE provider_api_keys SET expires_at = now() - interval '1 s' WHERE key_number = 2;
-            UPDATE provider_api_keys SET cooldown_until = now() + interval '1 hour' WHERE key_number = 3;
+            UPDATE provider_api_keys SET expires_at = now() - interval '1 s' WHERE key_number IN (1, 2);
+            UPDATE provider_api_keys SET cooldown_until = now() + interval '1 hour' WHERE key_number IN (1, 2, 3);
             """)
     }
 
@@ -287,8 +288,15 @@ import Testing
             try database.store().list(provider: nil, summaries: { _ in }, key: { listed[$0.number] = $0.state })
             for number in 1...4 {
                 #expect(try report(database, "sk-key-\(number)", 404) == listed[number]?.rawValue)
+                #expect(
+                    try column(database, "keyadmin.key_state(disabled_at, expires_at, cooldown_until)", key: number)
+                        == listed[number]?.rawValue)
             }
             #expect(listed == [1: .disabled, 2: .expired, 3: .coolingDown, 4: .available])
+            // A 5xx changes the row (a failure counted): the state returned is the updated row's.
+            for number in 1...4 {
+                #expect(try report(database, "sk-key-\(number)", 500) == listed[number]?.rawValue)
+            }
         }
     }
 }
