@@ -38,12 +38,15 @@ public final class Connection {
         guard let connection else {
             throw PostgresError(.connectionFailed, step: "connecting", message: "out of memory")
         }
-        // A password pasted where the database name belongs would show in the target.
-        target = redactor.redact(Self.describeTarget(of: connection))
+        target = Self.describeTarget(of: connection)
         guard PQstatus(connection) == CONNECTION_OK else {
             let message = redactor.redact(String(cString: PQerrorMessage(connection)).joinedOnOneLine())
             PQfinish(connection)
-            throw PostgresError(.connectionFailed, step: "connecting to \(target)", message: message)
+            // A password pasted where the database name belongs shows in the target too. Only
+            // here: a database that exists under a name equal to the password (postgres,
+            // postgres, postgres on a local Supabase) is the user's choice, and stays readable.
+            throw PostgresError(
+                .connectionFailed, step: "connecting to \(redactor.redact(target))", message: message)
         }
         handle = connection
         let context = Unmanaged.passUnretained(noticeCollector).toOpaque()
