@@ -143,6 +143,25 @@ import Testing
         }
     }
 
+    /// A database that exists under a name equal to the password (a local Supabase's
+    /// postgres/postgres/postgres) keeps its name in the target every result line shows.
+    @Test func anExistingDatabaseNamedLikeThePasswordKeepsItsName() throws {
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
+            let admin = try TestServer.adminConnection()
+            let user = "keyadmin_same_\(getpid())"
+            try admin.execute(
+                SQLScript(
+                    trustedSQL: "DROP ROLE IF EXISTS \(user); CREATE ROLE \(user) LOGIN PASSWORD '\(database.name)'"),
+                step: "role")
+            defer { _ = try? admin.execute(SQLScript(trustedSQL: "DROP ROLE IF EXISTS \(user)"), step: "drop role") }
+            let fields =
+                try TestServer.settings.connectionString(withDatabase: database.name)
+                + " user=\(user) password=\(database.name)"
+            let connection = try Connection(settings: ConnectionSettings(connectionString: fields))
+            #expect(connection.target.hasSuffix("/\(database.name)"), "\(connection.target)")
+        }
+    }
+
     @Test func streamingHandsOverEveryRowInOrder() throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             var seen: [Int] = []
