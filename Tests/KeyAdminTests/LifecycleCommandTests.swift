@@ -1,4 +1,5 @@
 import Foundation
+import Postgres
 import TestSupport
 import Testing
 
@@ -54,6 +55,26 @@ import Testing
             for field in ["reason", "expires_at", "cooldown_until", "last_reported_at", "disabled_at", "disabled_by"] {
                 #expect(listed.first?.keys.contains(field) == true, "\(field)")
             }
+            // Each field carries the key's own value, as the database holds it.
+            func stored(_ column: SQLFragment, key number: Int) throws -> String? {
+                try database.values(
+                    """
+                    SELECT to_char((\(column)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS value
+                    FROM provider_api_keys WHERE key_number = \(number)
+                    """
+                ).first ?? nil
+            }
+            #expect(listed.first?["cooldown_until"] as? String == (try stored("cooldown_until", key: 4)))
+            #expect(listed.first?["last_reported_at"] as? String == (try stored("last_reported_at", key: 4)))
+            #expect(listed.first?["reason"] is NSNull)
+            let disabledKey = try #require(try keysListed(database, state: "disabled").first)
+            #expect(disabledKey["reason"] as? String == "revoked upstream")
+            #expect(disabledKey["disabled_by"] as? String == "ops@test")
+            #expect(disabledKey["disabled_at"] as? String == (try stored("disabled_at", key: 1)))
+            #expect(disabledKey["disabled_automatically"] as? Bool == false)
+            #expect(disabledKey["cooldown_until"] is NSNull)
+            let expiredKey = try #require(try keysListed(database, state: "expired").first)
+            #expect(expiredKey["expires_at"] as? String == "2020-01-01T00:00:00Z")
             #expect(
                 (provider["states"] as? [String: Int]) == [
                     "available": 2, "cooling_down": 1, "disabled": 1, "expired": 1,
@@ -68,6 +89,14 @@ import Testing
             #expect(try keyadmin(database, ["--set-expiry", "openai", "2", "never"]).status == 0)
             #expect(try keyadmin(database, ["--list"]).stdout.contains("(5 keys, all available)"))
         }
+    }
+
+    /// The keys `--list --state STATE --json` shows, for the first provider.
+    func keysListed(_ database: TestDatabase, state: String) throws -> [[String: Any]] {
+        let output = try keyadmin(database, ["--list", "--state", state, "--json"])
+        let document = try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any]
+        let provider = (document?["providers"] as? [[String: Any]])?.first
+        return provider?["keys"] as? [[String: Any]] ?? []
     }
 
     @Test func badLifecycleInputIsRefusedWithoutEchoAndChangesNothing() throws {
