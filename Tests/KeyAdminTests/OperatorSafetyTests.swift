@@ -91,9 +91,11 @@ import Testing
             ] {
                 let done = try keyadmin(database, arguments + ["--json"])
                 #expect(done.status == 0, "\(arguments): \(done.stderr)")
-                #expect(
-                    (try? JSONSerialization.jsonObject(with: Data(done.stdout.utf8))) != nil,
-                    "\(arguments): \(done.stdout)")
+                let document = try? JSONSerialization.jsonObject(with: Data(done.stdout.utf8)) as? [String: Any]
+                #expect(document != nil, "\(arguments): \(done.stdout)")
+                // Every document names the database and the setting that chose it.
+                #expect((document?["database"] as? String)?.hasSuffix("/\(database.name)") == true, "\(arguments)")
+                #expect(document?["database_source"] as? String == "--database-url", "\(arguments)")
             }
         }
     }
