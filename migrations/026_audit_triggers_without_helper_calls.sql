@@ -45,9 +45,11 @@ BEGIN
         INSERT INTO keyadmin.key_events
             (action, provider_name, detail, actor, db_role, application_name, client_address)
         SELECT 'keys_added', p.provider_name,
-               jsonb_build_object('count', count(*), 'first_number', min(n.key_number), 'last_number', max(n.key_number),
-                                  'fingerprints', jsonb_agg(left(encode(sha256(decode(replace(n.api_key, E'\\', E'\\\\'), 'escape')), 'hex'), 12)
-                                                            ORDER BY n.key_number)),
+               jsonb_build_object(
+                   'count', count(*), 'first_number', min(n.key_number), 'last_number', max(n.key_number),
+                   'fingerprints', jsonb_agg(
+                       left(encode(sha256(decode(replace(n.api_key, E'\\', E'\\\\'), 'escape')), 'hex'), 12)
+                       ORDER BY n.key_number)),
                coalesce(nullif(current_setting('keyadmin.actor', true), ''), session_user::text),
                session_user, current_setting('application_name', true), inet_client_addr()
         FROM inserted AS n
@@ -77,7 +79,8 @@ BEGIN
     IF NEW.api_key IS DISTINCT FROM OLD.api_key THEN
         v_actions := v_actions || 'key_replaced'::text;
         v_reasons := v_reasons || NULL::text;
-        v_details := v_details || jsonb_build_object('previous_fingerprint', left(encode(sha256(decode(replace(OLD.api_key, E'\\', E'\\\\'), 'escape')), 'hex'), 12));
+        v_details := v_details || jsonb_build_object('previous_fingerprint',
+            left(encode(sha256(decode(replace(OLD.api_key, E'\\', E'\\\\'), 'escape')), 'hex'), 12));
     END IF;
     IF OLD.disabled_at IS NULL AND NEW.disabled_at IS NOT NULL THEN
         v_actions := v_actions || CASE WHEN NEW.disabled_automatically THEN 'key_disabled_automatically'
