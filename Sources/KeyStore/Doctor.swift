@@ -53,10 +53,12 @@ public struct Doctor {
                     fix: "keyadmin --migrate")
             ]
         }
+        // Read once for the two checks that need it; a failure shows in both.
+        let exposed = Result { try exposedRolesPresent() }
         for (name, check) in [
-            ("row level security", rowLevelSecurity), ("privileges", privileges), ("readers", readers),
-            ("indirect exposure", indirectExposure), ("functions", functionShapes), ("server logging", serverLogging),
-            ("pool health", poolHealth),
+            ("row level security", rowLevelSecurity), ("privileges", { try privileges(exposed: exposed.get()) }),
+            ("readers", readers), ("indirect exposure", { try indirectExposure(exposed: exposed.get()) }),
+            ("functions", functionShapes), ("server logging", serverLogging), ("pool health", poolHealth),
         ] as [(String, () throws -> [DoctorFinding])] {
             findings += checked(name, check)
         }
@@ -194,12 +196,19 @@ public struct Doctor {
 
     // MARK: - Privileges
 
-    private func privileges() throws -> [DoctorFinding] {
-        var findings: [DoctorFinding] = []
-        let roles = try rows(
+    /// The exposed roles this database has (PUBLIC always; anon and authenticated on Supabase).
+    private func exposedRolesPresent() throws -> [String] {
+        try rows(
             "SELECT r AS role FROM unnest(\(Self.exposedRoles)::text[]) AS r WHERE r = 'public' OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r)",
             step: "reading roles"
         ).map { try $0.decode("role", as: String.self) }
+    }
+
+    /// A role as a REVOKE names it.
+    private func grantee(_ role: String) -> String { role == "public" ? "PUBLIC" : quoteIdentifier(role) }
+
+    private func privileges(exposed roles: [String]) throws -> [DoctorFinding] {
+        var findings: [DoctorFinding] = []
         // has_*_privilege resolves membership and inheritance as PostgreSQL itself does.
         for row in try rows(
             """
@@ -211,11 +220,11 @@ public struct Doctor {
                    END AS granted
             FROM unnest(\(roles)::text[]) AS r(role)
             CROSS JOIN (
-                SELECT 'table' AS kind, t AS name FROM unnest(ARRAY['public.providers', 'public.provider_api_keys',
-                                                                    'keyadmin.key_events', 'keyadmin.schema_migrations']) AS t
+                SELECT 'table' AS kind, t AS name
+                FROM unnest(\(Self.keyTables + ["keyadmin.key_events", "keyadmin.schema_migrations"])::text[]) AS t
                 WHERE to_regclass(t) IS NOT NULL
                 UNION ALL
-                SELECT 'sequence', pg_get_serial_sequence(t, 'id') FROM unnest(ARRAY['public.providers', 'public.provider_api_keys']) AS t
+                SELECT 'sequence', pg_get_serial_sequence(t, 'id') FROM unnest(\(Self.keyTables)::text[]) AS t
                 UNION ALL
                 SELECT 'function', f FROM unnest(\(Self.functions)::text[]) AS f WHERE to_regprocedure(f) IS NOT NULL
             ) AS o
@@ -224,13 +233,12 @@ public struct Doctor {
         where try row.decode("granted", as: Bool.self) {
             let role: String = try row.decode("role"), kind: String = try row.decode("kind"),
                 name: String = try row.decode("name")
-            let grantee = role == "public" ? "PUBLIC" : quoteIdentifier(role)
             let object = kind == "function" ? "FUNCTION \(name)" : "\(kind.uppercased()) \(name)"
             findings.append(
                 DoctorFinding(
                     "privileges", .fail, name,
                     "\(role == "public" ? "PUBLIC (every role)" : role) has privileges on it",
-                    fix: "REVOKE ALL ON \(object) FROM \(grantee);"))
+                    fix: "REVOKE ALL ON \(object) FROM \(grantee(role));"))
         }
         if findings.isEmpty {
             findings.append(
@@ -244,7 +252,7 @@ public struct Doctor {
             SELECT t AS name, array_to_string(ARRAY(
                        SELECT p FROM unnest(ARRAY['TRUNCATE', 'REFERENCES', 'TRIGGER']) AS p
                        WHERE has_table_privilege('service_role', t, p)), ', ') AS extra
-            FROM unnest(ARRAY['public.providers', 'public.provider_api_keys']) AS t
+            FROM unnest(\(Self.keyTables)::text[]) AS t
             WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role')
             """, step: "reading the service role's privileges")
         {
@@ -299,17 +307,16 @@ public struct Doctor {
 
     // MARK: - Indirect exposure
 
-    private func indirectExposure() throws -> [DoctorFinding] {
+    private func indirectExposure(exposed roles: [String]) throws -> [DoctorFinding] {
         var findings: [DoctorFinding] = []
+        let revokeFrom = roles.map(grantee).joined(separator: ", ")
         for row in try rows(
             """
             SELECT p.oid::regprocedure::text AS name
             FROM pg_proc AS p
             WHERE p.prosecdef
               AND (p.prosrc ILIKE '%provider_api_keys%' OR coalesce(pg_get_function_sqlbody(p.oid), '') ILIKE '%provider_api_keys%')
-              AND EXISTS (SELECT 1 FROM unnest(ARRAY['public', 'anon', 'authenticated']) AS r
-                          WHERE (r = 'public' OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r))
-                            AND has_function_privilege(r, p.oid, 'EXECUTE'))
+              AND EXISTS (SELECT 1 FROM unnest(\(roles)::text[]) AS r WHERE has_function_privilege(r, p.oid, 'EXECUTE'))
             ORDER BY 1
             """, step: "looking for SECURITY DEFINER functions over the keys")
         {
@@ -318,7 +325,7 @@ public struct Doctor {
                 DoctorFinding(
                     "indirect exposure", .fail, name,
                     "a SECURITY DEFINER function that reads the key table is executable by an API role: it hands out keys with its owner's rights",
-                    fix: "REVOKE ALL ON FUNCTION \(name) FROM PUBLIC, anon, authenticated;"))
+                    fix: "REVOKE ALL ON FUNCTION \(name) FROM \(revokeFrom);"))
         }
         for row in try rows(
             """
@@ -329,9 +336,7 @@ public struct Doctor {
             WHERE d.refobjid = 'public.provider_api_keys'::regclass AND v.oid <> d.refobjid
               AND v.relkind IN ('v', 'm')
               AND NOT coalesce('security_invoker=true' = ANY (v.reloptions), false)
-              AND EXISTS (SELECT 1 FROM unnest(ARRAY['public', 'anon', 'authenticated']) AS r
-                          WHERE (r = 'public' OR EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r))
-                            AND has_table_privilege(r, v.oid, 'SELECT'))
+              AND EXISTS (SELECT 1 FROM unnest(\(roles)::text[]) AS r WHERE has_table_privilege(r, v.oid, 'SELECT'))
             ORDER BY 1
             """, step: "looking for views over the keys")
         {
@@ -339,7 +344,7 @@ public struct Doctor {
             findings.append(
                 DoctorFinding(
                     "indirect exposure", .fail, name, "a view over the key table is selectable by an API role",
-                    fix: "REVOKE ALL ON \(name) FROM PUBLIC, anon, authenticated;"))
+                    fix: "REVOKE ALL ON \(name) FROM \(revokeFrom);"))
         }
         if findings.isEmpty {
             findings.append(
