@@ -91,7 +91,8 @@ struct CommandRunner {
             printKey(key, provider: name, number: nil)
 
         case .disableKey(let name, let number, let reason):
-            let (key, changed) = try store.disableKey(number: number, of: name, reason: reason, actor: actor)
+            let (key, changed) = try store.disableKey(
+                number: number, of: name, reason: reason, actor: invocation.resolvedActor)
             reportChange(
                 name, number, key, changed: changed,
                 text: changed
@@ -152,12 +153,6 @@ struct CommandRunner {
         case .completions:
             break  // printed before connecting
         }
-    }
-
-    /// Who runs the command, for the record: --actor, else KEYADMIN_ACTOR, else user@host.
-    private var actor: OperatorText {
-        if let actor = invocation.actor { return actor }
-        return Actor.fromEnvironment()
     }
 
     private func reportChange(_ name: ProviderName, _ number: Int, _ key: APIKey, changed: Bool, text: String) {

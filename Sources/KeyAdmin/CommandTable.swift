@@ -170,6 +170,20 @@ enum Command: Equatable {
     case completions(Shell)
 }
 
+extension Command {
+    /// Whether the command changes data. Only those name an actor for the audit trail, so a
+    /// read (a backend's --get-key) does not look up the user and host it would not use.
+    var writes: Bool {
+        switch self {
+        case .list, .getKey, .randomKey, .history, .doctor, .completions:
+            false
+        case .addProvider, .addKey, .addBulk, .updateKey, .deleteKey, .deleteProvider, .migrate, .disableKey,
+            .enableKey, .setLabel, .setExpiry, .pruneHistory:
+            true
+        }
+    }
+}
+
 enum BulkSource: Equatable {
     case standardInput
     case file(String)

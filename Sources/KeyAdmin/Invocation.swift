@@ -15,6 +15,9 @@ struct Invocation: Equatable {
     /// `--actor`: who runs the command, for the record; `nil` means the default.
     var actor: OperatorText?
 
+    /// Who runs the command, for the record: --actor, else KEYADMIN_ACTOR, else user@host.
+    var resolvedActor: OperatorText { actor ?? Actor.fromEnvironment() }
+
     enum Request: Equatable {
         case run(Invocation)
         case help

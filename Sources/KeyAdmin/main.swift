@@ -69,6 +69,7 @@ run(invocation)
 /// Locates the database, connects and runs the command; every error after the database is
 /// known names it and the setting that chose it.
 func run(_ invocation: Invocation) -> Never {
+    var invocation = invocation
     var source: String?
     var target: DatabaseTarget?
     do throws(KeyStoreError) {
@@ -83,8 +84,11 @@ func run(_ invocation: Invocation) -> Never {
             statementTimeout: invocation.connection.statementTimeout,
             lockTimeout: invocation.connection.lockTimeout)
         // Who acts, for the audit trail's triggers: set in each transaction, so that it holds
-        // through a transaction-mode pooler too.
-        settings.transactionSettings = [("keyadmin.actor", (invocation.actor ?? Actor.fromEnvironment()).rawValue)]
+        // through a transaction-mode pooler too. Resolved once, and only for commands that write.
+        if invocation.command.writes {
+            invocation.actor = invocation.resolvedActor
+            settings.transactionSettings = [("keyadmin.actor", invocation.resolvedActor.rawValue)]
+        }
         let store = try KeyStore.connect(settings, located: located)
         let database = DatabaseTarget(address: store.target, source: located.source)
         target = database
