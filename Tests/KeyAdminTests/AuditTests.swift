@@ -154,6 +154,9 @@ import Testing
                 FROM keyadmin.key_events WHERE action = 'keys_added'
                 """)
             #expect(summary == ["250 1 250 250"])
+            #expect(
+                try database.values("SELECT actor AS value FROM keyadmin.key_events WHERE action = 'keys_added'")
+                    == ["ops@test"])
             let listed = try keyadmin(url, ["--list", "--json"]).stdout
             let fingerprint = try database.values(
                 "SELECT detail -> 'fingerprints' ->> 0 AS value FROM keyadmin.key_events WHERE action = 'keys_added'")
@@ -252,9 +255,9 @@ import Testing
                 try database.values(
                     """
                     SELECT (detail ->> 'deleted') || ' ' || to_char((detail ->> 'before')::timestamptz AT TIME ZONE 'UTC', 'YYYY-MM-DD')
-                           AS value
+                           || ' ' || actor AS value
                     FROM keyadmin.key_events WHERE action = 'history_pruned' ORDER BY id
-                    """) == ["0 2020-01-01", "1 \(cutoff)"])
+                    """) == ["0 2020-01-01 ops@test", "1 \(cutoff) ops@test"])
             #expect(try keyadmin(url, ["--prune-history"]).status == 2)
         }
     }
