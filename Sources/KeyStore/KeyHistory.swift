@@ -91,18 +91,18 @@ extension KeyStore {
     public func pruneHistory(before time: String) throws(KeyStoreError) -> Int {
         try translatingErrors {
             try connection.withTransaction { transaction in
-                let deleted = try transaction.query(
-                    "DELETE FROM keyadmin.key_events WHERE occurred_at < \(time)::timestamptz",
-                    step: "pruning the history"
-                ).affectedRowCount
+                // One statement: the deletion and its record, in one round trip.
                 try transaction.query(
                     """
+                    WITH gone AS (DELETE FROM keyadmin.key_events WHERE occurred_at < \(time)::timestamptz RETURNING 1)
                     INSERT INTO keyadmin.key_events (action, detail, actor, db_role, application_name, client_address)
-                    VALUES ('history_pruned', jsonb_build_object('before', \(time)::timestamptz, 'deleted', \(deleted)::integer),
-                            coalesce(nullif(current_setting('keyadmin.actor', true), ''), session_user), session_user,
-                            current_setting('application_name', true), inet_client_addr())
-                    """, step: "recording the pruning")
-                return deleted
+                    SELECT 'history_pruned', jsonb_build_object('before', \(time)::timestamptz, 'deleted', count(*)),
+                           keyadmin.event_actor(), session_user, current_setting('application_name', true),
+                           inet_client_addr()
+                    FROM gone
+                    RETURNING (detail ->> 'deleted')::integer AS deleted
+                    """, step: "pruning the history"
+                ).singleRow().decode("deleted")
             }
         }
     }
