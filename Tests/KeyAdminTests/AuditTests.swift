@@ -262,6 +262,23 @@ import Testing
         }
     }
 
+    /// Without --actor or KEYADMIN_ACTOR the actor is user@host: two people sharing one login
+    /// are still told apart.
+    @Test func theDefaultActorIsTheUserAtTheHost() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let output = try KeyAdminProcess.run(
+                ["--database-url", database.connectionString, "--add-provider", "openai"],
+                environment: ["USER": "alice"], unsetting: ["KEYADMIN_ACTOR"])
+            #expect(output.status == 0)
+            var buffer = [CChar](repeating: 0, count: 256)
+            #expect(gethostname(&buffer, buffer.count - 1) == 0)
+            #expect(
+                try database.values("SELECT actor AS value FROM keyadmin.key_events") == [
+                    "alice@\(String(cString: buffer))"
+                ])
+        }
+    }
+
     @Test(.enabled(if: PgBouncer.isInstalled, "pgbouncer is not installed"))
     func theActorHoldsPerTransactionThroughPgBouncer() throws {
         let bouncer = try PgBouncer()
