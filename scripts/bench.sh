@@ -202,8 +202,9 @@ row "  floor: one UPDATE + one event INSERT, 8 clients" "$report_floor" "$exact"
 # --- 6. The audit trail's cost on a single-key command -----------------------------------------
 # Each keyadmin process is a new backend, which loads PL/pgSQL on its first trigger call (about
 # 1 ms) unless the server preloads it, as Supabase's does (shared_preload_libraries holds
-# plpgsql there). measure_audit runs on the server as it is; the throw-away server is then
-# restarted with plpgsql preloaded and measured again (section 8).
+# plpgsql there; a role that may not read the setting is taken as per session). measure_audit
+# runs on the server as it is; the throw-away server is then restarted with plpgsql preloaded
+# and measured again (section 8).
 n_audit=0
 add_one() { n_audit=$((n_audit + 1)); "$bin" --database-url "$url" --add-key benchaudit "sk-audit-bench-$1-$n_audit-0123456789abcdef"; }
 "$bin" --database-url "$url" --add-provider benchaudit >/dev/null
@@ -212,7 +213,7 @@ add_one() { n_audit=$((n_audit + 1)); "$bin" --database-url "$url" --add-key ben
 disable_audit() { sql -c "ALTER TABLE provider_api_keys DISABLE TRIGGER USER" -c "ALTER TABLE providers DISABLE TRIGGER USER"; }
 enable_audit() { sql -c "ALTER TABLE provider_api_keys ENABLE TRIGGER USER" -c "ALTER TABLE providers ENABLE TRIGGER USER" -c "ALTER TABLE provider_api_keys DISABLE TRIGGER bench_one_event"; }
 enable_floor() { disable_audit; sql -c "ALTER TABLE provider_api_keys ENABLE TRIGGER bench_one_event"; }
-plpgsql_preloaded() { sql -c "SHOW shared_preload_libraries" | tr ', ' '\n\n' | grep -qx plpgsql; }
+plpgsql_preloaded() { sql -c "SHOW shared_preload_libraries" 2>/dev/null | tr ', ' '\n\n' | grep -qx plpgsql; }
 # measure_audit TARGET: two rows, audited and the floor, each against triggers disabled.
 measure_audit() {
     local target=$1 where i start end
