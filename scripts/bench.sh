@@ -48,15 +48,23 @@ sql() { "$psql_binary" -X -q -v ON_ERROR_STOP=1 -At "$url" "$@"; }
 "$bin" --database-url "$url" --migrate >/dev/null
 sql -c "DELETE FROM providers WHERE provider_name LIKE 'bench%'"
 
+# timed_into FILE COMMAND...: runs COMMAND (output discarded), appends its wall time in us to FILE.
+timed_into() {
+    local file=$1 start end
+    shift
+    start=$(date +%s%N); "$@" >/dev/null; end=$(date +%s%N)
+    echo $(( (end - start) / 1000 )) >> "$file"
+}
+
 # paired_ms RUNS SETUP A B: runs the functions A and B alternately RUNS times each (SETUP, untimed,
 # before every run), so that drift in the machine's load hits both sides alike; prints the
 # median wall time of each, in milliseconds.
 paired_ms() {
-    local runs=$1 setup=$2 a=$3 b=$4 i start end
+    local runs=$1 setup=$2 a=$3 b=$4 i
     : > "$work/a.times"; : > "$work/b.times"
     for ((i = 0; i < runs; i++)); do
-        $setup; start=$(date +%s%N); $a >/dev/null; end=$(date +%s%N); echo $(( (end - start) / 1000 )) >> "$work/a.times"
-        $setup; start=$(date +%s%N); $b >/dev/null; end=$(date +%s%N); echo $(( (end - start) / 1000 )) >> "$work/b.times"
+        $setup; timed_into "$work/a.times" $a
+        $setup; timed_into "$work/b.times" $b
     done
     echo "$(median "$work/a.times") $(median "$work/b.times")"
 }
@@ -214,18 +222,23 @@ disable_audit() { sql -c "ALTER TABLE provider_api_keys DISABLE TRIGGER USER" -c
 enable_audit() { sql -c "ALTER TABLE provider_api_keys ENABLE TRIGGER USER" -c "ALTER TABLE providers ENABLE TRIGGER USER" -c "ALTER TABLE provider_api_keys DISABLE TRIGGER bench_one_event"; }
 enable_floor() { disable_audit; sql -c "ALTER TABLE provider_api_keys ENABLE TRIGGER bench_one_event"; }
 plpgsql_preloaded() { sql -c "SHOW shared_preload_libraries" 2>/dev/null | tr ', ' '\n\n' | grep -qx plpgsql; }
-# measure_audit TARGET: two rows, audited and the floor, each against triggers disabled.
+# measure_audit: two rows, audited and the floor, each against triggers disabled. The target
+# belongs to the server configured as Supabase's is; the other row is a reference.
 measure_audit() {
-    local target=$1 where i start end
-    if plpgsql_preloaded; then where="plpgsql preloaded"; else where="plpgsql loaded per session"; fi
+    local where target i
+    if plpgsql_preloaded; then
+        where="plpgsql preloaded"; target="<= 1.10 (vs triggers disabled)"
+    else
+        where="plpgsql loaded per session"; target="(reference: see the preloaded row)"
+    fi
     say "--add-key with the audit trail's triggers, against the same with them disabled ($where)"
     sql -c "CREATE OR REPLACE FUNCTION keyadmin.bench_one_event() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS \$\$BEGIN INSERT INTO keyadmin.key_events (action, actor, db_role) VALUES ('bench_floor', 'bench', 'bench'); RETURN NULL; END\$\$" \
         -c "CREATE TRIGGER bench_one_event AFTER INSERT ON provider_api_keys FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.bench_one_event()"
     : > "$work/a.times"; : > "$work/b.times"; : > "$work/f.times"
     for ((i = 0; i < runs; i++)); do
-        enable_audit; start=$(date +%s%N); add_one on >/dev/null; end=$(date +%s%N); echo $(( (end - start) / 1000 )) >> "$work/a.times"
-        disable_audit; start=$(date +%s%N); add_one off >/dev/null; end=$(date +%s%N); echo $(( (end - start) / 1000 )) >> "$work/b.times"
-        enable_floor; start=$(date +%s%N); add_one floor >/dev/null; end=$(date +%s%N); echo $(( (end - start) / 1000 )) >> "$work/f.times"
+        enable_audit; timed_into "$work/a.times" add_one on
+        disable_audit; timed_into "$work/b.times" add_one off
+        enable_floor; timed_into "$work/f.times" add_one floor
     done
     enable_audit
     sql -c "DROP TRIGGER bench_one_event ON provider_api_keys" -c "DROP FUNCTION keyadmin.bench_one_event()" \
@@ -235,7 +248,7 @@ measure_audit() {
     row "--add-key, ms, audited, $where" "$audit_ms" "$plain_ms" "$(ratio "$audit_ms" "$plain_ms")" "$target"
     row "  floor: a trigger writing one constant event" "$floor_ms" "$plain_ms" "$(ratio "$floor_ms" "$plain_ms")" "(reference)"
 }
-if plpgsql_preloaded; then measure_audit "<= 1.10 (vs triggers disabled)"; else measure_audit "(reference: see the preloaded row)"; fi
+measure_audit
 
 # --- 7. Migration 023 on ten times the keys, against psql applying the same file -----------------
 # On the throw-away server only: it creates and drops databases of its own.
@@ -269,7 +282,7 @@ if [ -z "${BENCH_DATABASE_URL:-}" ] && ! plpgsql_preloaded; then
     say "restarting the throw-away server ($cluster_version/$cluster_name) with plpgsql in shared_preload_libraries"
     sql -c "ALTER SYSTEM SET shared_preload_libraries = 'plpgsql'"
     pg_ctlcluster "$cluster_version" "$cluster_name" restart
-    measure_audit "<= 1.10 (vs triggers disabled)"
+    measure_audit
 fi
 
 echo
