@@ -4,7 +4,9 @@ import PackageDescription
 let package = Package(
     name: "KeyAdmin",
     products: [
-        .executable(name: "keyadmin", targets: ["KeyAdmin"])
+        .executable(name: "keyadmin", targets: ["KeyAdminTool"]),
+        // For a Swift backend or tool that draws, reports and manages keys itself.
+        .library(name: "KeyStore", targets: ["KeyStore"]),
     ],
     // No package dependencies: the command line is parsed by a small table (see
     // Sources/KeyAdmin/Invocation.swift), which keeps start-up and CI builds short.
@@ -24,10 +26,16 @@ let package = Package(
             dependencies: ["Postgres"],
             plugins: ["EmbedMigrations"]
         ),
-        // The command line: parse, call the store, print.
+        // A DBA's inspection of a live database: the schema's promises, privileges, logging, pools.
+        .target(name: "KeyDoctor", dependencies: ["KeyStore", "Postgres"]),
+        // The command line: parse, run one handler, print its result. No SQL here.
+        .target(name: "KeyAdmin", dependencies: ["KeyStore", "KeyDoctor", "Postgres"]),
+        // The `keyadmin` executable: a thin entry point. The Swift runtime is linked into it, so
+        // the binary needs only libpq and the C and C++ runtimes that every Linux system has.
         .executableTarget(
-            name: "KeyAdmin",
-            dependencies: ["KeyStore"]
+            name: "KeyAdminTool",
+            dependencies: ["KeyAdmin"],
+            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux]))]
         ),
         // Builds migrations/*.sql into the binary, so the installed tool works from any directory.
         .executableTarget(name: "EmbedMigrationsTool"),
@@ -40,7 +48,10 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["KeyStore", "Postgres"], path: "Tests/TestSupport"),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "KeyStoreTests", dependencies: ["KeyStore", "Postgres", "TestSupport"]),
-        .testTarget(name: "KeyAdminTests", dependencies: ["KeyAdmin", "KeyStore", "Postgres", "TestSupport"]),
+        // The library product as a consumer sees it: `import KeyStore`, public API only.
+        .testTarget(name: "KeyStoreConsumerTests", dependencies: ["KeyStore", "TestSupport"]),
+        .testTarget(
+            name: "KeyAdminTests", dependencies: ["KeyAdmin", "KeyDoctor", "KeyStore", "Postgres", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

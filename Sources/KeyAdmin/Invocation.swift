@@ -16,12 +16,13 @@ struct Invocation: Equatable {
     var actor: OperatorText?
 
     /// Who runs the command, for the record: --actor, else KEYADMIN_ACTOR, else user@host.
-    var resolvedActor: OperatorText { actor ?? Actor.fromEnvironment() }
+    var resolvedActor: OperatorText { actor ?? OperatorIdentity.fromEnvironment() }
 
     enum Request: Equatable {
         case run(Invocation)
         case help
-        case version
+        /// `--version`, and whether `--json` was given with it.
+        case version(json: Bool)
     }
 
     /// Parses the arguments (without the program name). Usage mistakes throw `UsageError`
@@ -29,7 +30,7 @@ struct Invocation: Equatable {
     /// itself, "standard input"), so `--add-provider -h` is help, not a provider named -h.
     static func parse(_ arguments: [String]) throws(UsageError) -> Request {
         if arguments.isEmpty || arguments.contains(where: { $0 == "--help" || $0 == "-h" }) { return .help }
-        if arguments.contains("--version") { return .version }
+        if arguments.contains("--version") { return .version(json: arguments.contains("--json")) }
         // For messages about a value that is missing or misplaced: the command's usage.
         let named = arguments.lazy.compactMap { CommandName(rawValue: $0) }.first
         var commands: [(CommandName, [String])] = []
@@ -159,11 +160,4 @@ struct ConnectionOptions: Equatable {
 
 struct OutputOptions: Equatable {
     var json = false
-}
-
-extension KeyStoreError {
-    /// The message and its hint as one line: "no provider named "x" (see keyadmin --list)".
-    var oneLine: String {
-        hint.map { "\(message) (\($0))" } ?? message
-    }
 }

@@ -147,8 +147,7 @@ enum KeyProblem: Equatable {
         case .invalid(let problem):
             .invalidInput("the key \(problem)", hint: "a key is one line of visible ASCII characters, such as sk-...")
         case .odd(let problem, let hint):
-            .invalidInput(
-                "the key \(problem)", hint: (hint.map { "\($0), or " } ?? "") + "add --force to store it as it is")
+            .unusualKey("the key \(problem)", advice: hint)
         }
     }
 }

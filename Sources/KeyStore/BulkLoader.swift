@@ -144,7 +144,7 @@ private struct Load {
                 rows: rows, step: step)
             try transaction.query("RELEASE SAVEPOINT keyadmin_bulk_chunk", step: step)
             recordAdded(copied)
-        } catch let error as PostgresError
+        } catch let error as PGError
             where error.sqlState == .uniqueViolation && error.constraintName == ConstraintName.keyHash
         {
             try transaction.query("ROLLBACK TO SAVEPOINT keyadmin_bulk_chunk", step: step)
@@ -237,17 +237,19 @@ private struct InvalidLines {
     private(set) var count = 0
     private var lineNumbers: [Int] = []
     private var firstProblem = ""
+    private var firstIsUnusual = false
 
     mutating func record(lineNumber: Int, problem: KeyProblem) {
         if count == 0 {
             firstProblem = "line \(lineNumber): the key \(problem.description)"
-            if case .odd = problem { firstProblem += " (add --force to store such keys as they are)" }
+            if case .odd = problem { firstIsUnusual = true }
         }
         count += 1
         if lineNumbers.count < 10 { lineNumbers.append(lineNumber) }
     }
 
     var error: KeyStoreError? {
-        count == 0 ? nil : .invalidBulkInput(lineNumbers: lineNumbers, lineCount: count, firstProblem: firstProblem)
+        count == 0 ? nil : .invalidBulkInput(
+                lineNumbers: lineNumbers, lineCount: count, firstProblem: firstProblem, unusualShape: firstIsUnusual)
     }
 }

@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Where the tool finds its database, first match wins:
 /// `--database-url`, then `WORKER_1_DATABASE_URL`, then `DATABASE_URL` (the environment first,
 /// then `.env` in the current directory), then libpq's own defaults (PGHOST and friends,
@@ -28,7 +22,7 @@ public struct DatabaseLocator: Sendable {
 
     /// Reads the process environment, variable by variable, only as far as it is needed.
     public init(dotEnvPath: String = ".env") {
-        self.init(environment: { name in getenv(name).map { String(cString: $0) } }, dotEnvPath: dotEnvPath)
+        self.init(environment: { name in processEnvironment(name) }, dotEnvPath: dotEnvPath)
     }
 
     public init(environment: [String: String], dotEnvPath: String = ".env") {
@@ -97,7 +91,7 @@ public struct DatabaseLocator: Sendable {
     private var hasLibpqFiles: Bool {
         if environment("PGPASSFILE") != nil || environment("PGSERVICEFILE") != nil { return true }
         guard let home = environment("HOME") else { return false }
-        return [".pgpass", ".pg_service.conf"].contains { access("\(home)/\($0)", F_OK) == 0 }
+        return [".pgpass", ".pg_service.conf"].contains { fileExists("\(home)/\($0)") }
     }
 
     private static func checked(_ value: String, source: String) throws(KeyStoreError) -> String {

@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A `.env` file, read the way dotenv tools read it: `KEY=value` lines, `export KEY=value`,
 /// `#` comments (whole-line, or after an unquoted value), single quotes taken literally, double
 /// quotes with `\n`, `\"` and `\\` escapes.
@@ -59,12 +53,7 @@ public struct DotEnv: Sendable {
     /// The file at `path`, or `nil` if there is none. Also says whether other users of the
     /// machine may read it, since it usually holds a database password.
     public static func load(path: String) -> (dotEnv: DotEnv, readableByOthers: Bool)? {
-        let descriptor = open(path, O_RDONLY)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var status = stat()
-        let readableByOthers = fstat(descriptor, &status) == 0 && (status.st_mode & 0o044) != 0
-        guard let bytes = readAll(from: descriptor, limit: 1 << 20) else { return nil }
-        return (DotEnv(parsing: String(decoding: bytes, as: UTF8.self)), readableByOthers)
+        guard let file = readFile(path, limit: 1 << 20) else { return nil }
+        return (DotEnv(parsing: String(decoding: file.bytes, as: UTF8.self)), file.readableByOthers)
     }
 }

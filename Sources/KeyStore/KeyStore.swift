@@ -12,25 +12,33 @@ public final class KeyStore {
     /// "host:port/database", for messages; never a password.
     public var target: String { connection.target }
 
-    /// Connects, turning connection problems into operator-facing errors.
+    /// Connects, turning connection problems into errors an operator can act on.
+    ///
+    /// - Parameters:
+    ///   - settings: where and how to connect, with time limits.
+    ///   - located: where the connection string came from, so that "nothing configured" can be
+    ///     told apart from a server that is down.
+    ///   - actor: who makes the changes, for the audit trail. It is set in every transaction
+    ///     (never in the session), so it holds through a transaction-mode pooler too.
     public static func connect(
-        _ settings: ConnectionSettings, located: DatabaseLocator.Located? = nil
+        _ settings: ConnectionSettings, located: DatabaseLocator.Located? = nil, actor: OperatorText? = nil
     ) throws(KeyStoreError) -> KeyStore {
+        var settings = settings
+        if let actor { settings.transactionSettings.append((actorSetting, actor.rawValue)) }
         do {
             return KeyStore(connection: try Connection(settings: settings))
-        } catch let error as PostgresError {
+        } catch let error as PGError {
             if located?.isUnconfigured == true, error.kind == .connectionFailed {
-                throw KeyStoreError.notConfigured(
-                    "no database is configured, and libpq's default (the local socket) did not answer",
-                    hint:
-                        "set DATABASE_URL to a postgresql:// connection string, give --database-url, or run scripts/setup.sh for a local database"
-                )
+                throw KeyStoreError.noDatabaseConfigured
             }
             throw KeyStoreError.from(error)
         } catch {
             throw .connection("connecting: \(error)", hint: nil)
         }
     }
+
+    /// The setting the audit trail's triggers read the actor from (keyadmin.event_actor()).
+    static let actorSetting = "keyadmin.actor"
 
     // MARK: - Providers
 
@@ -147,6 +155,7 @@ public final class KeyStore {
 
     /// Deletes key `number` and returns it (to show it masked). With `expected`, deletes only
     /// if the number still holds that key: what the operator confirmed is what goes.
+    @discardableResult
     public func deleteKey(number: Int, of name: ProviderName, expected: APIKey? = nil) throws(KeyStoreError) -> APIKey {
         try translatingErrors(provider: name) {
             try connection.withTransaction { transaction in
@@ -265,7 +274,7 @@ public final class KeyStore {
             return try body()
         } catch let error as KeyStoreError {
             throw error
-        } catch let error as PostgresError {
+        } catch let error as PGError {
             throw KeyStoreError.from(error, provider: provider)
         } catch {
             throw .database("\(error)", hint: nil)

@@ -6,7 +6,8 @@ public enum KeyStoreError: Error, Sendable, Equatable {
     /// Input that can never work (a bad name, key, number or file); nothing was changed.
     case invalidInput(String, hint: String?)
     /// Bulk input with bad lines: the line numbers and what is wrong, never the keys.
-    case invalidBulkInput(lineNumbers: [Int], lineCount: Int, firstProblem: String)
+    /// `unusualShape`: the first problem is a shape that storing anyway would accept.
+    case invalidBulkInput(lineNumbers: [Int], lineCount: Int, firstProblem: String, unusualShape: Bool)
     case providerNotFound(ProviderName)
     case keyNotFound(ProviderName, number: Int)
     case providerExists(ProviderName)
@@ -30,8 +31,13 @@ public enum KeyStoreError: Error, Sendable, Equatable {
     /// The connection broke during COMMIT: the change may or may not have been saved.
     case outcomeUnknown(String)
     case database(String, hint: String?)
-    /// `--doctor` found problems; its report says which.
-    case checksFailed(Int, countingWarnings: Bool)
+    /// A key of a shape no provider uses (quoted, with a comma, too short...): almost always a
+    /// paste accident. The caller may store it anyway when the operator insists.
+    case unusualKey(String, advice: String?)
+    /// No database is configured, and libpq's default (the local socket) did not answer.
+    case noDatabaseConfigured
+    /// A file or standard input could not be read; `file` is nil for standard input.
+    case unreadableInput(String, file: String?)
 
     public enum Category: Sendable {
         case failure, usage, notFound, busy
@@ -39,7 +45,7 @@ public enum KeyStoreError: Error, Sendable, Equatable {
 
     public var category: Category {
         switch self {
-        case .invalidInput, .invalidBulkInput: .usage
+        case .invalidInput, .invalidBulkInput, .unusualKey, .unreadableInput: .usage
         case .providerNotFound, .keyNotFound, .noKeys: .notFound
         case .busy, .timedOut: .busy
         default: .failure
@@ -49,7 +55,7 @@ public enum KeyStoreError: Error, Sendable, Equatable {
     public var message: String {
         switch self {
         case .invalidInput(let message, _): message
-        case .invalidBulkInput(let lines, let count, let problem):
+        case .invalidBulkInput(let lines, let count, let problem, _):
             count == 1
                 ? "invalid \(problem); nothing was stored"
                 : "\(count) invalid lines (\(Self.describeLines(lines, total: count))); \(problem); nothing was stored"
@@ -68,35 +74,27 @@ public enum KeyStoreError: Error, Sendable, Equatable {
             "migration \(fileName) has changed since it was applied to this database"
         case .unknownMigrationsApplied(let versions):
             "this database has migration\(versions.count == 1 ? "" : "s") \(versions.joined(separator: ", ")) that this keyadmin does not know"
-        case .checksFailed(let count, let warnings):
-            "\(count) check\(count == 1 ? "" : "s") \(warnings ? "failed or warned" : "failed")"
+        case .unusualKey(let message, _), .unreadableInput(let message, _): message
+        case .noDatabaseConfigured:
+            "no database is configured, and libpq's default (the local socket) did not answer"
         case .busy(let message), .timedOut(let message), .notConfigured(let message, _),
             .connection(let message, _), .outcomeUnknown(let message), .database(let message, _):
             message
         }
     }
 
-    public var hint: String? {
+    /// Advice that belongs to the error itself (how to write a key, which connection setting
+    /// to change), for any program that shows it. What to run next is the showing tool's to say.
+    public var advice: String? {
         switch self {
         case .invalidInput(_, let hint), .connection(_, let hint), .database(_, let hint): hint
+        case .unusualKey(_, let advice): advice
         case .notConfigured(_, let hint): hint
-        case .invalidBulkInput: "fix those lines and run the command again"
-        case .providerNotFound: "see keyadmin --list"
-        case .keyNotFound(let name, _): "see keyadmin --list --provider \(name)"
-        case .providerExists: "add keys to it with keyadmin --add-key or --add-bulk"
-        case .keyAlreadyStored: nil
-        case .keyNumberTaken(let name, _):
-            "choose a free number, see keyadmin --list --provider \(name); or leave out --number"
-        case .keyChanged(let name, _): "see keyadmin --list --provider \(name), then try again"
-        case .noKeys(let name): "add one with keyadmin --add-key \(name) -"
         case .numbersExhausted: "numbers are never reused; add the keys to a new provider"
-        case .schemaMissing: "run keyadmin --migrate first"
         case .migrationDrift:
             "a migration must not change once applied; restore the file as it was and put the change in a new migration"
-        case .unknownMigrationsApplied: "upgrade keyadmin"
         case .busy, .timedOut: "another operator or a long statement holds the rows; try again"
-        case .outcomeUnknown: "check with keyadmin --list before trying again"
-        case .checksFailed: "see the lines marked above; each names its fix"
+        default: nil
         }
     }
 
@@ -110,7 +108,7 @@ public enum KeyStoreError: Error, Sendable, Equatable {
 extension KeyStoreError {
     /// The operator-facing meaning of an error from the Postgres layer. Constraint violations
     /// are recognised by SQLSTATE and constraint name, never by reading the DETAIL.
-    static func from(_ error: PostgresError, provider: ProviderName? = nil) -> KeyStoreError {
+    static func from(_ error: PGError, provider: ProviderName? = nil) -> KeyStoreError {
         switch error.kind {
         case .invalidConnectionString:
             return .connection("cannot use the connection string: \(error.message)", hint: error.hint)

@@ -1,11 +1,5 @@
 import Postgres
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Applies the migrations that a database has not had yet, as Flyway does: in version order,
 /// each in its own transaction, recorded with its SHA-256 in `keyadmin.schema_migrations`.
 public struct Migrator {
@@ -52,7 +46,7 @@ public struct Migrator {
                             try apply(migration, in: transaction, dryRun: dryRun, outcome: &outcome)
                         }
                         break
-                    } catch let error as PostgresError where error.sqlState == .lockNotAvailable {
+                    } catch let error as PGError where error.sqlState == .lockNotAvailable {
                         guard let pause = pauses.popFirst() else {
                             throw KeyStoreError.busy(
                                 "applying \(migration.fileName): a lock it needs was held by another session at every try"
@@ -67,7 +61,7 @@ public struct Migrator {
             return outcome
         } catch let error as KeyStoreError {
             throw error
-        } catch let error as PostgresError {
+        } catch let error as PGError {
             throw KeyStoreError.from(error)
         } catch {
             throw .database("migrating: \(error)", hint: nil)
@@ -134,12 +128,6 @@ public struct Migrator {
         if !unknown.isEmpty { throw KeyStoreError.unknownMigrationsApplied(unknown) }
     }
 
-    private func sleep(for duration: Duration) {
-        var request = timespec(
-            tv_sec: Int(duration.components.seconds), tv_nsec: Int(duration.components.attoseconds / 1_000_000_000))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
-    }
 
     static let trackingTableSQL = """
         CREATE SCHEMA IF NOT EXISTS keyadmin;

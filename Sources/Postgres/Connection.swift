@@ -1,11 +1,5 @@
 import CLibPQ
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// One session with a PostgreSQL server. Owns its `PGconn` and closes it when released, so a
 /// connection cannot leak.
 ///
@@ -36,7 +30,7 @@ public final class Connection {
             }
         }
         guard let connection else {
-            throw PostgresError(.connectionFailed, step: "connecting", message: "out of memory")
+            throw PGError(.connectionFailed, step: "connecting", message: "out of memory")
         }
         target = Self.describeTarget(of: connection)
         guard PQstatus(connection) == CONNECTION_OK else {
@@ -45,7 +39,7 @@ public final class Connection {
             // A password pasted where the database name belongs shows in the target too. Only
             // here: a database that exists under a name equal to the password (postgres,
             // postgres, postgres on a local Supabase) is the user's choice, and stays readable.
-            throw PostgresError(
+            throw PGError(
                 .connectionFailed, step: "connecting to \(redactor.redact(target))", message: message)
         }
         handle = connection
@@ -88,7 +82,7 @@ public final class Connection {
         }
         if let failure { throw failure }
         guard let answer else {
-            throw PostgresError(.unexpectedResult, step: step, message: "the server sent no result")
+            throw PGError(.unexpectedResult, step: step, message: "the server sent no result")
         }
         return answer
     }
@@ -149,13 +143,13 @@ public final class Connection {
     func ensureUsable(step: String) throws {
         if isBroken || PQstatus(handle) != CONNECTION_OK {
             isBroken = true
-            throw PostgresError(.connectionLost, step: step, message: "the connection to \(target) is closed")
+            throw PGError(.connectionLost, step: step, message: "the connection to \(target) is closed")
         }
     }
 
-    func sendFailure(step: String) -> PostgresError {
+    func sendFailure(step: String) -> PGError {
         isBroken = PQstatus(handle) != CONNECTION_OK
-        return PostgresError(
+        return PGError(
             isBroken ? .connectionLost : .unexpectedResult, step: step,
             message: redactor.redact(String(cString: PQerrorMessage(handle)).joinedOnOneLine()))
     }
@@ -174,7 +168,7 @@ public final class Connection {
             if !ready {
                 if cancelled {
                     isBroken = true
-                    throw PostgresError(
+                    throw PGError(
                         .timedOut, step: step,
                         message:
                             "\(target) did not answer within \(limit.wholeMilliseconds / 1000) seconds, even after the statement was cancelled"
@@ -189,7 +183,7 @@ public final class Connection {
         }
         guard let raw = PQgetResult(handle) else {
             if cancelled {
-                throw PostgresError(
+                throw PGError(
                     .timedOut, step: step,
                     message: "no answer within \(limit.wholeMilliseconds / 1000) seconds; the statement was cancelled")
             }
@@ -204,14 +198,14 @@ public final class Connection {
         return result
     }
 
-    func lostConnection(step: String, serverResult: QueryResult? = nil) -> PostgresError {
+    func lostConnection(step: String, serverResult: QueryResult? = nil) -> PGError {
         isBroken = true
         var message = String(cString: PQerrorMessage(handle)).joinedOnOneLine()
         if let serverResult, let serverMessage = serverResult.errorField(.message) {
             message = serverMessage
         }
         if message.isEmpty { message = "the server closed the connection" }
-        return PostgresError(
+        return PGError(
             .connectionLost, step: step, message: redactor.redact(message),
             sqlState: serverResult?.errorField(.sqlState).map(SQLState.init(rawValue:)))
     }
@@ -220,52 +214,35 @@ public final class Connection {
     ///
     /// PQcancel has no time limit of its own: against a server that has stopped answering
     /// altogether it would block forever. It runs on a detached thread of its own, and the
-    /// caller waits for the statement's answer with its own deadline either way. A plain
-    /// pthread rather than Dispatch: linking libdispatch cost every start of the tool about a
-    /// millisecond for a thread that is almost never needed.
+    /// caller waits for the statement's answer with its own deadline either way.
     private func cancel() {
         guard let cancelHandle = PQgetCancel(handle) else { return }
-        var thread = pthread_t()
-        let started = pthread_create(
-            &thread, nil,
-            { argument in
-                guard let argument else { return nil }
-                let request = OpaquePointer(argument)
-                var buffer = [CChar](repeating: 0, count: 256)
-                _ = PQcancel(request, &buffer, Int32(buffer.count))
-                PQfreeCancel(request)
-                return nil
-            }, UnsafeMutableRawPointer(cancelHandle))
-        if started == 0 {
-            pthread_detach(thread)
-        } else {
-            PQfreeCancel(cancelHandle)
+        let started = runDetached(UnsafeMutableRawPointer(cancelHandle)) { argument in
+            guard let argument else { return nil }
+            let request = OpaquePointer(argument)
+            var buffer = [CChar](repeating: 0, count: 256)
+            _ = PQcancel(request, &buffer, Int32(buffer.count))
+            PQfreeCancel(request)
+            return nil
         }
+        if !started { PQfreeCancel(cancelHandle) }
     }
 
     private func waitForSocket(until deadline: Deadline) -> Bool {
         let socket = PQsocket(handle)
         guard socket >= 0 else { return true }  // let PQconsumeInput report the broken connection
-        while true {
-            let remaining = deadline.remainingMilliseconds
-            if remaining <= 0 { return false }
-            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-            let count = poll(&descriptor, 1, Int32(clamping: remaining))
-            if count > 0 { return true }
-            if count == 0 { return false }
-            if errno != EINTR { return true }
-        }
+        return waitUntilReadable(socket, until: deadline)
     }
 
     /// The server's error in `result`, if it is one. Reads the SQLSTATE, primary message, hint
     /// and constraint name; never the DETAIL, which quotes row values (keys).
-    func error(in result: QueryResult, step: String) -> PostgresError? {
+    func error(in result: QueryResult, step: String) -> PGError? {
         let status = result.status
         guard status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE || status == PGRES_NONFATAL_ERROR else {
             return nil
         }
         let message = result.errorField(.message) ?? String(cString: PQerrorMessage(handle)).joinedOnOneLine()
-        return PostgresError(
+        return PGError(
             .server, step: step, message: redactor.redact(message),
             sqlState: result.errorField(.sqlState).map(SQLState.init(rawValue:)),
             hint: result.errorField(.hint).map(redactor.redact),

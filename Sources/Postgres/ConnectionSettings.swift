@@ -1,11 +1,5 @@
 import CLibPQ
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// How to reach the database and how long to wait for it.
 ///
 /// The connection string is handed to libpq unchanged, in either of its forms (URI or
@@ -113,7 +107,7 @@ public struct ConnectionSettings: Sendable {
     public func parsedFields() throws -> [String: String] {
         guard !connectionString.isEmpty else { return [:] }
         if connectionString.hasPrefix("http://") || connectionString.hasPrefix("https://") {
-            throw PostgresError(
+            throw PGError(
                 .invalidConnectionString, step: "reading the connection string",
                 message: "an https:// address is a project's web URL, not a PostgreSQL connection string",
                 hint: "use the postgresql:// string that Supabase shows under Connect (or Project Settings > Database)")
@@ -125,7 +119,7 @@ public struct ConnectionSettings: Sendable {
                 message = redactor.redact(String(cString: errorMessage).joinedOnOneLine())
                 PQfreemem(errorMessage)
             }
-            throw PostgresError(
+            throw PGError(
                 .invalidConnectionString, step: "reading the connection string", message: message,
                 hint:
                     "write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE or as host=... dbname=... key=value pairs"
@@ -147,8 +141,3 @@ func takingConninfoFields(_ options: UnsafeMutablePointer<PQconninfoOption>) -> 
     return fields
 }
 
-func environment(_ name: String) -> String? {
-    guard let value = getenv(name) else { return nil }
-    let text = String(cString: value)
-    return text.isEmpty ? nil : text
-}

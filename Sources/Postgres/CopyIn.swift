@@ -8,18 +8,18 @@ extension Connection {
     /// the fastest way to load many rows.
     public func copyIn(_ statement: Query, rows: some Sequence<[String?]>, step: String) throws -> Int {
         guard statement.parameters.isEmpty else {
-            throw PostgresError(.unexpectedResult, step: step, message: "COPY takes no parameters")
+            throw PGError(.unexpectedResult, step: step, message: "COPY takes no parameters")
         }
         try send(statement, step: step)
         guard let ready = try nextResult(step: step) else {
-            throw PostgresError(.unexpectedResult, step: step, message: "the server did not start the COPY")
+            throw PGError(.unexpectedResult, step: step, message: "the server did not start the COPY")
         }
         if let error = error(in: ready, step: step) {
             _ = try drainResults(step: step)
             throw error
         }
         guard ready.status == PGRES_COPY_IN else {
-            throw PostgresError(.unexpectedResult, step: step, message: "the statement is not COPY ... FROM STDIN")
+            throw PGError(.unexpectedResult, step: step, message: "the statement is not COPY ... FROM STDIN")
         }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(1 << 16)

@@ -23,7 +23,7 @@ extension Connection {
         // The sync point closes the pipeline; after it, the connection is idle again.
         guard let sync = try nextResult(step: step), sync.status == PGRES_PIPELINE_SYNC else {
             isBroken = true
-            throw PostgresError(.unexpectedResult, step: step, message: "the pipeline ended without its sync point")
+            throw PGError(.unexpectedResult, step: step, message: "the pipeline ended without its sync point")
         }
         if let failure { throw failure }
         return results

@@ -35,11 +35,11 @@ public struct Query: Sendable, ExpressibleByStringInterpolation {
             sql += literal.description
         }
 
-        public mutating func appendInterpolation(_ value: some PostgresEncodable) {
+        public mutating func appendInterpolation(_ value: some ParameterEncodable) {
             appendParameter(value.postgresText)
         }
 
-        public mutating func appendInterpolation(_ value: (some PostgresEncodable)?) {
+        public mutating func appendInterpolation(_ value: (some ParameterEncodable)?) {
             appendParameter(value?.postgresText)
         }
 
@@ -51,23 +51,23 @@ public struct Query: Sendable, ExpressibleByStringInterpolation {
 }
 
 /// A value that can be sent as a text-format parameter.
-public protocol PostgresEncodable: Sendable {
+public protocol ParameterEncodable: Sendable {
     var postgresText: String { get }
 }
 
-extension String: PostgresEncodable {
+extension String: ParameterEncodable {
     public var postgresText: String { self }
 }
 
-extension Int: PostgresEncodable {
+extension Int: ParameterEncodable {
     public var postgresText: String { String(self) }
 }
 
-extension Bool: PostgresEncodable {
+extension Bool: ParameterEncodable {
     public var postgresText: String { self ? "true" : "false" }
 }
 
-extension Array: PostgresEncodable where Element: PostgresEncodable {
+extension Array: ParameterEncodable where Element: ParameterEncodable {
     /// An array literal (`{"a","b"}`), for `unnest($1::text[])`: many values in one parameter
     /// and one round trip. Every element is quoted, so commas, braces, quotes and backslashes
     /// inside a value stay data.

@@ -37,7 +37,7 @@ public final class QueryResult {
     /// The only row, or an error if there is not exactly one.
     public func singleRow() throws -> Row {
         guard rowCount == 1 else {
-            throw PostgresError(.unexpectedResult, step: step, message: "expected one row, got \(rowCount)")
+            throw PGError(.unexpectedResult, step: step, message: "expected one row, got \(rowCount)")
         }
         return Row(result: self, index: 0)
     }
@@ -67,23 +67,23 @@ public struct Row {
     /// The column's value; an error if it is NULL or not of type `T`. The error names the
     /// column and the type, never the value (which may be a key).
     @inlinable
-    public func decode<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) throws -> T {
+    public func decode<T: ColumnDecodable>(_ column: String, as type: T.Type = T.self) throws -> T {
         guard let value = try decodeIfPresent(column, as: type) else {
-            throw PostgresError(.unexpectedResult, step: "reading column \(column)", message: "the value is NULL")
+            throw PGError(.unexpectedResult, step: "reading column \(column)", message: "the value is NULL")
         }
         return value
     }
 
     /// The column's value, `nil` when it is NULL; an error if it is not of type `T`.
     @inlinable
-    public func decodeIfPresent<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) throws -> T? {
+    public func decodeIfPresent<T: ColumnDecodable>(_ column: String, as type: T.Type = T.self) throws -> T? {
         guard let columnIndex = result.columnIndex(column) else {
-            throw PostgresError(
+            throw PGError(
                 .unexpectedResult, step: "reading column \(column)", message: "the result has no such column")
         }
         if result.isNull(row: index, column: columnIndex) { return nil }
         guard let value = T(postgresText: result.text(row: index, column: columnIndex)) else {
-            throw PostgresError(
+            throw PGError(
                 .unexpectedResult, step: "reading column \(column)",
                 message: "the value is not \(T.postgresTypeDescription)")
         }

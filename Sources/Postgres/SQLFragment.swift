@@ -28,7 +28,7 @@ public struct SQLFragment: Sendable, ExpressibleByStringInterpolation {
     public static func column(_ name: StaticString) -> SQLFragment { SQLFragment(stringLiteral: name) }
 
     /// A value, sent as a parameter.
-    public static func value(_ value: some PostgresEncodable) -> SQLFragment {
+    public static func value(_ value: some ParameterEncodable) -> SQLFragment {
         var fragment = SQLFragment(stringLiteral: "")
         fragment.pieces = [.value(value.postgresText)]
         return fragment
@@ -45,11 +45,11 @@ public struct SQLFragment: Sendable, ExpressibleByStringInterpolation {
 
         public mutating func appendInterpolation(unescaped text: StaticString) { pieces.append(.text(text)) }
 
-        public mutating func appendInterpolation(_ value: some PostgresEncodable) {
+        public mutating func appendInterpolation(_ value: some ParameterEncodable) {
             pieces.append(.value(value.postgresText))
         }
 
-        public mutating func appendInterpolation(_ value: (some PostgresEncodable)?) {
+        public mutating func appendInterpolation(_ value: (some ParameterEncodable)?) {
             pieces.append(.value(value?.postgresText))
         }
     }

@@ -75,9 +75,9 @@ extension Connection {
         }
         do {
             try query("COMMIT", step: "committing")
-        } catch let error as PostgresError where error.kind == .connectionLost || error.kind == .timedOut {
+        } catch let error as PGError where error.kind == .connectionLost || error.kind == .timedOut {
             // The COMMIT may have reached the server before the connection broke.
-            throw PostgresError(
+            throw PGError(
                 .commitOutcomeUnknown, step: "committing",
                 message: "\(error.message); the change may or may not have been saved",
                 sqlState: error.sqlState)

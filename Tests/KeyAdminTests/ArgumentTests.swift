@@ -116,7 +116,8 @@ import Testing
         #expect(try Invocation.parse([]) == .help)
         #expect(try Invocation.parse(["--list", "--help"]) == .help)
         #expect(try Invocation.parse(["--add-provider", "-h"]) == .help)
-        #expect(try Invocation.parse(["--version", "--bogus"]) == .version)
+        #expect(try Invocation.parse(["--version", "--bogus"]) == .version(json: false))
+        #expect(try Invocation.parse(["--version", "--json"]) == .version(json: true))
     }
 
     @Test(arguments: [

@@ -270,11 +270,9 @@ import Testing
                 ["--database-url", database.connectionString, "--add-provider", "openai"],
                 environment: ["USER": "alice"], unsetting: ["KEYADMIN_ACTOR"])
             #expect(output.status == 0)
-            var buffer = [CChar](repeating: 0, count: 256)
-            #expect(gethostname(&buffer, buffer.count - 1) == 0)
             #expect(
                 try database.values("SELECT actor AS value FROM keyadmin.key_events") == [
-                    "alice@\(String(cString: buffer))"
+                    "alice@\(ProcessInfo.processInfo.hostName)"
                 ])
         }
     }

@@ -137,7 +137,7 @@ import Testing
         try TestDatabase.with { (database: TestDatabase) throws in
             try seed(database, numbers: [1, 2])
             let connection = try database.connect()
-            try connection.withTransaction(TransactionOptions(readOnly: true)) { transaction in
+            _ = try connection.withTransaction(TransactionOptions(readOnly: true)) { transaction in
                 try transaction.query(
                     "SELECT get_api_key('openai', 1), get_random_api_key('openai')", step: "read only")
             }
@@ -145,7 +145,7 @@ import Testing
                 try connection.withTransaction(TransactionOptions(readOnly: true)) { transaction in
                     try transaction.query("SELECT report_api_key_result('openai', 'sk-key-1', 429)", step: "read only")
                 }
-            } throws: { ($0 as? PostgresError)?.sqlState == .readOnlySQLTransaction }
+            } throws: { ($0 as? PGError)?.sqlState == .readOnlySQLTransaction }
         }
     }
 
@@ -217,7 +217,7 @@ import Testing
 
             // Keys not in the pool, and statuses that are not HTTP statuses.
             #expect(try report(database, "sk-not-stored-anywhere", 429) == nil)
-            #expect(throws: PostgresError.self) { try report(database, "sk-key-1", 999) }
+            #expect(throws: PGError.self) { try report(database, "sk-key-1", 999) }
         }
     }
 

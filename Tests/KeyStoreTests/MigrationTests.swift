@@ -87,7 +87,7 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
             let openai = try ProviderName(validating: "openai")
             try database.store().deleteKey(number: 7, of: openai)
             #expect(try database.store().addKey(APIKey(validating: "sk-after-migration-01"), to: openai) == 8)
-            #expect(throws: PostgresError.self) {
+            #expect(throws: PGError.self) {
                 try database.connect().query(
                     "INSERT INTO providers (provider_name) VALUES ('Another Bad')", step: "bad row")
             }

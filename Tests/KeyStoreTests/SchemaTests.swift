@@ -32,7 +32,7 @@ import Testing
                         INSERT INTO providers (provider_name) VALUES ('openai');
                         INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 1, 'sk-existing-key-0001' FROM providers;
                         """), step: "seed")
-            #expect(throws: PostgresError.self) {
+            #expect(throws: PGError.self) {
                 try connection.execute(SQLScript(trustedSQL: statement), step: "bad row")
             }
             #expect(try database.integer("SELECT count(*) AS value FROM provider_api_keys") == 1)

@@ -20,10 +20,10 @@ import Testing
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let row = try database.connect().query("SELECT 'abc'::text AS word, NULL::int AS nothing", step: "t")
                 .singleRow()
-            #expect(throws: PostgresError.self) { try row.decode("word", as: Int.self) }
-            #expect(throws: PostgresError.self) { try row.decode("nothing", as: Int.self) }
+            #expect(throws: PGError.self) { try row.decode("word", as: Int.self) }
+            #expect(throws: PGError.self) { try row.decode("nothing", as: Int.self) }
             #expect(try row.decodeIfPresent("nothing", as: Int.self) == nil)
-            #expect(throws: PostgresError.self) { try row.decode("missing", as: String.self) }
+            #expect(throws: PGError.self) { try row.decode("missing", as: String.self) }
         }
     }
 
@@ -35,7 +35,7 @@ import Testing
             #expect {
                 try connection.query("INSERT INTO t VALUES (\("top-secret-value"))", step: "second")
             } throws: { error in
-                let error = error as! PostgresError
+                let error = error as! PGError
                 return error.sqlState == .uniqueViolation && error.constraintName == "t_secret_key"
                     && !error.description.contains("top-secret-value")
             }
@@ -67,7 +67,7 @@ import Testing
             #expect {
                 try connection.withTransaction { try $0.query("SELECT pg_sleep(30)", step: "sleeping") }
             } throws: { error in
-                (error as? PostgresError)?.sqlState == .queryCanceled
+                (error as? PGError)?.sqlState == .queryCanceled
             }
             #expect(Date().timeIntervalSince(started) < 10)
         }
@@ -136,7 +136,7 @@ import Testing
             _ = try Connection(settings: ConnectionSettings(connectionString: fields))
             // Reached only where the server trusts every login (no passwords checked).
             #expect(failure == "wrong-password", "connected to a database that does not exist")
-        } catch let error as PostgresError {
+        } catch let error as PGError {
             #expect(error.kind == .connectionFailed)
             #expect(!error.description.contains(password), "\(error.description)")
             if failure == "missing-database" { #expect(error.description.contains("does not exist")) }
@@ -192,7 +192,7 @@ import Testing
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let connection = try database.connect()
             try connection.query("CREATE TABLE t (value text UNIQUE)", step: "setup")
-            #expect(throws: PostgresError.self) {
+            #expect(throws: PGError.self) {
                 try connection.copyIn("COPY t (value) FROM STDIN", rows: [["same"], ["same"]], step: "copy")
             }
             #expect(try connection.query("SELECT 1 AS one", step: "after").rowCount == 1)

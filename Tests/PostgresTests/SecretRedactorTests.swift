@@ -52,7 +52,7 @@ import Testing
         #expect {
             _ = try settings.libpqParameters()
         } throws: { error in
-            let error = error as! PostgresError
+            let error = error as! PGError
             return error.kind == .invalidConnectionString && !error.description.contains("hunter2")
         }
     }
@@ -62,7 +62,7 @@ import Testing
             #expect {
                 _ = try ConnectionSettings(connectionString: url).libpqParameters()
             } throws: { error in
-                let error = error as! PostgresError
+                let error = error as! PGError
                 return error.kind == .invalidConnectionString
                     && error.message == "an https:// address is a project's web URL, not a PostgreSQL connection string"
                     && error.hint?.hasPrefix("use the postgresql:// string") == true

@@ -77,7 +77,7 @@ public final class TestDatabase: Sendable {
                 try transaction.execute(SQLScript(trustedSQL: statement), step: "as \(role)")
                 throw RollBack()  // roll back whatever worked
             }
-        } catch let error as PostgresError {
+        } catch let error as PGError {
             return error.sqlState
         } catch is RollBack {
             return nil

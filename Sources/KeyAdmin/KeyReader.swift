@@ -1,14 +1,8 @@
 import KeyStore
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// A KEY argument, or the key read from standard input (hidden on a terminal).
-extension CommandRunner {
-    func readKey(_ input: KeyInput, for name: ProviderName, force: Bool) throws(KeyStoreError) -> APIKey {
+enum KeyReader {
+    static func read(_ input: KeyInput, for name: ProviderName, force: Bool) throws(KeyStoreError) -> APIKey {
         switch input {
         case .argument(let key):
             return key
@@ -17,7 +11,7 @@ extension CommandRunner {
                 let lines = Terminal.readHiddenLines(prompt: "Key for \(name) (input hidden): ", untilEndOfInput: false)
                 return try APIKey(validating: lines.first ?? "", force: force)
             }
-            guard let bytes = readAll(from: STDIN_FILENO, limit: 64 * 1024) else {
+            guard let bytes = readAll(from: Descriptor.standardInput, limit: 64 * 1024) else {
                 throw .invalidInput("cannot read the key from standard input", hint: nil)
             }
             // One key, one line: a trailing newline is fine, a second line is not.
@@ -27,5 +21,15 @@ extension CommandRunner {
             }
             return try APIKey(validatingBytes: bytes, force: force)
         }
+    }
+}
+
+extension Array<UInt8> {
+    func trimmingTrailingNewlines() -> ArraySlice<UInt8> {
+        var bytes = self[...]
+        while let last = bytes.last, last == 0x0A || last == 0x0D || last == 0x20 || last == 0x09 {
+            bytes = bytes.dropLast()
+        }
+        return bytes
     }
 }

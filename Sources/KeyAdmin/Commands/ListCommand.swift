@@ -1,65 +1,75 @@
 import KeyStore
 
-/// `--list`: an aligned table per provider, or one JSON document, written while the keys stream
-/// in from the server (memory stays flat for any number of keys).
-struct ListPrinter {
-    let json: Bool
-    let reveal: Bool
-    let out: OutputStream
-    let database: DatabaseTarget
+/// `--list [--provider NAME] [--state STATE] [--reveal]`: an aligned table per provider, or one
+/// JSON document, written while the keys stream in from the server (memory stays flat for any
+/// number of keys).
+struct ListCommand {
+    static let entry = CommandEntry(
+        values: [], help: "every provider with its key count and its keys, masked", writes: false
+    ) { _, modifiers throws(UsageError) in
+        .list(provider: try modifiers.provider(), reveal: modifiers.has(.reveal), state: try modifiers.state())
+    }
 
-    func print(store: KeyStore, provider: ProviderName?, state: KeyState?) throws(KeyStoreError) {
-        var layout = Layout(
-            json: json, reveal: reveal, filtered: state != nil, out: out, colour: out.usesColour && !json)
-        try store.list(
-            provider: provider, state: state,
-            summaries: { summaries in
-                // Written once the provider is known to exist (stdout is held under --json anyway).
-                if json {
-                    out.write(
-                        "{\"database\":\(JSON.string(database.address)),\"database_source\":\(JSON.string(database.source)),\"providers\":["
-                    )
-                } else {
-                    out.line(Style.dim.apply("database: \(database.label)", when: out.usesColour))
-                }
-                layout.pending = summaries[...]
-                if summaries.isEmpty, !json {
-                    out.line("no providers yet; add one with keyadmin --add-provider NAME")
-                }
-            },
-            key: { key in
-                // Keys arrive ordered by provider; providers without keys have no rows and are
-                // printed when the rows pass them.
-                while layout.current?.name != key.provider, layout.openNextProvider() {}
-                layout.printKey(key)
-            })
-        while layout.openNextProvider() {}
-        layout.closeProvider()
-        if json { out.line("]}") }
+    let provider: ProviderName?
+    let reveal: Bool
+    let state: KeyState?
+
+    func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
+        .streamed { stream throws(KeyStoreError) in
+            var layout = ListLayout(reveal: reveal, filtered: state != nil, stream: stream)
+            try context.store.list(
+                provider: provider, state: state,
+                summaries: { summaries in
+                    // Opened once the provider is known to exist.
+                    layout.begin(summaries)
+                },
+                key: { key in
+                    // Keys arrive ordered by provider; providers without keys have no rows and
+                    // are printed when the rows pass them.
+                    while layout.current?.name != key.provider, layout.openNextProvider() {}
+                    layout.printKey(key)
+                })
+            while layout.openNextProvider() {}
+            layout.end()
+        }
     }
 }
 
-private struct Layout {
-    let json: Bool
+/// The listing as it is written: which provider is open, and the column widths.
+private struct ListLayout {
     let reveal: Bool
     /// `--state` was given: a provider may have keys and none to show.
     let filtered: Bool
-    let out: OutputStream
-    let colour: Bool
-    var pending: ArraySlice<ProviderSummary> = []
+    let stream: ResultStream
+    private var pending: ArraySlice<ProviderSummary> = []
     private(set) var current: ProviderSummary?
     private var providersPrinted = 0
-    private var keysPrinted = 0
     private var numberWidth = 2
     private var keyWidth = 10
     private var labelWidth = 0
 
-    init(json: Bool, reveal: Bool, filtered: Bool, out: OutputStream, colour: Bool) {
-        self.json = json
+    init(reveal: Bool, filtered: Bool, stream: ResultStream) {
         self.reveal = reveal
         self.filtered = filtered
-        self.out = out
-        self.colour = colour
+        self.stream = stream
+    }
+
+    var colour: Bool { stream.usesColour }
+
+    mutating func begin(_ summaries: [ProviderSummary]) {
+        stream.open()
+        pending = summaries[...]
+        if let json = stream.json {
+            json.name("providers")
+            json.beginArray()
+        } else if summaries.isEmpty {
+            stream.line("no providers yet; add one with keyadmin --add-provider NAME")
+        }
+    }
+
+    mutating func end() {
+        closeProvider()
+        stream.json?.endArray()
     }
 
     /// Ends the provider being printed and starts the next; `false` when none is left.
@@ -67,31 +77,34 @@ private struct Layout {
         guard let next = pending.popFirst() else { return false }
         closeProvider()
         current = next
-        keysPrinted = 0
         defer { providersPrinted += 1 }
-        if json {
-            let states = KeyState.allCases.map { "\(JSON.string($0.rawValue)):\(next.stateCounts[$0] ?? 0)" }.joined(
-                separator: ",")
-            out.write(providersPrinted > 0 ? "," : "")
-            out.write(
-                "{\"provider\":\(JSON.string(next.name)),\"key_count\":\(next.keyCount),\"states\":{\(states)},\"created_at\":\(JSON.string(next.createdAt)),\"keys\":["
-            )
+        if let json = stream.json {
+            json.beginObject()
+            json.members([
+                JSONMember("provider", .string(next.name)), JSONMember("key_count", .number(next.keyCount)),
+                JSONMember(
+                    "states",
+                    .object(KeyState.allCases.map { JSONMember($0.rawValue, .number(next.stateCounts[$0] ?? 0)) })),
+                JSONMember("created_at", .string(next.createdAt)),
+            ])
+            json.name("keys")
+            json.beginArray()
             return true
         }
-        if providersPrinted > 0 { out.line("") }
-        out.line(
+        if providersPrinted > 0 { stream.line("") }
+        stream.line(
             Style.bold.apply(next.name, when: colour) + "  "
                 + Style.dim.apply("(\(Self.summary(of: next)))", when: colour))
         numberWidth = String(next.highestNumber).count + 1
         keyWidth = reveal ? max(3, next.longestKey) : 10
         labelWidth = next.longestLabel
         if next.keyCount == 0 {
-            out.line("  no keys; add some with keyadmin --add-bulk \(next.name)")
+            stream.line("  no keys; add some with keyadmin --add-bulk \(next.name)")
         } else if next.matchingCount == 0 {
-            out.line("  no keys in that state")
+            stream.line("  no keys in that state")
         } else {
             let label = labelWidth > 0 ? pad("label", max(5, labelWidth)) + "  " : ""
-            out.line(
+            stream.line(
                 Style.dim.apply(
                     "  " + pad("#", numberWidth, right: true) + "  " + pad("key", keyWidth) + "  "
                         + pad("fingerprint", 12) + "  " + pad("created", 20) + "  " + label + "state", when: colour))
@@ -113,32 +126,36 @@ private struct Layout {
     }
 
     mutating func closeProvider() {
-        if json, current != nil { out.write("]}") }
+        if let json = stream.json, current != nil {
+            json.endArray()
+            json.endObject()
+        }
         current = nil
     }
 
-    mutating func printKey(_ key: StoredKey) {
+    func printKey(_ key: StoredKey) {
         let shown = reveal ? key.key.revealed : key.key.masked
-        defer { keysPrinted += 1 }
-        if json {
-            func text(_ value: String?) -> String { value.map(JSON.string) ?? "null" }
-            out.write(keysPrinted > 0 ? "," : "")
-            out.write(
-                "{\"number\":\(key.number),\"key\":\(JSON.string(shown)),\"fingerprint\":\(JSON.string(key.fingerprint))"
-                    + ",\"created_at\":\(JSON.string(key.createdAt))"
-                    + ",\"state\":\(JSON.string(key.state.rawValue)),\"reason\":\(text(key.reason))"
-                    + ",\"disabled_at\":\(text(key.disabledAt)),\"disabled_by\":\(text(key.disabledBy))"
-                    + ",\"disabled_automatically\":\(key.disabledAutomatically),\"label\":\(text(key.label))"
-                    + ",\"expires_at\":\(text(key.expiresAt)),\"cooldown_until\":\(text(key.cooldownUntil))"
-                    + ",\"consecutive_failures\":\(key.consecutiveFailures)"
-                    + ",\"last_status\":\(key.lastStatus.map(String.init) ?? "null")"
-                    + ",\"last_reported_at\":\(text(key.lastReportedAt))}")
+        if let json = stream.json {
+            json.value(
+                .object([
+                    JSONMember("number", .number(key.number)), JSONMember("key", .string(shown)),
+                    JSONMember("fingerprint", .string(key.fingerprint)),
+                    JSONMember("created_at", .string(key.createdAt)), JSONMember("state", .string(key.state.rawValue)),
+                    JSONMember("reason", .text(key.reason)), JSONMember("disabled_at", .text(key.disabledAt)),
+                    JSONMember("disabled_by", .text(key.disabledBy)),
+                    JSONMember("disabled_automatically", .bool(key.disabledAutomatically)),
+                    JSONMember("label", .text(key.label)), JSONMember("expires_at", .text(key.expiresAt)),
+                    JSONMember("cooldown_until", .text(key.cooldownUntil)),
+                    JSONMember("consecutive_failures", .number(key.consecutiveFailures)),
+                    JSONMember("last_status", .integer(key.lastStatus)),
+                    JSONMember("last_reported_at", .text(key.lastReportedAt)),
+                ]))
             return
         }
         let label = labelWidth > 0 ? pad(key.label ?? "", labelWidth) + "  " : ""
         let state = Self.describe(key)
         let unusable = key.state == .disabled || key.state == .expired
-        out.line(
+        stream.line(
             "  " + pad("#\(key.number)", numberWidth, right: true) + "  " + pad(shown, keyWidth) + "  "
                 + key.fingerprint + "  " + pad(key.createdAt, 20) + "  " + label
                 + (unusable ? Style.red.apply(state, when: colour) : state))

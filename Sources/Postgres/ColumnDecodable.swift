@@ -1,22 +1,22 @@
 /// A value that can be read from a text-format column.
-public protocol PostgresDecodable {
+public protocol ColumnDecodable {
     /// `nil` when the text is not a value of this type.
     init?(postgresText: String)
     /// How the type is named in errors ("an integer").
     static var postgresTypeDescription: String { get }
 }
 
-extension String: PostgresDecodable {
+extension String: ColumnDecodable {
     public init?(postgresText: String) { self = postgresText }
     public static var postgresTypeDescription: String { "text" }
 }
 
-extension Int: PostgresDecodable {
+extension Int: ColumnDecodable {
     public init?(postgresText: String) { self.init(postgresText) }
     public static var postgresTypeDescription: String { "an integer" }
 }
 
-extension Bool: PostgresDecodable {
+extension Bool: ColumnDecodable {
     public init?(postgresText: String) {
         switch postgresText {
         case "t": self = true

@@ -3,7 +3,7 @@
 /// Like postgres-nio's `PSQLError`, the server's fields are kept apart from the client's own
 /// description of the step that failed. The server's DETAIL field is deliberately never read:
 /// for constraint violations it quotes row values, and a row value here may be an API key.
-public struct PostgresError: Error, Sendable, CustomStringConvertible {
+public struct PGError: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
         /// The connection string could not be parsed.
         case invalidConnectionString

@@ -1,0 +1,39 @@
+import KeyStore
+
+/// What a command's handler works with: the store, what was asked, and the database it is on.
+struct CommandContext {
+    let store: KeyStore
+    let invocation: Invocation
+    let target: DatabaseTarget
+    let err = BufferedOutput.standardError
+
+    var json: Bool { invocation.output.json }
+}
+
+/// Every command: its values, the options that go with it, its help, whether it writes, and
+/// how it is built from its values, in one entry each, kept in the command's own file.
+struct CommandEntry: Sendable {
+    /// Builds the command from exactly `values.count` values, taken in order.
+    typealias Builder = @Sendable (inout CommandValues, ParsedModifiers) throws(UsageError) -> Command
+
+    let values: [ValueKind]
+    let help: String
+    /// Whether the command changes data. Only those name an actor for the audit trail, so a
+    /// read (a backend's --get-key) does not look up the user and host it would not use.
+    let writes: Bool
+    let build: Builder
+}
+
+extension CommandResult {
+    /// The result of a change to one key: what happened, or that nothing needed to.
+    static func keyChange(
+        _ name: ProviderName, _ number: Int, _ key: APIKey, changed: Bool, text: String
+    ) -> CommandResult {
+        .report(
+            text,
+            [
+                JSONMember("provider", .string(name.rawValue)), JSONMember("number", .number(number)),
+                JSONMember("key", .string(key.masked)), JSONMember("changed", .bool(changed)),
+            ])
+    }
+}

@@ -1,0 +1,139 @@
+import KeyStore
+
+/// A command's values, handed out in order and checked as what they stand for. No message
+/// quotes a value that failed its check: it may be a key typed in the wrong place.
+struct CommandValues {
+    let command: CommandName
+    var remaining: ArraySlice<String>
+
+    private mutating func next() -> String { remaining.popFirst() ?? "" }
+
+    mutating func provider() throws(UsageError) -> ProviderName {
+        do { return try ProviderName(validating: next()) } catch {
+            throw UsageError(error.oneLine, usage: command.usage)
+        }
+    }
+
+    mutating func number() throws(UsageError) -> Int {
+        try Self.keyNumber(next(), usage: command.usage)
+    }
+
+    mutating func key(force: Bool) throws(UsageError) -> KeyInput {
+        let text = next()
+        if text == "-" { return .standardInput }
+        do { return .argument(try APIKey(validating: text, force: force)) } catch { throw UsageError(error.oneLine) }
+    }
+
+    mutating func label() throws(UsageError) -> OperatorText {
+        do { return try OperatorText.label(next()) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    }
+
+    mutating func expiry() throws(UsageError) -> Expiry {
+        do { return try Expiry(parsing: next()) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    }
+
+    mutating func shell() throws(UsageError) -> Shell {
+        let text = next()
+        guard let shell = Shell(rawValue: text) else {
+            throw UsageError("--completions takes bash, zsh or fish", usage: command.usage)
+        }
+        return shell
+    }
+
+    /// A key number: 1 to 2147483647 (PostgreSQL's integer), written `3` or `#3` as lists show it.
+    static func keyNumber(_ text: String, usage: String) throws(UsageError) -> Int {
+        let digits = text.hasPrefix("#") ? String(text.dropFirst()) : text
+        guard let number = Int32(digits, radix: 10), number > 0 else {
+            if KeyShape.looksLikeKey(text) {
+                throw UsageError(KeyShape.misplacedKeyError(expected: "a key number").oneLine, usage: usage)
+            }
+            throw UsageError("a key number is a whole number from 1 to 2147483647, such as 3", usage: usage)
+        }
+        return Int(number)
+    }
+}
+
+/// The options given besides the command, with their values (checked when asked for).
+struct ParsedModifiers {
+    let command: CommandName
+    var values: [Modifier: String] = [:]
+
+    func has(_ modifier: Modifier) -> Bool { values[modifier] != nil }
+
+    func provider() throws(UsageError) -> ProviderName? {
+        guard let text = values[.provider] else { return nil }
+        do { return try ProviderName(validating: text) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    }
+
+    func number() throws(UsageError) -> Int? {
+        guard let text = values[.number] else { return nil }
+        return try CommandValues.keyNumber(text, usage: command.usage)
+    }
+
+    func state() throws(UsageError) -> KeyState? {
+        guard let text = values[.state] else { return nil }
+        guard let state = KeyState(filter: text) else {
+            throw UsageError("--state takes available, cooling, disabled or expired", usage: command.usage)
+        }
+        return state
+    }
+
+    func reason() throws(UsageError) -> OperatorText? {
+        guard let text = values[.reason], !text.trimmingASCIIWhitespace().isEmpty else { return nil }
+        do { return try OperatorText.reason(text) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    }
+
+    func actor() throws(UsageError) -> OperatorText? {
+        guard let text = values[.actor] else { return nil }
+        do { return try OperatorText.actor(text) } catch { throw UsageError(error.oneLine) }
+    }
+
+    /// A time option (`--since`, `--before`), normalised; `nil` when not given and not required.
+    func time(_ modifier: Modifier, required: Bool = false) throws(UsageError) -> String? {
+        guard let text = values[modifier] else {
+            if required { throw UsageError("\(command.rawValue) needs \(modifier.usage)", usage: command.usage) }
+            return nil
+        }
+        do { return try Expiry.time(parsing: text, what: modifier.rawValue) } catch {
+            throw UsageError(error.oneLine, usage: command.usage)
+        }
+    }
+
+    func historyFilter() throws(UsageError) -> HistoryFilter {
+        var filter = HistoryFilter(provider: try provider(), since: try time(.since))
+        if let text = values[.key] { filter.keyNumber = try CommandValues.keyNumber(text, usage: command.usage) }
+        if let text = values[.limit] {
+            guard let limit = Int(text), (1...100_000).contains(limit) else {
+                throw UsageError("--limit takes a whole number from 1 to 100000", usage: command.usage)
+            }
+            filter.limit = limit
+        }
+        return filter
+    }
+
+    func newKeyOptions() throws(UsageError) -> NewKeyOptions {
+        var options = NewKeyOptions()
+        do {
+            if let text = values[.label], !text.trimmingASCIIWhitespace().isEmpty {
+                options.label = try OperatorText.label(text)
+            }
+            if let text = values[.expires] { options.expiry = try Expiry(parsing: text) }
+        } catch {
+            throw UsageError(error.oneLine, usage: command.usage)
+        }
+        return options
+    }
+
+    func bulkSource() -> BulkSource {
+        guard let path = values[.file], path != "-" else { return .standardInput }
+        return .file(path)
+    }
+
+    func duration(_ modifier: Modifier, default value: Duration) throws(UsageError) -> Duration {
+        guard let text = values[modifier] else { return value }
+        guard let seconds = Double(text), seconds.isFinite, (0.001...86_400).contains(seconds) else {
+            throw UsageError("\(modifier.rawValue) takes seconds from 0.001 to 86400, such as 5 or 0.5")
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded()))
+    }
+}

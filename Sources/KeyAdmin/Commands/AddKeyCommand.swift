@@ -1,0 +1,30 @@
+import KeyStore
+
+/// `--add-key PROVIDER KEY [--number NUM] [--label TEXT] [--expires WHEN] [--force]`
+struct AddKeyCommand {
+    static let entry = CommandEntry(
+        values: [.provider, .key], help: "add one key; KEY - reads it from stdin (hidden on a terminal)", writes: true
+    ) { values, modifiers throws(UsageError) in
+        let force = modifiers.has(.force)
+        return .addKey(
+            try values.provider(), try values.key(force: force), number: try modifiers.number(), force: force,
+            options: try modifiers.newKeyOptions())
+    }
+
+    let name: ProviderName
+    let input: KeyInput
+    let number: Int?
+    let force: Bool
+    let options: NewKeyOptions
+
+    func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
+        let key = try KeyReader.read(input, for: name, force: force)
+        let added = try context.store.addKey(key, to: name, number: number, options: options)
+        return .report(
+            "added key #\(added) to \(name) (\(key.masked))",
+            [
+                JSONMember("provider", .string(name.rawValue)), JSONMember("number", .number(added)),
+                JSONMember("key", .string(key.masked)),
+            ])
+    }
+}

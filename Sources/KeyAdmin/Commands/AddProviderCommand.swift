@@ -1,0 +1,19 @@
+import KeyStore
+
+/// `--add-provider NAME`
+struct AddProviderCommand {
+    static let entry = CommandEntry(
+        values: [.name], help: "add a provider (a-z 0-9 . _ -, starting with a letter or digit)", writes: true
+    ) { values, _ throws(UsageError) in
+        .addProvider(try values.provider())
+    }
+
+    let name: ProviderName
+
+    func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
+        try context.store.addProvider(name)
+        return .report(
+            "added provider \(name)",
+            [JSONMember("provider", .string(name.rawValue)), JSONMember("added", .bool(true))])
+    }
+}

@@ -1,0 +1,37 @@
+import KeyStore
+
+/// `--delete-key PROVIDER NUM`: on a terminal without --yes, shows the key (masked) and asks.
+struct DeleteKeyCommand {
+    static let entry = CommandEntry(
+        values: [.provider, .number], help: "delete key number NUM, showing it masked (asks on a terminal)",
+        writes: true
+    ) { values, _ throws(UsageError) in
+        .deleteKey(try values.provider(), number: try values.number())
+    }
+
+    let name: ProviderName
+    let number: Int
+
+    func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
+        let confirmed = try confirm(context)
+        let deleted = try context.store.deleteKey(number: number, of: name, expected: confirmed)
+        return .report(
+            "deleted key #\(number) of \(name) (\(deleted.masked)); put it back with keyadmin --add-key \(name) - --number \(number)",
+            [
+                JSONMember("provider", .string(name.rawValue)), JSONMember("number", .number(number)),
+                JSONMember("key", .string(deleted.masked)), JSONMember("deleted", .bool(true)),
+            ])
+    }
+
+    /// The key confirmed, so that only that key is deleted; `nil` where there is nobody to ask.
+    private func confirm(_ context: CommandContext) throws(KeyStoreError) -> APIKey? {
+        guard !context.invocation.assumeYes, Terminal.inputIsTerminal else { return nil }
+        let key = try context.store.storedKey(number: number, of: name)
+        let answer = Terminal.ask(
+            "Delete key #\(number) of \(name) (\(key.masked)) in \(context.target.address)? [y/N] ")
+        guard let answer, ["y", "yes"].contains(answer.trimmingASCIIWhitespace().lowercased()) else {
+            throw .invalidInput("not confirmed; nothing was deleted", hint: nil)
+        }
+        return key
+    }
+}

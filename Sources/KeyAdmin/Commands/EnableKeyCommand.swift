@@ -1,0 +1,22 @@
+import KeyStore
+
+/// `--enable-key PROVIDER NUM`
+struct EnableKeyCommand {
+    static let entry = CommandEntry(
+        values: [.provider, .number], help: "enable key NUM again, clearing its cooldown and failures", writes: true
+    ) { values, _ throws(UsageError) in
+        .enableKey(try values.provider(), number: try values.number())
+    }
+
+    let name: ProviderName
+    let number: Int
+
+    func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
+        let (key, changed) = try context.store.enableKey(number: number, of: name)
+        return .keyChange(
+            name, number, key, changed: changed,
+            text: changed
+                ? "enabled key #\(number) of \(name) (\(key.masked)); its cooldown and failures are cleared"
+                : "key #\(number) of \(name) (\(key.masked)) was already enabled; nothing changed")
+    }
+}

@@ -1,0 +1,20 @@
+import KeyStore
+
+/// `--get-key PROVIDER NUM`: the key alone on stdout, for `$(...)`.
+struct GetKeyCommand {
+    static let entry = CommandEntry(
+        values: [.provider, .number], help: "print key number NUM alone on its line", writes: false
+    ) { values, _ throws(UsageError) in
+        .getKey(try values.provider(), number: try values.number())
+    }
+
+    let name: ProviderName
+    let number: Int
+
+    func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
+        let key = try context.store.key(number: number, of: name)
+        return CommandResult(
+            body: .secret(
+                key, members: [JSONMember("provider", .string(name.rawValue)), JSONMember("number", .number(number))]))
+    }
+}

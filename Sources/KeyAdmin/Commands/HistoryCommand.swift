@@ -1,0 +1,65 @@
+import KeyStore
+
+/// `--history [--provider NAME] [--key NUM] [--since WHEN] [--limit N]`: one line per event,
+/// newest first, readable at a glance:
+///
+///     2026-11-27T14:00:02Z  ops@laptop  key disabled  openai #3 [4f1c2a9be07d]  available → disabled  "revoked"
+///         via postgres, keyadmin, 127.0.0.1
+struct HistoryCommand {
+    static let entry = CommandEntry(
+        values: [], help: "every change to the keys, newest first: when, who, what (keys as fingerprints)",
+        writes: false
+    ) { _, modifiers throws(UsageError) in
+        .history(try modifiers.historyFilter())
+    }
+
+    let filter: HistoryFilter
+
+    func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
+        let events = try context.store.history(filter)
+        return .streamed { stream in
+            guard let json = stream.json else {
+                if events.isEmpty { stream.line("no events") }
+                for event in events { stream.line(Self.describe(event)) }
+                return
+            }
+            json.name("events")
+            json.beginArray()
+            for event in events { json.value(Self.object(event)) }
+            json.endArray()
+        }
+    }
+
+    static func object(_ event: KeyEvent) -> JSONValue {
+        .object([
+            JSONMember("occurred_at", .string(event.occurredAt)), JSONMember("action", .string(event.action)),
+            JSONMember("provider", .text(event.provider)), JSONMember("key_number", .integer(event.keyNumber)),
+            JSONMember("fingerprint", .text(event.fingerprint)), JSONMember("state_before", .text(event.stateBefore)),
+            JSONMember("state_after", .text(event.stateAfter)), JSONMember("reason", .text(event.reason)),
+            JSONMember("detail", event.detail.map(JSONValue.fromDatabase) ?? .null),
+            JSONMember("actor", .string(event.actor)), JSONMember("db_role", .string(event.role)),
+            JSONMember("application_name", .text(event.applicationName)),
+            JSONMember("client_address", .text(event.clientAddress)),
+        ])
+    }
+
+    static func describe(_ event: KeyEvent) -> String {
+        var parts = [event.occurredAt, event.actor, event.action.replacingUnderscores()]
+        var target = event.provider ?? ""
+        if let number = event.keyNumber { target += " #\(number)" }
+        if let fingerprint = event.fingerprint { target += " [\(fingerprint)]" }
+        if let bulk = event.bulk {
+            target += " \(bulk.count) keys #\(bulk.numbers.lowerBound)-#\(bulk.numbers.upperBound)"
+        }
+        if !target.isEmpty { parts.append(target) }
+        switch (event.stateBefore, event.stateAfter) {
+        case (let before?, let after?) where before != after: parts.append("\(before) → \(after)")
+        case (nil, let after?): parts.append("→ \(after)")
+        case (let before?, nil): parts.append("\(before) →")
+        default: break
+        }
+        if let reason = event.reason { parts.append("\"\(reason)\"") }
+        let via = [event.role, event.applicationName, event.clientAddress].compactMap { $0 }.filter { !$0.isEmpty }
+        return parts.joined(separator: "  ") + "  (via " + via.joined(separator: ", ") + ")"
+    }
+}

@@ -1,0 +1,29 @@
+import KeyStore
+
+/// `--set-expiry PROVIDER NUM WHEN`
+struct SetExpiryCommand {
+    static let entry = CommandEntry(
+        values: [.provider, .number, .when], help: "set when key NUM expires: 2026-12-31, a date-time, or never",
+        writes: true
+    ) { values, _ throws(UsageError) in
+        .setExpiry(try values.provider(), number: try values.number(), try values.expiry())
+    }
+
+    let name: ProviderName
+    let number: Int
+    let expiry: Expiry
+
+    func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
+        let (key, changed) = try context.store.setExpiry(expiry, number: number, of: name)
+        let when =
+            switch expiry {
+            case .never: "never expires"
+            case .at(let time): "expires at \(time)"
+            }
+        return .keyChange(
+            name, number, key, changed: changed,
+            text: changed
+                ? "key #\(number) of \(name) (\(key.masked)) now \(when)"
+                : "key #\(number) of \(name) (\(key.masked)) already \(when); nothing changed")
+    }
+}

@@ -1,0 +1,3 @@
+import KeyAdmin
+
+CommandLineTool.main(Array(CommandLine.arguments.dropFirst()))

@@ -1,0 +1,44 @@
+import KeyStore
+
+// Whether each provider has keys to give.
+extension Doctor {
+    func poolHealth() throws -> [DoctorFinding] {
+        var findings: [DoctorFinding] = []
+        for pool in try store.poolHealth() {
+            let name = pool.provider, total = pool.keyCount, available = pool.availableCount
+            if available == 0 {
+                findings.append(
+                    DoctorFinding(
+                        "pool health", .fail, name, "no available key (\(total) key\(total == 1 ? "" : "s"))",
+                        fix: .inspectKeys(provider: name, state: nil)))
+            } else if available * 2 < total {
+                findings.append(
+                    DoctorFinding(
+                        "pool health", .warn, name, "only \(available) of \(total) keys available",
+                        fix: .inspectKeys(provider: name, state: nil)))
+            } else {
+                findings.append(DoctorFinding("pool health", .ok, name, "\(available) of \(total) keys available"))
+            }
+            if !pool.expiringSoon.isEmpty {
+                findings.append(
+                    DoctorFinding(
+                        "pool health", .warn, name, "keys expiring within 7 days: \(Self.numbers(pool.expiringSoon))",
+                        fix: .replaceExpiringKeys(provider: name)))
+            }
+            if !pool.disabledAutomatically.isEmpty {
+                findings.append(
+                    DoctorFinding(
+                        "pool health", .warn, name,
+                        "keys disabled automatically (a 401, 402 or 403 reported): "
+                            + Self.numbers(pool.disabledAutomatically),
+                        fix: .inspectKeys(provider: name, state: .disabled)))
+            }
+        }
+        return findings
+    }
+
+    /// "#1, #4, #9"
+    static func numbers(_ numbers: [Int]) -> String {
+        numbers.map { "#\($0)" }.joined(separator: ", ")
+    }
+}

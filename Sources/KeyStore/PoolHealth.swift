@@ -1,0 +1,50 @@
+import Postgres
+
+/// How one provider's pool stands: what the doctor judges, and what a monitor may read.
+public struct PoolHealth: Sendable, Equatable {
+    public let provider: String
+    public let keyCount: Int
+    public let availableCount: Int
+    /// Enabled keys that expire within seven days, by number.
+    public let expiringSoon: [Int]
+    /// Keys disabled automatically (a 401, 402 or 403 reported), by number.
+    public let disabledAutomatically: [Int]
+}
+
+extension KeyStore {
+    /// Every provider's pool, by name, from one snapshot.
+    public func poolHealth() throws(KeyStoreError) -> [PoolHealth] {
+        try translatingErrors {
+            try connection.withTransaction(TransactionOptions(readOnly: true)) { transaction in
+                try transaction.query(
+                    """
+                    SELECT p.provider_name,
+                           count(k.id)::integer AS total,
+                           count(k.id) FILTER (WHERE \(KeySQL.state) = 'available')::integer AS available,
+                           coalesce(array_agg(k.key_number ORDER BY k.key_number)
+                               FILTER (WHERE k.disabled_at IS NULL AND k.expires_at > now()
+                                         AND k.expires_at <= now() + interval '7 days'), '{}')::text AS expiring,
+                           coalesce(array_agg(k.key_number ORDER BY k.key_number)
+                               FILTER (WHERE k.disabled_at IS NOT NULL AND k.disabled_automatically), '{}')::text
+                               AS auto_disabled
+                    FROM public.providers AS p
+                    LEFT JOIN public.provider_api_keys AS k ON k.provider_id = p.id
+                    GROUP BY p.provider_name
+                    ORDER BY p.provider_name
+                    """, step: "reading the pools"
+                ).rows.map { row in
+                    PoolHealth(
+                        provider: try row.decode("provider_name"), keyCount: try row.decode("total"),
+                        availableCount: try row.decode("available"),
+                        expiringSoon: Self.integers(inArrayText: try row.decode("expiring")),
+                        disabledAutomatically: Self.integers(inArrayText: try row.decode("auto_disabled")))
+                }
+            }
+        }
+    }
+
+    /// "{1,2,3}" → [1, 2, 3]: an integer[] as PostgreSQL writes it in text.
+    static func integers(inArrayText text: String) -> [Int] {
+        text.dropFirst().dropLast().split(separator: ",").compactMap { Int($0) }
+    }
+}
