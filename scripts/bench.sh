@@ -14,8 +14,8 @@ cd "$(dirname "$0")/.."
 if [ -z "${BENCH_INSIDE:-}" ]; then
     ensure_client_packages
     ensure_packages "command -v pgbench:postgresql-client" "[ -x /usr/bin/time ]:time"
-    say "building keyadmin (release, static Swift runtime)"
-    swift build -c release --product keyadmin --static-swift-stdlib 2>&1 | grep -E 'error|Compiling|Build' | tail -1
+    say "building keyadmin (release; Package.swift links the Swift runtime statically)"
+    swift build -c release --product keyadmin 2>&1 | grep -E 'error|Compiling|Build' | tail -1
     if [ -n "${BENCH_DATABASE_URL:-}" ]; then
         BENCH_INSIDE=1 exec "$0"
     fi

@@ -75,7 +75,9 @@ final class BufferedOutput {
 }
 
 enum Style: String {
-    case bold = "1", dim = "2", red = "31"
+    case bold = "1"
+    case dim = "2"
+    case red = "31"
 
     func apply(_ text: String, when enabled: Bool) -> String {
         enabled ? "\u{1B}[\(rawValue)m\(text)\u{1B}[0m" : text

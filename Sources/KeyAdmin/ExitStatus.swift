@@ -2,7 +2,11 @@ import KeyStore
 
 /// Exit codes, as documented in the README and `--help`.
 enum ExitStatus: Int32 {
-    case success = 0, failure = 1, usage = 2, notFound = 3, busy = 4
+    case success = 0
+    case failure = 1
+    case usage = 2
+    case notFound = 3
+    case busy = 4
     // 130 (128 + SIGINT) and 143 (SIGTERM) come from endProcessOnInterrupt().
 
     init(_ category: KeyStoreError.Category) {

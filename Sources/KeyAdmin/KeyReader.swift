@@ -24,7 +24,7 @@ enum KeyReader {
     }
 }
 
-extension Array<UInt8> {
+extension [UInt8] {
     func trimmingTrailingNewlines() -> ArraySlice<UInt8> {
         var bytes = self[...]
         while let last = bytes.last, last == 0x0A || last == 0x0D || last == 0x20 || last == 0x09 {

@@ -30,7 +30,8 @@ extension Doctor {
             ORDER BY 1, 2
             """, step: "reading policies")
         {
-            let name: String = try row.decode("name"), policy: String = try row.decode("policyname")
+            let name: String = try row.decode("name")
+            let policy: String = try row.decode("policyname")
             findings.append(
                 DoctorFinding(
                     "row level security", .fail, "\(name) policy \(policy)",
@@ -77,8 +78,9 @@ extension Doctor {
             ORDER BY r.role, o.kind, o.name
             """, step: "reading privileges")
         where try row.decode("granted", as: Bool.self) {
-            let role: String = try row.decode("role"), kind: String = try row.decode("kind"),
-                name: String = try row.decode("name")
+            let role: String = try row.decode("role")
+            let kind: String = try row.decode("kind")
+            let name: String = try row.decode("name")
             let object = kind == "function" ? "FUNCTION \(name)" : "\(kind.uppercased()) \(name)"
             findings.append(
                 DoctorFinding(
@@ -102,7 +104,8 @@ extension Doctor {
             WHERE EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role')
             """, step: "reading the service role's privileges")
         {
-            let extra: String = try row.decode("extra"), name: String = try row.decode("name")
+            let extra: String = try row.decode("extra")
+            let name: String = try row.decode("name")
             if !extra.isEmpty {
                 findings.append(
                     DoctorFinding(
@@ -116,7 +119,8 @@ extension Doctor {
     /// Every role that can read keys, by name: expected are the owner, superusers and the
     /// service role; anyone else is a warning to look at.
     func readers() throws -> [DoctorFinding] {
-        var expected: [String] = [], unexpected: [String] = []
+        var expected: [String] = []
+        var unexpected: [String] = []
         for row in try rows(
             """
             SELECT r.rolname, r.rolsuper,

@@ -5,7 +5,9 @@ extension Doctor {
     func poolHealth() throws -> [DoctorFinding] {
         var findings: [DoctorFinding] = []
         for pool in try store.poolHealth() {
-            let name = pool.provider, total = pool.keyCount, available = pool.availableCount
+            let name = pool.provider
+            let total = pool.keyCount
+            let available = pool.availableCount
             if available == 0 {
                 findings.append(
                     DoctorFinding(

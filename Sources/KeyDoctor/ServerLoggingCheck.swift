@@ -21,8 +21,8 @@ extension Doctor {
                     "every statement that adds or changes a key is written to the server log, key included",
                     fix: "ALTER SYSTEM SET log_statement = 'ddl'; SELECT pg_reload_conf();"))
         }
-        let minDuration: String = try row.decode("min_duration"),
-            parameters: String = try row.decode("parameter_length")
+        let minDuration: String = try row.decode("min_duration")
+        let parameters: String = try row.decode("parameter_length")
         if minDuration == "0", parameters != "0" {
             findings.append(
                 DoctorFinding(

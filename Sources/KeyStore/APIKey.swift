@@ -86,7 +86,8 @@ public struct APIKey: Hashable, Sendable, CustomStringConvertible, CustomDebugSt
     /// (base64 keys end in `=` padding, which is no assignment).
     private static func looksLikeAssignment(_ bytes: some Collection<UInt8>) -> Bool {
         guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")), equals != bytes.startIndex else { return false }
-        let name = bytes[..<equals], rest = bytes[bytes.index(after: equals)...]
+        let name = bytes[..<equals]
+        let rest = bytes[bytes.index(after: equals)...]
         guard let first = name.first, first == UInt8(ascii: "_") || first.isASCIILetter else { return false }
         guard name.allSatisfy({ $0 == UInt8(ascii: "_") || $0.isASCIILetter || (0x30...0x39).contains($0) }) else {
             return false

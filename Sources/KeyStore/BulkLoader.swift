@@ -135,7 +135,8 @@ private struct Load {
         do {
             let provider = String(self.provider)
             let firstNumber = highestNumber + 1
-            let label = options.label?.rawValue, expiry = options.expiry?.timestamp
+            let label = options.label?.rawValue
+            let expiry = options.expiry?.timestamp
             let rows = chunk.keys.enumerated().lazy.map { (offset, key) -> [String?] in
                 [provider, String(firstNumber + offset), key, label, expiry]
             }
@@ -224,7 +225,8 @@ private struct Chunk {
 
     /// Line numbers only grow, so the chunk's lines are sorted.
     func key(atLine line: Int) -> String {
-        var low = 0, high = lineNumbers.count - 1
+        var low = 0
+        var high = lineNumbers.count - 1
         while low < high {
             let middle = (low + high) / 2
             if lineNumbers[middle] < line { low = middle + 1 } else { high = middle }
@@ -249,7 +251,9 @@ private struct InvalidLines {
     }
 
     var error: KeyStoreError? {
-        count == 0 ? nil : .invalidBulkInput(
+        count == 0
+            ? nil
+            : .invalidBulkInput(
                 lineNumbers: lineNumbers, lineCount: count, firstProblem: firstProblem, unusualShape: firstIsUnusual)
     }
 }

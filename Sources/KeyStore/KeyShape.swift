@@ -13,13 +13,22 @@ public enum KeyShape {
     public static func looksLikeKey(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         if bytes.count >= 10, knownPrefixes.contains(where: { text.hasPrefix($0) }) { return true }
-        var longestRun = 0, run = 0
-        var hasDigit = false, hasLower = false, hasUpper = false
+        var longestRun = 0
+        var run = 0
+        var hasDigit = false
+        var hasLower = false
+        var hasUpper = false
         for byte in bytes {
             switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): hasDigit = true; run += 1
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): hasLower = true; run += 1
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): hasUpper = true; run += 1
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                hasDigit = true
+                run += 1
+            case UInt8(ascii: "a")...UInt8(ascii: "z"):
+                hasLower = true
+                run += 1
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                hasUpper = true
+                run += 1
             default: run = 0
             }
             longestRun = max(longestRun, run)

@@ -128,7 +128,6 @@ public struct Migrator {
         if !unknown.isEmpty { throw KeyStoreError.unknownMigrationsApplied(unknown) }
     }
 
-
     static let trackingTableSQL = """
         CREATE SCHEMA IF NOT EXISTS keyadmin;
         CREATE TABLE IF NOT EXISTS keyadmin.schema_migrations (

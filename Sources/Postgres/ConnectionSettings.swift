@@ -140,4 +140,3 @@ func takingConninfoFields(_ options: UnsafeMutablePointer<PQconninfoOption>) -> 
     }
     return fields
 }
-

@@ -19,7 +19,10 @@ public final class QueryResult {
 
     /// Fields of a server error, by the one-letter codes of the protocol (PG_DIAG_*).
     enum ErrorField: Character {
-        case sqlState = "C", message = "M", hint = "H", constraintName = "n"
+        case sqlState = "C"
+        case message = "M"
+        case hint = "H"
+        case constraintName = "n"
     }
 
     func errorField(_ field: ErrorField) -> String? {

@@ -101,7 +101,10 @@ import Testing
                 "--json", "--get-key", "openai", "2", "--database-url=postgresql://h/db", "--lock-timeout", "0.5",
                 "--yes",
             ])
-        else { Issue.record("not parsed as a command"); return }
+        else {
+            Issue.record("not parsed as a command")
+            return
+        }
         #expect(invocation.output.json)
         #expect(invocation.assumeYes)
         #expect(invocation.connection.databaseURL == "postgresql://h/db")

@@ -38,7 +38,7 @@ import Testing
             _ = try keyadmin(database, ["--add-provider", "openai"])
             let files = try (0..<5).map { writer in try writeKeys((1...2_000).map { "sk-bulk-\(writer)-\($0)-abcdef" })
             }
-            defer { files.forEach { try? FileManager.default.removeItem(at: $0) } }
+            defer { for file in files { try? FileManager.default.removeItem(at: file) } }
             let results = Locked<[KeyAdminProcess.Output]>([])
             DispatchQueue.concurrentPerform(iterations: 10) { worker in
                 let arguments =

@@ -46,7 +46,9 @@ public struct KeyAdminProcess {
             ?? FileManager.default.temporaryDirectory.appendingPathComponent("keyadmin-cwd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: workingDirectory, withIntermediateDirectories: true)
         process.currentDirectoryURL = workingDirectory
-        let input = Pipe(), output = Pipe(), error = Pipe()
+        let input = Pipe()
+        let output = Pipe()
+        let error = Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = error

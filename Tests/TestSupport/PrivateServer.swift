@@ -154,7 +154,7 @@ func spawnAndWait(_ command: [String], outputFile: String) throws -> (status: In
     posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
     var arguments: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
-    defer { arguments.forEach { free($0) } }
+    defer { for argument in arguments { free(argument) } }
     var pid: pid_t = 0
     let spawned = posix_spawn(&pid, command[0], &actions, nil, &arguments, environ)
     guard spawned == 0 else { throw TestSupportError("cannot run \(command[0]): error \(spawned)") }

@@ -20,7 +20,8 @@ public enum TerminalSession {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
         process.arguments = ["-qec", command, "/dev/null"]
         process.environment = ChildEnvironment.make(["TERM": "xterm"].merging(environment) { $1 })
-        let input = Pipe(), output = Pipe()
+        let input = Pipe()
+        let output = Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = output

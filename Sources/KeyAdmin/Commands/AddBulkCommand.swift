@@ -31,7 +31,8 @@ struct AddBulkCommand {
             let keyLines = lines.filter {
                 !$0.trimmingASCIIWhitespace().isEmpty && !$0.trimmingASCIIWhitespace().hasPrefix("#")
             }
-            context.err.line("read \(keyLines.count) key line\(keyLines.count == 1 ? "" : "s"); storing them in \(name)")
+            context.err.line(
+                "read \(keyLines.count) key line\(keyLines.count == 1 ? "" : "s"); storing them in \(name)")
             context.err.flush()
             var source = ArrayLineSource(lines)
             report = try loader.load(&source, into: name)
