@@ -1,0 +1,61 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import KeyAdmin
+
+/// The README and docs/ agree with the tool and the schema.
+@Suite struct DocumentationTests {
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func text(_ path: String) -> String {
+        (try? String(contentsOf: root.appendingPathComponent(path), encoding: .utf8)) ?? ""
+    }
+
+    static let readme = text("README.md")
+
+    /// From "## Commands" to the next "## " heading.
+    static var commandsSection: Substring {
+        guard let start = readme.range(of: "\n## Commands\n") else { return "" }
+        let rest = readme[start.upperBound...]
+        return rest[..<(rest.range(of: "\n## ")?.lowerBound ?? rest.endIndex)]
+    }
+
+    @Test func everyOptionIsDocumentedAndEveryDocumentedOptionExists() {
+        let known = Set(
+            CommandName.allCases.map(\.rawValue) + Modifier.allCases.map(\.rawValue) + ["--help", "--version"])
+        let section = String(Self.commandsSection)
+        #expect(!section.isEmpty)
+        for option in known {
+            #expect(section.contains("`\(option)"), "\(option) is not in the README's Commands section")
+        }
+        let documented = Set(section.matches(of: #/`(--[a-z][a-z-]*)/#).map { String($0.1) })
+        #expect(
+            documented.subtracting(known).isEmpty, "unknown options in the README: \(documented.subtracting(known))")
+    }
+
+    /// The development notes name every address the tests send traffic to.
+    @Test func theTestAddressIsTheOneTheDevelopmentNotesName() {
+        #expect(
+            Self.text("docs/development.md").contains("to \(NetworkNamespace.remoteAddress), a documentation address"))
+    }
+
+    /// docs/schema.sql is what the migrations make today: dumped again from a database they were
+    /// just applied to, it is the same text.
+    @Test func theSchemaDocumentIsWhatTheMigrationsMake() throws {
+        let committed = Self.text("docs/schema.sql")
+        #expect(committed.contains("CREATE FUNCTION public.get_random_api_key(p_provider_name text)"))
+        let (status, dumped) = try runTool([
+            "bash", Self.root.appendingPathComponent("scripts/schema.sh").path, "--print",
+        ])
+        #expect(status == 0, "\(dumped)")
+        #expect(dumped == committed, "docs/schema.sql is stale: run scripts/schema.sh and commit the result")
+    }
+
+    @Test func exitCodesAreTheTools() {
+        let section = String(Self.commandsSection)
+        for code in [0, 1, 2, 3, 4, 130] { #expect(section.contains("\n| \(code) | "), "exit code \(code)") }
+        #expect(HelpText.full.contains("130 interrupted"))
+    }
+}
