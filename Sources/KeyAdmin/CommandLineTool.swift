@@ -4,6 +4,7 @@ import Postgres
 /// The `keyadmin` program: parse, locate the database, run one command's handler, print its
 /// result through the one printer, exit with its status.
 public enum CommandLineTool {
+    /// Runs `keyadmin` with `arguments` (without the program's name) and exits with its status.
     public static func main(_ arguments: [String]) -> Never {
         // Parse before any I/O: help and version go to stdout with status 0; a mistake is one
         // line and status 2.

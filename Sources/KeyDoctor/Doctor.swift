@@ -8,6 +8,7 @@ public struct Doctor {
     let store: KeyStore
     var connection: Connection { store.connection }
 
+    /// A doctor for the database `store` is connected to.
     public init(store: KeyStore) { self.store = store }
 
     /// The roles of Supabase's REST API, and PUBLIC, which every role is a member of.
@@ -18,6 +19,7 @@ public struct Doctor {
         "public.report_api_key_result(text, text, integer, integer)",
     ]
 
+    /// Runs every check, in a fixed order; a check that cannot run is a finding, never a throw.
     public func run() -> [DoctorFinding] {
         var findings = transport()
         findings += checked("schema", schema)

@@ -2,12 +2,18 @@ import KeyStore
 
 /// One finding of the doctor: a check, its verdict, the object it is about, and the fix.
 public struct DoctorFinding: Sendable, Equatable {
+    /// The verdict: fine, worth a look, or a broken promise.
     public enum Status: String, Sendable { case ok, warn, fail }
 
+    /// The family of the check, such as "privileges".
     public let check: String
+    /// The verdict.
     public let status: Status
+    /// What it is about: a table, a function, a provider, the connection.
     public let object: String
+    /// What was found, in one line.
     public let message: String
+    /// How to mend it, when it needs mending.
     public let fix: DoctorFix?
 
     init(_ check: String, _ status: Status, _ object: String, _ message: String, fix: DoctorFix? = nil) {

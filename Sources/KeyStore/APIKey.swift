@@ -3,8 +3,10 @@
 /// A key is a secret, so its `description` is masked (`sk-pr…a1b2`): printing one by accident,
 /// in a log line or an error, does not give it away. Only `revealed` is the whole key.
 public struct APIKey: Hashable, Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    /// The whole key. Use it only where the key must go: a provider's request, a `--reveal`.
     public let revealed: String
 
+    /// The longest key stored, in bytes (the schema's CHECK says the same).
     public static let maximumLength = 2048
 
     /// Trims surrounding whitespace, then refuses what cannot be a key, and, unless `force`,
@@ -62,6 +64,7 @@ public struct APIKey: Hashable, Sendable, CustomStringConvertible, CustomDebugSt
         return force ? nil : oddShape(of: bytes)
     }
 
+    /// Keys shorter than this are refused unless forced: no provider issues them.
     public static let minimumLength = 8
 
     /// Shapes a real provider key never has, and a careless paste often does.
@@ -95,8 +98,11 @@ public struct APIKey: Hashable, Sendable, CustomStringConvertible, CustomDebugSt
         return rest.contains { $0 != UInt8(ascii: "=") }
     }
 
+    /// The key masked for showing, such as `sk-pr…a1b2`.
     public var masked: String { Self.mask(revealed) }
+    /// The masked key, so that interpolating a key by accident does not give it away.
     public var description: String { masked }
+    /// The masked key, for debuggers and `dump`.
     public var debugDescription: String { "APIKey(\(masked))" }
 
     /// Enough of the key to tell keys apart in a list, not enough to use it: the first five and

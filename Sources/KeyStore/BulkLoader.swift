@@ -2,21 +2,28 @@ import Postgres
 
 /// What `--add-bulk` did.
 public struct BulkReport: Sendable {
+    /// A line that held a key already stored, or one given twice: skipped, not an error.
     public struct SkippedLine: Sendable, Equatable {
+        /// Why the line was skipped.
         public enum Reason: Sendable, Equatable {
             /// The provider already had this key before the load.
             case alreadyStored(asNumber: Int)
             /// An earlier line of the same input has the same key.
             case repeatedInInput
         }
+        /// The line's number in the input, from 1.
         public let lineNumber: Int
+        /// The key on the line (shown masked).
         public let key: APIKey
+        /// Why it was skipped.
         public let reason: Reason
     }
 
+    /// How many keys were stored.
     public internal(set) var addedCount = 0
     /// Added keys get consecutive numbers; `nil` when nothing was added.
     public internal(set) var addedNumbers: ClosedRange<Int>?
+    /// How many lines were skipped (more than `skipped` holds when there were many).
     public internal(set) var skippedCount = 0
     /// The first `BulkLoader.skippedLinesKept` skipped lines, in input order.
     public internal(set) var skipped: [SkippedLine] = []
@@ -37,12 +44,16 @@ public struct BulkLoader {
     /// Label and expiry for every key loaded (`--label`, `--expires`).
     let options: NewKeyOptions
 
+    /// A loader into `store`; `force` stores keys of unusual shapes too, and `options` applies to
+    /// every key loaded.
     public init(store: KeyStore, force: Bool = false, options: NewKeyOptions = NewKeyOptions()) {
         self.store = store
         self.force = force
         self.options = options
     }
 
+    /// Stores every key of `source` in provider `name`, in one transaction: all of them or, when
+    /// any line is invalid, none (the error names the lines, never the keys).
     public func load(_ source: inout some LineSource, into name: ProviderName) throws(KeyStoreError) -> BulkReport {
         try store.translatingErrors(provider: name) {
             try store.connection.withTransaction { transaction in

@@ -3,13 +3,17 @@
 /// then `.env` in the current directory), then libpq's own defaults (PGHOST and friends,
 /// `~/.pgpass`, service files), as psql would use them.
 public struct DatabaseLocator: Sendable {
+    /// The variables read for a connection string, in the order they win.
     public static let variableNames = ["WORKER_1_DATABASE_URL", "DATABASE_URL"]
 
+    /// A connection string and where it came from.
     public struct Located: Sendable, Equatable {
         /// Empty means libpq's defaults.
         public let connectionString: String
         /// For messages: "--database-url", "DATABASE_URL from .env", "libpq defaults"...
         public let source: String
+        /// What the operator should know about the choice (a variable that hides another, a `.env`
+        /// that other users may read).
         public let warnings: [String]
         /// Nothing at all says where the database is: no option, variable, .env, PG* variable,
         /// ~/.pgpass or service file. libpq then tries its built-in local socket.
@@ -25,6 +29,7 @@ public struct DatabaseLocator: Sendable {
         self.init(environment: { name in processEnvironment(name) }, dotEnvPath: dotEnvPath)
     }
 
+    /// Reads the given variables instead of the process environment (tests, embedding programs).
     public init(environment: [String: String], dotEnvPath: String = ".env") {
         self.init(environment: { environment[$0] }, dotEnvPath: dotEnvPath)
     }
@@ -34,6 +39,9 @@ public struct DatabaseLocator: Sendable {
         self.dotEnvPath = dotEnvPath
     }
 
+    /// Chooses the database: `commandLineURL` if given, else the variables in the environment, else
+    /// in `.env`, else libpq's defaults (an empty connection string). Refuses a project's https
+    /// address given where a PostgreSQL connection string belongs.
     public func locate(commandLineURL: String?) throws(KeyStoreError) -> Located {
         if let commandLineURL {
             return Located(

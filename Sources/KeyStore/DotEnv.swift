@@ -2,8 +2,10 @@
 /// `#` comments (whole-line, or after an unquoted value), single quotes taken literally, double
 /// quotes with `\n`, `\"` and `\\` escapes.
 public struct DotEnv: Sendable {
+    /// Each variable's value, the last assignment winning.
     public let values: [String: String]
 
+    /// Parses dotenv syntax: `NAME=value`, `export NAME=value`, quotes, `#` comments.
     public init(parsing text: String) {
         var values: [String: String] = [:]
         for rawLine in text.split(

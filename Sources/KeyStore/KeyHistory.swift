@@ -3,32 +3,48 @@ import Postgres
 /// One entry of the audit trail (migration 024): what changed, when, and who did it. Keys appear
 /// only as fingerprints.
 public struct KeyEvent: Sendable {
+    /// When the change was committed, ISO 8601 in UTC.
     public let occurredAt: String
+    /// What happened, in snake case: `key_added`, `key_disabled`, `cooldown_started`...
     public let action: String
+    /// The provider's name at the time; `nil` for events about no provider (a pruning).
     public let provider: String?
+    /// The key's number, for events about one key.
     public let keyNumber: Int?
+    /// 12 hex digits of the key's SHA-256: which key, without the key.
     public let fingerprint: String?
+    /// The key's state before the change (`available`, `cooling_down`, `disabled`, `expired`).
     public let stateBefore: String?
+    /// The key's state after the change.
     public let stateAfter: String?
+    /// Why, when the writer said (a disable's reason, an automatic disable's HTTP status).
     public let reason: String?
     /// The event's details as JSON text (a bulk load's count and numbers, a new label...).
     public let detail: String?
     /// For an event about many keys at once (keys_added, keys_deleted): how many, which numbers.
     public let bulk: (count: Int, numbers: ClosedRange<Int>)?
+    /// Who: the actor keyadmin sets in each transaction, else the database role.
     public let actor: String
+    /// The database role of the session that made the change.
     public let role: String
+    /// The session's `application_name` (keyadmin, PostgREST, psql...).
     public let applicationName: String?
+    /// The client's address; `nil` over a Unix-domain socket.
     public let clientAddress: String?
 }
 
 /// Which events `--history` shows.
 public struct HistoryFilter: Sendable, Equatable {
+    /// Only this provider's events (a deleted provider's included).
     public var provider: ProviderName?
+    /// Only events about this key number, bulk events whose range holds it included.
     public var keyNumber: Int?
     /// A normalised ISO 8601 time (see `Expiry`): events at or after it.
     public var since: String?
+    /// At most this many events, newest first.
     public var limit: Int
 
+    /// A filter; with no arguments, the newest 50 events of every provider.
     public init(provider: ProviderName? = nil, keyNumber: Int? = nil, since: String? = nil, limit: Int = 50) {
         self.provider = provider
         self.keyNumber = keyNumber

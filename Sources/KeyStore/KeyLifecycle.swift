@@ -31,8 +31,11 @@ extension String {
 /// characters, and never something that looks like a key (a key pasted into a note would be
 /// stored and shown in the clear). Errors never quote it.
 public struct OperatorText: Hashable, Sendable, CustomStringConvertible {
+    /// The text, trimmed and checked.
     public let rawValue: String
 
+    /// Trims `input` and checks it: one printable line of at most `limit` characters that does not
+    /// look like a key. `what` names it in errors ("label", "reason"), which never quote the text.
     public init(validating input: String, what: String, limit: Int) throws(KeyStoreError) {
         let trimmed = input.trimmingASCIIWhitespace()
         if KeyShape.looksLikeKey(trimmed) {
@@ -50,16 +53,20 @@ public struct OperatorText: Hashable, Sendable, CustomStringConvertible {
         rawValue = trimmed
     }
 
+    /// The text itself: operator text is never secret.
     public var description: String { rawValue }
 
+    /// A key's label: at most 100 characters.
     public static func label(_ text: String) throws(KeyStoreError) -> OperatorText {
         try OperatorText(validating: text, what: "label", limit: 100)
     }
 
+    /// Why a key was disabled: at most 200 characters.
     public static func reason(_ text: String) throws(KeyStoreError) -> OperatorText {
         try OperatorText(validating: text, what: "reason", limit: 200)
     }
 
+    /// Who makes a change, for the audit trail: at most 64 characters.
     public static func actor(_ text: String) throws(KeyStoreError) -> OperatorText {
         try OperatorText(validating: text, what: "actor name", limit: 64)
     }
@@ -173,9 +180,12 @@ extension String {
 
 /// Settings a new key starts with (`--label`, `--expires`).
 public struct NewKeyOptions: Hashable, Sendable {
+    /// A short note shown with the key; never a secret.
     public var label: OperatorText?
+    /// When the key stops being served.
     public var expiry: Expiry?
 
+    /// Settings for new keys; by default no label and no expiry.
     public init(label: OperatorText? = nil, expiry: Expiry? = nil) {
         self.label = label
         self.expiry = expiry

@@ -2,39 +2,59 @@ import Postgres
 
 /// One provider in a listing.
 public struct ProviderSummary: Sendable, Equatable {
+    /// The provider's name.
     public let name: String
+    /// Every key of the provider.
     public let keyCount: Int
     /// Keys in each state; keys that match the listing's state filter.
     public let stateCounts: [KeyState: Int]
+    /// Keys in the state the listing asked for (every key when it asked for none).
     public let matchingCount: Int
     /// For aligning columns before the keys arrive.
     public let highestNumber: Int
+    /// The longest key's length, for a `--reveal` column.
     public let longestKey: Int
+    /// The longest label's length (0 when no key has one).
     public let longestLabel: Int
+    /// When the key was added, ISO 8601 in UTC.
     public let createdAt: String
 }
 
 /// One key in a listing, with its health.
 public struct StoredKey: Sendable {
+    /// The provider's name.
     public let provider: String
+    /// The key's number: what `get_api_key` takes.
     public let number: Int
+    /// The key (masked when printed).
     public let key: APIKey
     /// 12 hex digits of the key's SHA-256: what the audit trail shows instead of the key.
     public let fingerprint: String
+    /// When the key was added, ISO 8601 in UTC.
     public let createdAt: String
+    /// Its health now.
     public let state: KeyState
+    /// The operator's note, if any.
     public let label: String?
     /// Disabled: when, why, by whom, and whether automatically (a backend's report).
     public let disabledAt: String?
+    /// Why it was disabled.
     public let reason: String?
+    /// Who disabled it: an operator's actor name, or the role that reported a 401, 402 or 403.
     public let disabledBy: String?
+    /// Disabled by a backend's report rather than by an operator.
     public let disabledAutomatically: Bool
+    /// When it expires (or expired), ISO 8601 in UTC.
     public let expiresAt: String?
     /// Only while cooling down.
     public let cooldownUntil: String?
+    /// Seconds until the cooldown ends, rounded up.
     public let cooldownSecondsLeft: Int?
+    /// Failures reported in a row since the last success.
     public let consecutiveFailures: Int
+    /// The HTTP status of the last report.
     public let lastStatus: Int?
+    /// When a backend last reported on the key.
     public let lastReportedAt: String?
 }
 

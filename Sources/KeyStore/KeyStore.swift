@@ -3,8 +3,10 @@ import Postgres
 /// Providers and their keys: every operation is one transaction (or one autocommit statement)
 /// through the Postgres layer, with every value a bound parameter.
 public final class KeyStore {
+    /// The session every operation runs on, one transaction at a time.
     public let connection: Connection
 
+    /// A store over a connection made elsewhere (see `connect(_:located:actor:)` for the usual way).
     public init(connection: Connection) {
         self.connection = connection
     }
@@ -42,6 +44,7 @@ public final class KeyStore {
 
     // MARK: - Providers
 
+    /// Adds a provider with no keys; `providerExists` if it is there already.
     public func addProvider(_ name: ProviderName) throws(KeyStoreError) {
         try translatingErrors(provider: name) {
             let inserted = try connection.withTransaction { transaction in
@@ -126,8 +129,11 @@ public final class KeyStore {
         }
     }
 
+    /// Whether an update stored a new key or found that key already under the number.
     public enum UpdateOutcome: Sendable, Equatable { case replaced, unchanged }
 
+    /// Replaces key `number` with `key`, which starts available with no expiry or failures (the label
+    /// stays). Refuses a key stored under another number.
     public func updateKey(number: Int, of name: ProviderName, to key: APIKey) throws(KeyStoreError) -> UpdateOutcome {
         try translatingErrors(provider: name) {
             try connection.withTransaction { transaction in

@@ -39,10 +39,13 @@ public enum KeyStoreError: Error, Sendable, Equatable {
     /// A file or standard input could not be read; `file` is nil for standard input.
     case unreadableInput(String, file: String?)
 
+    /// The kind of failure, for an exit code or a retry decision.
     public enum Category: Sendable {
         case failure, usage, notFound, busy
     }
 
+    /// `usage`: the input can never work; `notFound`: no such provider or key; `busy`: try again;
+    /// `failure`: anything else.
     public var category: Category {
         switch self {
         case .invalidInput, .invalidBulkInput, .unusualKey, .unreadableInput: .usage
@@ -52,6 +55,7 @@ public enum KeyStoreError: Error, Sendable, Equatable {
         }
     }
 
+    /// What failed, in one line that never quotes a key or a password.
     public var message: String {
         switch self {
         case .invalidInput(let message, _): message

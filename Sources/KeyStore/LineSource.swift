@@ -31,6 +31,7 @@ public final class FileLineSource: LineSource {
         }
     }
 
+    /// Calls `body` with the next line and returns `true`, or returns `false` at the end.
     public func nextLine(_ body: (UnsafeBufferPointer<UInt8>) throws -> Void) throws -> Bool {
         try reader.nextLine(body)
     }
@@ -40,10 +41,12 @@ public final class FileLineSource: LineSource {
 public struct ArrayLineSource: LineSource {
     private var lines: IndexingIterator<[String]>
 
+    /// Lines to hand out in order.
     public init(_ lines: [String]) {
         self.lines = lines.makeIterator()
     }
 
+    /// Calls `body` with the next line and returns `true`, or returns `false` at the end.
     public mutating func nextLine(_ body: (UnsafeBufferPointer<UInt8>) throws -> Void) throws -> Bool {
         guard var line = lines.next() else { return false }
         try line.withUTF8 { try body($0) }

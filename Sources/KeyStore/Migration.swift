@@ -4,7 +4,9 @@ public struct Migration: Sendable, Equatable {
     public let version: String
     /// The rest of the name, without extension ("simplify_provider_api_keys").
     public let name: String
+    /// The file's name, such as `023_key_lifecycle.sql`.
     public let fileName: String
+    /// The file's text, run as it is.
     public let sql: String
 
     init?(fileName: String, sql: String) {

@@ -3,8 +3,11 @@ import Postgres
 /// Applies the migrations that a database has not had yet, as Flyway does: in version order,
 /// each in its own transaction, recorded with its SHA-256 in `keyadmin.schema_migrations`.
 public struct Migrator {
+    /// What a run did, or (a dry run) would do.
     public struct Outcome: Sendable {
+        /// Migrations applied by this run (or that a dry run would apply), in order.
         public var applied: [Migration] = []
+        /// Migrations the database had already, unchanged.
         public var alreadyApplied: [Migration] = []
         /// WARNINGs the server raised while applying (old rows that break a new constraint...).
         public var warnings: [String] = []
@@ -17,12 +20,14 @@ public struct Migrator {
     /// long transaction holds makes every backend's call queue behind it: better to give up at
     /// once, let the calls through, and try again.
     static let lockTimeout: Duration = .milliseconds(300)
-    /// Pauses between tries; after the last, `--migrate` reports busy (exit 4).
+    /// Pauses between tries; after the last, the run throws `busy`.
     public static let retryPauses: [Duration] = [
         .milliseconds(500), .seconds(1), .seconds(2), .seconds(3), .seconds(4), .seconds(5),
     ]
     let retryPauses: [Duration]
 
+    /// A migrator for the database `connection` is on; by default it applies the migrations
+    /// built into this package, retrying a busy lock after each of `retryPauses`.
     public init(
         connection: Connection, migrations: [Migration] = Migration.bundled, retryPauses: [Duration] = Self.retryPauses
     ) {

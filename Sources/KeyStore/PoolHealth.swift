@@ -2,8 +2,11 @@ import Postgres
 
 /// How one provider's pool stands: what the doctor judges, and what a monitor may read.
 public struct PoolHealth: Sendable, Equatable {
+    /// The provider's name.
     public let provider: String
+    /// Every key of the provider, in any state.
     public let keyCount: Int
+    /// Keys that `get_random_api_key` may draw now.
     public let availableCount: Int
     /// Enabled keys that expire within seven days, by number.
     public let expiringSoon: [Int]

@@ -5,10 +5,14 @@
 /// ASCII letters are folded to lower case here, exactly as the SQL functions fold their argument.
 /// Errors never quote the input: it failed to be a name, and may be a key typed in its place.
 public struct ProviderName: Hashable, Sendable, CustomStringConvertible {
+    /// The name, lower-cased.
     public let rawValue: String
 
+    /// The longest name, in characters (the schema's CHECK says the same).
     public static let maximumLength = 64
 
+    /// Trims and lower-cases `input`, then checks it: 1-64 characters of `a-z 0-9 . _ -`, starting
+    /// with a letter or a digit. Errors never quote input that fails (it may be a key).
     public init(validating input: String) throws(KeyStoreError) {
         let trimmed = input.trimmingASCIIWhitespace()
         guard !trimmed.isEmpty else {
@@ -40,6 +44,7 @@ public struct ProviderName: Hashable, Sendable, CustomStringConvertible {
         rawValue = folded
     }
 
+    /// The name itself.
     public var description: String { rawValue }
 
     private static func describe(_ scalar: Unicode.Scalar) -> String {

@@ -7,16 +7,21 @@ public protocol ColumnDecodable {
 }
 
 extension String: ColumnDecodable {
+    /// The text as it is.
     public init?(postgresText: String) { self = postgresText }
+    /// "text".
     public static var postgresTypeDescription: String { "text" }
 }
 
 extension Int: ColumnDecodable {
+    /// A decimal integer; `nil` for anything else.
     public init?(postgresText: String) { self.init(postgresText) }
+    /// "an integer".
     public static var postgresTypeDescription: String { "an integer" }
 }
 
 extension Bool: ColumnDecodable {
+    /// `t` or `f`, as PostgreSQL writes booleans in text.
     public init?(postgresText: String) {
         switch postgresText {
         case "t": self = true
@@ -24,5 +29,6 @@ extension Bool: ColumnDecodable {
         default: return nil
         }
     }
+    /// "a boolean".
     public static var postgresTypeDescription: String { "a boolean" }
 }

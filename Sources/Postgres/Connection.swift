@@ -9,6 +9,7 @@ import CLibPQ
 /// statement is cancelled and the call fails instead of hanging.
 public final class Connection {
     let handle: OpaquePointer
+    /// The settings the connection was made with.
     public let settings: ConnectionSettings
     private let redactor: SecretRedactor
     private let noticeCollector = NoticeCollector()
@@ -266,7 +267,9 @@ public final class Connection {
 /// SQL text that is run as it is, for migrations shipped with the product. The name is the
 /// warning: nothing a user typed may ever become one.
 public struct SQLScript: Sendable {
+    /// The SQL, run as it is.
     public let text: String
+    /// SQL shipped with the product; never text that came from a user.
     public init(trustedSQL text: String) { self.text = text }
 }
 

@@ -6,6 +6,7 @@ import CLibPQ
 /// key=value); an empty string means libpq's own defaults (PGHOST and friends, `~/.pgpass`,
 /// service files), exactly as psql would use them.
 public struct ConnectionSettings: Sendable {
+    /// A libpq connection string, URI or key=value; empty means libpq's PG* variables and defaults.
     public var connectionString: String
     /// Used when neither the connection string nor PGCONNECT_TIMEOUT sets one.
     public var connectTimeout: Duration
@@ -13,11 +14,13 @@ public struct ConnectionSettings: Sendable {
     public var statementTimeout: Duration
     /// How long a transaction may wait for a lock another operator holds.
     public var lockTimeout: Duration
+    /// `application_name` unless the connection string sets one: what the server's views show.
     public var applicationName: String
     /// Settings made for every transaction, and only for it (`set_config(name, value, true)`),
     /// such as who is acting, for triggers to read.
     public var transactionSettings: [(name: String, value: String)] = []
 
+    /// Settings with time limits: the connection's, each statement's, and each lock wait's.
     public init(
         connectionString: String = "",
         connectTimeout: Duration = .seconds(10),
@@ -32,6 +35,7 @@ public struct ConnectionSettings: Sendable {
         self.applicationName = applicationName
     }
 
+    /// What removes this connection's password (and PGPASSWORD) from any message.
     public var redactor: SecretRedactor {
         SecretRedactor(connectionString: connectionString, environmentPassword: environment("PGPASSWORD"))
     }

@@ -4,6 +4,7 @@
 /// description of the step that failed. The server's DETAIL field is deliberately never read:
 /// for constraint violations it quotes row values, and a row value here may be an API key.
 public struct PGError: Error, Sendable, CustomStringConvertible {
+    /// Where the failure happened: the server's answer, or the connection around it.
     public enum Kind: Sendable, Equatable {
         /// The connection string could not be parsed.
         case invalidConnectionString
@@ -21,15 +22,20 @@ public struct PGError: Error, Sendable, CustomStringConvertible {
         case unexpectedResult
     }
 
+    /// Where it failed.
     public let kind: Kind
     /// What the client was doing, such as "connecting to localhost:5432" or "reading column key_number".
     public let step: String
     /// One line: the server's primary message or libpq's own, with any password removed.
     public let message: String
+    /// The server's SQLSTATE, for `.server` errors and some lost connections.
     public let sqlState: SQLState?
+    /// The server's HINT, passwords removed.
     public let hint: String?
+    /// The constraint a violation names (never the DETAIL, which quotes row values).
     public let constraintName: String?
 
+    /// An error at `step` ("adding a key to openai"), saying `message`.
     public init(
         _ kind: Kind, step: String, message: String,
         sqlState: SQLState? = nil, hint: String? = nil, constraintName: String? = nil
@@ -42,6 +48,7 @@ public struct PGError: Error, Sendable, CustomStringConvertible {
         self.constraintName = constraintName
     }
 
+    /// "step: message", one line.
     public var description: String {
         var text = "\(step): \(message)"
         if let sqlState { text += " (SQLSTATE \(sqlState))" }

@@ -8,37 +8,45 @@
 /// Only the literal parts of the string are SQL. There is deliberately no way to splice a
 /// runtime string into the SQL text.
 public struct Query: Sendable, ExpressibleByStringInterpolation {
+    /// The statement, with `$1`, `$2`... where the values go.
     public private(set) var sql: String
     /// Parameters in text format; `nil` is SQL NULL.
     public private(set) var parameters: [String?]
 
+    /// A statement without values.
     public init(stringLiteral value: StaticString) {
         sql = value.description
         parameters = []
     }
 
+    /// A statement whose interpolated values became parameters.
     public init(stringInterpolation: StringInterpolation) {
         sql = stringInterpolation.sql
         parameters = stringInterpolation.parameters
     }
 
+    /// Builds a query: literal text is SQL, every interpolated value a bound parameter.
     public struct StringInterpolation: StringInterpolationProtocol {
         var sql = ""
         var parameters: [String?] = []
 
+        /// Starts an empty query.
         public init(literalCapacity: Int, interpolationCount: Int) {
             sql.reserveCapacity(literalCapacity + interpolationCount * 3)
             parameters.reserveCapacity(interpolationCount)
         }
 
+        /// SQL text, written in the source: never input.
         public mutating func appendLiteral(_ literal: StaticString) {
             sql += literal.description
         }
 
+        /// A value, sent as the next `$n` parameter.
         public mutating func appendInterpolation(_ value: some ParameterEncodable) {
             appendParameter(value.postgresText)
         }
 
+        /// A value or SQL NULL, sent as the next `$n` parameter.
         public mutating func appendInterpolation(_ value: (some ParameterEncodable)?) {
             appendParameter(value?.postgresText)
         }
@@ -56,14 +64,17 @@ public protocol ParameterEncodable: Sendable {
 }
 
 extension String: ParameterEncodable {
+    /// The string as it is.
     public var postgresText: String { self }
 }
 
 extension Int: ParameterEncodable {
+    /// The number in decimal.
     public var postgresText: String { String(self) }
 }
 
 extension Bool: ParameterEncodable {
+    /// `true` or `false`.
     public var postgresText: String { self ? "true" : "false" }
 }
 

@@ -13,6 +13,7 @@ public final class QueryResult {
 
     deinit { PQclear(handle) }
 
+    /// How many rows the result holds.
     public var rowCount: Int { Int(PQntuples(handle)) }
 
     var status: ExecStatusType { PQresultStatus(handle) }
@@ -35,6 +36,7 @@ public final class QueryResult {
     /// Rows changed by an INSERT, UPDATE or DELETE.
     public var affectedRowCount: Int { Int(String(cString: PQcmdTuples(handle))) ?? 0 }
 
+    /// Every row, in order.
     public var rows: [Row] { (0..<rowCount).map { Row(result: self, index: $0) } }
 
     /// The only row, or an error if there is not exactly one.

@@ -16,10 +16,12 @@ public struct SQLFragment: Sendable, ExpressibleByStringInterpolation {
 
     private(set) var pieces: [Piece]
 
+    /// A fragment of static SQL text.
     public init(stringLiteral value: StaticString) {
         pieces = [.text(value)]
     }
 
+    /// A fragment built of static text, other fragments and values.
     public init(stringInterpolation: StringInterpolation) {
         pieces = stringInterpolation.pieces
     }
@@ -34,21 +36,28 @@ public struct SQLFragment: Sendable, ExpressibleByStringInterpolation {
         return fragment
     }
 
+    /// Builds a fragment: static text, other fragments, and values that become parameters.
     public struct StringInterpolation: StringInterpolationProtocol {
         var pieces: [Piece] = []
 
+        /// Starts an empty fragment.
         public init(literalCapacity: Int, interpolationCount: Int) {}
 
+        /// SQL text, written in the source: never input.
         public mutating func appendLiteral(_ literal: StaticString) { pieces.append(.text(literal)) }
 
+        /// Another fragment, in place.
         public mutating func appendInterpolation(_ fragment: SQLFragment) { pieces += fragment.pieces }
 
+        /// Static SQL text spliced in as it is; only a `StaticString`, so never input.
         public mutating func appendInterpolation(unescaped text: StaticString) { pieces.append(.text(text)) }
 
+        /// A value, sent as a parameter of the query the fragment ends up in.
         public mutating func appendInterpolation(_ value: some ParameterEncodable) {
             pieces.append(.value(value.postgresText))
         }
 
+        /// A value or SQL NULL, sent as a parameter of the query the fragment ends up in.
         public mutating func appendInterpolation(_ value: (some ParameterEncodable)?) {
             pieces.append(.value(value?.postgresText))
         }

@@ -6,6 +6,7 @@
 public struct SecretRedactor: Sendable {
     private let secrets: [String]
 
+    /// A redactor for these secrets (empty ones are ignored).
     public init(secrets: [String]) {
         // Longest first, so a password that contains another secret is removed whole.
         self.secrets = Array(Set(secrets.filter { !$0.isEmpty })).sorted { $0.count > $1.count }
@@ -20,6 +21,7 @@ public struct SecretRedactor: Sendable {
         self.init(secrets: found)
     }
 
+    /// `text` with every secret, and every password in a connection string, replaced by `***`.
     public func redact(_ text: String) -> String {
         var result = text
         for secret in secrets {

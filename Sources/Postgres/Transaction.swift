@@ -1,17 +1,21 @@
 /// How a transaction runs.
 public struct TransactionOptions: Sendable {
+    /// PostgreSQL's isolation levels the layer uses.
     public enum Isolation: Sendable {
         case readCommitted
         /// One snapshot for the whole transaction: a listing whose summary and rows agree.
         case repeatableRead
     }
 
+    /// The isolation level; READ COMMITTED by default.
     public var isolation: Isolation
+    /// A read-only transaction: what a hot standby allows, and what a read promises.
     public var readOnly: Bool
     /// How long a statement may wait for a row or table lock before failing with 55P03;
     /// `nil` uses the connection's setting.
     public var lockTimeout: Duration?
 
+    /// Options for one transaction; `lockTimeout` overrides the connection's for it.
     public init(isolation: Isolation = .readCommitted, readOnly: Bool = false, lockTimeout: Duration? = nil) {
         self.isolation = isolation
         self.readOnly = readOnly
@@ -24,23 +28,29 @@ public struct TransactionOptions: Sendable {
 public struct Transaction {
     let connection: Connection
 
+    /// Runs one statement in the transaction and returns all of its rows.
     @discardableResult
     public func query(_ query: Query, step: String) throws -> QueryResult {
         try connection.query(query, step: step)
     }
 
+    /// Runs one statement and hands its rows to `body` one at a time, as they arrive.
     public func forEachRow(_ query: Query, step: String, _ body: (Row) throws -> Void) throws {
         try connection.forEachRow(query, step: step, body)
     }
 
+    /// Runs trusted, multi-statement SQL (a migration) in the transaction.
     public func execute(_ script: SQLScript, step: String) throws {
         try connection.execute(script, step: step)
     }
 
+    /// Streams `rows` through `COPY ... FROM STDIN` (`statement`), in the transaction; returns the
+    /// number of rows the server took.
     public func copyIn(_ statement: Query, rows: some Sequence<[String?]>, step: String) throws -> Int {
         try connection.copyIn(statement, rows: rows, step: step)
     }
 
+    /// NOTICE and WARNING messages the server sent since the last call, oldest first.
     public func takeNotices() -> [String] { connection.takeNotices() }
 }
 

@@ -2,9 +2,13 @@ import Foundation
 
 /// Runs the built `keyadmin` binary, as an operator would.
 public struct KeyAdminProcess {
+    /// What a finished keyadmin process left.
     public struct Output: Sendable {
+        /// Its exit status.
         public let status: Int32
+        /// Everything it wrote to stdout.
         public let stdout: String
+        /// Everything it wrote to stderr.
         public let stderr: String
 
         /// stdout without the "database: ..." line that opens every human-readable result.
@@ -82,6 +86,7 @@ public final class RunningKeyAdmin {
     private let output = Pipe()
     private let error = Pipe()
 
+    /// Starts `keyadmin arguments...` and returns at once.
     public init(_ arguments: [String]) throws {
         process.executableURL = KeyAdminProcess.executable
         process.arguments = arguments
@@ -92,13 +97,17 @@ public final class RunningKeyAdmin {
         try process.run()
     }
 
+    /// The child's process id.
     public var processIdentifier: Int32 { process.processIdentifier }
+    /// Whether it has not exited yet.
     public var isRunning: Bool { process.isRunning }
 
+    /// Sends it a signal (SIGINT, SIGKILL...).
     public func send(_ signal: Int32) {
         kill(process.processIdentifier, signal)
     }
 
+    /// Waits for it to exit and returns what it left.
     public func wait() -> KeyAdminProcess.Output {
         let stdout = output.fileHandleForReading.readDataToEndOfFile()
         let stderr = error.fileHandleForReading.readDataToEndOfFile()

@@ -13,6 +13,7 @@ public final class LockHolder {
         try connection.query(lock, step: "holding a lock")
     }
 
+    /// Ends the transaction, releasing the lock.
     public func release() throws {
         guard holding else { return }
         holding = false

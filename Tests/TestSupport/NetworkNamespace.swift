@@ -9,6 +9,7 @@ public enum NetworkNamespace {
     /// (RFC 5737), documentation only, so it can never be a real machine's address.
     public static let remoteAddress = "198.51.100.10"
 
+    /// Whether this process may make a network namespace (`unshare -n`).
     public static var isAvailable: Bool {
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return false }
         return (try? runTool(["unshare", "-n", "true"]).status) == 0

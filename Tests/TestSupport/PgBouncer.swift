@@ -5,6 +5,7 @@ import Postgres
 /// port 6543 behaves: consecutive transactions of one client may run on different server
 /// connections, so any session state would leak or vanish.
 public final class PgBouncer {
+    /// The port PgBouncer listens on, on 127.0.0.1.
     public let port: Int
     private let process: Process
     private let directory: URL
@@ -15,6 +16,7 @@ public final class PgBouncer {
     /// scripts/test.sh installs pgbouncer when it can, and says so when it cannot.
     public static var isInstalled: Bool { executable != nil }
 
+    /// Starts PgBouncer in transaction mode in front of the test server.
     public init() throws {
         guard let executable = Self.executable else {
             throw TestSupportError("pgbouncer is not installed (scripts/test.sh installs it)")

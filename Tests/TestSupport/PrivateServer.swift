@@ -4,6 +4,7 @@ import Foundation
 /// every other test on the shared server). Runs as the postgres user when the tests run as root,
 /// since PostgreSQL refuses to run as root.
 public final class PrivateServer {
+    /// The port it listens on, on 127.0.0.1.
     public let port: Int
     private let directory: URL
     private let binaries: URL
@@ -11,6 +12,7 @@ public final class PrivateServer {
     /// scripts/test.sh installs the server binaries when it can; with Docker they may be absent.
     public static var isAvailable: Bool { (try? findBinaries()) != nil }
 
+    /// Makes a new cluster, or starts listening, on a free port.
     public init() throws {
         binaries = try Self.findBinaries()
         port = try freeTCPPort()
@@ -41,6 +43,7 @@ public final class PrivateServer {
         try? FileManager.default.removeItem(at: directory)
     }
 
+    /// How to reach it.
     public var connectionString: String { "host=127.0.0.1 port=\(port) user=postgres dbname=postgres" }
 
     /// Everything the server has written to its log so far.
@@ -49,6 +52,7 @@ public final class PrivateServer {
     }
     private var dataPath: String { directory.appendingPathComponent("data").path }
 
+    /// Starts the server and waits until it accepts connections.
     public func start() throws {
         try run(
             "pg_ctl", "-D", dataPath, "-w", "-l", directory.appendingPathComponent("log").path,
@@ -71,6 +75,7 @@ public final class PrivateServer {
             outputFile: directory.appendingPathComponent("pkill.out").path)
     }
 
+    /// Stops the server at once (immediate mode) and starts it again.
     public func restart() throws {
         try run("pg_ctl", "-D", dataPath, "-w", "-m", "fast", "restart")
     }
@@ -86,6 +91,7 @@ public final class PrivateServer {
         return output
     }
 
+    /// The directory holding initdb, pg_ctl and postgres.
     public static func findBinaries() throws -> URL {
         let candidates = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
         for version in candidates.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {
@@ -102,8 +108,11 @@ public final class PrivateServer {
     }
 }
 
+/// A test fixture that could not be set up.
 public struct TestSupportError: Error, CustomStringConvertible {
+    /// What went wrong.
     public let description: String
+    /// An error saying `description`.
     public init(_ description: String) { self.description = description }
 }
 
@@ -116,9 +125,11 @@ public func freeTCPPort() throws -> Int {
 /// A socket that listens on loopback and never accepts or answers: the kernel completes the TCP
 /// handshake, then nothing. What a hung server or a black-holing firewall looks like to libpq.
 public final class TCPListener {
+    /// The port it listens on, on 127.0.0.1.
     public let port: Int
     private let descriptor: Int32
 
+    /// Makes a new cluster, or starts listening, on a free port.
     public init() throws {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()

@@ -8,6 +8,7 @@ public func runPsqlCommand(_ sql: String, on database: TestDatabase) throws -> S
     try runTool(["psql", "-X", "-v", "VERBOSITY=verbose", "-c", sql, database.connectionString]).output
 }
 
+/// The SHA-256 of a file, in hex, as sha256sum prints it.
 public func sha256Hex(ofFile path: String) throws -> String {
     String(try runTool(["sha256sum", path]).output.prefix(64))
 }

@@ -4,6 +4,7 @@ import Foundation
 /// as an operator would: each reply is typed only once its prompt has appeared, after the tool
 /// had its chance to turn echo off.
 public enum TerminalSession {
+    /// Whether `script(1)` is here to give the child a terminal.
     public static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/script") }
 
     /// Each reply is typed followed by a newline; "\u{04}" (Ctrl-D) at the start of a line is

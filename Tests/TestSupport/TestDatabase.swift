@@ -6,6 +6,7 @@ import Postgres
 /// (TEST_DATABASE_URL, or libpq's PG* variables from pg_virtualenv). Tests never share one, so
 /// they run in parallel; each is dropped when its test ends.
 public final class TestDatabase: Sendable {
+    /// The database's name, unique to the test.
     public let name: String
     /// A key=value connection string for this database (the password, if any, stays in PGPASSWORD).
     public let connectionString: String
@@ -41,6 +42,7 @@ public final class TestDatabase: Sendable {
         }
     }
 
+    /// Connection settings for this database, with the time limits given.
     public func settings(
         statementTimeout: Duration = .seconds(60), lockTimeout: Duration = .seconds(5)
     ) -> ConnectionSettings {
@@ -49,10 +51,12 @@ public final class TestDatabase: Sendable {
             lockTimeout: lockTimeout, applicationName: "keyadmin-tests")
     }
 
+    /// A new connection to this database.
     public func connect() throws -> Connection {
         try Connection(settings: settings())
     }
 
+    /// A key store on a new connection to this database.
     public func store() throws -> KeyStore {
         KeyStore(connection: try connect())
     }
@@ -94,10 +98,12 @@ public final class TestDatabase: Sendable {
 
 /// The server the tests run against.
 public enum TestServer {
+    /// The server the tests use: TEST_DATABASE_URL, else libpq's PG* variables.
     public static let settings = ConnectionSettings(
         connectionString: ProcessInfo.processInfo.environment["TEST_DATABASE_URL"] ?? "",
         applicationName: "keyadmin-tests")
 
+    /// A connection to the server's `postgres` database, to create and drop databases.
     public static func adminConnection() throws -> Connection {
         try Connection(settings: settings)
     }
