@@ -35,7 +35,22 @@ final class BufferedOutput {
 
     func line(_ text: String) {
         write(text)
-        write("\n")
+        write(byte: 0x0A)
+    }
+
+    func write(byte: UInt8) {
+        buffer.append(byte)
+        if buffer.count >= (isHeld ? 1 << 20 : 1 << 16) { flush() }
+    }
+
+    /// Appends without checking the size: for a writer that calls `flushIfFull()` itself, once
+    /// per value rather than once per byte.
+    func appendUnchecked(_ byte: UInt8) { buffer.append(byte) }
+
+    func appendUnchecked(_ bytes: some Collection<UInt8>) { buffer.append(contentsOf: bytes) }
+
+    func flushIfFull() {
+        if buffer.count >= (isHeld ? 1 << 20 : 1 << 16) { flush() }
     }
 
     /// From now on nothing reaches the descriptor until `release()`.

@@ -25,22 +25,28 @@ struct HistoryCommand {
             }
             json.name("events")
             json.beginArray()
-            for event in events { json.value(Self.object(event)) }
+            for event in events { Self.write(event, to: json) }
             json.endArray()
         }
     }
 
-    static func object(_ event: KeyEvent) -> JSONValue {
-        .object([
-            JSONMember("occurred_at", .string(event.occurredAt)), JSONMember("action", .string(event.action)),
-            JSONMember("provider", .text(event.provider)), JSONMember("key_number", .integer(event.keyNumber)),
-            JSONMember("fingerprint", .text(event.fingerprint)), JSONMember("state_before", .text(event.stateBefore)),
-            JSONMember("state_after", .text(event.stateAfter)), JSONMember("reason", .text(event.reason)),
-            JSONMember("detail", event.detail.map(JSONValue.fromDatabase) ?? .null),
-            JSONMember("actor", .string(event.actor)), JSONMember("db_role", .string(event.role)),
-            JSONMember("application_name", .text(event.applicationName)),
-            JSONMember("client_address", .text(event.clientAddress)),
-        ])
+    static func write(_ event: KeyEvent, to json: JSONWriter) {
+        json.beginObject()
+        json.member("occurred_at", event.occurredAt)
+        json.member("action", event.action)
+        json.member("provider", event.provider)
+        json.member("key_number", number: event.keyNumber)
+        json.member("fingerprint", event.fingerprint)
+        json.member("state_before", event.stateBefore)
+        json.member("state_after", event.stateAfter)
+        json.member("reason", event.reason)
+        json.name("detail")
+        json.value(event.detail.map(JSONValue.fromDatabase) ?? .null)
+        json.member("actor", event.actor)
+        json.member("db_role", event.role)
+        json.member("application_name", event.applicationName)
+        json.member("client_address", event.clientAddress)
+        json.endObject()
     }
 
     static func describe(_ event: KeyEvent) -> String {

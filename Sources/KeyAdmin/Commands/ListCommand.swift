@@ -41,6 +41,8 @@ private struct ListLayout {
     /// `--state` was given: a provider may have keys and none to show.
     let filtered: Bool
     let stream: ResultStream
+    /// Read once: whether the terminal takes colour does not change during a listing.
+    let colour: Bool
     private var pending: ArraySlice<ProviderSummary> = []
     private(set) var current: ProviderSummary?
     private var providersPrinted = 0
@@ -52,9 +54,8 @@ private struct ListLayout {
         self.reveal = reveal
         self.filtered = filtered
         self.stream = stream
+        colour = stream.usesColour
     }
-
-    var colour: Bool { stream.usesColour }
 
     mutating func begin(_ summaries: [ProviderSummary]) {
         stream.open()
@@ -136,20 +137,23 @@ private struct ListLayout {
     func printKey(_ key: StoredKey) {
         let shown = reveal ? key.key.revealed : key.key.masked
         if let json = stream.json {
-            json.value(
-                .object([
-                    JSONMember("number", .number(key.number)), JSONMember("key", .string(shown)),
-                    JSONMember("fingerprint", .string(key.fingerprint)),
-                    JSONMember("created_at", .string(key.createdAt)), JSONMember("state", .string(key.state.rawValue)),
-                    JSONMember("reason", .text(key.reason)), JSONMember("disabled_at", .text(key.disabledAt)),
-                    JSONMember("disabled_by", .text(key.disabledBy)),
-                    JSONMember("disabled_automatically", .bool(key.disabledAutomatically)),
-                    JSONMember("label", .text(key.label)), JSONMember("expires_at", .text(key.expiresAt)),
-                    JSONMember("cooldown_until", .text(key.cooldownUntil)),
-                    JSONMember("consecutive_failures", .number(key.consecutiveFailures)),
-                    JSONMember("last_status", .integer(key.lastStatus)),
-                    JSONMember("last_reported_at", .text(key.lastReportedAt)),
-                ]))
+            json.beginObject()
+            json.member("number", number: key.number)
+            json.member("key", shown)
+            json.member("fingerprint", key.fingerprint)
+            json.member("created_at", key.createdAt)
+            json.member("state", key.state.rawValue)
+            json.member("reason", key.reason)
+            json.member("disabled_at", key.disabledAt)
+            json.member("disabled_by", key.disabledBy)
+            json.member("disabled_automatically", flag: key.disabledAutomatically)
+            json.member("label", key.label)
+            json.member("expires_at", key.expiresAt)
+            json.member("cooldown_until", key.cooldownUntil)
+            json.member("consecutive_failures", number: key.consecutiveFailures)
+            json.member("last_status", number: key.lastStatus)
+            json.member("last_reported_at", key.lastReportedAt)
+            json.endObject()
             return
         }
         let label = labelWidth > 0 ? pad(key.label ?? "", labelWidth) + "  " : ""
