@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 
 ensure_client_packages
 want_packages "command -v pgbouncer:pgbouncer"
+say "checking the format (.swift-format)"
+swift format lint --strict -r Sources Tests Package.swift scripts/floor \
+    || die "swift format lint found the lines above; swift format format -i -r Sources Tests fixes most"
 say "building the package and its tests"
 swift build --build-tests
 

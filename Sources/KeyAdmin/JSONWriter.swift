@@ -1,6 +1,9 @@
 /// A JSON value small enough to build whole: a command's result fields.
 enum JSONValue {
-    case string(String), number(Int), bool(Bool), null
+    case string(String)
+    case number(Int)
+    case bool(Bool)
+    case null
     case array([JSONValue])
     case object([JSONMember])
     /// JSON text that PostgreSQL wrote (a jsonb column as text), passed on as it is.
