@@ -56,6 +56,13 @@ BEGIN
         v_reasons := v_reasons || NEW.disabled_reason;
         v_details := v_details || NULL::jsonb;
     END IF;
+    -- A disabled key given a new reason (keyadmin --disable-key again, with --reason).
+    IF OLD.disabled_at IS NOT NULL AND NEW.disabled_at IS NOT NULL
+       AND NEW.disabled_reason IS DISTINCT FROM OLD.disabled_reason THEN
+        v_actions := v_actions || 'disable_reason_set'::text;
+        v_reasons := v_reasons || NEW.disabled_reason;
+        v_details := v_details || jsonb_build_object('previous_reason', OLD.disabled_reason);
+    END IF;
     IF OLD.disabled_at IS NOT NULL AND NEW.disabled_at IS NULL THEN
         v_actions := v_actions || 'key_enabled'::text;
         v_reasons := v_reasons || NULL::text;
@@ -124,8 +131,10 @@ BEGIN
         INSERT INTO keyadmin.key_events
             (action, provider_name, detail, actor, db_role, application_name, client_address)
         SELECT 'keys_deleted', p.provider_name,
-               jsonb_build_object('count', count(*), 'first_number', min(d.key_number), 'last_number', max(d.key_number),
-                                  'fingerprints', jsonb_agg(keyadmin.key_fingerprint(d.api_key) ORDER BY d.key_number)),
+               jsonb_build_object(
+                   'count', count(*), 'first_number', min(d.key_number), 'last_number', max(d.key_number),
+                   'fingerprints', to_jsonb((array_agg(keyadmin.key_fingerprint(d.api_key) ORDER BY d.key_number))[1:100]),
+                   'fingerprints_omitted', greatest(count(*) - 100, 0)),
                keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
         FROM deleted AS d
         JOIN public.providers AS p ON p.id = d.provider_id
@@ -166,9 +175,10 @@ BEGIN
         SELECT 'keys_added', p.provider_name,
                jsonb_build_object(
                    'count', count(*), 'first_number', min(n.key_number), 'last_number', max(n.key_number),
-                   'fingerprints', jsonb_agg(
+                   'fingerprints', to_jsonb((array_agg(
                        left(encode(sha256(decode(replace(n.api_key, E'\\', E'\\\\'), 'escape')), 'hex'), 12)
-                       ORDER BY n.key_number)),
+                       ORDER BY n.key_number))[1:100]),
+                   'fingerprints_omitted', greatest(count(*) - 100, 0)),
                coalesce(nullif(current_setting('keyadmin.actor', true), ''), session_user::text),
                session_user, current_setting('application_name', true), inet_client_addr()
         FROM inserted AS n
@@ -186,9 +196,11 @@ CREATE FUNCTION keyadmin.record_provider_deleting() RETURNS trigger
 BEGIN
     INSERT INTO keyadmin.key_events (action, provider_name, detail, actor, db_role, application_name, client_address)
     SELECT 'provider_deleted', OLD.provider_name,
-           jsonb_build_object('key_count', count(k.id),
-                              'fingerprints', coalesce(jsonb_agg(keyadmin.key_fingerprint(k.api_key) ORDER BY k.key_number)
-                                                       FILTER (WHERE k.id IS NOT NULL), '[]'::jsonb)),
+           jsonb_strip_nulls(jsonb_build_object(
+               'key_count', count(k.id), 'first_number', min(k.key_number), 'last_number', max(k.key_number),
+               'fingerprints', coalesce(to_jsonb((array_agg(keyadmin.key_fingerprint(k.api_key) ORDER BY k.key_number)
+                                                 FILTER (WHERE k.id IS NOT NULL))[1:100]), '[]'::jsonb),
+               'fingerprints_omitted', greatest(count(k.id) - 100, 0))),
            keyadmin.event_actor(), session_user, current_setting('application_name', true), inet_client_addr()
     FROM (SELECT 1) AS one
     LEFT JOIN public.provider_api_keys AS k ON k.provider_id = OLD.id;
@@ -520,7 +532,7 @@ CREATE INDEX provider_api_keys_enabled_by_cooldown ON public.provider_api_keys U
 
 CREATE UNIQUE INDEX provider_api_keys_key_hash_provider_id_key ON public.provider_api_keys USING btree (sha256(decode(replace(api_key, '\'::text, '\\'::text), 'escape'::text)), provider_id);
 
-CREATE TRIGGER key_events_key_updated AFTER UPDATE ON public.provider_api_keys FOR EACH ROW WHEN (((new.api_key IS DISTINCT FROM old.api_key) OR (new.disabled_at IS DISTINCT FROM old.disabled_at) OR (new.expires_at IS DISTINCT FROM old.expires_at) OR (new.label IS DISTINCT FROM old.label) OR (new.key_number IS DISTINCT FROM old.key_number) OR ((old.cooldown_until <= now()) AND (new.cooldown_until > now())))) EXECUTE FUNCTION keyadmin.record_key_updated();
+CREATE TRIGGER key_events_key_updated AFTER UPDATE ON public.provider_api_keys FOR EACH ROW WHEN (((new.api_key IS DISTINCT FROM old.api_key) OR (new.disabled_at IS DISTINCT FROM old.disabled_at) OR (new.disabled_reason IS DISTINCT FROM old.disabled_reason) OR (new.expires_at IS DISTINCT FROM old.expires_at) OR (new.label IS DISTINCT FROM old.label) OR (new.key_number IS DISTINCT FROM old.key_number) OR ((old.cooldown_until <= now()) AND (new.cooldown_until > now())))) EXECUTE FUNCTION keyadmin.record_key_updated();
 
 CREATE TRIGGER key_events_keys_deleted AFTER DELETE ON public.provider_api_keys REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_keys_deleted();
 

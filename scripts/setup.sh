@@ -6,11 +6,15 @@
 #   3. if no database is configured (--database-url aside: WORKER_1_DATABASE_URL or DATABASE_URL in the
 #      environment or in .env, or PGHOST/PGDATABASE/PGSERVICE), starts a local PostgreSQL on port
 #      54329 and writes its DATABASE_URL to .env (mode 600),
-#   4. applies the migrations and shows --list.
+#   4. applies the migrations and sums up the database: providers, keys and their states.
 # Run it again at any time: every step notices what is already done.
 #
+# Settings, for a machine with needs of its own: KEYADMIN_DATA_DIR (where the local cluster lives),
+# KEYADMIN_LOCAL_PORT (its port, 54329), KEYADMIN_BIN (an existing keyadmin binary: no build).
+#
 #   scripts/setup.sh --stop     stops the local PostgreSQL it started (its data stays)
-#   scripts/setup.sh --remove   stops it and deletes its data, its password and the .env it wrote
+#   scripts/setup.sh --remove   stops it and deletes its data and password, and its line in .env; it
+#                               refuses while another checkout's .env still uses that database
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -18,14 +22,42 @@ cd "$(dirname "$0")/.."
 # Where the local cluster lives, and who runs it: PostgreSQL refuses to run as root, so under
 # root it belongs to the postgres user.
 if [ "$(id -u)" -eq 0 ]; then
-    local_data=/var/lib/keyadmin/postgres
+    local_data=${KEYADMIN_DATA_DIR:-/var/lib/keyadmin/postgres}
     local_owner=postgres
     as_owner=(runuser -u postgres --)
 else
-    local_data="${XDG_DATA_HOME:-$HOME/.local/share}/keyadmin/postgres"
+    local_data=${KEYADMIN_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/keyadmin/postgres}
     local_owner=$(id -un)
     as_owner=()
 fi
+local_port=${KEYADMIN_LOCAL_PORT:-54329}
+
+# Each checkout that set up the local database is listed beside it, one path a line.
+checkouts_file="$local_data.checkouts"
+other_checkouts() {
+    [ -f "$checkouts_file" ] || return 0
+    local path
+    while IFS= read -r path; do
+        [ "$path" = "$PWD" ] && continue
+        # Still using it: its .env holds the line setup.sh wrote for this cluster.
+        if [ -f "$path/.env" ] && grep -qF "# Written by scripts/setup.sh: the local PostgreSQL in $local_data" "$path/.env"; then
+            printf '%s ' "$path"
+        fi
+    done < "$checkouts_file"
+}
+
+# .env may hold other settings of the user's: setup.sh adds, replaces and removes only its own
+# two lines (its comment and the DATABASE_URL after it).
+remove_our_env_lines() {
+    [ -f .env ] || return 0
+    local kept
+    kept=$(awk '/^# Written by scripts\/setup.sh/ { skip = 1; next } skip && /^DATABASE_URL=/ { skip = 0; next } { skip = 0; print }' .env)
+    if [ -z "$(printf '%s' "$kept" | tr -d '[:space:]')" ]; then
+        rm -f .env
+    else
+        (umask 077; printf '%s\n' "$kept" > .env.new && mv .env.new .env)
+    fi
+}
 
 case "${1:-}" in
     --stop|--remove)
@@ -41,9 +73,15 @@ case "${1:-}" in
             say "there is no local PostgreSQL in $local_data"
         fi
         if [ "$1" = --remove ]; then
-            rm -rf "$local_data" "$local_data.password"
-            if [ -f .env ] && grep -q '^# Written by scripts/setup.sh' .env; then rm -f .env; fi
-            say "removed $local_data, its password file and the .env setup.sh wrote"
+            # The cluster is this machine's: another clone may have its DATABASE_URL in .env,
+            # and keys in it. Removing it from here would delete them unseen.
+            others=$(other_checkouts)
+            if [ -n "$others" ]; then
+                die "another checkout uses the local PostgreSQL in $local_data: $others; run scripts/setup.sh --remove there first (its keys are in it)"
+            fi
+            rm -rf "$local_data" "$local_data.password" "$local_data.checkouts"
+            remove_our_env_lines
+            say "removed $local_data, its password file and setup.sh's lines in .env"
         fi
         exit 0 ;;
     "") ;;
@@ -69,22 +107,29 @@ without_password() { printf '%s' "$1" | sed -E 's#(://[^:@/]*):[^@]*@#\1@#; s#pa
 if uses_local_database; then
     for variable in WORKER_1_DATABASE_URL DATABASE_URL; do
         value=${!variable:-}
-        if [ -n "$value" ] && ! printf '%s' "$value" | grep -q '@localhost:54329/'; then
-            die "$variable in the environment points to $(without_password "$value"), but setup.sh sets up and migrates the local database on localhost:54329; unset $variable to use the local one, or remove .env and run setup.sh again to use $variable"
+        # The local database exactly: host, port and database name (a stale URL to another
+        # database on the same port is another database).
+        if [ -n "$value" ] && ! printf '%s' "$value" | grep -Eq "@localhost:$local_port/postgres([?]|\$)"; then
+            die "$variable in the environment points to $(without_password "$value"), but setup.sh sets up and migrates the local database on localhost:$local_port; unset $variable to use the local one, or remove .env and run setup.sh again to use $variable"
         fi
     done
 fi
 
 ensure_client_packages
-say "building keyadmin (release)"
-# --static-swift-stdlib: the binary runs on machines without Swift and starts faster.
-swift build -c release --product keyadmin --static-swift-stdlib 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]|mktemp|^/.*swift_static' || true
-bin=.build/release/keyadmin
-[ -x "$bin" ] || die "the build did not produce $bin"
+if [ -n "${KEYADMIN_BIN:-}" ]; then
+    bin=$KEYADMIN_BIN
+    [ -x "$bin" ] || die "KEYADMIN_BIN is not an executable file"
+else
+    say "building keyadmin (release)"
+    # Package.swift links the Swift runtime in: the binary runs on machines without Swift.
+    swift build -c release --product keyadmin 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]|mktemp|^/.*swift_static' || true
+    bin=.build/release/keyadmin
+    [ -x "$bin" ] || die "the build did not produce $bin"
+fi
 
 start_local_database() {
     ensure_server_packages
-    local bindir port=54329 data=$local_data owner=$local_owner run=("${as_owner[@]}")
+    local bindir port=$local_port data=$local_data owner=$local_owner run=("${as_owner[@]}")
     bindir=$(postgres_bin_dir)
     mkdir -p "$(dirname "$data")"
     local password_file="$data.password"
@@ -99,12 +144,24 @@ start_local_database() {
     fi
     if ! "${run[@]}" "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
         say "starting the local PostgreSQL on localhost:$port"
-        "${run[@]}" "$bindir/pg_ctl" -D "$data" -w -l "$data/server.log" \
-            -o "-p $port -c listen_addresses=localhost -c unix_socket_directories=$data" start >/dev/null
+        # The server must hold none of this script's descriptors: `setup.sh | tee` would wait
+        # for it to close the pipe, that is, forever.
+        if ! "${run[@]}" "$bindir/pg_ctl" -D "$data" -w -l "$data/server.log" \
+            -o "-p $port -c listen_addresses=localhost -c unix_socket_directories=$data" start \
+            </dev/null >/dev/null 2>"$data.start-errors"; then
+            cat "$data.start-errors" >&2
+            die "the local PostgreSQL did not start; see $data/server.log"
+        fi
+        rm -f "$data.start-errors"
     fi
     url="postgresql://postgres:$(cat "$password_file")@localhost:$port/postgres"
-    (umask 077; printf '# Written by scripts/setup.sh: the local PostgreSQL in %s\nDATABASE_URL=%s\n' "$data" "$url" > .env)
-    say "wrote DATABASE_URL to .env (readable only by you)"
+    local line="# Written by scripts/setup.sh: the local PostgreSQL in $data"
+    if ! { [ -f .env ] && grep -qxF "$line" .env && grep -qxF "DATABASE_URL=$url" .env; }; then
+        remove_our_env_lines
+        (umask 077; touch .env; chmod 600 .env; printf '%s\nDATABASE_URL=%s\n' "$line" "$url" >> .env)
+        say "wrote DATABASE_URL to .env (readable only by you; other lines left as they were)"
+    fi
+    grep -qxF "$PWD" "$checkouts_file" 2>/dev/null || printf '%s\n' "$PWD" >> "$checkouts_file"
 }
 
 # The database keyadmin is run against below: the local one (named explicitly, so nothing in
@@ -119,7 +176,7 @@ fi
 
 say "applying migrations"
 "$bin" "${target[@]}" --migrate
-say "keys in the database"
-"$bin" "${target[@]}" --list
+say "what the database holds"
+"$bin" "${target[@]}" --list --summary
 say "keyadmin is ready: $bin (copy it anywhere; the migrations are built in)"
-say "next: $bin --add-provider openai && $bin --add-bulk openai --file keys.txt"
+say "next: $bin --add-provider openai && $bin --add-bulk openai --file ~/openai-keys.txt (keep key files out of the repository)"

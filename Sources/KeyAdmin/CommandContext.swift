@@ -5,6 +5,8 @@ struct CommandContext {
     let store: KeyStore
     let invocation: Invocation
     let target: DatabaseTarget
+    /// Who makes the change, for the record; `nil` for commands that only read.
+    let actor: OperatorText?
     let err = BufferedOutput.standardError
 
     var json: Bool { invocation.output.json }

@@ -34,19 +34,24 @@ public enum CommandLineTool {
                 message.hasSuffix(")") ? message : "\(message) (see keyadmin --help)", status: .usage)
         }
         let printer = ResultPrinter(json: invocation.output.json)
+        // Who acts, for the audit trail: resolved once, before any I/O, and only for commands
+        // that write.
+        var actor: OperatorText?
+        if invocation.command.writes {
+            do { actor = try invocation.resolveActor() } catch { printer.fail(error.description, status: .usage) }
+        }
         if case .completions(let shell) = invocation.command {
             printer.out.write(Completions.script(for: shell))
             printer.finish()
         }
         if invocation.output.json { printer.out.hold() }
         endProcessOnInterrupt()
-        run(invocation, printer: printer)
+        run(invocation, actor: actor, printer: printer)
     }
 
     /// Locates the database, connects and runs the command; every error after the database is
     /// known names it and the setting that chose it.
-    private static func run(_ invocation: Invocation, printer: ResultPrinter) -> Never {
-        var invocation = invocation
+    private static func run(_ invocation: Invocation, actor: OperatorText?, printer: ResultPrinter) -> Never {
         var source: String?
         var target: DatabaseTarget?
         do throws(KeyStoreError) {
@@ -57,17 +62,11 @@ public enum CommandLineTool {
                 connectionString: located.connectionString,
                 statementTimeout: invocation.connection.statementTimeout,
                 lockTimeout: invocation.connection.lockTimeout)
-            // Who acts, for the audit trail: resolved once, and only for commands that write.
-            var actor: OperatorText?
-            if invocation.command.writes {
-                actor = invocation.resolvedActor
-                invocation.actor = actor
-            }
             let store = try KeyStore.connect(settings, located: located, actor: actor)
             let database = DatabaseTarget(address: store.target, source: located.source)
             target = database
             let result = try invocation.command.run(
-                CommandContext(store: store, invocation: invocation, target: database))
+                CommandContext(store: store, invocation: invocation, target: database, actor: actor))
             try printer.print(result, on: database)
             if let failure = result.failureAfterPrinting { printer.fail(afterPrinting: failure, on: database) }
             printer.finish()

@@ -60,7 +60,7 @@ enum CommandName: String, CaseIterable {
 
 /// What one run of `keyadmin` does, checked and typed.
 enum Command: Equatable {
-    case list(provider: ProviderName?, reveal: Bool, state: KeyState?)
+    case list(provider: ProviderName?, reveal: Bool, state: KeyState?, summary: Bool)
     case addProvider(ProviderName)
     case addKey(ProviderName, KeyInput, number: Int?, force: Bool, options: NewKeyOptions)
     case addBulk(ProviderName, from: BulkSource, force: Bool, options: NewKeyOptions)
@@ -75,7 +75,7 @@ enum Command: Equatable {
     case setLabel(ProviderName, number: Int, OperatorText)
     case setExpiry(ProviderName, number: Int, Expiry)
     case history(HistoryFilter)
-    case pruneHistory(before: String)
+    case pruneHistory(before: UTCTime)
     case doctor(strict: Bool)
     case completions(Shell)
 }
@@ -110,8 +110,8 @@ extension Command {
     /// Runs the command's handler: one per command, each in its own file under Commands/.
     func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
         switch self {
-        case .list(let provider, let reveal, let state):
-            try ListCommand(provider: provider, reveal: reveal, state: state).run(context)
+        case .list(let provider, let reveal, let state, let summary):
+            try ListCommand(provider: provider, reveal: reveal, state: state, summary: summary).run(context)
         case .addProvider(let name):
             try AddProviderCommand(name: name).run(context)
         case .addKey(let name, let input, let number, let force, let options):

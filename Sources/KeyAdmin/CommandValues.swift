@@ -14,6 +14,13 @@ struct CommandValues {
         }
     }
 
+    /// The name of a provider to create: not shaped like a key or an id unless `force`.
+    mutating func newProvider(force: Bool) throws(UsageError) -> ProviderName {
+        do { return try ProviderName(validatingNew: next(), force: force) } catch {
+            throw UsageError(error.oneLine, usage: command.usage)
+        }
+    }
+
     mutating func number() throws(UsageError) -> Int {
         try Self.keyNumber(next(), usage: command.usage)
     }
@@ -28,8 +35,19 @@ struct CommandValues {
         do { return try OperatorText.label(next()) } catch { throw UsageError(error.oneLine, usage: command.usage) }
     }
 
-    mutating func expiry() throws(UsageError) -> Expiry {
-        do { return try Expiry(parsing: next()) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    /// An expiry; one in the past only with `force` (it would take the key out of rotation at once).
+    mutating func expiry(force: Bool) throws(UsageError) -> Expiry {
+        let expiry: Expiry
+        do { expiry = try Expiry(parsing: next()) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+        try Self.refusePast(expiry, force: force)
+        return expiry
+    }
+
+    static func refusePast(_ expiry: Expiry, force: Bool) throws(UsageError) {
+        guard !force, case .at(let time) = expiry, expiry.isInThePast() else { return }
+        throw UsageError(
+            "that expiry, \(time), is in the past: the key would be out of rotation at once "
+                + "(give a later time, now to expire the key now, or add --force)")
     }
 
     mutating func shell() throws(UsageError) -> Shell {
@@ -73,7 +91,10 @@ struct ParsedModifiers {
     func state() throws(UsageError) -> KeyState? {
         guard let text = values[.state] else { return nil }
         guard let state = KeyState(filter: text) else {
-            throw UsageError("--state takes available, cooling, disabled or expired", usage: command.usage)
+            let words = KeyState.filterWords
+            throw UsageError(
+                "--state takes \(words.dropLast().joined(separator: ", ")) or \(words[words.count - 1])",
+                usage: command.usage)
         }
         return state
     }
@@ -89,7 +110,7 @@ struct ParsedModifiers {
     }
 
     /// A time option (`--since`, `--before`), normalised; `nil` when not given and not required.
-    func time(_ modifier: Modifier, required: Bool = false) throws(UsageError) -> String? {
+    func time(_ modifier: Modifier, required: Bool = false) throws(UsageError) -> UTCTime? {
         guard let text = values[modifier] else {
             if required { throw UsageError("\(command.rawValue) needs \(modifier.usage)", usage: command.usage) }
             return nil
@@ -121,12 +142,32 @@ struct ParsedModifiers {
         } catch {
             throw UsageError(error.oneLine, usage: command.usage)
         }
+        if let expiry = options.expiry { try CommandValues.refusePast(expiry, force: has(.force)) }
         return options
     }
 
-    func bulkSource() -> BulkSource {
+    /// Where --add-bulk reads. A path shaped like a key is refused unseen: errors about a file
+    /// quote its path.
+    func bulkSource() throws(UsageError) -> BulkSource {
         guard let path = values[.file], path != "-" else { return .standardInput }
+        if KeyShape.looksLikeKey(path) {
+            throw UsageError(KeyShape.misplacedKeyError(expected: "a file path").oneLine, usage: command.usage)
+        }
         return .file(path)
+    }
+
+    /// --database-url: a key given there is refused before libpq could quote it back.
+    func databaseURL() throws(UsageError) -> String? {
+        guard let url = values[.databaseURL] else { return nil }
+        // A connection string may hold a long random password: only text that is neither a URI
+        // nor key=value pairs is judged by its shape.
+        let trimmed = url.trimmingASCIIWhitespace()
+        let connectionShaped =
+            trimmed.hasPrefix("postgresql://") || trimmed.hasPrefix("postgres://") || trimmed.contains("=")
+        if !connectionShaped, KeyShape.looksLikeKey(trimmed) {
+            throw UsageError(KeyShape.misplacedKeyError(expected: "a connection string").oneLine)
+        }
+        return url
     }
 
     func duration(_ modifier: Modifier, default value: Duration) throws(UsageError) -> Duration {

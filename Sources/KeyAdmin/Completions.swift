@@ -1,3 +1,5 @@
+import KeyStore
+
 /// Shell completion scripts, written from the same tables the parser reads, so that a new
 /// option is completed as soon as it exists.
 enum Completions {
@@ -29,6 +31,8 @@ enum Completions {
     }
 
     private static let shells = Shell.allCases.map(\.rawValue).joined(separator: " ")
+    /// What --state takes, in the short words --help shows.
+    private static let states = KeyState.filterWords.joined(separator: " ")
 
     private static var bash: String {
         """
@@ -38,6 +42,7 @@ enum Completions {
             case $prev in
                 --file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 --completions) COMPREPLY=($(compgen -W "\(shells)" -- "$cur")); return ;;
+                --state) COMPREPLY=($(compgen -W "\(states)" -- "$cur")); return ;;
             esac
             COMPREPLY=($(compgen -W "\(entries.map(\.spelling).joined(separator: " "))" -- "$cur"))
         }
@@ -52,6 +57,7 @@ enum Completions {
                 switch name {
                 case "PATH": ":\(name):_files"
                 case "SHELL": ":\(name):(\(shells))"
+                case "STATE": ":\(name):(\(states))"
                 default: ":\(name): "
                 }
             }.joined()
@@ -75,6 +81,7 @@ enum Completions {
             switch entry.valueNames.first {
             case "PATH"?: line += " -r -F"
             case "SHELL"?: line += " -x -a '\(shells)'"
+            case "STATE"?: line += " -x -a '\(states)'"
             case _?: line += " -x"
             case nil: break
             }

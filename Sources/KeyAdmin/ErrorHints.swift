@@ -4,7 +4,7 @@ extension KeyStoreError {
     /// What to do next, in this tool's words: the command to run, or the error's own advice.
     var hint: String? {
         switch self {
-        case .invalidBulkInput(_, _, _, let unusualShape):
+        case .invalidBulkInput(_, _, let unusualShape):
             unusualShape
                 ? "fix those lines, or add --force to store such keys as they are"
                 : "fix those lines and run the command again"
@@ -20,6 +20,11 @@ extension KeyStoreError {
             "choose a free number, see keyadmin --list --provider \(name); or leave out --number"
         case .keyChanged(let name, _): "see keyadmin --list --provider \(name), then try again"
         case .noKeys(let name): "add one with keyadmin --add-key \(name) -"
+        case .noUsableKey(let name, _, _): "see keyadmin --list --provider \(name)"
+        case .keyUnusable(let name, let number, let key):
+            key.state == .expired
+                ? "keyadmin --set-expiry \(name) \(number) never, or --update-key \(name) \(number) - with a new key"
+                : "keyadmin --enable-key \(name) \(number)"
         case .schemaMissing: "run keyadmin --migrate first"
         case .unknownMigrationsApplied: "upgrade keyadmin"
         case .outcomeUnknown: "check with keyadmin --list before trying again"

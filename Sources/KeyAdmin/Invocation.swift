@@ -16,7 +16,10 @@ struct Invocation: Equatable {
     var actor: OperatorText?
 
     /// Who runs the command, for the record: --actor, else KEYADMIN_ACTOR, else user@host.
-    var resolvedActor: OperatorText { actor ?? OperatorIdentity.fromEnvironment() }
+    func resolveActor() throws(UsageError) -> OperatorText {
+        if let actor { return actor }
+        return try OperatorIdentity.fromEnvironment()
+    }
 
     enum Request: Equatable {
         case run(Invocation)
@@ -98,7 +101,7 @@ struct Invocation: Equatable {
         let modifiers = ParsedModifiers(command: name, values: given)
         var cursor = CommandValues(command: name, remaining: values[...])
         command = try name.entry.build(&cursor, modifiers)
-        connection.databaseURL = given[.databaseURL]
+        connection.databaseURL = try modifiers.databaseURL()
         connection.lockTimeout = try modifiers.duration(.lockTimeout, default: connection.lockTimeout)
         connection.statementTimeout = try modifiers.duration(.statementTimeout, default: connection.statementTimeout)
         output.json = modifiers.has(.json)
@@ -128,8 +131,11 @@ struct Invocation: Equatable {
     static func unknownOption(_ text: String) -> String {
         let spellings =
             CommandName.allCases.map(\.rawValue) + Modifier.allCases.map(\.rawValue) + ["--help", "--version"]
+        // "--sk-proj-..." is a key with dashes in front: look at it without them.
+        let bare = String(text.drop { $0 == "-" })
         let showable =
-            text.count <= 40 && !KeyShape.looksLikeKey(text)
+            text.count <= 40 && !KeyShape.looksLikeKey(bare)
+            && !KeyShape.knownPrefixes.contains(where: { bare.lowercased().hasPrefix($0.lowercased()) })
             && text.unicodeScalars.allSatisfy {
                 ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-"
             }

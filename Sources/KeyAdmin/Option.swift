@@ -7,6 +7,7 @@ enum Modifier: String, CaseIterable {
     case force = "--force"
     case dryRun = "--dry-run"
     case state = "--state"
+    case summary = "--summary"
     case label = "--label"
     case expires = "--expires"
     case reason = "--reason"
@@ -25,7 +26,7 @@ enum Modifier: String, CaseIterable {
 
     var valueName: String? {
         switch self {
-        case .reveal, .force, .dryRun, .yes, .json, .strict: nil
+        case .reveal, .force, .dryRun, .yes, .json, .strict, .summary: nil
         case .provider, .actor: "NAME"
         case .state: "STATE"
         case .label, .reason: "TEXT"
@@ -43,7 +44,7 @@ enum Modifier: String, CaseIterable {
     var commands: [CommandName]? {
         switch self {
         case .provider: [.list, .history]
-        case .reveal, .state: [.list]
+        case .reveal, .state, .summary: [.list]
         case .key, .since, .limit: [.history]
         case .before: [.pruneHistory]
         case .strict: [.doctor]
@@ -51,7 +52,7 @@ enum Modifier: String, CaseIterable {
         case .reason: [.disableKey]
         case .file: [.addBulk]
         case .number: [.addKey]
-        case .force: [.addKey, .addBulk, .updateKey]
+        case .force: [.addProvider, .addKey, .addBulk, .updateKey, .setExpiry]
         case .dryRun: [.migrate]
         case .yes, .json, .databaseURL, .lockTimeout, .statementTimeout, .actor: nil
         }
@@ -65,9 +66,10 @@ enum Modifier: String, CaseIterable {
         case .reveal: "with --list: show whole keys"
         case .file: "with --add-bulk: read the keys from this file (- is stdin)"
         case .number: "with --add-key: give the key this free number (put a deleted key back)"
-        case .force: "store a key of an odd shape (short, quoted, with a comma, NAME=value)"
+        case .force: "accept an odd key (short, quoted, NAME=value), a name shaped like a key or id, a past expiry"
         case .dryRun: "with --migrate: list what would be applied, change nothing"
         case .state: "with --list: only keys available, cooling, disabled or expired"
+        case .summary: "with --list: one line per provider with its counts, no keys"
         case .label: "with --add-key, --add-bulk: a short note for the keys (never a secret)"
         case .expires: "with --add-key, --add-bulk: when the keys expire (ISO 8601 date or date-time)"
         case .reason: "with --disable-key: why (shown by --list)"
@@ -77,7 +79,7 @@ enum Modifier: String, CaseIterable {
         case .before: "with --prune-history: delete the events before this time"
         case .strict: "with --doctor: warnings fail too (exit 1)"
         case .actor: "who you are, for the record (default: KEYADMIN_ACTOR, else user@host)"
-        case .yes: "do not ask for confirmation (deletes)"
+        case .yes: "do not ask for confirmation (deletes, pruning)"
         case .json: "print the result as one JSON document"
         case .databaseURL: "PostgreSQL connection string, URI or key=value"
         case .lockTimeout: "wait at most this long for another operator's lock (default 5)"

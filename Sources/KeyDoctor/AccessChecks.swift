@@ -56,7 +56,8 @@ extension Doctor {
 
     func privileges(exposed roles: [String]) throws -> [DoctorFinding] {
         var findings: [DoctorFinding] = []
-        // has_*_privilege resolves membership and inheritance as PostgreSQL itself does.
+        // has_*_privilege resolves membership and inheritance as PostgreSQL itself does; the
+        // object's ACL says who holds the grant, so that a fix revokes it where it is.
         for row in try rows(
             """
             SELECT r.role, o.kind, o.name,
@@ -64,16 +65,30 @@ extension Doctor {
                        WHEN 'table' THEN has_table_privilege(r.role, o.name, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
                        WHEN 'sequence' THEN has_sequence_privilege(r.role, o.name, 'USAGE, SELECT, UPDATE')
                        WHEN 'function' THEN has_function_privilege(r.role, o.name, 'EXECUTE')
-                   END AS granted
+                   END AS granted,
+                   array_to_string(ARRAY(
+                       SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'public' ELSE pg_get_userbyid(a.grantee)::text END
+                       FROM aclexplode(o.acl) AS a
+                       WHERE a.grantee = 0
+                          OR (r.role <> 'public' AND pg_has_role(r.role, a.grantee, 'USAGE'))
+                   ), ',') AS holders
             FROM unnest(\(roles)::text[]) AS r(role)
             CROSS JOIN (
-                SELECT 'table' AS kind, t AS name
+                SELECT 'table' AS kind, t AS name,
+                       (SELECT coalesce(c.relacl, acldefault('r', c.relowner)) FROM pg_class AS c WHERE c.oid = t::regclass)
+                           AS acl
                 FROM unnest(\(Self.keyTables + ["keyadmin.key_events", "keyadmin.schema_migrations"])::text[]) AS t
                 WHERE to_regclass(t) IS NOT NULL
                 UNION ALL
-                SELECT 'sequence', pg_get_serial_sequence(t, 'id') FROM unnest(\(Self.keyTables)::text[]) AS t
+                SELECT 'sequence', s,
+                       (SELECT coalesce(c.relacl, acldefault('s', c.relowner)) FROM pg_class AS c WHERE c.oid = s::regclass)
+                FROM (SELECT pg_get_serial_sequence(t, 'id') AS s FROM unnest(\(Self.keyTables)::text[]) AS t) AS q
+                WHERE s IS NOT NULL
                 UNION ALL
-                SELECT 'function', f FROM unnest(\(Self.functions)::text[]) AS f WHERE to_regprocedure(f) IS NOT NULL
+                SELECT 'function', f,
+                       (SELECT coalesce(p.proacl, acldefault('f', p.proowner)) FROM pg_proc AS p
+                        WHERE p.oid = f::regprocedure)
+                FROM unnest(\(Self.functions)::text[]) AS f WHERE to_regprocedure(f) IS NOT NULL
             ) AS o
             ORDER BY r.role, o.kind, o.name
             """, step: "reading privileges")
@@ -81,12 +96,22 @@ extension Doctor {
             let role: String = try row.decode("role")
             let kind: String = try row.decode("kind")
             let name: String = try row.decode("name")
+            let holders = try row.decode("holders", as: String.self).split(separator: ",").map(String.init)
             let object = kind == "function" ? "FUNCTION \(name)" : "\(kind.uppercased()) \(name)"
-            findings.append(
-                DoctorFinding(
-                    "privileges", .fail, name,
-                    "\(role == "public" ? "PUBLIC (every role)" : role) has privileges on it",
-                    fix: "REVOKE ALL ON \(object) FROM \(grantee(role));"))
+            let who = role == "public" ? "PUBLIC (every role)" : role
+            // Revoke where the grant is: from the role itself, else from PUBLIC, else the
+            // membership through which it has it.
+            let (how, fix) =
+                if holders.contains(role) {
+                    ("", "REVOKE ALL ON \(object) FROM \(grantee(role));")
+                } else if holders.contains("public") {
+                    (" through PUBLIC", "REVOKE ALL ON \(object) FROM PUBLIC;")
+                } else if let holder = holders.first {
+                    (" through its membership in \(holder)", "REVOKE \(quoteIdentifier(holder)) FROM \(grantee(role));")
+                } else {
+                    ("", "REVOKE ALL ON \(object) FROM \(grantee(role));")
+                }
+            findings.append(DoctorFinding("privileges", .fail, name, "\(who) has privileges on it\(how)", fix: fix))
         }
         if findings.isEmpty {
             findings.append(
@@ -120,11 +145,20 @@ extension Doctor {
     /// service role; anyone else is a warning to look at.
     func readers() throws -> [DoctorFinding] {
         var expected: [String] = []
-        var unexpected: [String] = []
+        var findings: [DoctorFinding] = []
+        var throughPublic: [String] = []
         for row in try rows(
             """
+            WITH holders AS (
+                SELECT a.grantee
+                FROM pg_class AS c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) AS a
+                WHERE c.oid = 'public.provider_api_keys'::regclass AND a.privilege_type = 'SELECT'
+            )
             SELECT r.rolname, r.rolsuper,
-                   r.oid = (SELECT relowner FROM pg_class WHERE oid = 'public.provider_api_keys'::regclass) AS owner
+                   r.oid = (SELECT relowner FROM pg_class WHERE oid = 'public.provider_api_keys'::regclass) AS owner,
+                   EXISTS (SELECT 1 FROM holders WHERE grantee = r.oid) AS direct,
+                   (SELECT min(g.rolname) FROM holders JOIN pg_roles AS g ON g.oid = holders.grantee
+                    WHERE holders.grantee <> r.oid AND pg_has_role(r.oid, holders.grantee, 'USAGE')) AS member_of
             FROM pg_roles AS r
             WHERE has_table_privilege(r.oid, 'public.provider_api_keys', 'SELECT')
               AND (r.rolname NOT LIKE 'pg\\_%' OR EXISTS (SELECT 1 FROM pg_auth_members AS m WHERE m.roleid = r.oid))
@@ -138,21 +172,33 @@ extension Doctor {
                 expected.append("\(name) (owner)")
             } else if name == "service_role" {
                 expected.append(name)
+            } else if try row.decode("direct", as: Bool.self) {
+                findings.append(
+                    DoctorFinding(
+                        "readers", .warn, "public.provider_api_keys", "\(name) can read keys",
+                        fix: "REVOKE SELECT ON TABLE public.provider_api_keys FROM \(quoteIdentifier(name));"))
+            } else if let holder: String = try row.decodeIfPresent("member_of") {
+                findings.append(
+                    DoctorFinding(
+                        "readers", .warn, "public.provider_api_keys",
+                        "\(name) can read keys through its membership in \(holder)",
+                        fix: "REVOKE \(quoteIdentifier(holder)) FROM \(quoteIdentifier(name));"))
             } else {
-                unexpected.append(name)
+                // No grant of its own and no membership: the grant is PUBLIC's.
+                throughPublic.append(name)
             }
         }
-        var findings = [
-            DoctorFinding(
-                "readers", .ok, "public.provider_api_keys", "can read keys: \(expected.joined(separator: ", "))")
-        ]
-        for name in unexpected {
+        if !throughPublic.isEmpty {
             findings.append(
                 DoctorFinding(
-                    "readers", .warn, "public.provider_api_keys", "\(name) can read keys",
-                    fix: "REVOKE SELECT ON TABLE public.provider_api_keys FROM \(quoteIdentifier(name));"))
+                    "readers", .warn, "public.provider_api_keys",
+                    "PUBLIC holds SELECT: every role can read keys (\(throughPublic.joined(separator: ", ")))",
+                    fix: "REVOKE SELECT ON TABLE public.provider_api_keys FROM PUBLIC;"))
         }
-        return findings
+        return [
+            DoctorFinding(
+                "readers", .ok, "public.provider_api_keys", "can read keys: \(expected.joined(separator: ", "))")
+        ] + findings
     }
 
     // MARK: - Indirect exposure

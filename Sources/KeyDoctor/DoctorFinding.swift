@@ -41,6 +41,8 @@ public enum DoctorFix: Sendable, Equatable {
     case applyMigrations
     /// A newer version applied migrations this one does not know.
     case upgradeTool
+    /// Give a provider its first keys.
+    case addKeys(provider: String)
     /// Look at a provider's keys, or at those in one state.
     case inspectKeys(provider: String, state: KeyState?)
     /// Replace the keys that expire soon, or move their expiry.

@@ -8,7 +8,12 @@ extension Doctor {
             let name = pool.provider
             let total = pool.keyCount
             let available = pool.availableCount
-            if available == 0 {
+            if total == 0 {
+                // Just added: nothing is broken yet, but nothing can be drawn either.
+                findings.append(
+                    DoctorFinding(
+                        "pool health", .warn, name, "no keys yet", fix: .addKeys(provider: name)))
+            } else if available == 0 {
                 findings.append(
                     DoctorFinding(
                         "pool health", .fail, name, "no available key (\(total) key\(total == 1 ? "" : "s"))",

@@ -248,23 +248,17 @@ private struct Chunk {
 
 private struct InvalidLines {
     private(set) var count = 0
-    private var lineNumbers: [Int] = []
-    private var firstProblem = ""
-    private var firstIsUnusual = false
+    private var problems: [BulkLineProblem] = []
+    private var allUnusual = true
 
     mutating func record(lineNumber: Int, problem: KeyProblem) {
-        if count == 0 {
-            firstProblem = "line \(lineNumber): the key \(problem.description)"
-            if case .odd = problem { firstIsUnusual = true }
-        }
         count += 1
-        if lineNumbers.count < 10 { lineNumbers.append(lineNumber) }
+        guard problems.count < 10 else { return }
+        problems.append(BulkLineProblem(lineNumber: lineNumber, problem: problem.description))
+        if case .invalid = problem { allUnusual = false }
     }
 
     var error: KeyStoreError? {
-        count == 0
-            ? nil
-            : .invalidBulkInput(
-                lineNumbers: lineNumbers, lineCount: count, firstProblem: firstProblem, unusualShape: firstIsUnusual)
+        count == 0 ? nil : .invalidBulkInput(problems: problems, lineCount: count, unusualShape: allUnusual)
     }
 }

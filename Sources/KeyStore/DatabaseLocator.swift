@@ -67,6 +67,17 @@ public struct DatabaseLocator: Sendable {
                     warnings.append(
                         "using \(source), not \(fileName) from \(dotEnvPath) (unset \(name) to use the file)")
                 }
+                // Both variables in the environment, naming different databases: the second is
+                // ignored, and whoever set it may think otherwise.
+                for other in Self.variableNames.drop(while: { $0 != name }).dropFirst() {
+                    if let otherValue = environment(other), !otherValue.isEmpty,
+                        otherValue.trimmingASCIIWhitespace() != value.trimmingASCIIWhitespace()
+                    {
+                        warnings.append(
+                            "using \(name), not \(other), which is also set in the environment and names another "
+                                + "database (unset one of them)")
+                    }
+                }
                 return Located(
                     connectionString: try Self.checked(value, source: source), source: source, warnings: warnings)
             }
@@ -75,6 +86,15 @@ public struct DatabaseLocator: Sendable {
             for name in Self.variableNames {
                 if let value = dotEnv.values[name], !value.isEmpty {
                     let source = "\(name) from \(dotEnvPath)"
+                    for other in Self.variableNames.drop(while: { $0 != name }).dropFirst() {
+                        if let otherValue = dotEnv.values[other], !otherValue.isEmpty,
+                            otherValue.trimmingASCIIWhitespace() != value.trimmingASCIIWhitespace()
+                        {
+                            warnings.append(
+                                "using \(name), not \(other), which \(dotEnvPath) also sets to another database "
+                                    + "(remove one of them)")
+                        }
+                    }
                     return Located(
                         connectionString: try Self.checked(value, source: source), source: source, warnings: warnings)
                 }

@@ -23,6 +23,13 @@ public struct KeyEvent: Sendable {
     public let detail: String?
     /// For an event about many keys at once (keys_added, keys_deleted): how many, which numbers.
     public let bulk: (count: Int, numbers: ClosedRange<Int>)?
+    /// A new expiry (`expiry_set`, and keys added with one): ISO 8601 in UTC; `never` when one
+    /// was removed.
+    public let expiry: String?
+    /// A new label (`label_set`, and keys added with one); empty when one was cleared.
+    public let label: String?
+    /// How many keys went with a deleted provider.
+    public let deletedKeyCount: Int?
     /// Who: the actor keyadmin sets in each transaction, else the database role.
     public let actor: String
     /// The database role of the session that made the change.
@@ -39,13 +46,13 @@ public struct HistoryFilter: Sendable, Equatable {
     public var provider: ProviderName?
     /// Only events about this key number, bulk events whose range holds it included.
     public var keyNumber: Int?
-    /// A normalised ISO 8601 time (see `Expiry`): events at or after it.
-    public var since: String?
+    /// Events at or after this time.
+    public var since: UTCTime?
     /// At most this many events, newest first.
     public var limit: Int
 
     /// A filter; with no arguments, the newest 50 events of every provider.
-    public init(provider: ProviderName? = nil, keyNumber: Int? = nil, since: String? = nil, limit: Int = 50) {
+    public init(provider: ProviderName? = nil, keyNumber: Int? = nil, since: UTCTime? = nil, limit: Int = 50) {
         self.provider = provider
         self.keyNumber = keyNumber
         self.since = since
@@ -67,13 +74,22 @@ extension KeyStore {
                            (e.detail ->> 'count')::integer AS bulk_count,
                            (e.detail ->> 'first_number')::integer AS bulk_first,
                            (e.detail ->> 'last_number')::integer AS bulk_last,
+                           CASE WHEN e.detail ? 'expires_at'
+                                THEN coalesce(\(KeySQL.utc("(e.detail ->> 'expires_at')::timestamptz")), 'never') END
+                               AS expiry,
+                           CASE WHEN e.detail ? 'label' THEN coalesce(e.detail ->> 'label', '') END AS label,
+                           CASE WHEN e.action = 'provider_deleted' THEN (e.detail ->> 'key_count')::integer END
+                               AS deleted_key_count,
                            e.actor, e.db_role, e.application_name, host(e.client_address) AS client_address
                     FROM keyadmin.key_events AS e
                     WHERE (\(filter.provider?.rawValue)::text IS NULL OR e.provider_name = \(filter.provider?.rawValue))
-                      AND (\(filter.since)::timestamptz IS NULL OR e.occurred_at >= \(filter.since)::timestamptz)
+                      AND (\(filter.since?.description)::timestamptz IS NULL OR e.occurred_at >= \(filter.since?.description)::timestamptz)
                       AND (\(filter.keyNumber)::integer IS NULL OR e.key_number = \(filter.keyNumber)
                            OR \(filter.keyNumber) BETWEEN (e.detail ->> 'first_number')::integer
-                                                      AND (e.detail ->> 'last_number')::integer)
+                                                      AND (e.detail ->> 'last_number')::integer
+                           -- A provider deleted before 027 recorded no number range.
+                           OR (e.action = 'provider_deleted' AND NOT e.detail ? 'first_number'
+                               AND (e.detail ->> 'key_count')::integer > 0))
                     ORDER BY e.id DESC
                     LIMIT \(filter.limit)
                     """, step: "reading the history"
@@ -93,7 +109,9 @@ extension KeyStore {
                         stateBefore: try row.decodeIfPresent("state_before"),
                         stateAfter: try row.decodeIfPresent("state_after"),
                         reason: try row.decodeIfPresent("reason"), detail: try row.decodeIfPresent("detail"),
-                        bulk: bulk,
+                        bulk: bulk, expiry: try row.decodeIfPresent("expiry"),
+                        label: try row.decodeIfPresent("label"),
+                        deletedKeyCount: try row.decodeIfPresent("deleted_key_count"),
                         actor: try row.decode("actor"), role: try row.decode("db_role"),
                         applicationName: try row.decodeIfPresent("application_name"),
                         clientAddress: try row.decodeIfPresent("client_address"))
@@ -104,8 +122,9 @@ extension KeyStore {
 
     /// Deletes the events before `time` (only the trail's owner may) and records that it did, in
     /// the same transaction. Returns how many went.
-    public func pruneHistory(before time: String) throws(KeyStoreError) -> Int {
-        try translatingErrors {
+    public func pruneHistory(before cutoff: UTCTime) throws(KeyStoreError) -> Int {
+        let time = cutoff.description
+        return try translatingErrors {
             try connection.withTransaction { transaction in
                 // One statement: the deletion and its record, in one round trip.
                 try transaction.query(
@@ -120,6 +139,18 @@ extension KeyStore {
                     """, step: "pruning the history"
                 ).singleRow().decode("deleted")
             }
+        }
+    }
+
+    /// How many events happened before `cutoff`: what a pruning would delete.
+    public func eventCount(before cutoff: UTCTime) throws(KeyStoreError) -> Int {
+        try translatingErrors {
+            try connection.query(
+                """
+                SELECT count(*)::integer AS events FROM keyadmin.key_events
+                WHERE occurred_at < \(cutoff.description)::timestamptz
+                """, step: "counting the events to prune"
+            ).singleRow().decode("events")
         }
     }
 

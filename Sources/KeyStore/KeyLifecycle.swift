@@ -18,6 +18,9 @@ public enum KeyState: String, Sendable, CaseIterable {
         }
     }
 
+    /// The words `--list --state` is given, one per state, as help and completions show them.
+    public static let filterWords = ["available", "cooling", "disabled", "expired"]
+
     /// For people: "cooling down".
     public var words: String { rawValue.replacingUnderscores() }
 }
@@ -79,103 +82,52 @@ public struct OperatorText: Hashable, Sendable, CustomStringConvertible {
     private init(rawValue: String) { self.rawValue = rawValue }
 }
 
-/// When a key stops being served: never, or from a time (`--set-expiry`, `--expires`).
+/// When a key stops being served: never, now, or from a time (`--set-expiry`, `--expires`).
 public enum Expiry: Hashable, Sendable {
     case never
-    /// A normalised ISO 8601 date-time with its zone, such as 2026-12-31T00:00:00Z.
-    case at(String)
+    /// The moment the change is made (the server's transaction time): "expire it now".
+    case now
+    /// A time, in UTC.
+    case at(UTCTime)
 
-    /// `never`, `YYYY-MM-DD` (midnight UTC), or `YYYY-MM-DDTHH:MM[:SS[.fff]]` with `Z`, `±HH:MM`
-    /// or no zone (UTC); a space may stand for the `T`. Errors never quote the input.
+    /// `never`, `now`, or a time as `UTCTime` reads it. Errors never quote the input.
     public init(parsing input: String) throws(KeyStoreError) {
         let text = input.trimmingASCIIWhitespace()
-        if text.lowercased() == "never" {
-            self = .never
-            return
+        switch text.lowercased() {
+        case "never": self = .never
+        case "now": self = .now
+        default: self = .at(try Self.time(parsing: text, what: "the expiry"))
         }
-        guard let normalised = Self.normalise(text) else {
-            if KeyShape.looksLikeKey(text) { throw KeyShape.misplacedKeyError(expected: "a date") }
-            throw .invalidInput(
-                "the expiry is not an ISO 8601 date or date-time",
-                hint: "write it as 2026-12-31, 2026-12-31T18:00:00Z or 2026-12-31T18:00+02:00, or never")
-        }
-        self = .at(normalised)
     }
 
-    /// A point in time for `--since` and `--before`: the same forms, without `never`.
-    public static func time(parsing input: String, what: String) throws(KeyStoreError) -> String {
+    /// A point in time for `--since` and `--before`: the same forms, without `never` and `now`.
+    public static func time(parsing input: String, what: String) throws(KeyStoreError) -> UTCTime {
         let text = input.trimmingASCIIWhitespace()
-        guard let normalised = normalise(text) else {
+        guard let time = UTCTime(iso8601: text) else {
             if KeyShape.looksLikeKey(text) { throw KeyShape.misplacedKeyError(expected: "a date") }
             throw .invalidInput(
                 "\(what) is not an ISO 8601 date or date-time",
                 hint: "write it as 2026-12-31, 2026-12-31T18:00:00Z or 2026-12-31T18:00+02:00")
         }
-        return normalised
+        return time
     }
 
-    private static func normalise(_ text: String) -> String? {
-        let characters = Array(text.utf8)
-        func number(_ range: Range<Int>) -> Int? {
-            guard range.upperBound <= characters.count,
-                characters[range].allSatisfy({ (0x30...0x39).contains($0) })
-            else { return nil }
-            return Int(String(decoding: characters[range], as: UTF8.self))
-        }
-        func at(_ index: Int, is character: Character) -> Bool {
-            index < characters.count && characters[index] == character.asciiValue
-        }
-        guard let year = number(0..<4), at(4, is: "-"), let month = number(5..<7), at(7, is: "-"),
-            let day = number(8..<10), (1...12).contains(month), (1970...9999).contains(year)
-        else { return nil }
-        let daysInMonth = [
-            31, year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31,
-        ]
-        guard (1...daysInMonth[month - 1]).contains(day) else { return nil }
-        let date = String(decoding: characters[0..<10], as: UTF8.self)
-        if characters.count == 10 { return date + "T00:00:00Z" }
-        guard at(10, is: "T") || at(10, is: "t") || at(10, is: " "), let hour = number(11..<13), at(13, is: ":"),
-            let minute = number(14..<16), hour < 24, minute < 60
-        else { return nil }
-        var index = 16
-        var second = 0
-        if at(index, is: ":") {
-            guard let value = number(17..<19), value < 60 else { return nil }
-            second = value
-            index = 19
-            if at(index, is: ".") {
-                index += 1
-                let start = index
-                while index < characters.count, (0x30...0x39).contains(characters[index]) { index += 1 }
-                guard index > start else { return nil }
-            }
-        }
-        let time = String(format2: hour) + ":" + String(format2: minute) + ":" + String(format2: second)
-        let rest = String(decoding: characters[index...], as: UTF8.self)
-        switch rest {
-        case "", "Z", "z": return "\(date)T\(time)Z"
-        default:
-            let zone = Array(rest.utf8)
-            guard zone.count == 6, zone[0] == UInt8(ascii: "+") || zone[0] == UInt8(ascii: "-"),
-                zone[3] == UInt8(ascii: ":"),
-                let hours = Int(String(decoding: zone[1..<3], as: UTF8.self)),
-                let minutes = Int(String(decoding: zone[4..<6], as: UTF8.self)), hours <= 14, minutes < 60
-            else { return nil }
-            return "\(date)T\(time)\(rest)"
-        }
+    /// A time before `now` (by this machine's clock): a key given it would be out of rotation
+    /// at once, which is almost always a typo.
+    public func isInThePast(now: UTCTime = .now) -> Bool {
+        if case .at(let time) = self { return time < now }
+        return false
     }
 
-    /// The value for the expires_at column: NULL for never.
+    /// The value for the expires_at column: NULL for never; PostgreSQL's 'now' is the
+    /// transaction's start.
     var timestamp: String? {
         switch self {
         case .never: nil
-        case .at(let text): text
+        case .now: "now"
+        case .at(let time): time.description
         }
     }
-}
-
-extension String {
-    init(format2 value: Int) { self = value < 10 ? "0\(value)" : "\(value)" }
 }
 
 /// Settings a new key starts with (`--label`, `--expires`).
@@ -193,20 +145,48 @@ public struct NewKeyOptions: Hashable, Sendable {
 }
 
 extension KeyStore {
-    /// Disables key `number` by hand; nothing but an operator enables it again. Returns the key
-    /// (to show it masked) and whether it was enabled before.
+    /// What `disableKey` did.
+    public enum DisableOutcome: Sendable, Equatable {
+        /// The key was enabled, and is disabled now.
+        case disabled
+        /// The key was disabled already; its reason is the new one now.
+        case reasonChanged
+        /// The key was disabled already, for that reason (or no reason was given).
+        case alreadyDisabled
+    }
+
+    /// Disables key `number` by hand; nothing but an operator enables it again. A key disabled
+    /// already keeps its time, and takes `reason` when one is given and it differs. Returns the
+    /// key (to show it masked) and what happened.
     public func disableKey(
         number: Int, of name: ProviderName, reason: OperatorText?, actor: OperatorText
-    ) throws(KeyStoreError) -> (key: APIKey, changed: Bool) {
-        try changeKey(number: number, of: name, step: "disabling key #\(number) of \(name)") { provider, transaction in
-            try transaction.query(
-                """
-                UPDATE public.provider_api_keys AS k
-                SET disabled_at = now(), disabled_automatically = false,
-                    disabled_reason = \(reason?.rawValue), disabled_by = \(actor.rawValue)
-                WHERE k.provider_id = \(provider) AND k.key_number = \(number) AND k.disabled_at IS NULL
-                RETURNING k.api_key
-                """, step: "disabling key #\(number) of \(name)")
+    ) throws(KeyStoreError) -> (key: APIKey, outcome: DisableOutcome) {
+        try translatingErrors(provider: name) {
+            try connection.withTransaction { transaction in
+                let provider = try lockProvider(name, in: transaction)
+                let updated = try transaction.query(
+                    """
+                    UPDATE public.provider_api_keys AS k
+                    SET disabled_at = coalesce(k.disabled_at, now()),
+                        disabled_automatically = k.disabled_automatically AND k.disabled_at IS NOT NULL
+                                                 AND \(reason?.rawValue)::text IS NULL,
+                        disabled_reason = coalesce(\(reason?.rawValue), k.disabled_reason),
+                        disabled_by = \(actor.rawValue)
+                    WHERE k.provider_id = \(provider) AND k.key_number = \(number)
+                      AND (k.disabled_at IS NULL
+                           OR (\(reason?.rawValue)::text IS NOT NULL AND k.disabled_reason IS DISTINCT FROM \(reason?.rawValue)))
+                    -- now() is the transaction's start: only a key disabled by this statement has it.
+                    RETURNING k.api_key, k.disabled_at = now() AS newly_disabled
+                    """, step: "disabling key #\(number) of \(name)")
+                if let row = updated.rows.first {
+                    let newly: Bool = try row.decode("newly_disabled")
+                    return (APIKey(checked: try row.decode("api_key")), newly ? .disabled : .reasonChanged)
+                }
+                guard let key = try storedKey(number: number, provider: provider, in: transaction) else {
+                    throw KeyStoreError.keyNotFound(name, number: number)
+                }
+                return (key, .alreadyDisabled)
+            }
         }
     }
 

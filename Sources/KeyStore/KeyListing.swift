@@ -59,12 +59,14 @@ public struct StoredKey: Sendable {
 }
 
 extension KeyStore {
-    /// Lists providers (all, or one) and then streams their keys (all, or those in `state`),
+    /// Lists providers (all, or one) and then, unless `includingKeys` is false, streams their keys
+    /// (all, or those in `state`),
     /// ordered by provider and number, from one snapshot: the summary and the keys agree even
     /// while others write. Keys arrive one row at a time, so memory stays flat for any number.
     public func list(
         provider: ProviderName?,
         state: KeyState? = nil,
+        includingKeys: Bool = true,
         summaries: ([ProviderSummary]) throws -> Void,
         key: (StoredKey) throws -> Void
     ) throws(KeyStoreError) {
@@ -103,7 +105,7 @@ extension KeyStore {
                 }
                 if let provider, providers.isEmpty { throw KeyStoreError.providerNotFound(provider) }
                 try summaries(providers)
-                guard providers.contains(where: { $0.matchingCount > 0 }) else { return }
+                guard includingKeys, providers.contains(where: { $0.matchingCount > 0 }) else { return }
                 try transaction.forEachRow(
                     """
                     SELECT p.provider_name, k.key_number, k.api_key, \(KeySQL.fingerprint) AS fingerprint,

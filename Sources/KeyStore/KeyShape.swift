@@ -3,7 +3,7 @@
 public enum KeyShape {
     /// Prefixes of the keys people keep in pools: OpenAI, Anthropic, Google, Groq, xAI,
     /// Hugging Face, GitHub, Perplexity, Replicate, AWS, NVIDIA, Cerebras, Fireworks, Together.
-    static let knownPrefixes = [
+    public static let knownPrefixes = [
         "sk-", "sk_", "AIza", "gsk_", "xai-", "hf_", "ghp_", "github_pat_", "pplx-", "r8_", "AKIA", "nvapi-",
         "csk-", "fw_", "tgp_",
     ]

@@ -202,6 +202,8 @@ public final class KeyStore {
     }
 
     /// Key `number`, through the public `get_api_key` function backends call: one round trip.
+    /// When it gives nothing, a second statement says why: no such provider or key, or a key
+    /// that is disabled or expired.
     public func key(number: Int, of name: ProviderName) throws(KeyStoreError) -> APIKey {
         try translatingErrors(provider: name) {
             let row = try connection.query(
@@ -209,20 +211,52 @@ public final class KeyStore {
                 step: "reading key #\(number) of \(name)"
             ).singleRow()
             if let key: String = try row.decodeIfPresent("api_key") { return APIKey(checked: key) }
-            try requireProvider(name)
-            throw KeyStoreError.keyNotFound(name, number: number)
+            let stored = try connection.query(
+                """
+                SELECT \(KeySQL.state) AS state, extract(epoch FROM coalesce(k.disabled_at, k.expires_at))::bigint AS since,
+                       k.disabled_reason, k.disabled_by, k.disabled_automatically
+                FROM public.provider_api_keys AS k
+                JOIN public.providers AS p ON p.id = k.provider_id
+                WHERE p.provider_name = \(name.rawValue) AND k.key_number = \(number)
+                """, step: "reading the state of key #\(number) of \(name)")
+            guard let key = stored.rows.first else {
+                try requireProvider(name)
+                throw KeyStoreError.keyNotFound(name, number: number)
+            }
+            let state = KeyState(rawValue: try key.decode("state")) ?? .disabled
+            throw KeyStoreError.keyUnusable(
+                name, number: number,
+                UnusableKey(
+                    state: state, since: UTCTime(secondsSinceEpoch: Int64(try key.decodeIfPresent("since") ?? 0)),
+                    reason: try key.decodeIfPresent("disabled_reason"),
+                    disabledBy: try key.decodeIfPresent("disabled_by"),
+                    disabledAutomatically: try key.decode("disabled_automatically")))
         }
     }
 
-    /// A uniformly random key, through the public `get_random_api_key` function.
+    /// A uniformly random available key, through the public `get_random_api_key` function
+    /// (which gives the key whose cooldown ends first when none is available). When it gives
+    /// nothing, a second statement says why: an empty pool, or keys all disabled or expired.
     public func randomKey(of name: ProviderName) throws(KeyStoreError) -> APIKey {
         try translatingErrors(provider: name) {
             let row = try connection.query(
                 "SELECT public.get_random_api_key(\(name.rawValue)) AS api_key", step: "drawing a key of \(name)"
             ).singleRow()
             if let key: String = try row.decodeIfPresent("api_key") { return APIKey(checked: key) }
-            try requireProvider(name)
-            throw KeyStoreError.noKeys(name)
+            let counts = try connection.query(
+                """
+                SELECT count(k.id) FILTER (WHERE \(KeySQL.state) = 'disabled')::integer AS disabled,
+                       count(k.id) FILTER (WHERE \(KeySQL.state) = 'expired')::integer AS expired
+                FROM public.providers AS p
+                LEFT JOIN public.provider_api_keys AS k ON k.provider_id = p.id
+                WHERE p.provider_name = \(name.rawValue)
+                GROUP BY p.id
+                """, step: "counting the keys of \(name)")
+            guard let found = counts.rows.first else { throw KeyStoreError.providerNotFound(name) }
+            let disabled: Int = try found.decode("disabled")
+            let expired: Int = try found.decode("expired")
+            if disabled + expired == 0 { throw KeyStoreError.noKeys(name) }
+            throw KeyStoreError.noUsableKey(name, disabled: disabled, expired: expired)
         }
     }
 

@@ -5,9 +5,10 @@ import Postgres
 public enum KeyStoreError: Error, Sendable, Equatable {
     /// Input that can never work (a bad name, key, number or file); nothing was changed.
     case invalidInput(String, hint: String?)
-    /// Bulk input with bad lines: the line numbers and what is wrong, never the keys.
-    /// `unusualShape`: the first problem is a shape that storing anyway would accept.
-    case invalidBulkInput(lineNumbers: [Int], lineCount: Int, firstProblem: String, unusualShape: Bool)
+    /// Bulk input with bad lines: the first ten with what is wrong with each (never the keys),
+    /// and how many there are. `unusualShape`: every problem listed is a shape that storing
+    /// anyway would accept.
+    case invalidBulkInput(problems: [BulkLineProblem], lineCount: Int, unusualShape: Bool)
     case providerNotFound(ProviderName)
     case keyNotFound(ProviderName, number: Int)
     case providerExists(ProviderName)
@@ -16,8 +17,12 @@ public enum KeyStoreError: Error, Sendable, Equatable {
     case keyNumberTaken(ProviderName, number: Int)
     /// The key changed between the confirmation and the delete.
     case keyChanged(ProviderName, number: Int)
-    /// The provider exists and has no key to give.
+    /// The provider exists and has no key at all.
     case noKeys(ProviderName)
+    /// The provider has keys, but none that may be drawn: each is disabled or expired.
+    case noUsableKey(ProviderName, disabled: Int, expired: Int)
+    /// Key `number` exists but may not be used: disabled or expired.
+    case keyUnusable(ProviderName, number: Int, UnusableKey)
     case numbersExhausted(ProviderName)
     /// The tables or functions are missing: the migration has not been applied.
     case schemaMissing
@@ -49,7 +54,7 @@ public enum KeyStoreError: Error, Sendable, Equatable {
     public var category: Category {
         switch self {
         case .invalidInput, .invalidBulkInput, .unusualKey, .unreadableInput: .usage
-        case .providerNotFound, .keyNotFound, .noKeys: .notFound
+        case .providerNotFound, .keyNotFound, .noKeys, .noUsableKey, .keyUnusable: .notFound
         case .busy, .timedOut: .busy
         default: .failure
         }
@@ -59,11 +64,11 @@ public enum KeyStoreError: Error, Sendable, Equatable {
     public var message: String {
         switch self {
         case .invalidInput(let message, _): message
-        case .invalidBulkInput(let lines, let count, let problem, _):
-            count == 1
-                ? "invalid \(problem); nothing was stored"
-                : "\(count) invalid lines (\(Self.describeLines(lines, total: count))); \(problem); nothing was stored"
-        case .providerNotFound(let name): "no provider named \"\(name)\""
+        case .invalidBulkInput(let problems, let count, _):
+            (count == 1 ? "invalid " : "\(count) invalid lines: ")
+                + problems.map { "line \($0.lineNumber): the key \($0.problem)" }.joined(separator: "; ")
+                + (count > problems.count ? "; and \(count - problems.count) more" : "") + "; nothing was stored"
+        case .providerNotFound(let name): "no provider \(name.quotedForMessages)"
         case .keyNotFound(let name, let number): "no key #\(number) for provider \"\(name)\""
         case .providerExists(let name): "provider \"\(name)\" already exists"
         case .keyAlreadyStored(let name, let number):
@@ -72,6 +77,11 @@ public enum KeyStoreError: Error, Sendable, Equatable {
         case .keyChanged(let name, let number):
             "key #\(number) of \(name) changed since it was shown; nothing was deleted"
         case .noKeys(let name): "provider \"\(name)\" has no keys"
+        case .noUsableKey(let name, let disabled, let expired):
+            "provider \"\(name)\" has no available key: "
+                + [(disabled, "disabled"), (expired, "expired")].filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
+                .joined(separator: ", ")
+        case .keyUnusable(let name, let number, let key): "key #\(number) of \(name) \(key.description)"
         case .numbersExhausted(let name): "provider \"\(name)\" has used every key number up to 2147483647"
         case .schemaMissing: "the KeyAdmin tables are not in this database"
         case .migrationDrift(let fileName):
@@ -101,12 +111,6 @@ public enum KeyStoreError: Error, Sendable, Equatable {
         default: nil
         }
     }
-
-    static func describeLines(_ lines: [Int], total: Int) -> String {
-        let shown = lines.prefix(10).map(String.init).joined(separator: ", ")
-        let label = lines.count == 1 ? "line" : "lines"
-        return total > 10 ? "\(label) \(shown) and \(total - 10) more" : "\(label) \(shown)"
-    }
 }
 
 extension KeyStoreError {
@@ -117,7 +121,14 @@ extension KeyStoreError {
         case .invalidConnectionString:
             return .connection("cannot use the connection string: \(error.message)", hint: error.hint)
         case .connectionFailed:
-            return .connection("\(error.step): \(error.message)", hint: connectionHint(for: error.message))
+            let hint = connectionHint(for: error.message)
+            // libpq ends a refused connection with its own question ("Is the server running on
+            // that host and accepting TCP/IP connections?"); the hint asks it once.
+            var message = error.message
+            if hint != nil, let question = message.firstRange(of: "; Is the server running") {
+                message = String(message[..<question.lowerBound])
+            }
+            return .connection("\(error.step): \(message)", hint: hint)
         case .connectionLost:
             return .connection(
                 "\(error.step): the connection was lost (\(error.message)); nothing was changed", hint: "try again")
@@ -171,4 +182,46 @@ extension KeyStoreError {
         }
         return nil
     }
+}
+
+/// Why a key that exists may not be used, as `--get-key` explains it.
+public struct UnusableKey: Sendable, Equatable, CustomStringConvertible {
+    /// `.disabled` or `.expired`.
+    public let state: KeyState
+    /// When it was disabled, or when it expired.
+    public let since: UTCTime
+    /// The operator's reason, or the report that disabled it.
+    public let reason: String?
+    /// Who disabled it.
+    public let disabledBy: String?
+    /// Disabled by a backend's report (401, 402, 403) rather than by hand.
+    public let disabledAutomatically: Bool
+
+    /// Describes the key's state at the time it became unusable.
+    public init(
+        state: KeyState, since: UTCTime, reason: String? = nil, disabledBy: String? = nil,
+        disabledAutomatically: Bool = false
+    ) {
+        self.state = state
+        self.since = since
+        self.reason = reason
+        self.disabledBy = disabledBy
+        self.disabledAutomatically = disabledAutomatically
+    }
+
+    /// "is disabled (revoked, by alice, 2026-12-01T10:05:00Z)", "expired at 2026-12-01T00:00:00Z".
+    public var description: String {
+        guard state == .disabled else { return "expired at \(since)" }
+        let details = [reason, disabledBy.map { "by \($0)" }, since.description].compactMap { $0 }
+        return (disabledAutomatically ? "was disabled automatically" : "is disabled")
+            + " (\(details.joined(separator: ", ")))"
+    }
+}
+
+/// One invalid line of bulk input: its number and what is wrong with its key (never the key).
+public struct BulkLineProblem: Sendable, Equatable {
+    /// The line's number in the input, from 1.
+    public let lineNumber: Int
+    /// "contains whitespace", "is shorter than 8 characters"...
+    public let problem: String
 }

@@ -31,6 +31,13 @@ func processEnvironment(_ name: String) -> String? {
     getenv(name).map { String(cString: $0) }
 }
 
+/// Seconds since 1970-01-01T00:00:00Z by the machine's clock.
+func currentSecondsSinceEpoch() -> Int64 {
+    var now = timespec()
+    clock_gettime(CLOCK_REALTIME, &now)
+    return Int64(now.tv_sec)
+}
+
 func fileExists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
 func sleep(for duration: Duration) {

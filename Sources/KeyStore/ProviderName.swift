@@ -44,8 +44,37 @@ public struct ProviderName: Hashable, Sendable, CustomStringConvertible {
         rawValue = folded
     }
 
+    /// A name for a new provider: as `init(validating:)`, and, unless `force`, not shaped like a
+    /// credential (see `looksLikeCredential`): a key or an id pasted where the name belongs
+    /// would be shown in every listing, history and error.
+    public init(validatingNew input: String, force: Bool) throws(KeyStoreError) {
+        try self.init(validating: input)
+        if !force, looksLikeCredential {
+            throw .invalidInput(
+                "that name has the shape of a key or an id (a UUID), not of a provider's name",
+                hint: "use a name such as openai; add --force if this is the name you mean")
+        }
+    }
+
     /// The name itself.
     public var description: String { rawValue }
+
+    /// Shaped like a credential: a UUID (8-4-4-4-12 hex digits), or a known key prefix followed
+    /// by more. Errors about a provider that does not exist do not quote such a name.
+    public var looksLikeCredential: Bool {
+        if KeyShape.knownPrefixes.contains(where: { rawValue.hasPrefix($0.lowercased()) && rawValue.count > $0.count })
+        {
+            return true
+        }
+        let groups = rawValue.split(separator: "-", omittingEmptySubsequences: false)
+        return groups.map(\.count) == [8, 4, 4, 4, 12]
+            && groups.allSatisfy {
+                $0.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || ("a"..."f").contains($0) }
+            }
+    }
+
+    /// The name in quotes for a message, or "that name" when it is shaped like a credential.
+    public var quotedForMessages: String { looksLikeCredential ? "by that name" : "named \"\(rawValue)\"" }
 
     private static func describe(_ scalar: Unicode.Scalar) -> String {
         switch scalar.value {

@@ -120,7 +120,7 @@ public struct ConnectionSettings: Sendable {
         guard let options = PQconninfoParse(connectionString, &errorMessage) else {
             var message = "libpq could not parse it"
             if let errorMessage {
-                message = redactor.redact(String(cString: errorMessage).joinedOnOneLine())
+                message = Self.elidingQuotedInput(redactor.redact(String(cString: errorMessage).joinedOnOneLine()))
                 PQfreemem(errorMessage)
             }
             throw PGError(
@@ -130,6 +130,29 @@ public struct ConnectionSettings: Sendable {
             )
         }
         return takingConninfoFields(options)
+    }
+}
+
+extension ConnectionSettings {
+    /// libpq's parse errors quote the part of the string they stumbled on (`missing "=" after
+    /// "sk-..."`): when a key was pasted where the connection string belongs, that part is the
+    /// key. A quoted part stays only when it is punctuation or has the shape of a libpq keyword
+    /// (a short lower-case word); anything else becomes "…".
+    static func elidingQuotedInput(_ message: String) -> String {
+        let parts = message.split(separator: "\"", omittingEmptySubsequences: false)
+        guard parts.count >= 3 else { return message }
+        var result = ""
+        for (index, part) in parts.enumerated() {
+            if index > 0 { result += "\"" }
+            let quoted = index % 2 == 1 && index < parts.count - 1
+            let keywordShaped =
+                part.count <= 20
+                && part.unicodeScalars.allSatisfy {
+                    ("a"..."z").contains($0) || $0 == "_" || (part.count == 1 && !("0"..."9").contains($0))
+                }
+            result += quoted && !keywordShaped ? "…" : String(part)
+        }
+        return result
     }
 }
 

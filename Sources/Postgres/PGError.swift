@@ -61,7 +61,7 @@ extension String {
     /// errors here are shown on one line.
     func joinedOnOneLine() -> String {
         split(whereSeparator: { $0 == "\n" || $0 == "\r" })
-            .map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+            .map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ") }
             .filter { !$0.isEmpty }
             .joined(separator: "; ")
     }

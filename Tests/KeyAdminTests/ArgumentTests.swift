@@ -21,10 +21,10 @@ import Testing
     @Test func seedSpellingsParse() throws {
         let openai = try ProviderName(validating: "openai")
         let key = try APIKey(validating: "sk-abc-12345678")
-        #expect(try command(["--list"]) == .list(provider: nil, reveal: false, state: nil))
+        #expect(try command(["--list"]) == .list(provider: nil, reveal: false, state: nil, summary: false))
         #expect(
             try command(["--list", "--provider", "OpenAI", "--reveal"])
-                == .list(provider: openai, reveal: true, state: nil))
+                == .list(provider: openai, reveal: true, state: nil, summary: false))
         #expect(try command(["--add-provider", "openai"]) == .addProvider(openai))
         #expect(
             try command(["--add-key", "openai", "sk-abc-12345678"])
@@ -59,14 +59,18 @@ import Testing
         #expect(try command(["--set-expiry", "openai", "3", "never"]) == .setExpiry(openai, number: 3, .never))
         #expect(
             try command(["--set-expiry", "openai", "3", "2027-02-28 18:30"])
-                == .setExpiry(openai, number: 3, .at("2027-02-28T18:30:00Z")))
+                == .setExpiry(openai, number: 3, .at(try #require(UTCTime(iso8601: "2027-02-28T18:30:00Z")))))
         #expect(
-            try command(["--list", "--state", "cooling"]) == .list(provider: nil, reveal: false, state: .coolingDown))
+            try command(["--list", "--state", "cooling"])
+                == .list(provider: nil, reveal: false, state: .coolingDown, summary: false))
         #expect(
             try command(["--add-bulk", "openai", "--label", "team-a", "--expires", "2027-01-01T00:00:00+02:00"])
                 == .addBulk(
                     openai, from: .standardInput, force: false,
-                    options: NewKeyOptions(label: try .label("team-a"), expiry: .at("2027-01-01T00:00:00+02:00"))))
+                    options: NewKeyOptions(
+                        label: try .label("team-a"),
+                        // Converted to UTC: what is stored and echoed is the same instant, in UTC.
+                        expiry: .at(try #require(UTCTime(iso8601: "2026-12-31T22:00:00Z"))))))
     }
 
     @Test func everyCommandIsBuiltFromExactlyItsValues() throws {
@@ -112,7 +116,7 @@ import Testing
         #expect(
             try command(["--delete-key", "openai", "1", "--yes"])
                 == .deleteKey(try ProviderName(validating: "openai"), number: 1))
-        #expect(try command(["--list", "--yes"]) == .list(provider: nil, reveal: false, state: nil))
+        #expect(try command(["--list", "--yes"]) == .list(provider: nil, reveal: false, state: nil, summary: false))
     }
 
     @Test func helpAndVersionWinOverEverythingElse() throws {
@@ -201,12 +205,14 @@ import Testing
         )
         #expect(
             usageError(["--list", "--provider"])
-                == "--provider is missing NAME (usage: keyadmin --list [--provider NAME] [--reveal] [--state STATE])")
+                == "--provider is missing NAME (usage: keyadmin --list [--provider NAME] [--reveal] [--state STATE] [--summary])"
+        )
         #expect(usageError(["--list", "--migrate"]) == "one command at a time: --list and --migrate were both given")
         #expect(usageError(["--list", "--file", "keys.txt"]) == "--file goes with --add-bulk, not with --list")
         #expect(
             usageError(["--list", "--force"])
-                == "--force goes with --add-key, --add-bulk or --update-key, not with --list")
+                == "--force goes with --add-provider, --add-key, --add-bulk, --update-key or --set-expiry, not with --list"
+        )
     }
 
     @Test func unknownOptionsGetTheClosestSpelling() {

@@ -112,11 +112,16 @@ import Testing
         ),
         (
             "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET log_statement = ''all''', current_database()); END $$",
-            "warn", "server logging", "log_statement = all", "ALTER SYSTEM SET log_statement"
+            "warn", "server logging", "log_statement = all for database", "RESET log_statement;"
         ),
         (
             "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET log_min_duration_statement = 0', current_database()); END $$",
-            "warn", "server logging", "log_min_duration_statement = 0", "log_parameter_max_length = 0"
+            "warn", "server logging", "log_min_duration_statement = 0 for database", "RESET log_min_duration_statement;"
+        ),
+        (
+            "DO $$ BEGIN EXECUTE format('ALTER ROLE %I IN DATABASE %I SET log_parameter_max_length_on_error = -1', current_user, current_database()); END $$",
+            "warn", "server logging", "log_parameter_max_length_on_error = -1 for role",
+            "RESET log_parameter_max_length_on_error;"
         ),
         (
             "GRANT TRUNCATE ON public.provider_api_keys TO service_role", "warn", "privileges",

@@ -23,7 +23,8 @@ import Testing
             #expect(bulk.status == 0, "\(bulk.stderr)")
             let disabled = try keyadmin(database, ["--disable-key", "openai", "1", "--reason", "revoked upstream"])
             #expect(disabled.result == "disabled key #1 of openai (sk-li…0001); --enable-key openai 1 undoes it\n")
-            #expect(try keyadmin(database, ["--set-expiry", "openai", "2", "2020-01-01T00:00:00Z"]).status == 0)
+            #expect(
+                try keyadmin(database, ["--set-expiry", "openai", "2", "2020-01-01T00:00:00Z", "--force"]).status == 0)
             #expect(try keyadmin(database, ["--set-label", "openai", "3", "backup"]).status == 0)
             _ = try runTool([
                 "psql", "-X", "-q", "-c", "SELECT report_api_key_result('openai', '\(keys[3])', 429, 300)",

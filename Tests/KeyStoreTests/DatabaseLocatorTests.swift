@@ -35,6 +35,29 @@ import Testing
         }
     }
 
+    @Test func warnsWhenBothVariablesNameDifferentDatabases() throws {
+        try withDotEnv(nil) { (path: String) throws in
+            let both = DatabaseLocator(
+                environment: ["WORKER_1_DATABASE_URL": "postgresql://h/one", "DATABASE_URL": "postgresql://h/two"],
+                dotEnvPath: path)
+            let located = try both.locate(commandLineURL: nil)
+            #expect(located.connectionString == "postgresql://h/one")
+            #expect(
+                located.warnings == [
+                    "using WORKER_1_DATABASE_URL, not DATABASE_URL, which is also set in the environment and names another database (unset one of them)"
+                ])
+            let same = DatabaseLocator(
+                environment: ["WORKER_1_DATABASE_URL": "postgresql://h/one", "DATABASE_URL": "postgresql://h/one"],
+                dotEnvPath: path)
+            #expect(try same.locate(commandLineURL: nil).warnings.isEmpty)
+        }
+        try withDotEnv("WORKER_1_DATABASE_URL=postgresql://h/one\nDATABASE_URL=postgresql://h/two\n") { path in
+            let located = try DatabaseLocator(environment: [:], dotEnvPath: path).locate(commandLineURL: nil)
+            #expect(located.warnings.count == 1)
+            #expect(located.warnings.first?.contains("also sets to another database") == true)
+        }
+    }
+
     @Test func fallsBackToLibpqDefaults() throws {
         try withDotEnv(nil) { (path: String) throws in
             #expect(

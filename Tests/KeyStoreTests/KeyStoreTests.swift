@@ -186,10 +186,11 @@ import Testing
             #expect {
                 try BulkLoader(store: store).load(&input, into: openai)
             } throws: { error in
-                guard case .invalidBulkInput(let numbers, let count, _, _) = error as! KeyStoreError else {
+                guard case .invalidBulkInput(let problems, let count, _) = error as! KeyStoreError else {
                     return false
                 }
-                return numbers == [24_001, 24_501] && count == 2 && !(error as! KeyStoreError).message.contains("sk-")
+                return problems.map(\.lineNumber) == [24_001, 24_501] && count == 2
+                    && !(error as! KeyStoreError).message.contains("sk-")
             }
             #expect(try database.integer("SELECT count(*) AS value FROM provider_api_keys") == 0)
         }

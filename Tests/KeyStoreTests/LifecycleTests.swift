@@ -259,8 +259,16 @@ import Testing
             #expect(try column(database, "label", key: 1) == "team-a")
             #expect(try column(database, "expires_at AT TIME ZONE 'UTC'", key: 1) == "2099-01-01 00:00:00")
             let actor = try OperatorText.actor("ops@host")
-            #expect(try store.disableKey(number: 1, of: openai, reason: try .reason("revoked"), actor: actor).changed)
-            #expect(try !store.disableKey(number: 1, of: openai, reason: nil, actor: actor).changed)
+            #expect(
+                try store.disableKey(number: 1, of: openai, reason: try .reason("revoked"), actor: actor).outcome
+                    == .disabled)
+            #expect(try store.disableKey(number: 1, of: openai, reason: nil, actor: actor).outcome == .alreadyDisabled)
+            #expect(
+                try store.disableKey(number: 1, of: openai, reason: try .reason("revoked"), actor: actor).outcome
+                    == .alreadyDisabled)
+            #expect(
+                try store.disableKey(number: 1, of: openai, reason: try .reason("leaked"), actor: actor).outcome
+                    == .reasonChanged)
             #expect(try column(database, "disabled_by", key: 1) == "ops@host")
             try run(
                 database,

@@ -214,6 +214,8 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
         }
     }
 
+    /// Deterministic, whatever else the machine runs: each step waits for a state it can see
+    /// (the migration's lock request in pg_locks), never for a length of time.
     @Test func backendsAreNotBlockedAndTheMigrationWaitsForTheHolder() throws {
         try migratedUpTo022 { database in
             let holder = try database.connect()
@@ -224,28 +226,35 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
                 let outcome = Result { try Migrator(connection: database.connect()).run(dryRun: false) }
                 migrated.withLock { $0 = outcome }
             }
-            let start = Date()
-            var released = false
-            // A backend with a 1 s statement limit draws keys the whole time: no call may wait
-            // behind the migration's ALTER TABLE for longer than that.
+            // The migration has asked for the table: a lock request not granted, seen in pg_locks.
+            let observer = try database.connect()
+            var seenWaiting = false
+            for _ in 0..<2_000 where !seenWaiting {
+                seenWaiting =
+                    try observer.query(
+                        """
+                        SELECT EXISTS (SELECT 1 FROM pg_locks
+                                       WHERE relation = 'public.provider_api_keys'::regclass AND NOT granted) AS waiting
+                        """, step: "watching the locks"
+                    ).singleRow().decode("waiting")
+                if !seenWaiting { usleep(5_000) }
+            }
+            #expect(seenWaiting, "the migration never asked for the table")
+            // A backend with a 1 s statement limit draws keys while the migration keeps trying: a
+            // migration that waited for the lock without its own limit would queue every call
+            // behind its ALTER TABLE, and the 1 s limit would fail them.
             let backend = try Connection(settings: database.settings(statementTimeout: .seconds(1)))
-            var calls = 0
-            while migrated.withLock({ $0 == nil }) && calls < 2_000 {
+            for _ in 0..<40 {
                 let key: String? = try backend.withTransaction(TransactionOptions(readOnly: true)) { transaction in
                     try transaction.query("SELECT get_random_api_key('openai') AS key", step: "backend").singleRow()
                         .decodeIfPresent("key")
                 }
                 #expect(key?.hasPrefix("sk-lock-") == true)
-                calls += 1
-                usleep(20_000)
-                if !released, Date().timeIntervalSince(start) > 2 {
-                    // Two seconds of backend calls while the migration waits; then the holder ends.
-                    #expect(migrated.withLock { $0 == nil }, "the migration did not wait for the holder")
-                    try holder.query("COMMIT", step: "release")
-                    released = true
-                }
+                usleep(25_000)
             }
-            #expect(released)
+            #expect(migrated.withLock { $0 == nil }, "the migration did not wait for the holder")
+            try holder.query("COMMIT", step: "release")
+            for _ in 0..<3_000 where migrated.withLock({ $0 == nil }) { usleep(10_000) }
             let outcome = try #require(migrated.withLock { $0 })
             #expect(try outcome.get().applied.map(\.version).contains("023"))
         }

@@ -158,20 +158,43 @@ public final class TCPListener {
 /// Process: on Linux its waitUntilExit never returns when the command leaves a daemon behind
 /// (`pg_ctl start`), because the daemon inherits what Process watches.
 func spawnAndWait(_ command: [String], outputFile: String) throws -> (status: Int32, output: String) {
+    let run = try spawnAndWait(command, environment: nil, outputFile: outputFile, errorFile: nil)
+    return (run.status, run.output)
+}
+
+/// Runs `command` with `environment` (this process's when nil), its stdout in `outputFile` and
+/// its stderr in `errorFile` (with stdout when nil), and waits for it with waitpid (see above).
+public func spawnAndWait(
+    _ command: [String], environment: [String: String]?, outputFile: String, errorFile: String?
+) throws -> (status: Int32, output: String, errors: String) {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    if let errorFile {
+        posix_spawn_file_actions_addopen(&actions, 2, errorFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    } else {
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    }
     var arguments: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
     defer { for argument in arguments { free(argument) } }
+    var variables: [UnsafeMutablePointer<CChar>?]? = environment.map {
+        $0.map { strdup("\($0.key)=\($0.value)") } + [nil]
+    }
+    defer { for variable in variables ?? [] { free(variable) } }
     var pid: pid_t = 0
-    let spawned = posix_spawn(&pid, command[0], &actions, nil, &arguments, environ)
+    let spawned: Int32
+    if variables != nil {
+        spawned = posix_spawn(&pid, command[0], &actions, nil, &arguments, &variables!)
+    } else {
+        spawned = posix_spawn(&pid, command[0], &actions, nil, &arguments, environ)
+    }
     guard spawned == 0 else { throw TestSupportError("cannot run \(command[0]): error \(spawned)") }
     var status: Int32 = 0
     while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     let output = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
+    let errors = errorFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
     let exited = status & 0x7f == 0
-    return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), output)
+    return (exited ? (status >> 8) & 0xff : 128 + (status & 0x7f), output, errors)
 }

@@ -6,7 +6,7 @@ struct AddBulkCommand {
         values: [.provider], help: "add many keys, one per line, from stdin or --file", writes: true
     ) { values, modifiers throws(UsageError) in
         .addBulk(
-            try values.provider(), from: modifiers.bulkSource(), force: modifiers.has(.force),
+            try values.provider(), from: try modifiers.bulkSource(), force: modifiers.has(.force),
             options: try modifiers.newKeyOptions())
     }
 

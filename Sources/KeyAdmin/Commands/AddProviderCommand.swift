@@ -4,8 +4,8 @@ import KeyStore
 struct AddProviderCommand {
     static let entry = CommandEntry(
         values: [.name], help: "add a provider (a-z 0-9 . _ -, starting with a letter or digit)", writes: true
-    ) { values, _ throws(UsageError) in
-        .addProvider(try values.provider())
+    ) { values, modifiers throws(UsageError) in
+        .addProvider(try values.newProvider(force: modifiers.has(.force)))
     }
 
     let name: ProviderName

@@ -32,7 +32,8 @@ struct DeleteProviderCommand {
         let answer = Terminal.ask(
             "This deletes provider \(name) and its \(count) key\(count == 1 ? "" : "s") in \(context.target.address). Type the provider's name to confirm: "
         )
-        guard answer?.trimmingASCIIWhitespace() == name.rawValue else {
+        // Names are case-insensitive everywhere else; so is the confirmation.
+        guard answer?.trimmingASCIIWhitespace().lowercased() == name.rawValue else {
             throw .invalidInput("the name typed did not match; nothing was deleted", hint: nil)
         }
     }

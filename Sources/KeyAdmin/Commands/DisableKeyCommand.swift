@@ -13,12 +13,17 @@ struct DisableKeyCommand {
     let reason: OperatorText?
 
     func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
-        let (key, changed) = try context.store.disableKey(
-            number: number, of: name, reason: reason, actor: context.invocation.resolvedActor)
-        return .keyChange(
-            name, number, key, changed: changed,
-            text: changed
-                ? "disabled key #\(number) of \(name) (\(key.masked)); --enable-key \(name) \(number) undoes it"
-                : "key #\(number) of \(name) (\(key.masked)) was already disabled; nothing changed")
+        let (key, outcome) = try context.store.disableKey(
+            number: number, of: name, reason: reason, actor: context.actor ?? OperatorText.actorOrUnknown("unknown"))
+        let text =
+            switch outcome {
+            case .disabled:
+                "disabled key #\(number) of \(name) (\(key.masked)); --enable-key \(name) \(number) undoes it"
+            case .reasonChanged:
+                "key #\(number) of \(name) (\(key.masked)) was already disabled; its reason is the new one now"
+            case .alreadyDisabled:
+                "key #\(number) of \(name) (\(key.masked)) was already disabled; nothing changed"
+            }
+        return .keyChange(name, number, key, changed: outcome != .alreadyDisabled, text: text)
     }
 }

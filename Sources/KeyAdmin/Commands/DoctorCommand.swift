@@ -74,6 +74,7 @@ struct DoctorCommand {
         case .advice(let words): words
         case .applyMigrations: "keyadmin --migrate"
         case .upgradeTool: "upgrade keyadmin"
+        case .addKeys(let provider): "keyadmin --add-key \(provider) -"
         case .inspectKeys(let provider, nil): "keyadmin --list --provider \(provider)"
         case .inspectKeys(let provider, let state?):
             "keyadmin --list --provider \(provider) --state \(state.rawValue)"

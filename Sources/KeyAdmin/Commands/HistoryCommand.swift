@@ -57,7 +57,10 @@ struct HistoryCommand {
         if let bulk = event.bulk {
             target += " \(bulk.count) keys #\(bulk.numbers.lowerBound)-#\(bulk.numbers.upperBound)"
         }
+        if let keys = event.deletedKeyCount { target += " with its \(keys) key\(keys == 1 ? "" : "s")" }
         if !target.isEmpty { parts.append(target) }
+        if let label = event.label { parts.append(label.isEmpty ? "label cleared" : "label \"\(label)\"") }
+        if let expiry = event.expiry { parts.append(expiry == "never" ? "never expires" : "expires \(expiry)") }
         switch (event.stateBefore, event.stateAfter) {
         case (let before?, let after?) where before != after: parts.append("\(before) → \(after)")
         case (nil, let after?): parts.append("→ \(after)")

@@ -7,18 +7,22 @@ struct ListCommand {
     static let entry = CommandEntry(
         values: [], help: "every provider with its key count and its keys, masked", writes: false
     ) { _, modifiers throws(UsageError) in
-        .list(provider: try modifiers.provider(), reveal: modifiers.has(.reveal), state: try modifiers.state())
+        .list(
+            provider: try modifiers.provider(), reveal: modifiers.has(.reveal), state: try modifiers.state(),
+            summary: modifiers.has(.summary))
     }
 
     let provider: ProviderName?
     let reveal: Bool
     let state: KeyState?
+    /// `--summary`: the providers' lines only.
+    let summary: Bool
 
     func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
         .streamed { stream throws(KeyStoreError) in
-            var layout = ListLayout(reveal: reveal, filtered: state != nil, stream: stream)
+            var layout = ListLayout(reveal: reveal, filtered: state != nil, summary: summary, stream: stream)
             try context.store.list(
-                provider: provider, state: state,
+                provider: provider, state: state, includingKeys: !summary,
                 summaries: { summaries in
                     // Opened once the provider is known to exist.
                     layout.begin(summaries)
@@ -40,6 +44,8 @@ private struct ListLayout {
     let reveal: Bool
     /// `--state` was given: a provider may have keys and none to show.
     let filtered: Bool
+    /// Providers only: no key rows, no column headings.
+    let summary: Bool
     let stream: ResultStream
     /// Read once: whether the terminal takes colour does not change during a listing.
     let colour: Bool
@@ -50,9 +56,10 @@ private struct ListLayout {
     private var keyWidth = 10
     private var labelWidth = 0
 
-    init(reveal: Bool, filtered: Bool, stream: ResultStream) {
+    init(reveal: Bool, filtered: Bool, summary: Bool, stream: ResultStream) {
         self.reveal = reveal
         self.filtered = filtered
+        self.summary = summary
         self.stream = stream
         colour = stream.usesColour
     }
@@ -88,8 +95,14 @@ private struct ListLayout {
                     .object(KeyState.allCases.map { JSONMember($0.rawValue, .number(next.stateCounts[$0] ?? 0)) })),
                 JSONMember("created_at", .string(next.createdAt)),
             ])
-            json.name("keys")
-            json.beginArray()
+            if !summary {
+                json.name("keys")
+                json.beginArray()
+            }
+            return true
+        }
+        if summary {
+            stream.line(Style.bold.apply(next.name, when: colour) + "  " + Self.summary(of: next))
             return true
         }
         if providersPrinted > 0 { stream.line("") }
@@ -128,7 +141,7 @@ private struct ListLayout {
 
     mutating func closeProvider() {
         if let json = stream.json, current != nil {
-            json.endArray()
+            if !summary { json.endArray() }
             json.endObject()
         }
         current = nil

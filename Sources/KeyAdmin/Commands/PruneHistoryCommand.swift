@@ -6,15 +6,33 @@ struct PruneHistoryCommand {
         values: [], help: "delete the history before --before WHEN (the trail's owner only), recording it",
         writes: true
     ) { _, modifiers throws(UsageError) in
-        .pruneHistory(before: try modifiers.time(.before, required: true) ?? "")
+        let before = try modifiers.time(.before, required: true) ?? UTCTime(secondsSinceEpoch: 0)
+        // A time to come would take every event, the last minutes' included: never what is meant.
+        guard before <= .now else {
+            throw UsageError(
+                "--before \(before) is later than now; it would delete every event (give a time in the past)")
+        }
+        return .pruneHistory(before: before)
     }
 
-    let before: String
+    let before: UTCTime
 
     func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
+        try confirm(context)
         let deleted = try context.store.pruneHistory(before: before)
         return .report(
             "deleted \(deleted) event\(deleted == 1 ? "" : "s") before \(before); the pruning itself is recorded",
-            [JSONMember("before", .string(before)), JSONMember("deleted", .number(deleted))])
+            [JSONMember("before", .string(before.description)), JSONMember("deleted", .number(deleted))])
+    }
+
+    /// On a terminal without --yes, says how many events would go and asks.
+    private func confirm(_ context: CommandContext) throws(KeyStoreError) {
+        guard !context.invocation.assumeYes, Terminal.inputIsTerminal else { return }
+        let count = try context.store.eventCount(before: before)
+        let answer = Terminal.ask(
+            "Delete \(count) event\(count == 1 ? "" : "s") before \(before) in \(context.target.address)? [y/N] ")
+        guard let answer, ["y", "yes"].contains(answer.trimmingASCIIWhitespace().lowercased()) else {
+            throw .invalidInput("not confirmed; nothing was deleted", hint: nil)
+        }
     }
 }

@@ -3,10 +3,10 @@ import KeyStore
 /// `--set-expiry PROVIDER NUM WHEN`
 struct SetExpiryCommand {
     static let entry = CommandEntry(
-        values: [.provider, .number, .when], help: "set when key NUM expires: 2026-12-31, a date-time, or never",
+        values: [.provider, .number, .when], help: "set when key NUM expires: 2026-12-31, a date-time, now, or never",
         writes: true
-    ) { values, _ throws(UsageError) in
-        .setExpiry(try values.provider(), number: try values.number(), try values.expiry())
+    ) { values, modifiers throws(UsageError) in
+        .setExpiry(try values.provider(), number: try values.number(), try values.expiry(force: modifiers.has(.force)))
     }
 
     let name: ProviderName
@@ -18,6 +18,7 @@ struct SetExpiryCommand {
         let when =
             switch expiry {
             case .never: "never expires"
+            case .now: "has expired"
             case .at(let time): "expires at \(time)"
             }
         return .keyChange(
