@@ -51,3 +51,13 @@ postgres_bin_dir() {
 ensure_server_packages() {
     ensure_packages '[ -n "$(postgres_bin_dir)" ]:postgresql' "command -v pg_virtualenv:postgresql-common"
 }
+
+# want_python_module MODULE PIP_SPEC: for the test that runs examples/backend_loop.py. Installed
+# with pip when missing (saying so); if it cannot be, that one test is skipped.
+want_python_module() {
+    command -v python3 >/dev/null || { say "warning: no python3; the backend example's test is skipped"; return 0; }
+    python3 -c "import $1" 2>/dev/null && return 0
+    say "installing the Python package $2 with pip (for the backend example's test)"
+    python3 -m pip install -q --disable-pip-version-check "$2" >/dev/null 2>&1 \
+        || say "warning: could not install $2; the backend example's test is skipped"
+}

@@ -29,6 +29,7 @@ if [ -n "$pg_major" ]; then
         "command -v pg_prove:libtap-parser-sourcehandler-pgtap-perl"
 fi
 want_packages "command -v zsh:zsh" "command -v fish:fish"
+want_python_module psycopg "psycopg[binary]"
 
 if [ -n "${TEST_DATABASE_URL:-}" ]; then
     say "testing against TEST_DATABASE_URL"
