@@ -41,6 +41,18 @@ import Testing
             Self.text("docs/development.md").contains("to \(NetworkNamespace.remoteAddress), a documentation address"))
     }
 
+    /// The loop docs/backend.md shows is the one examples/backend_loop.py runs (and a test runs).
+    @Test func theBackendLoopShownIsTheOneThatRuns() {
+        let document = Self.text("docs/backend.md")
+        let example = Self.text("examples/backend_loop.py")
+        let shown = document.split(separator: "```python\n").dropFirst().compactMap { block -> Substring? in
+            guard let end = block.firstRange(of: "```") else { return nil }
+            return block[..<end.lowerBound]
+        }.first { $0.hasPrefix("def chat(db, prompt):") }
+        #expect(shown != nil)
+        #expect(example.contains(shown ?? "missing"), "docs/backend.md shows a chat() that the example does not have")
+    }
+
     /// docs/schema.sql is what the migrations make today: dumped again from a database they were
     /// just applied to, it is the same text.
     @Test func theSchemaDocumentIsWhatTheMigrationsMake() throws {
