@@ -31,6 +31,18 @@ CREATE FUNCTION keyadmin.key_state(p_disabled_at timestamp with time zone, p_exp
            END
 $$;
 
+CREATE FUNCTION keyadmin.raise_max_weight() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+    UPDATE public.providers AS p
+    SET max_weights[NEW.tier] = NEW.weight
+    WHERE p.id = NEW.provider_id AND p.max_weights[NEW.tier] < NEW.weight;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION keyadmin.record_key_updated() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -82,6 +94,16 @@ BEGIN
         v_actions := v_actions || 'cooldown_started'::text;
         v_reasons := v_reasons || NULL::text;
         v_details := v_details || jsonb_build_object('until', NEW.cooldown_until, 'http_status', NEW.last_status);
+    END IF;
+    IF NEW.tier IS DISTINCT FROM OLD.tier THEN
+        v_actions := v_actions || 'tier_set'::text;
+        v_reasons := v_reasons || NULL::text;
+        v_details := v_details || jsonb_build_object('tier', NEW.tier, 'previous_tier', OLD.tier);
+    END IF;
+    IF NEW.weight IS DISTINCT FROM OLD.weight THEN
+        v_actions := v_actions || 'weight_set'::text;
+        v_reasons := v_reasons || NULL::text;
+        v_details := v_details || jsonb_build_object('weight', NEW.weight, 'previous_weight', OLD.weight);
     END IF;
     IF NEW.key_number IS DISTINCT FROM OLD.key_number THEN
         v_actions := v_actions || 'key_renumbered'::text;
@@ -259,78 +281,245 @@ CREATE FUNCTION public.get_random_api_key(p_provider_name text) RETURNS text
     AS $$
 DECLARE
     v_provider_id integer;
+    v_max_weights integer[];
     v_lowest integer;
     v_highest integer;
+    v_tier smallint;
+    v_tier_known boolean := false;
     v_key text;
+    v_hit record;
     v_draws double precision[];
+    v_accepts double precision[];
     v_draw double precision;
 BEGIN
     FOR v_round IN 1..2 LOOP
         -- Drawn into variables first: random() inside the statement would be evaluated again
-        -- for every row a scan visits, favouring the first rows. The first round's four are
-        -- written out: building the array with a query costs more than the probes.
+        -- for every row a scan visits. The first round's four are written out: building the
+        -- arrays with a query costs more than the probes.
         IF v_round = 1 THEN
             v_draws := ARRAY[random(), random(), random(), random()];
+            v_accepts := ARRAY[random(), random(), random(), random()];
         ELSE
             v_draws := ARRAY(SELECT random() FROM generate_series(1, 28));
+            v_accepts := ARRAY(SELECT random() FROM generate_series(1, 28));
         END IF;
-        SELECT p.id, bounds.lowest, bounds.highest, probe.api_key
-        INTO v_provider_id, v_lowest, v_highest, v_key
-        FROM public.providers AS p
-        CROSS JOIN LATERAL (
-            SELECT min(k.key_number) AS lowest, max(k.key_number) AS highest
-            FROM public.provider_api_keys AS k
-            WHERE k.provider_id = p.id
-        ) AS bounds
-        LEFT JOIN LATERAL (
-            SELECT k.api_key
-            FROM unnest(v_draws) WITH ORDINALITY AS d(draw, position)
-            JOIN public.provider_api_keys AS k
-              ON k.provider_id = p.id
-             AND k.key_number = (bounds.lowest + floor(d.draw * (bounds.highest::bigint - bounds.lowest + 1)))::integer
-            WHERE k.disabled_at IS NULL
-              AND k.cooldown_until <= now()
-              AND (k.expires_at IS NULL OR k.expires_at > now())
-            ORDER BY d.position
-            LIMIT 1
-        ) AS probe ON true
-        WHERE p.provider_name = lower(p_provider_name);
-        IF v_key IS NOT NULL THEN
-            RETURN v_key;
-        END IF;
+        -- The provider, its number range and every probe that found an available key, in order.
+        FOR v_hit IN
+            SELECT p.id, p.max_weights, bounds.lowest, bounds.highest, probe.api_key, probe.tier, probe.weight,
+                   probe.accept
+            FROM public.providers AS p
+            CROSS JOIN LATERAL (
+                SELECT min(k.key_number) AS lowest, max(k.key_number) AS highest
+                FROM public.provider_api_keys AS k
+                WHERE k.provider_id = p.id
+            ) AS bounds
+            LEFT JOIN LATERAL (
+                SELECT k.api_key, k.tier, k.weight, v_accepts[d.position] AS accept, d.position
+                FROM unnest(v_draws) WITH ORDINALITY AS d(draw, position)
+                JOIN public.provider_api_keys AS k
+                  ON k.provider_id = p.id
+                 AND k.key_number = (bounds.lowest + floor(d.draw * (bounds.highest::bigint - bounds.lowest + 1)))::integer
+                WHERE k.disabled_at IS NULL
+                  AND k.cooldown_until <= now()
+                  AND (k.expires_at IS NULL OR k.expires_at > now())
+            ) AS probe ON true
+            WHERE p.provider_name = lower(p_provider_name)
+            ORDER BY probe.position
+        LOOP
+            v_provider_id := v_hit.id;
+            v_max_weights := v_hit.max_weights;
+            v_lowest := v_hit.lowest;
+            v_highest := v_hit.highest;
+            CONTINUE WHEN v_hit.api_key IS NULL;
+            -- Tier 1 always serves when it has an available key; a higher tier only when every
+            -- lower one has none (found once per call, one index probe per tier).
+            IF v_hit.tier > 1 AND NOT v_tier_known THEN
+                v_tier := NULL;
+                FOR v_candidate IN 1..9 LOOP
+                    IF EXISTS (
+                        SELECT 1 FROM public.provider_api_keys AS k
+                        WHERE k.provider_id = v_provider_id AND k.tier = v_candidate AND k.disabled_at IS NULL
+                          AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+                    ) THEN
+                        v_tier := v_candidate;
+                        EXIT;
+                    END IF;
+                END LOOP;
+                v_tier_known := true;
+            END IF;
+            IF (v_hit.tier = 1 OR v_hit.tier = v_tier)
+               AND v_hit.accept * v_max_weights[v_hit.tier] < v_hit.weight THEN
+                RETURN v_hit.api_key;
+            END IF;
+        END LOOP;
         IF v_lowest IS NULL THEN
             RETURN NULL;  -- no such provider, or no keys
         END IF;
     END LOOP;
 
-    v_draw := random();
-    SELECT ranked.api_key INTO v_key
-    FROM (
-        SELECT k.api_key, row_number() OVER (ORDER BY k.key_number) AS rank, count(*) OVER () AS total
-        FROM public.provider_api_keys AS k
-        WHERE k.provider_id = v_provider_id
-          AND k.disabled_at IS NULL
-          AND k.cooldown_until <= now()
-          AND (k.expires_at IS NULL OR k.expires_at > now())
-    ) AS ranked
-    WHERE ranked.rank = 1 + floor(v_draw * ranked.total);
-    IF FOUND THEN
-        RETURN v_key;
+    -- Few keys available among many, or the tier's bound far above its keys: an exact pick by
+    -- weight among the serving tier's available keys, read through the partial index.
+    IF NOT v_tier_known THEN
+        v_tier := NULL;
+        FOR v_candidate IN 1..9 LOOP
+            IF EXISTS (
+                SELECT 1 FROM public.provider_api_keys AS k
+                WHERE k.provider_id = v_provider_id AND k.tier = v_candidate AND k.disabled_at IS NULL
+                  AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+            ) THEN
+                v_tier := v_candidate;
+                EXIT;
+            END IF;
+        END LOOP;
+    END IF;
+    IF v_tier IS NOT NULL THEN
+        v_draw := random();
+        SELECT ranked.api_key INTO v_key
+        FROM (
+            SELECT k.api_key,
+                   sum(k.weight) OVER (ORDER BY k.key_number) AS running,
+                   sum(k.weight) OVER () AS total,
+                   k.weight
+            FROM public.provider_api_keys AS k
+            WHERE k.provider_id = v_provider_id
+              AND k.tier = v_tier
+              AND k.disabled_at IS NULL
+              AND k.cooldown_until <= now()
+              AND (k.expires_at IS NULL OR k.expires_at > now())
+        ) AS ranked
+        WHERE v_draw * ranked.total >= ranked.running - ranked.weight
+          AND v_draw * ranked.total < ranked.running;
+        IF FOUND THEN
+            RETURN v_key;
+        END IF;
     END IF;
 
+    -- No key available in any tier: the enabled, unexpired key whose cooldown ends first, so a
+    -- pool under a 429 storm degrades instead of stopping.
     SELECT k.api_key INTO v_key
     FROM public.provider_api_keys AS k
     WHERE k.provider_id = v_provider_id
       AND k.disabled_at IS NULL
       AND k.cooldown_until > now()
       AND (k.expires_at IS NULL OR k.expires_at > now())
-    ORDER BY k.cooldown_until
+    ORDER BY k.cooldown_until, k.tier, k.key_number
     LIMIT 1;
     RETURN v_key;  -- NULL when no key is enabled and unexpired
 END
 $$;
 
-COMMENT ON FUNCTION public.get_random_api_key(p_provider_name text) IS 'A uniformly random available key of this provider (name case-insensitive); when none is available, the key whose cooldown ends first; NULL when no key is enabled and unexpired.';
+COMMENT ON FUNCTION public.get_random_api_key(p_provider_name text) IS 'A random available key of this provider (name case-insensitive) from the lowest tier that has one, in proportion to weight; when none is available, the key whose cooldown ends first; NULL when no key is enabled and unexpired.';
+
+CREATE FUNCTION public.get_sticky_api_key(p_provider_name text, p_affinity text) RETURNS text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_provider_id integer;
+    v_max_weights integer[];
+    v_highest integer;
+    v_tier smallint;
+    v_tier_known boolean := false;
+    v_seed bigint;
+    v_number integer;
+    v_bucket bigint;
+    v_next bigint;
+    v_accept double precision;
+    v_key record;
+BEGIN
+    SELECT p.id, p.max_weights, (SELECT max(k.key_number) FROM public.provider_api_keys AS k WHERE k.provider_id = p.id)
+    INTO v_provider_id, v_max_weights, v_highest
+    FROM public.providers AS p
+    WHERE p.provider_name = lower(p_provider_name);
+    IF v_highest IS NULL THEN
+        RETURN NULL;  -- no such provider, or no keys
+    END IF;
+    v_seed := hashtextextended(coalesce(p_affinity, ''), 0);
+    -- Probe i lands on a number by jump hashing, and is accepted with a draw of its own; both
+    -- come from the affinity, so the same affinity makes the same probes in the same order.
+    FOR v_probe IN 1..64 LOOP
+        -- Jump consistent hash (Lamping and Veach) of the probe into numbers 1 .. highest, its
+        -- steps drawn from hashint8extended: a number added at the end takes about 1/highest of
+        -- the probes, and no probe moves between the numbers there were before.
+        v_bucket := -1;
+        v_next := 0;
+        WHILE v_next < v_highest LOOP
+            v_bucket := v_next;
+            v_next := floor((v_bucket + 1) / (((hashint8extended(v_bucket, hashint8extended(v_probe, v_seed))
+                                                & 2147483647) + 1) / 2147483648.0::double precision));
+        END LOOP;
+        v_number := v_bucket + 1;
+        SELECT k.api_key, k.tier, k.weight INTO v_key
+        FROM public.provider_api_keys AS k
+        WHERE k.provider_id = v_provider_id AND k.key_number = v_number
+          AND k.disabled_at IS NULL AND k.cooldown_until <= now()
+          AND (k.expires_at IS NULL OR k.expires_at > now());
+        CONTINUE WHEN NOT FOUND;
+        IF v_key.tier > 1 AND NOT v_tier_known THEN
+            v_tier := NULL;
+            FOR v_candidate IN 1..9 LOOP
+                IF EXISTS (
+                    SELECT 1 FROM public.provider_api_keys AS k
+                    WHERE k.provider_id = v_provider_id AND k.tier = v_candidate AND k.disabled_at IS NULL
+                      AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+                ) THEN
+                    v_tier := v_candidate;
+                    EXIT;
+                END IF;
+            END LOOP;
+            v_tier_known := true;
+        END IF;
+        CONTINUE WHEN v_key.tier > 1 AND v_key.tier <> v_tier;
+        v_accept := ((hashint8extended(v_probe, v_seed # 6148914691236517205) & 2147483647) + 0.5) / 2147483648.0;
+        IF v_accept * v_max_weights[v_key.tier] < v_key.weight THEN
+            RETURN v_key.api_key;
+        END IF;
+    END LOOP;
+
+    -- 64 misses: few keys available among many numbers. The serving tier's available keys,
+    -- ordered by a hash of affinity and key number (rendezvous hashing), weighted: still the
+    -- same key for the same affinity, and only a lost key's affinities move.
+    IF NOT v_tier_known THEN
+        v_tier := NULL;
+        FOR v_candidate IN 1..9 LOOP
+            IF EXISTS (
+                SELECT 1 FROM public.provider_api_keys AS k
+                WHERE k.provider_id = v_provider_id AND k.tier = v_candidate AND k.disabled_at IS NULL
+                  AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+            ) THEN
+                v_tier := v_candidate;
+                EXIT;
+            END IF;
+        END LOOP;
+    END IF;
+    IF v_tier IS NOT NULL THEN
+        SELECT k.api_key, k.tier, k.weight INTO v_key
+        FROM public.provider_api_keys AS k
+        WHERE k.provider_id = v_provider_id AND k.tier = v_tier
+          AND k.disabled_at IS NULL AND k.cooldown_until <= now()
+          AND (k.expires_at IS NULL OR k.expires_at > now())
+        ORDER BY -ln(((hashint8extended(k.key_number, v_seed) & 2147483647) + 0.5) / 2147483648.0) / k.weight
+        LIMIT 1;
+        IF FOUND THEN
+            RETURN v_key.api_key;
+        END IF;
+    END IF;
+
+    -- The degrade rule, as for the random pick.
+    RETURN (
+        SELECT k.api_key
+        FROM public.provider_api_keys AS k
+        WHERE k.provider_id = v_provider_id
+          AND k.disabled_at IS NULL
+          AND k.cooldown_until > now()
+          AND (k.expires_at IS NULL OR k.expires_at > now())
+        ORDER BY k.cooldown_until, k.tier, k.key_number
+        LIMIT 1
+    );
+END
+$$;
+
+COMMENT ON FUNCTION public.get_sticky_api_key(p_provider_name text, p_affinity text) IS 'The same available key for the same affinity (a conversation or user id) while it stays available and its tier serves; across affinities in proportion to weight; the degrade rule and NULL as get_random_api_key.';
 
 CREATE FUNCTION public.report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer DEFAULT NULL::integer) RETURNS text
     LANGUAGE plpgsql
@@ -457,11 +646,15 @@ CREATE TABLE public.provider_api_keys (
     consecutive_failures integer DEFAULT 0 NOT NULL,
     last_status integer,
     last_reported_at timestamp with time zone,
+    tier smallint DEFAULT 1 NOT NULL,
+    weight integer DEFAULT 1 NOT NULL,
     CONSTRAINT provider_api_keys_api_key_format CHECK (((api_key ~ '^[!-~]+$'::text) AND (char_length(api_key) <= 2048))),
     CONSTRAINT provider_api_keys_disabled_reason_format CHECK (((char_length(disabled_reason) <= 200) AND (disabled_reason !~ '[[:cntrl:]]'::text))),
     CONSTRAINT provider_api_keys_health_values CHECK (((consecutive_failures >= 0) AND ((last_status >= 100) AND (last_status <= 599)))),
     CONSTRAINT provider_api_keys_key_number_positive CHECK ((key_number > 0)),
-    CONSTRAINT provider_api_keys_label_format CHECK (((char_length(label) <= 100) AND (label !~ '[[:cntrl:]]'::text)))
+    CONSTRAINT provider_api_keys_label_format CHECK (((char_length(label) <= 100) AND (label !~ '[[:cntrl:]]'::text))),
+    CONSTRAINT provider_api_keys_tier_range CHECK (((tier >= 1) AND (tier <= 9))),
+    CONSTRAINT provider_api_keys_weight_range CHECK (((weight >= 1) AND (weight <= 1000)))
 );
 
 COMMENT ON TABLE public.provider_api_keys IS 'API keys, numbered per provider from 1; numbers are never reused or renumbered.';
@@ -475,6 +668,10 @@ COMMENT ON COLUMN public.provider_api_keys.cooldown_until IS 'Not drawn by get_r
 COMMENT ON COLUMN public.provider_api_keys.expires_at IS 'Neither function returns the key from this time on; NULL: never.';
 
 COMMENT ON COLUMN public.provider_api_keys.label IS 'A short operator note; never a secret.';
+
+COMMENT ON COLUMN public.provider_api_keys.tier IS '1 (primary) to 9: get_random_api_key draws from the lowest tier that has an available key.';
+
+COMMENT ON COLUMN public.provider_api_keys.weight IS '1 to 1000: within its tier, a key is drawn in proportion to its weight.';
 
 CREATE SEQUENCE public.provider_api_keys_id_seq
     AS integer
@@ -491,11 +688,15 @@ CREATE TABLE public.providers (
     provider_name text NOT NULL,
     created_at timestamp with time zone DEFAULT now(),
     last_key_number integer DEFAULT 0 NOT NULL,
+    max_weights integer[] DEFAULT '{1,1,1,1,1,1,1,1,1}'::integer[] NOT NULL,
+    CONSTRAINT providers_max_weights_shape CHECK (((array_length(max_weights, 1) = 9) AND (array_lower(max_weights, 1) = 1))),
     CONSTRAINT providers_provider_name_format CHECK ((provider_name ~ '^[a-z0-9._-]{1,64}$'::text)),
     CONSTRAINT providers_provider_name_starts_with_letter_or_digit CHECK ((provider_name ~ '^[a-z0-9]'::text))
 );
 
 COMMENT ON TABLE public.providers IS 'LLM providers whose API keys KeyAdmin manages; names are lower-case.';
+
+COMMENT ON COLUMN public.providers.max_weights IS 'For each tier, at least the largest weight of its keys (kept by triggers): the bound of the weighted picks.';
 
 CREATE SEQUENCE public.providers_id_seq
     AS integer
@@ -530,9 +731,11 @@ CREATE INDEX key_events_provider_key ON keyadmin.key_events USING btree (provide
 
 CREATE INDEX provider_api_keys_enabled_by_cooldown ON public.provider_api_keys USING btree (provider_id, cooldown_until) WHERE (disabled_at IS NULL);
 
+CREATE INDEX provider_api_keys_enabled_by_tier ON public.provider_api_keys USING btree (provider_id, tier, cooldown_until) WHERE (disabled_at IS NULL);
+
 CREATE UNIQUE INDEX provider_api_keys_key_hash_provider_id_key ON public.provider_api_keys USING btree (sha256(decode(replace(api_key, '\'::text, '\\'::text), 'escape'::text)), provider_id);
 
-CREATE TRIGGER key_events_key_updated AFTER UPDATE ON public.provider_api_keys FOR EACH ROW WHEN (((new.api_key IS DISTINCT FROM old.api_key) OR (new.disabled_at IS DISTINCT FROM old.disabled_at) OR (new.disabled_reason IS DISTINCT FROM old.disabled_reason) OR (new.expires_at IS DISTINCT FROM old.expires_at) OR (new.label IS DISTINCT FROM old.label) OR (new.key_number IS DISTINCT FROM old.key_number) OR ((old.cooldown_until <= now()) AND (new.cooldown_until > now())))) EXECUTE FUNCTION keyadmin.record_key_updated();
+CREATE TRIGGER key_events_key_updated AFTER UPDATE ON public.provider_api_keys FOR EACH ROW WHEN (((new.api_key IS DISTINCT FROM old.api_key) OR (new.disabled_at IS DISTINCT FROM old.disabled_at) OR (new.disabled_reason IS DISTINCT FROM old.disabled_reason) OR (new.expires_at IS DISTINCT FROM old.expires_at) OR (new.label IS DISTINCT FROM old.label) OR (new.key_number IS DISTINCT FROM old.key_number) OR (new.tier IS DISTINCT FROM old.tier) OR (new.weight IS DISTINCT FROM old.weight) OR ((old.cooldown_until <= now()) AND (new.cooldown_until > now())))) EXECUTE FUNCTION keyadmin.record_key_updated();
 
 CREATE TRIGGER key_events_keys_deleted AFTER DELETE ON public.provider_api_keys REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_keys_deleted();
 
@@ -543,6 +746,10 @@ CREATE TRIGGER key_events_provider_deleting BEFORE DELETE ON public.providers FO
 CREATE TRIGGER key_events_provider_renamed AFTER UPDATE OF provider_name ON public.providers FOR EACH ROW WHEN ((new.provider_name IS DISTINCT FROM old.provider_name)) EXECUTE FUNCTION keyadmin.record_provider_renamed();
 
 CREATE TRIGGER key_events_providers_inserted AFTER INSERT ON public.providers REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_providers_inserted();
+
+CREATE TRIGGER max_weight_on_insert AFTER INSERT ON public.provider_api_keys FOR EACH ROW WHEN ((new.weight > 1)) EXECUTE FUNCTION keyadmin.raise_max_weight();
+
+CREATE TRIGGER max_weight_on_update AFTER UPDATE OF weight, tier ON public.provider_api_keys FOR EACH ROW WHEN (((new.weight > 1) AND ((new.weight > old.weight) OR (new.tier <> old.tier)))) EXECUTE FUNCTION keyadmin.raise_max_weight();
 
 ALTER TABLE ONLY public.provider_api_keys
     ADD CONSTRAINT provider_api_keys_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES public.providers(id) ON DELETE CASCADE;
@@ -563,6 +770,8 @@ REVOKE ALL ON FUNCTION keyadmin.key_fingerprint(p_api_key text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION keyadmin.key_state(p_disabled_at timestamp with time zone, p_expires_at timestamp with time zone, p_cooldown_until timestamp with time zone) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION keyadmin.raise_max_weight() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION keyadmin.record_key_updated() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION keyadmin.record_keys_deleted() FROM PUBLIC;
@@ -580,6 +789,9 @@ GRANT ALL ON FUNCTION public.get_api_key(p_provider_name text, p_key_number inte
 
 REVOKE ALL ON FUNCTION public.get_random_api_key(p_provider_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.get_random_api_key(p_provider_name text) TO service_role;
+
+REVOKE ALL ON FUNCTION public.get_sticky_api_key(p_provider_name text, p_affinity text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.get_sticky_api_key(p_provider_name text, p_affinity text) TO service_role;
 
 REVOKE ALL ON FUNCTION public.report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer) TO service_role;

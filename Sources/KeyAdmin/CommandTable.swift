@@ -18,6 +18,8 @@ enum CommandName: String, CaseIterable {
     case enableKey = "--enable-key"
     case setLabel = "--set-label"
     case setExpiry = "--set-expiry"
+    case setTier = "--set-tier"
+    case setWeight = "--set-weight"
     case history = "--history"
     case pruneHistory = "--prune-history"
     case doctor = "--doctor"
@@ -39,6 +41,8 @@ enum CommandName: String, CaseIterable {
         case .enableKey: EnableKeyCommand.entry
         case .setLabel: SetLabelCommand.entry
         case .setExpiry: SetExpiryCommand.entry
+        case .setTier: SetTierCommand.entry
+        case .setWeight: SetWeightCommand.entry
         case .history: HistoryCommand.entry
         case .pruneHistory: PruneHistoryCommand.entry
         case .doctor: DoctorCommand.entry
@@ -74,6 +78,8 @@ enum Command: Equatable {
     case enableKey(ProviderName, number: Int)
     case setLabel(ProviderName, number: Int, OperatorText)
     case setExpiry(ProviderName, number: Int, Expiry)
+    case setTier(ProviderName, number: Int, KeyTier)
+    case setWeight(ProviderName, number: Int, KeyWeight)
     case history(HistoryFilter)
     case pruneHistory(before: UTCTime)
     case doctor(strict: Bool)
@@ -97,6 +103,8 @@ extension Command {
         case .enableKey: .enableKey
         case .setLabel: .setLabel
         case .setExpiry: .setExpiry
+        case .setTier: .setTier
+        case .setWeight: .setWeight
         case .history: .history
         case .pruneHistory: .pruneHistory
         case .doctor: .doctor
@@ -138,6 +146,10 @@ extension Command {
             try SetLabelCommand(name: name, number: number, label: label).run(context)
         case .setExpiry(let name, let number, let expiry):
             try SetExpiryCommand(name: name, number: number, expiry: expiry).run(context)
+        case .setTier(let name, let number, let tier):
+            try SetTierCommand(name: name, number: number, tier: tier).run(context)
+        case .setWeight(let name, let number, let weight):
+            try SetWeightCommand(name: name, number: number, weight: weight).run(context)
         case .history(let filter):
             try HistoryCommand(filter: filter).run(context)
         case .pruneHistory(let before):

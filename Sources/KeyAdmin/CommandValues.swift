@@ -50,6 +50,14 @@ struct CommandValues {
                 + "(give a later time, now to expire the key now, or add --force)")
     }
 
+    mutating func tier() throws(UsageError) -> KeyTier {
+        do { return try KeyTier(validating: next()) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    }
+
+    mutating func weight() throws(UsageError) -> KeyWeight {
+        do { return try KeyWeight(validating: next()) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    }
+
     mutating func shell() throws(UsageError) -> Shell {
         let text = next()
         guard let shell = Shell(rawValue: text) else {
@@ -139,6 +147,8 @@ struct ParsedModifiers {
                 options.label = try OperatorText.label(text)
             }
             if let text = values[.expires] { options.expiry = try Expiry(parsing: text) }
+            if let text = values[.tier] { options.tier = try KeyTier(validating: text) }
+            if let text = values[.weight] { options.weight = try KeyWeight(validating: text) }
         } catch {
             throw UsageError(error.oneLine, usage: command.usage)
         }

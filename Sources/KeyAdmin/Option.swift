@@ -10,6 +10,8 @@ enum Modifier: String, CaseIterable {
     case summary = "--summary"
     case label = "--label"
     case expires = "--expires"
+    case tier = "--tier"
+    case weight = "--weight"
     case reason = "--reason"
     case key = "--key"
     case since = "--since"
@@ -32,6 +34,8 @@ enum Modifier: String, CaseIterable {
         case .label, .reason: "TEXT"
         case .expires, .since, .before: "WHEN"
         case .key: "NUM"
+        case .tier: "TIER"
+        case .weight: "WEIGHT"
         case .limit: "N"
         case .file: "PATH"
         case .number: "NUM"
@@ -48,7 +52,7 @@ enum Modifier: String, CaseIterable {
         case .key, .since, .limit: [.history]
         case .before: [.pruneHistory]
         case .strict: [.doctor]
-        case .label, .expires: [.addKey, .addBulk]
+        case .label, .expires, .tier, .weight: [.addKey, .addBulk]
         case .reason: [.disableKey]
         case .file: [.addBulk]
         case .number: [.addKey]
@@ -73,6 +77,8 @@ enum Modifier: String, CaseIterable {
         case .label: "with --add-key, --add-bulk: a short note for the keys (never a secret)"
         case .expires: "with --add-key, --add-bulk: when the keys expire (ISO 8601 date or date-time)"
         case .reason: "with --disable-key: why (shown by --list)"
+        case .tier: "with --add-key, --add-bulk: the keys' tier, 1 (default) to 9; 2 serves when 1 has none"
+        case .weight: "with --add-key, --add-bulk: the keys' weight in their tier, 1 (default) to 1000"
         case .key: "with --history: only events of this key number"
         case .since: "with --history: only events from this time on"
         case .limit: "with --history: at most this many events (default 50)"
@@ -90,11 +96,13 @@ enum Modifier: String, CaseIterable {
 
 /// What a value stands for: its name in usage lines, and how it is checked.
 enum ValueKind {
-    case provider, name, number, key, shell, text, when
+    case provider, name, number, key, shell, text, when, tier, weight
 
     var name: String {
         switch self {
         case .text: "TEXT"
+        case .tier: "TIER"
+        case .weight: "WEIGHT"
         case .when: "WHEN"
         case .provider: "PROVIDER"
         case .name: "NAME"

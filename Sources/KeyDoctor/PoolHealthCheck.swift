@@ -26,6 +26,13 @@ extension Doctor {
             } else {
                 findings.append(DoctorFinding("pool health", .ok, name, "\(available) of \(total) keys available"))
             }
+            if let primary = pool.primaryTier, let serving = pool.servingTier, serving > primary {
+                findings.append(
+                    DoctorFinding(
+                        "pool health", .warn, name,
+                        "tier \(primary) has no available key: tier \(serving) serves (the pool is on its backups)",
+                        fix: .inspectKeys(provider: name, state: nil)))
+            }
             if !pool.expiringSoon.isEmpty {
                 findings.append(
                     DoctorFinding(

@@ -148,11 +148,13 @@ private struct Load {
             let firstNumber = highestNumber + 1
             let label = options.label?.rawValue
             let expiry = options.expiry?.timestamp
+            let tier = String((options.tier ?? .primary).rawValue)
+            let weight = String((options.weight ?? .standard).rawValue)
             let rows = chunk.keys.enumerated().lazy.map { (offset, key) -> [String?] in
-                [provider, String(firstNumber + offset), key, label, expiry]
+                [provider, String(firstNumber + offset), key, label, expiry, tier, weight]
             }
             let copied = try transaction.copyIn(
-                "COPY public.provider_api_keys (provider_id, key_number, api_key, label, expires_at) FROM STDIN",
+                "COPY public.provider_api_keys (provider_id, key_number, api_key, label, expires_at, tier, weight) FROM STDIN",
                 rows: rows, step: step)
             try transaction.query("RELEASE SAVEPOINT keyadmin_bulk_chunk", step: step)
             recordAdded(copied)
@@ -189,9 +191,10 @@ private struct Load {
                 ) AS k ON true
             ),
             inserted AS (
-                INSERT INTO public.provider_api_keys (provider_id, key_number, api_key, label, expires_at)
+                INSERT INTO public.provider_api_keys (provider_id, key_number, api_key, label, expires_at, tier, weight)
                 SELECT \(provider), \(highestNumber) + row_number() OVER (ORDER BY c.line), c.api_key,
-                       \(options.label?.rawValue), \(options.expiry?.timestamp)::timestamptz
+                       \(options.label?.rawValue), \(options.expiry?.timestamp)::timestamptz,
+                       \((options.tier ?? .primary).rawValue)::smallint, \((options.weight ?? .standard).rawValue)
                 FROM classified AS c
                 WHERE c.stored_as IS NULL
                 RETURNING 1

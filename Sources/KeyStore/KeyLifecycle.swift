@@ -136,11 +136,17 @@ public struct NewKeyOptions: Hashable, Sendable {
     public var label: OperatorText?
     /// When the key stops being served.
     public var expiry: Expiry?
+    /// The tier; tier 1 when not given.
+    public var tier: KeyTier?
+    /// The weight; 1 when not given.
+    public var weight: KeyWeight?
 
-    /// Settings for new keys; by default no label and no expiry.
-    public init(label: OperatorText? = nil, expiry: Expiry? = nil) {
+    /// Settings for new keys; by default no label, no expiry, tier 1 and weight 1.
+    public init(label: OperatorText? = nil, expiry: Expiry? = nil, tier: KeyTier? = nil, weight: KeyWeight? = nil) {
         self.label = label
         self.expiry = expiry
+        self.tier = tier
+        self.weight = weight
     }
 }
 
@@ -239,7 +245,7 @@ extension KeyStore {
 
     /// Runs one UPDATE of one key under the provider's lock; an UPDATE that changed nothing is
     /// told apart from a key that does not exist.
-    private func changeKey(
+    func changeKey(
         number: Int, of name: ProviderName, step: String, _ update: (Int, Transaction) throws -> QueryResult
     ) throws(KeyStoreError) -> (key: APIKey, changed: Bool) {
         try translatingErrors(provider: name) {

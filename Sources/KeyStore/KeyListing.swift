@@ -16,8 +16,20 @@ public struct ProviderSummary: Sendable, Equatable {
     public let longestKey: Int
     /// The longest label's length (0 when no key has one).
     public let longestLabel: Int
-    /// When the key was added, ISO 8601 in UTC.
+    /// When the provider was added, ISO 8601 in UTC.
     public let createdAt: String
+    /// Each tier that has keys, lowest first, with how many it has and how many are available.
+    public let tiers: [TierSummary]
+}
+
+/// One tier of a provider's pool.
+public struct TierSummary: Sendable, Equatable {
+    /// The tier.
+    public let tier: KeyTier
+    /// Its keys, in any state.
+    public let keyCount: Int
+    /// Its keys that may be drawn now.
+    public let availableCount: Int
 }
 
 /// One key in a listing, with its health.
@@ -34,6 +46,10 @@ public struct StoredKey: Sendable {
     public let createdAt: String
     /// Its health now.
     public let state: KeyState
+    /// Its tier (1 serves first).
+    public let tier: KeyTier
+    /// Its weight within the tier.
+    public let weight: KeyWeight
     /// The operator's note, if any.
     public let label: String?
     /// Disabled: when, why, by whom, and whether automatically (a backend's report).
@@ -73,35 +89,55 @@ extension KeyStore {
         try translatingErrors(provider: provider) {
             try connection.withTransaction(TransactionOptions(isolation: .repeatableRead, readOnly: true)) {
                 transaction in
+                // One pass over the keys, grouped by provider and tier, then summed per provider.
                 let result = try transaction.query(
                     """
-                    SELECT p.provider_name,
-                           count(k.id)::integer AS key_count,
-                           count(k.id) FILTER (WHERE \(KeySQL.state) = 'available')::integer AS available,
-                           count(k.id) FILTER (WHERE \(KeySQL.state) = 'cooling_down')::integer AS cooling_down,
-                           count(k.id) FILTER (WHERE \(KeySQL.state) = 'disabled')::integer AS disabled,
-                           count(k.id) FILTER (WHERE \(KeySQL.state) = 'expired')::integer AS expired,
-                           count(k.id) FILTER (WHERE \(state?.rawValue)::text IS NULL OR \(KeySQL.state) = \(state?.rawValue))::integer
-                               AS matching,
-                           coalesce(max(k.key_number), 0) AS highest_number,
-                           coalesce(max(char_length(k.api_key)), 0) AS longest_key,
-                           coalesce(max(char_length(k.label)), 0) AS longest_label,
-                           \(KeySQL.utc("p.created_at")) AS created_at
-                    FROM public.providers AS p
-                    LEFT JOIN public.provider_api_keys AS k ON k.provider_id = p.id
-                    WHERE \(provider?.rawValue)::text IS NULL OR p.provider_name = \(provider?.rawValue)
-                    GROUP BY p.id
-                    ORDER BY p.provider_name
+                    WITH per_tier AS (
+                        SELECT p.id, p.provider_name, p.created_at, k.tier,
+                               count(k.id)::integer AS key_count,
+                               count(k.id) FILTER (WHERE \(KeySQL.state) = 'available')::integer AS available,
+                               count(k.id) FILTER (WHERE \(KeySQL.state) = 'cooling_down')::integer AS cooling_down,
+                               count(k.id) FILTER (WHERE \(KeySQL.state) = 'disabled')::integer AS disabled,
+                               count(k.id) FILTER (WHERE \(KeySQL.state) = 'expired')::integer AS expired,
+                               count(k.id) FILTER (WHERE \(state?.rawValue)::text IS NULL OR \(KeySQL.state) = \(state?.rawValue))::integer
+                                   AS matching,
+                               coalesce(max(k.key_number), 0) AS highest_number,
+                               coalesce(max(char_length(k.api_key)), 0) AS longest_key,
+                               coalesce(max(char_length(k.label)), 0) AS longest_label
+                        FROM public.providers AS p
+                        LEFT JOIN public.provider_api_keys AS k ON k.provider_id = p.id
+                        WHERE \(provider?.rawValue)::text IS NULL OR p.provider_name = \(provider?.rawValue)
+                        GROUP BY p.id, k.tier
+                    )
+                    SELECT provider_name,
+                           sum(key_count)::integer AS key_count, sum(available)::integer AS available,
+                           sum(cooling_down)::integer AS cooling_down, sum(disabled)::integer AS disabled,
+                           sum(expired)::integer AS expired, sum(matching)::integer AS matching,
+                           max(highest_number) AS highest_number, max(longest_key) AS longest_key,
+                           max(longest_label) AS longest_label,
+                           coalesce(string_agg(tier || ':' || key_count || ':' || available, ',' ORDER BY tier)
+                                    FILTER (WHERE tier IS NOT NULL), '') AS tiers,
+                           \(KeySQL.utc("min(created_at)")) AS created_at
+                    FROM per_tier
+                    GROUP BY id, provider_name
+                    ORDER BY provider_name
                     """, step: "listing providers")
                 let providers = try result.rows.map { row in
                     var counts: [KeyState: Int] = [:]
                     for state in KeyState.allCases { counts[state] = try row.decode(state.rawValue) }
+                    let tiers = try row.decode("tiers", as: String.self).split(separator: ",").compactMap { entry in
+                        let parts = entry.split(separator: ":").compactMap { Int($0) }
+                        return parts.count == 3
+                            ? TierSummary(
+                                tier: KeyTier(checked: parts[0]), keyCount: parts[1], availableCount: parts[2])
+                            : nil
+                    }
                     return ProviderSummary(
                         name: try row.decode("provider_name"), keyCount: try row.decode("key_count"),
                         stateCounts: counts, matchingCount: try row.decode("matching"),
                         highestNumber: try row.decode("highest_number"), longestKey: try row.decode("longest_key"),
                         longestLabel: try row.decode("longest_label"),
-                        createdAt: try row.decodeIfPresent("created_at") ?? "")
+                        createdAt: try row.decodeIfPresent("created_at") ?? "", tiers: tiers)
                 }
                 if let provider, providers.isEmpty { throw KeyStoreError.providerNotFound(provider) }
                 try summaries(providers)
@@ -109,7 +145,7 @@ extension KeyStore {
                 try transaction.forEachRow(
                     """
                     SELECT p.provider_name, k.key_number, k.api_key, \(KeySQL.fingerprint) AS fingerprint,
-                           \(KeySQL.state) AS state, k.label,
+                           \(KeySQL.state) AS state, k.label, k.tier, k.weight,
                            \(KeySQL.utc("k.created_at")) AS created_at,
                            \(KeySQL.utc("k.disabled_at")) AS disabled_at, k.disabled_reason, k.disabled_by,
                            k.disabled_automatically, \(KeySQL.utc("k.expires_at")) AS expires_at,
@@ -131,6 +167,8 @@ extension KeyStore {
                             fingerprint: try row.decode("fingerprint"),
                             createdAt: try row.decodeIfPresent("created_at") ?? "",
                             state: KeyState(rawValue: try row.decode("state")) ?? .available,
+                            tier: KeyTier(checked: try row.decode("tier")),
+                            weight: KeyWeight(checked: try row.decode("weight")),
                             label: try row.decodeIfPresent("label"),
                             disabledAt: try row.decodeIfPresent("disabled_at"),
                             reason: try row.decodeIfPresent("disabled_reason"),

@@ -107,9 +107,11 @@ public final class KeyStore {
                         WHERE p.id = \(provider)
                     ),
                     inserted AS (
-                        INSERT INTO public.provider_api_keys (provider_id, key_number, api_key, label, expires_at)
+                        INSERT INTO public.provider_api_keys
+                            (provider_id, key_number, api_key, label, expires_at, tier, weight)
                         SELECT \(provider), chosen.key_number, \(key.revealed), \(options.label?.rawValue),
-                               \(options.expiry?.timestamp)::timestamptz
+                               \(options.expiry?.timestamp)::timestamptz,
+                               \((options.tier ?? .primary).rawValue)::smallint, \((options.weight ?? .standard).rawValue)
                         FROM chosen
                         ON CONFLICT DO NOTHING
                         RETURNING key_number

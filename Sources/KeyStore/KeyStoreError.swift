@@ -142,7 +142,7 @@ extension KeyStoreError {
             break
         }
         switch error.sqlState {
-        case .undefinedTable?, .undefinedFunction?, .invalidSchemaName?:
+        case .undefinedTable?, .undefinedFunction?, .invalidSchemaName?, .undefinedColumn?:
             return .schemaMissing
         case .lockNotAvailable?, .deadlockDetected?, .serializationFailure?:
             return .busy("\(error.step): another session holds what this command needs")

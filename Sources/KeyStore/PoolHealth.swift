@@ -12,6 +12,11 @@ public struct PoolHealth: Sendable, Equatable {
     public let expiringSoon: [Int]
     /// Keys disabled automatically (a 401, 402 or 403 reported), by number.
     public let disabledAutomatically: [Int]
+    /// The lowest tier that has keys (nil when there are none).
+    public let primaryTier: Int?
+    /// The lowest tier that has an available key (nil when none has): when it is above
+    /// `primaryTier`, the pool runs on its backups.
+    public let servingTier: Int?
 }
 
 extension KeyStore {
@@ -29,7 +34,9 @@ extension KeyStore {
                                          AND k.expires_at <= now() + interval '7 days'), '{}')::text AS expiring,
                            coalesce(array_agg(k.key_number ORDER BY k.key_number)
                                FILTER (WHERE k.disabled_at IS NOT NULL AND k.disabled_automatically), '{}')::text
-                               AS auto_disabled
+                               AS auto_disabled,
+                           min(k.tier)::integer AS primary_tier,
+                           (min(k.tier) FILTER (WHERE \(KeySQL.state) = 'available'))::integer AS serving_tier
                     FROM public.providers AS p
                     LEFT JOIN public.provider_api_keys AS k ON k.provider_id = p.id
                     GROUP BY p.provider_name
@@ -40,7 +47,9 @@ extension KeyStore {
                         provider: try row.decode("provider_name"), keyCount: try row.decode("total"),
                         availableCount: try row.decode("available"),
                         expiringSoon: Self.integers(inArrayText: try row.decode("expiring")),
-                        disabledAutomatically: Self.integers(inArrayText: try row.decode("auto_disabled")))
+                        disabledAutomatically: Self.integers(inArrayText: try row.decode("auto_disabled")),
+                        primaryTier: try row.decodeIfPresent("primary_tier"),
+                        servingTier: try row.decodeIfPresent("serving_tier"))
                 }
             }
         }

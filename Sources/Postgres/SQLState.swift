@@ -18,6 +18,8 @@ public struct SQLState: RawRepresentable, Hashable, Sendable, CustomStringConver
     public static let uniqueViolation = SQLState(rawValue: "23505")
     /// A table the statement names does not exist.
     public static let undefinedTable = SQLState(rawValue: "42P01")
+    /// A column the statement names does not exist (a migration is missing).
+    public static let undefinedColumn = SQLState(rawValue: "42703")
     /// A function the statement names does not exist with those argument types.
     public static let undefinedFunction = SQLState(rawValue: "42883")
     /// A schema the statement names does not exist.

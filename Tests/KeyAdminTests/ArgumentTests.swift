@@ -83,6 +83,8 @@ import Testing
             case .shell: "bash"
             case .text: "a note"
             case .when: "2027-01-01"
+            case .tier: "2"
+            case .weight: "5"
             }
         }
         for name in CommandName.allCases {
@@ -201,7 +203,7 @@ import Testing
     @Test func mistakesAreExplainedInOneLineWithTheCommandsUsage() {
         #expect(
             usageError(["--add-key", "openai"])
-                == "--add-key is missing KEY (usage: keyadmin --add-key PROVIDER KEY [--number NUM] [--force] [--label TEXT] [--expires WHEN])"
+                == "--add-key is missing KEY (usage: keyadmin --add-key PROVIDER KEY [--number NUM] [--force] [--label TEXT] [--expires WHEN] [--tier TIER] [--weight WEIGHT])"
         )
         #expect(
             usageError(["--list", "--provider"])

@@ -109,6 +109,7 @@ import Testing
                 signatures == [
                     "get_api_key(p_provider_name text, p_key_number integer) text invoker search_path=\"\"",
                     "get_random_api_key(p_provider_name text) text invoker search_path=\"\"",
+                    "get_sticky_api_key(p_provider_name text, p_affinity text) text invoker search_path=\"\"",
                     "report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer DEFAULT NULL::integer) text invoker search_path=\"\"",
                 ])
         }
@@ -239,6 +240,7 @@ import Testing
                 rows == [
                     "get_api_key(text,integer) anon=false authenticated=false service_role=true public=false",
                     "get_random_api_key(text) anon=false authenticated=false service_role=true public=false",
+                    "get_sticky_api_key(text,text) anon=false authenticated=false service_role=true public=false",
                     "report_api_key_result(text,text,integer,integer) anon=false authenticated=false service_role=true public=false",
                 ])
             // KeyAdmin's own functions (trigger bodies, helpers) are nobody's to call directly.

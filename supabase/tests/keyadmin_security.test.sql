@@ -8,7 +8,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 
-SELECT plan(39);
+SELECT plan(45);
 
 SELECT has_table('public', 'providers', 'the providers table exists');
 SELECT has_table('public', 'provider_api_keys', 'the key table exists');
@@ -32,6 +32,7 @@ FROM unnest(ARRAY['public', 'anon', 'authenticated']) AS r,
 SELECT ok(NOT has_function_privilege(r, f, 'EXECUTE'), format('%s cannot execute %s', r, f))
 FROM unnest(ARRAY['public', 'anon', 'authenticated']) AS r,
      unnest(ARRAY['public.get_api_key(text, integer)', 'public.get_random_api_key(text)',
+                  'public.get_sticky_api_key(text, text)',
                   'public.report_api_key_result(text, text, integer, integer)']) AS f;
 
 SELECT ok(NOT has_sequence_privilege(r, pg_get_serial_sequence(t, 'id'), 'USAGE, SELECT, UPDATE'),
@@ -41,6 +42,7 @@ FROM unnest(ARRAY['public', 'anon', 'authenticated']) AS r,
 
 SELECT isnt_definer('public', 'get_api_key', ARRAY['text', 'integer'], 'get_api_key is SECURITY INVOKER');
 SELECT isnt_definer('public', 'get_random_api_key', ARRAY['text'], 'get_random_api_key is SECURITY INVOKER');
+SELECT isnt_definer('public', 'get_sticky_api_key', ARRAY['text', 'text'], 'get_sticky_api_key is SECURITY INVOKER');
 SELECT isnt_definer('public', 'report_api_key_result', ARRAY['text', 'text', 'integer', 'integer'],
                     'report_api_key_result is SECURITY INVOKER');
 
@@ -48,12 +50,15 @@ SELECT ok(EXISTS (SELECT 1 FROM pg_proc AS p, unnest(p.proconfig) AS c
                   WHERE p.oid = to_regprocedure(f) AND c LIKE 'search_path=%'),
           format('%s has a pinned search_path', f))
 FROM unnest(ARRAY['public.get_api_key(text, integer)', 'public.get_random_api_key(text)',
+                  'public.get_sticky_api_key(text, text)',
                   'public.report_api_key_result(text, text, integer, integer)']) AS f;
 
 SELECT ok(has_table_privilege('service_role', 'public.provider_api_keys', 'SELECT, INSERT, UPDATE, DELETE'),
           'the service role can manage keys');
 SELECT ok(has_function_privilege('service_role', 'public.get_random_api_key(text)', 'EXECUTE'),
           'the service role can draw keys');
+SELECT ok(has_function_privilege('service_role', 'public.get_sticky_api_key(text, text)', 'EXECUTE'),
+          'the service role can draw sticky keys');
 
 SELECT is_empty(
     $$ SELECT p.oid::regprocedure::text FROM pg_proc AS p

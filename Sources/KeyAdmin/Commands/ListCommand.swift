@@ -94,6 +94,16 @@ private struct ListLayout {
                     "states",
                     .object(KeyState.allCases.map { JSONMember($0.rawValue, .number(next.stateCounts[$0] ?? 0)) })),
                 JSONMember("created_at", .string(next.createdAt)),
+                JSONMember(
+                    "tiers",
+                    .array(
+                        next.tiers.map {
+                            .object([
+                                JSONMember("tier", .number($0.tier.rawValue)),
+                                JSONMember("key_count", .number($0.keyCount)),
+                                JSONMember("available", .number($0.availableCount)),
+                            ])
+                        })),
             ])
             if !summary {
                 json.name("keys")
@@ -103,12 +113,14 @@ private struct ListLayout {
         }
         if summary {
             stream.line(Style.bold.apply(next.name, when: colour) + "  " + Self.summary(of: next))
+            if let tiers = Self.tierLine(of: next) { stream.line("  " + tiers) }
             return true
         }
         if providersPrinted > 0 { stream.line("") }
         stream.line(
             Style.bold.apply(next.name, when: colour) + "  "
                 + Style.dim.apply("(\(Self.summary(of: next)))", when: colour))
+        if let tiers = Self.tierLine(of: next) { stream.line("  " + Style.dim.apply(tiers, when: colour)) }
         numberWidth = String(next.highestNumber).count + 1
         keyWidth = reveal ? max(3, next.longestKey) : 10
         labelWidth = next.longestLabel
@@ -139,6 +151,15 @@ private struct ListLayout {
         return count + ": " + parts.joined(separator: ", ")
     }
 
+    /// "tier 1: 4 keys, 3 available; tier 2: 2 keys, 2 available", when a provider has keys
+    /// outside tier 1 (a pool of one tier says nothing new with it).
+    static func tierLine(of provider: ProviderSummary) -> String? {
+        guard provider.tiers.contains(where: { $0.tier != .primary }) else { return nil }
+        return provider.tiers.map {
+            "tier \($0.tier): \($0.keyCount) key\($0.keyCount == 1 ? "" : "s"), \($0.availableCount) available"
+        }.joined(separator: "; ")
+    }
+
     mutating func closeProvider() {
         if let json = stream.json, current != nil {
             if !summary { json.endArray() }
@@ -156,6 +177,8 @@ private struct ListLayout {
             json.member("fingerprint", key.fingerprint)
             json.member("created_at", key.createdAt)
             json.member("state", key.state.rawValue)
+            json.member("tier", number: key.tier.rawValue)
+            json.member("weight", number: key.weight.rawValue)
             json.member("reason", key.reason)
             json.member("disabled_at", key.disabledAt)
             json.member("disabled_by", key.disabledBy)
@@ -170,7 +193,12 @@ private struct ListLayout {
             return
         }
         let label = labelWidth > 0 ? pad(key.label ?? "", labelWidth) + "  " : ""
-        let state = Self.describe(key)
+        var state = Self.describe(key)
+        // Tier and weight only where they are not the default.
+        let policy = [
+            key.tier == .primary ? nil : "tier \(key.tier)", key.weight == .standard ? nil : "weight \(key.weight)",
+        ].compactMap { $0 }
+        if !policy.isEmpty { state += " [\(policy.joined(separator: ", "))]" }
         let unusable = key.state == .disabled || key.state == .expired
         stream.line(
             "  " + pad("#\(key.number)", numberWidth, right: true) + "  " + pad(shown, keyWidth) + "  "

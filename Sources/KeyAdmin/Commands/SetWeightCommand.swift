@@ -1,0 +1,24 @@
+import KeyStore
+
+/// `--set-weight PROVIDER NUM WEIGHT`
+struct SetWeightCommand {
+    static let entry = CommandEntry(
+        values: [.provider, .number, .weight], help: "give key NUM a weight of 1-1000 in its tier (default 1)",
+        writes: true
+    ) { values, _ throws(UsageError) in
+        .setWeight(try values.provider(), number: try values.number(), try values.weight())
+    }
+
+    let name: ProviderName
+    let number: Int
+    let weight: KeyWeight
+
+    func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
+        let (key, changed) = try context.store.setWeight(weight, number: number, of: name)
+        return .keyChange(
+            name, number, key, changed: changed,
+            text: changed
+                ? "key #\(number) of \(name) (\(key.masked)) has weight \(weight) now"
+                : "key #\(number) of \(name) (\(key.masked)) has weight \(weight) already; nothing changed")
+    }
+}
