@@ -15,6 +15,8 @@ import Testing
         #expect(try onPrimary("--add-provider", "openai").status == 0)
         for index in 1...4 { #expect(try onPrimary("--add-key", "openai", "sk-standby-key-\(index)-0000").status == 0) }
         #expect(try onPrimary("--disable-key", "openai", "2").status == 0)
+        #expect(try onPrimary("--set-weight", "openai", "3", "5").status == 0)
+        #expect(try onPrimary("--set-tier", "openai", "4", "2").status == 0)
         let standby = try PrivateServer(standbyOf: primary)
         let url = standby.connectionString
         // The standby has replayed the primary once it shows the disabled key.
@@ -32,6 +34,13 @@ import Testing
             #expect(random.status == 0, "\(random.stderr)")
             #expect(random.stdout.hasPrefix("sk-standby-key-") && random.stdout != "sk-standby-key-2-0000\n")
         }
+        // The sticky pick reads only, too: the same key for the same conversation, on the standby.
+        let sticky = try runTool([
+            "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c",
+            "SELECT get_sticky_api_key('openai', 'conversation-7') = get_sticky_api_key('openai', 'conversation-7'), get_sticky_api_key('openai', 'conversation-7') IN ('sk-standby-key-1-0000', 'sk-standby-key-3-0000')",
+            url,
+        ])
+        #expect(sticky.output == "t|t\n", "\(sticky.output)")
         let report = try runTool([
             "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c",
             "SELECT report_api_key_result('openai', 'sk-standby-key-1-0000', 429, 60)", url,
