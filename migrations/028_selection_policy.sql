@@ -13,7 +13,7 @@
 -- affinities, and a key added moves about 1/N of them.
 --
 -- How the picks stay fast without reading the pool: rejection sampling. A probe draws a key
--- number uniformly between the provider's lowest and highest and looks it up in the unique
+-- number uniformly from 1 to the provider's last_key_number and looks it up in the unique
 -- index; it is accepted when that key is available, in the serving tier, and a second uniform
 -- draw is below weight / (the tier's largest weight). Accepted keys are then exactly in
 -- proportion to weight. The tier's largest weight is kept in providers.max_weights (one per
@@ -100,6 +100,55 @@ CREATE TRIGGER max_weight_on_update AFTER UPDATE OF weight, tier ON public.provi
     FOR EACH ROW WHEN (NEW.weight > 1 AND (NEW.weight > OLD.weight OR NEW.tier <> OLD.tier))
     EXECUTE FUNCTION keyadmin.raise_max_weight();
 
+-- The number range the picks probe: 1 to providers.last_key_number, read with the provider's
+-- row instead of two index probes for the lowest and highest number in every call. keyadmin
+-- raises last_key_number as it adds keys; these triggers raise it for any other writer (psql,
+-- the SQL editor), so that no key lies above it. An upper bound is enough: a probe above the
+-- highest key, or into a gap, is a miss, and the pick stays exact.
+CREATE OR REPLACE FUNCTION keyadmin.raise_last_key_number()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    UPDATE public.providers AS p
+    SET last_key_number = m.highest
+    FROM (SELECT n.provider_id, max(n.key_number) AS highest FROM inserted AS n GROUP BY n.provider_id) AS m
+    WHERE p.id = m.provider_id AND p.last_key_number < m.highest;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION keyadmin.raise_last_key_number_renumbered()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    UPDATE public.providers AS p SET last_key_number = NEW.key_number
+    WHERE p.id = NEW.provider_id AND p.last_key_number < NEW.key_number;
+    RETURN NULL;
+END
+$$;
+
+REVOKE ALL ON FUNCTION keyadmin.raise_last_key_number(), keyadmin.raise_last_key_number_renumbered() FROM PUBLIC;
+
+DROP TRIGGER IF EXISTS last_key_number_on_insert ON public.provider_api_keys;
+CREATE TRIGGER last_key_number_on_insert AFTER INSERT ON public.provider_api_keys
+    REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT
+    EXECUTE FUNCTION keyadmin.raise_last_key_number();
+DROP TRIGGER IF EXISTS last_key_number_on_update ON public.provider_api_keys;
+CREATE TRIGGER last_key_number_on_update AFTER UPDATE OF key_number, provider_id ON public.provider_api_keys
+    FOR EACH ROW WHEN (NEW.key_number > OLD.key_number OR NEW.provider_id <> OLD.provider_id)
+    EXECUTE FUNCTION keyadmin.raise_last_key_number_renumbered();
+
+UPDATE public.providers AS p
+SET last_key_number = m.highest
+FROM (SELECT k.provider_id, max(k.key_number) AS highest FROM public.provider_api_keys AS k GROUP BY k.provider_id) AS m
+WHERE p.id = m.provider_id AND p.last_key_number < m.highest;
+
 -- Bounds for providers whose keys were given weights before this file ran again.
 UPDATE public.providers AS p
 SET max_weights = ARRAY(
@@ -118,18 +167,15 @@ SET search_path = ''
 AS $$
 DECLARE
     v_provider_id integer;
-    v_max_weights integer[];
-    v_lowest integer;
     v_highest integer;
-    v_tier smallint;
+    v_tier smallint := 1;
     v_tier_known boolean := false;
     v_key text;
-    v_hit record;
     v_draws double precision[];
     v_accepts double precision[];
     v_draw double precision;
 BEGIN
-    FOR v_round IN 1..2 LOOP
+    FOR v_round IN 1..3 LOOP
         -- Drawn into variables first: random() inside the statement would be evaluated again
         -- for every row a scan visits. The first round's four are written out: building the
         -- arrays with a query costs more than the probes.
@@ -140,75 +186,56 @@ BEGIN
             v_draws := ARRAY(SELECT random() FROM generate_series(1, 28));
             v_accepts := ARRAY(SELECT random() FROM generate_series(1, 28));
         END IF;
-        -- The provider, its number range and every probe that found an available key, in order.
-        FOR v_hit IN
-            SELECT p.id, p.max_weights, bounds.lowest, bounds.highest, probe.api_key, probe.tier, probe.weight,
-                   probe.accept
-            FROM public.providers AS p
-            CROSS JOIN LATERAL (
-                SELECT min(k.key_number) AS lowest, max(k.key_number) AS highest
-                FROM public.provider_api_keys AS k
-                WHERE k.provider_id = p.id
-            ) AS bounds
-            LEFT JOIN LATERAL (
-                SELECT k.api_key, k.tier, k.weight, v_accepts[d.position] AS accept, d.position
-                FROM unnest(v_draws) WITH ORDINALITY AS d(draw, position)
-                JOIN public.provider_api_keys AS k
-                  ON k.provider_id = p.id
-                 AND k.key_number = (bounds.lowest + floor(d.draw * (bounds.highest::bigint - bounds.lowest + 1)))::integer
-                WHERE k.disabled_at IS NULL
-                  AND k.cooldown_until <= now()
-                  AND (k.expires_at IS NULL OR k.expires_at > now())
-            ) AS probe ON true
-            WHERE p.provider_name = lower(p_provider_name)
-            ORDER BY probe.position
-        LOOP
-            v_provider_id := v_hit.id;
-            v_max_weights := v_hit.max_weights;
-            v_lowest := v_hit.lowest;
-            v_highest := v_hit.highest;
-            CONTINUE WHEN v_hit.api_key IS NULL;
-            -- Tier 1 always serves when it has an available key; a higher tier only when every
-            -- lower one has none (found once per call, one index probe per tier).
-            IF v_hit.tier > 1 AND NOT v_tier_known THEN
-                v_tier := NULL;
-                FOR v_candidate IN 1..9 LOOP
-                    IF EXISTS (
-                        SELECT 1 FROM public.provider_api_keys AS k
-                        WHERE k.provider_id = v_provider_id AND k.tier = v_candidate AND k.disabled_at IS NULL
-                          AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
-                    ) THEN
-                        v_tier := v_candidate;
-                        EXIT;
-                    END IF;
-                END LOOP;
-                v_tier_known := true;
-            END IF;
-            IF (v_hit.tier = 1 OR v_hit.tier = v_tier)
-               AND v_hit.accept * v_max_weights[v_hit.tier] < v_hit.weight THEN
-                RETURN v_hit.api_key;
-            END IF;
-        END LOOP;
-        IF v_lowest IS NULL THEN
-            RETURN NULL;  -- no such provider, or no keys
+        -- One statement: the provider, its number range, and the first probe that lands on an
+        -- available key of the serving tier and is accepted for its weight (tier 1 until a
+        -- round has missed and the serving tier is known).
+        SELECT p.id, p.last_key_number, probe.api_key
+        INTO v_provider_id, v_highest, v_key
+        FROM public.providers AS p
+        LEFT JOIN LATERAL (
+            SELECT k.api_key
+            FROM unnest(v_draws) WITH ORDINALITY AS d(draw, position)
+            JOIN public.provider_api_keys AS k
+              ON k.provider_id = p.id
+             AND k.key_number = (1 + floor(d.draw * p.last_key_number))::integer
+            WHERE k.disabled_at IS NULL
+              AND k.cooldown_until <= now()
+              AND (k.expires_at IS NULL OR k.expires_at > now())
+              AND k.tier = v_tier
+              AND v_accepts[d.position] * p.max_weights[v_tier] < k.weight
+            ORDER BY d.position
+            LIMIT 1
+        ) AS probe ON true
+        WHERE p.provider_name = lower(p_provider_name);
+        IF v_key IS NOT NULL THEN
+            RETURN v_key;
+        END IF;
+        IF coalesce(v_highest, 0) = 0 THEN
+            RETURN NULL;  -- no such provider, or it never had a key
+        END IF;
+        -- A miss: find which tier serves (once), and draw from it from now on.
+        IF NOT v_tier_known THEN
+            v_tier := NULL;
+            FOR v_candidate IN 1..9 LOOP
+                -- ORDER BY ... LIMIT 1 keeps this one probe of the tier index: with EXISTS the
+                -- planner may scan the table, expecting an early match among cooling keys.
+                PERFORM 1 FROM public.provider_api_keys AS k
+                WHERE k.provider_id = v_provider_id AND k.tier = v_candidate AND k.disabled_at IS NULL
+                  AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+                ORDER BY k.cooldown_until
+                LIMIT 1;
+                IF FOUND THEN
+                    v_tier := v_candidate;
+                    EXIT;
+                END IF;
+            END LOOP;
+            v_tier_known := true;
+            EXIT WHEN v_tier IS NULL;  -- nothing available: the degrade rule below
         END IF;
     END LOOP;
 
-    -- Few keys available among many, or the tier's bound far above its keys: an exact pick by
-    -- weight among the serving tier's available keys, read through the partial index.
-    IF NOT v_tier_known THEN
-        v_tier := NULL;
-        FOR v_candidate IN 1..9 LOOP
-            IF EXISTS (
-                SELECT 1 FROM public.provider_api_keys AS k
-                WHERE k.provider_id = v_provider_id AND k.tier = v_candidate AND k.disabled_at IS NULL
-                  AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
-            ) THEN
-                v_tier := v_candidate;
-                EXIT;
-            END IF;
-        END LOOP;
-    END IF;
+    -- Few keys available among many numbers: an exact pick by weight among the serving tier's
+    -- available keys, read through the partial index.
     IF v_tier IS NOT NULL THEN
         v_draw := random();
         SELECT ranked.api_key INTO v_key
@@ -268,12 +295,12 @@ DECLARE
     v_accept double precision;
     v_key record;
 BEGIN
-    SELECT p.id, p.max_weights, (SELECT max(k.key_number) FROM public.provider_api_keys AS k WHERE k.provider_id = p.id)
+    SELECT p.id, p.max_weights, p.last_key_number
     INTO v_provider_id, v_max_weights, v_highest
     FROM public.providers AS p
     WHERE p.provider_name = lower(p_provider_name);
-    IF v_highest IS NULL THEN
-        RETURN NULL;  -- no such provider, or no keys
+    IF coalesce(v_highest, 0) = 0 THEN
+        RETURN NULL;  -- no such provider, or it never had a key
     END IF;
     v_seed := hashtextextended(coalesce(p_affinity, ''), 0);
     -- Probe i lands on a number by jump hashing, and is accepted with a draw of its own; both
@@ -299,11 +326,12 @@ BEGIN
         IF v_key.tier > 1 AND NOT v_tier_known THEN
             v_tier := NULL;
             FOR v_candidate IN 1..9 LOOP
-                IF EXISTS (
-                    SELECT 1 FROM public.provider_api_keys AS k
-                    WHERE k.provider_id = v_provider_id AND k.tier = v_candidate AND k.disabled_at IS NULL
-                      AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
-                ) THEN
+                PERFORM 1 FROM public.provider_api_keys AS k
+                WHERE k.provider_id = v_provider_id AND k.tier = v_candidate AND k.disabled_at IS NULL
+                  AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+                ORDER BY k.cooldown_until
+                LIMIT 1;
+                IF FOUND THEN
                     v_tier := v_candidate;
                     EXIT;
                 END IF;
@@ -323,11 +351,12 @@ BEGIN
     IF NOT v_tier_known THEN
         v_tier := NULL;
         FOR v_candidate IN 1..9 LOOP
-            IF EXISTS (
-                SELECT 1 FROM public.provider_api_keys AS k
-                WHERE k.provider_id = v_provider_id AND k.tier = v_candidate AND k.disabled_at IS NULL
-                  AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
-            ) THEN
+            PERFORM 1 FROM public.provider_api_keys AS k
+            WHERE k.provider_id = v_provider_id AND k.tier = v_candidate AND k.disabled_at IS NULL
+              AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+            ORDER BY k.cooldown_until
+            LIMIT 1;
+            IF FOUND THEN
                 v_tier := v_candidate;
                 EXIT;
             END IF;

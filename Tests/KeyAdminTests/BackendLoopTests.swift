@@ -51,7 +51,8 @@ import Testing
             #expect(added.status == 0, "\(added.stderr)")
             let environment = ProcessInfo.processInfo.environment.merging([
                 "DATABASE_URL": database.connectionString, "OPENAI_BASE_URL": "http://127.0.0.1:\(listening)/v1",
-                "ATTEMPTS": "4",
+                // At worst: the revoked key, the limited one, three failures of the flaky one, then it works.
+                "ATTEMPTS": "6",
             ]) { $1 }
             // 30 calls: each key is drawn while it is available (a key missed by all 30 draws
             // happens about once in 5,000 runs of this test).
