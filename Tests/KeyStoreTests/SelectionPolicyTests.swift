@@ -189,6 +189,20 @@ import Testing
         }
     }
 
+    /// Keys written by psql, above the number keyadmin last gave, or renumbered there: the picks
+    /// probe up to providers.last_key_number, which triggers raise for every writer.
+    @Test func keysNumberedByAnyWriterAreDrawn() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try pool(database, [(1, 1, 1, "disabled"), (2, 1, 1, "disabled")])
+            try database.connect().query(
+                "UPDATE provider_api_keys SET key_number = 700, disabled_at = NULL WHERE key_number = 2",
+                step: "renumber")
+            #expect(Set(try randomDraws(50, from: database, seed: 0.5)) == ["sk-policy-key-2"])
+            #expect(try database.values("SELECT last_key_number::text AS value FROM providers") == ["700"])
+            #expect(try stickyPicks(database, 20).allSatisfy { $0 == "sk-policy-key-2" })
+        }
+    }
+
     @Test func loweringAWeightLowersTheBoundAndRaisingOneRaisesIt() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             try pool(database, [(1, 1, 1, "available"), (2, 2, 1, "available")])
