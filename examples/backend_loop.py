@@ -9,7 +9,8 @@ rate-limited keys out for a while and revoked keys out for good, so the next dra
     DATABASE_URL=postgresql://... python3 examples/backend_loop.py "Say hello"
 
 Settings: DATABASE_URL (or libpq's PG* variables), KEYADMIN_PROVIDER (openai),
-OPENAI_BASE_URL (https://api.openai.com/v1), ATTEMPTS (3: how many keys to try).
+OPENAI_BASE_URL (https://api.openai.com/v1), ATTEMPTS (3: how many keys to try), SESSION (a
+conversation id: its calls stay on one key, which keeps the provider's prompt cache warm).
 Works through PgBouncer or Supavisor in transaction mode: autocommit, no prepared statements.
 """
 import email.utils
@@ -54,9 +55,17 @@ def call_provider(key, prompt):
         return error.code, error.headers, error.read()
 
 
-def chat(db, prompt):
+def draw_key(db, session):
+    """A key for this call: the conversation's own key (sticky) when there is a session, else
+    a random one. Both draw from the lowest tier that has an available key, by weight."""
+    if session:
+        return db.execute("SELECT get_sticky_api_key(%s, %s)", [PROVIDER, session]).fetchone()[0]
+    return db.execute("SELECT get_random_api_key(%s)", [PROVIDER]).fetchone()[0]
+
+
+def chat(db, prompt, session=None):
     """Draw, call, report. Returns (status, body); raises when the pool has no usable key."""
-    key = db.execute("SELECT get_random_api_key(%s)", [PROVIDER]).fetchone()[0]
+    key = draw_key(db, session)
     if key is None:
         raise RuntimeError(f"no usable {PROVIDER} key: see keyadmin --list --provider {PROVIDER}")
     status, headers, body = call_provider(key, prompt)
@@ -72,9 +81,12 @@ def chat(db, prompt):
 def main():
     prompt = sys.argv[1] if len(sys.argv) > 1 else "Say hello"
     attempts = int(os.environ.get("ATTEMPTS", "3"))
+    session = os.environ.get("SESSION")
     with psycopg.connect(os.environ.get("DATABASE_URL", ""), autocommit=True) as db:
         for _ in range(attempts):
-            status, body = chat(db, prompt)
+            # A key that failed is out of the pool now (or cooling down): the next draw, sticky
+            # or not, is another key.
+            status, body = chat(db, prompt, session)
             if 200 <= status < 300:
                 print(body.decode(errors="replace"))
                 return 0

@@ -48,7 +48,7 @@ import Testing
         let shown = document.split(separator: "```python\n").dropFirst().compactMap { block -> Substring? in
             guard let end = block.firstRange(of: "```") else { return nil }
             return block[..<end.lowerBound]
-        }.first { $0.hasPrefix("def chat(db, prompt):") }
+        }.first { $0.contains("def chat(db, prompt") }
         #expect(shown != nil)
         #expect(example.contains(shown ?? "missing"), "docs/backend.md shows a chat() that the example does not have")
     }
