@@ -657,8 +657,7 @@ CREATE TABLE public.provider_api_keys (
     CONSTRAINT provider_api_keys_health_values CHECK (((consecutive_failures >= 0) AND ((last_status >= 100) AND (last_status <= 599)))),
     CONSTRAINT provider_api_keys_key_number_positive CHECK ((key_number > 0)),
     CONSTRAINT provider_api_keys_label_format CHECK (((char_length(label) <= 100) AND (label !~ '[[:cntrl:]]'::text))),
-    CONSTRAINT provider_api_keys_tier_range CHECK (((tier >= 1) AND (tier <= 9))),
-    CONSTRAINT provider_api_keys_weight_range CHECK (((weight >= 1) AND (weight <= 1000)))
+    CONSTRAINT provider_api_keys_tier_and_weight_range CHECK ((((tier >= 1) AND (tier <= 9)) AND ((weight >= 1) AND (weight <= 1000))))
 );
 
 COMMENT ON TABLE public.provider_api_keys IS 'API keys, numbered per provider from 1; numbers are never reused or renumbered.';

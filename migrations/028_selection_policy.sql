@@ -43,17 +43,13 @@ COMMENT ON COLUMN public.provider_api_keys.weight IS
 COMMENT ON COLUMN public.providers.max_weights IS
     'For each tier, at least the largest weight of its keys (kept by triggers): the bound of the weighted picks.';
 
+-- One constraint for both columns: validating it is one scan of the table, not two.
 DO $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'public.provider_api_keys'::regclass
-                   AND conname = 'provider_api_keys_tier_range') THEN
-        ALTER TABLE public.provider_api_keys ADD CONSTRAINT provider_api_keys_tier_range
-            CHECK (tier BETWEEN 1 AND 9) NOT VALID;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'public.provider_api_keys'::regclass
-                   AND conname = 'provider_api_keys_weight_range') THEN
-        ALTER TABLE public.provider_api_keys ADD CONSTRAINT provider_api_keys_weight_range
-            CHECK (weight BETWEEN 1 AND 1000) NOT VALID;
+                   AND conname = 'provider_api_keys_tier_and_weight_range') THEN
+        ALTER TABLE public.provider_api_keys ADD CONSTRAINT provider_api_keys_tier_and_weight_range
+            CHECK (tier BETWEEN 1 AND 9 AND weight BETWEEN 1 AND 1000) NOT VALID;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = 'public.providers'::regclass
                    AND conname = 'providers_max_weights_shape') THEN
@@ -63,8 +59,7 @@ BEGIN
 END
 $$;
 
-ALTER TABLE public.provider_api_keys VALIDATE CONSTRAINT provider_api_keys_tier_range;
-ALTER TABLE public.provider_api_keys VALIDATE CONSTRAINT provider_api_keys_weight_range;
+ALTER TABLE public.provider_api_keys VALIDATE CONSTRAINT provider_api_keys_tier_and_weight_range;
 ALTER TABLE public.providers VALIDATE CONSTRAINT providers_max_weights_shape;
 
 -- Which tier serves: the lowest with an enabled key whose cooldown has ended, one probe per tier.
@@ -144,19 +139,18 @@ CREATE TRIGGER last_key_number_on_update AFTER UPDATE OF key_number, provider_id
     FOR EACH ROW WHEN (NEW.key_number > OLD.key_number OR NEW.provider_id <> OLD.provider_id)
     EXECUTE FUNCTION keyadmin.raise_last_key_number_renumbered();
 
+-- Any key above the number a provider records (written before these triggers): one probe of
+-- the (provider_id, key_number) index per provider, not a scan of the keys.
 UPDATE public.providers AS p
 SET last_key_number = m.highest
-FROM (SELECT k.provider_id, max(k.key_number) AS highest FROM public.provider_api_keys AS k GROUP BY k.provider_id) AS m
-WHERE p.id = m.provider_id AND p.last_key_number < m.highest;
+FROM (
+    SELECT q.id, (SELECT max(k.key_number) FROM public.provider_api_keys AS k WHERE k.provider_id = q.id) AS highest
+    FROM public.providers AS q
+) AS m
+WHERE p.id = m.id AND p.last_key_number < m.highest;
 
--- Bounds for providers whose keys were given weights before this file ran again.
-UPDATE public.providers AS p
-SET max_weights = ARRAY(
-    SELECT coalesce((SELECT max(k.weight) FROM public.provider_api_keys AS k
-                     WHERE k.provider_id = p.id AND k.tier = t), 1)
-    FROM generate_series(1, 9) AS t
-    ORDER BY t)
-WHERE EXISTS (SELECT 1 FROM public.provider_api_keys AS k WHERE k.provider_id = p.id AND k.weight > 1);
+-- The bounds start at 1, every key's weight when the column is made; from then on the triggers
+-- above keep them, so running this file again has nothing to recompute.
 
 CREATE OR REPLACE FUNCTION public.get_random_api_key(p_provider_name text)
 RETURNS text
