@@ -278,6 +278,15 @@ import Testing
                 #expect(state == "cooling_down")
             }
             #expect(try run("--list", "--provider", "openai", "--state", "cooling").stdout.contains("#4 "))
+            // Tiers, weights and the sticky pick through the pooler.
+            _ = try run("--set-tier", "openai", "5", "2")
+            _ = try run("--set-weight", "openai", "6", "9")
+            let sticky = try (0..<3).map { _ in
+                try backend.query(
+                    "SELECT get_sticky_api_key('openai', 'pooled-conversation') AS key", step: "sticky"
+                ).singleRow().decodeIfPresent("key", as: String.self)
+            }
+            #expect(sticky[0] != nil && Set(sticky).count == 1, "\(sticky)")
             #expect(try run("--history", "--key", "4").stdout.contains("cooldown started"))
             _ = try run("--doctor")
             _ = try run("--list", "--json")
