@@ -245,21 +245,26 @@ public final class KeyStore {
                 "SELECT public.get_random_api_key(\(name.rawValue)) AS api_key", step: "drawing a key of \(name)"
             ).singleRow()
             if let key: String = try row.decodeIfPresent("api_key") { return APIKey(checked: key) }
-            let counts = try connection.query(
-                """
-                SELECT count(k.id) FILTER (WHERE \(KeySQL.state) = 'disabled')::integer AS disabled,
-                       count(k.id) FILTER (WHERE \(KeySQL.state) = 'expired')::integer AS expired
-                FROM public.providers AS p
-                LEFT JOIN public.provider_api_keys AS k ON k.provider_id = p.id
-                WHERE p.provider_name = \(name.rawValue)
-                GROUP BY p.id
-                """, step: "counting the keys of \(name)")
-            guard let found = counts.rows.first else { throw KeyStoreError.providerNotFound(name) }
-            let disabled: Int = try found.decode("disabled")
-            let expired: Int = try found.decode("expired")
-            if disabled + expired == 0 { throw KeyStoreError.noKeys(name) }
-            throw KeyStoreError.noUsableKey(name, disabled: disabled, expired: expired)
+            throw try whyNoKeyIsAvailable(name)
         }
+    }
+
+    /// Why a pick of `name` gave nothing: no such provider, an empty pool, or keys that are all
+    /// disabled or expired (counted). One statement, on the failure path only.
+    func whyNoKeyIsAvailable(_ name: ProviderName) throws -> KeyStoreError {
+        let counts = try connection.query(
+            """
+            SELECT count(k.id) FILTER (WHERE \(KeySQL.state) = 'disabled')::integer AS disabled,
+                   count(k.id) FILTER (WHERE \(KeySQL.state) = 'expired')::integer AS expired
+            FROM public.providers AS p
+            LEFT JOIN public.provider_api_keys AS k ON k.provider_id = p.id
+            WHERE p.provider_name = \(name.rawValue)
+            GROUP BY p.id
+            """, step: "counting the keys of \(name)")
+        guard let found = counts.rows.first else { return .providerNotFound(name) }
+        let disabled: Int = try found.decode("disabled")
+        let expired: Int = try found.decode("expired")
+        return disabled + expired == 0 ? .noKeys(name) : .noUsableKey(name, disabled: disabled, expired: expired)
     }
 
     // MARK: - Shared steps

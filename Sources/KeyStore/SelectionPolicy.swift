@@ -111,8 +111,7 @@ extension KeyStore {
                 step: "drawing a key of \(name) for an affinity"
             ).singleRow()
             if let key: String = try row.decodeIfPresent("api_key") { return APIKey(checked: key) }
-            try requireProvider(name)
-            throw KeyStoreError.noKeys(name)
+            throw try whyNoKeyIsAvailable(name)
         }
     }
 }
