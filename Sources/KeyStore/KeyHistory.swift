@@ -30,6 +30,10 @@ public struct KeyEvent: Sendable {
     public let label: String?
     /// How many keys went with a deleted provider.
     public let deletedKeyCount: Int?
+    /// A new tier (`tier_set`).
+    public let tier: Int?
+    /// A new weight (`weight_set`).
+    public let weight: Int?
     /// Who: the actor keyadmin sets in each transaction, else the database role.
     public let actor: String
     /// The database role of the session that made the change.
@@ -80,6 +84,8 @@ extension KeyStore {
                            CASE WHEN e.detail ? 'label' THEN coalesce(e.detail ->> 'label', '') END AS label,
                            CASE WHEN e.action = 'provider_deleted' THEN (e.detail ->> 'key_count')::integer END
                                AS deleted_key_count,
+                           CASE WHEN e.action = 'tier_set' THEN (e.detail ->> 'tier')::integer END AS tier,
+                           CASE WHEN e.action = 'weight_set' THEN (e.detail ->> 'weight')::integer END AS weight,
                            e.actor, e.db_role, e.application_name, host(e.client_address) AS client_address
                     FROM keyadmin.key_events AS e
                     WHERE (\(filter.provider?.rawValue)::text IS NULL OR e.provider_name = \(filter.provider?.rawValue))
@@ -112,6 +118,7 @@ extension KeyStore {
                         bulk: bulk, expiry: try row.decodeIfPresent("expiry"),
                         label: try row.decodeIfPresent("label"),
                         deletedKeyCount: try row.decodeIfPresent("deleted_key_count"),
+                        tier: try row.decodeIfPresent("tier"), weight: try row.decodeIfPresent("weight"),
                         actor: try row.decode("actor"), role: try row.decode("db_role"),
                         applicationName: try row.decodeIfPresent("application_name"),
                         clientAddress: try row.decodeIfPresent("client_address"))

@@ -215,7 +215,7 @@ public final class KeyStore {
             if let key: String = try row.decodeIfPresent("api_key") { return APIKey(checked: key) }
             let stored = try connection.query(
                 """
-                SELECT \(KeySQL.state) AS state, extract(epoch FROM coalesce(k.disabled_at, k.expires_at))::bigint AS since,
+                SELECT \(KeySQL.state) AS state, floor(extract(epoch FROM coalesce(k.disabled_at, k.expires_at)))::bigint AS since,
                        k.disabled_reason, k.disabled_by, k.disabled_automatically
                 FROM public.provider_api_keys AS k
                 JOIN public.providers AS p ON p.id = k.provider_id

@@ -41,6 +41,15 @@ import Testing
             #expect(expired.status == 3)
             #expect(
                 expired.error.hasPrefix("error: key #2 of solo expired at 2020-01-01T00:00:00Z (keyadmin --set-expiry"))
+            // An expiry to the microsecond ('now') is shown to the second it began, as listings show it.
+            #expect(try keyadmin(database, ["--set-expiry", "solo", "2", "now"]).status == 0)
+            let listed = try database.values(
+                "SELECT to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS value FROM provider_api_keys WHERE key_number = 2"
+            )
+            let now = try keyadmin(database, ["--get-key", "solo", "2"])
+            #expect(
+                now.error.hasPrefix("error: key #2 of solo expired at \(listed.first.flatMap { $0 } ?? "?") ("),
+                "\(now.stderr)")
 
             let missing = try keyadmin(database, ["--get-key", "solo", "7"])
             #expect(missing.status == 3)

@@ -60,8 +60,11 @@ import Testing
             #expect((provider["tiers"] as? [[String: Int]])?.first == ["tier": 1, "key_count": 1, "available": 1])
 
             let history = try keyadmin(database, ["--history", "--limit", "3"])
-            #expect(history.stdout.contains("tier set  openai #2"), "\(history.stdout)")
-            #expect(history.stdout.contains("weight set  openai #1"))
+            let events = history.stdout.split(separator: "\n")
+            #expect(
+                events.contains { $0.contains("tier set  openai #2") && $0.contains("  tier 2  ") }, "\(history.stdout)"
+            )
+            #expect(events.contains { $0.contains("weight set  openai #1") && $0.contains("  weight 3  ") })
         }
     }
 

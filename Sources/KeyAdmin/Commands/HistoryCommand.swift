@@ -61,6 +61,8 @@ struct HistoryCommand {
         if !target.isEmpty { parts.append(target) }
         if let label = event.label { parts.append(label.isEmpty ? "label cleared" : "label \"\(label)\"") }
         if let expiry = event.expiry { parts.append(expiry == "never" ? "never expires" : "expires \(expiry)") }
+        if let tier = event.tier { parts.append("tier \(tier)") }
+        if let weight = event.weight { parts.append("weight \(weight)") }
         switch (event.stateBefore, event.stateAfter) {
         case (let before?, let after?) where before != after: parts.append("\(before) → \(after)")
         case (nil, let after?): parts.append("→ \(after)")
