@@ -96,7 +96,14 @@ public enum Expiry: Hashable, Sendable {
         switch text.lowercased() {
         case "never": self = .never
         case "now": self = .now
-        default: self = .at(try Self.time(parsing: text, what: "the expiry"))
+        default:
+            guard let time = UTCTime(iso8601: text) else {
+                if KeyShape.looksLikeKey(text) { throw KeyShape.misplacedKeyError(expected: "a date") }
+                throw .invalidInput(
+                    "the expiry is not an ISO 8601 date or date-time",
+                    hint: "write it as 2026-12-31, 2026-12-31T18:00:00Z or 2026-12-31T18:00+02:00, now or never")
+            }
+            self = .at(time)
         }
     }
 

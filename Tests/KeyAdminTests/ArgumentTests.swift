@@ -210,6 +210,10 @@ import Testing
                 == "--provider is missing NAME (usage: keyadmin --list [--provider NAME] [--reveal] [--state STATE] [--summary])"
         )
         #expect(usageError(["--list", "--migrate"]) == "one command at a time: --list and --migrate were both given")
+        #expect(
+            usageError(["--list", "--summary", "--state", "disabled"])
+                == "--summary shows counts, not keys: leave out --state and --reveal")
+        #expect(usageError(["--set-expiry", "openai", "1", "2026-13-01"]).contains("now or never"))
         #expect(usageError(["--list", "--file", "keys.txt"]) == "--file goes with --add-bulk, not with --list")
         #expect(
             usageError(["--list", "--force"])

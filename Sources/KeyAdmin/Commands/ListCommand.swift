@@ -7,7 +7,11 @@ struct ListCommand {
     static let entry = CommandEntry(
         values: [], help: "every provider with its key count and its keys, masked", writes: false
     ) { _, modifiers throws(UsageError) in
-        .list(
+        // A summary counts every state; a filter would leave it saying less than it seems to.
+        if modifiers.has(.summary), modifiers.has(.state) || modifiers.has(.reveal) {
+            throw UsageError("--summary shows counts, not keys: leave out --state and --reveal")
+        }
+        return .list(
             provider: try modifiers.provider(), reveal: modifiers.has(.reveal), state: try modifiers.state(),
             summary: modifiers.has(.summary))
     }
