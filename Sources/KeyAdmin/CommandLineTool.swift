@@ -41,7 +41,7 @@ public enum CommandLineTool {
             do { actor = try invocation.resolveActor() } catch { printer.fail(error.description, status: .usage) }
         }
         if case .completions(let shell) = invocation.command {
-            printer.out.write(Completions.script(for: shell))
+            printer.out.write(CompletionsCommand(shell: shell).script)
             printer.finish()
         }
         if invocation.output.json { printer.out.hold() }

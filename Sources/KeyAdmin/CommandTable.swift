@@ -157,7 +157,8 @@ extension Command {
         case .doctor(let strict):
             try DoctorCommand(strict: strict).run(context)
         case .completions(let shell):
-            CompletionsCommand(shell: shell).run()
+            // Printed before any database is looked for; here only for a caller that has one.
+            CommandResult(body: .report(lines: [CompletionsCommand(shell: shell).script], members: []))
         }
     }
 }

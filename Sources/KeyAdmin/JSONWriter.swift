@@ -11,9 +11,6 @@ enum JSONValue {
 
     /// A string, or null.
     static func text(_ value: String?) -> JSONValue { value.map(JSONValue.string) ?? .null }
-
-    /// A number, or null.
-    static func integer(_ value: Int?) -> JSONValue { value.map(JSONValue.number) ?? .null }
 }
 
 /// One member of a JSON object: its name and value, in the order written.

@@ -96,25 +96,24 @@ public enum Expiry: Hashable, Sendable {
         switch text.lowercased() {
         case "never": self = .never
         case "now": self = .now
-        default:
-            guard let time = UTCTime(iso8601: text) else {
-                if KeyShape.looksLikeKey(text) { throw KeyShape.misplacedKeyError(expected: "a date") }
-                throw .invalidInput(
-                    "the expiry is not an ISO 8601 date or date-time",
-                    hint: "write it as 2026-12-31, 2026-12-31T18:00:00Z or 2026-12-31T18:00+02:00, now or never")
-            }
-            self = .at(time)
+        default: self = .at(try Self.time(text, what: "the expiry", forms: "now or never"))
         }
     }
 
     /// A point in time for `--since` and `--before`: the same forms, without `never` and `now`.
     public static func time(parsing input: String, what: String) throws(KeyStoreError) -> UTCTime {
-        let text = input.trimmingASCIIWhitespace()
+        try time(input.trimmingASCIIWhitespace(), what: what, forms: nil)
+    }
+
+    /// `text` read by `UTCTime`; a key given instead is refused unseen, and the hint names the
+    /// forms there are (and `extra` ones).
+    private static func time(_ text: String, what: String, forms extra: String?) throws(KeyStoreError) -> UTCTime {
         guard let time = UTCTime(iso8601: text) else {
             if KeyShape.looksLikeKey(text) { throw KeyShape.misplacedKeyError(expected: "a date") }
+            let forms = "2026-12-31, 2026-12-31T18:00:00Z or 2026-12-31T18:00+02:00"
             throw .invalidInput(
                 "\(what) is not an ISO 8601 date or date-time",
-                hint: "write it as 2026-12-31, 2026-12-31T18:00:00Z or 2026-12-31T18:00+02:00")
+                hint: "write it as " + (extra.map { forms.replacing(" or ", with: ", ") + ", \($0)" } ?? forms))
         }
         return time
     }

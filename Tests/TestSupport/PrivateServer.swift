@@ -12,7 +12,7 @@ public final class PrivateServer {
     /// scripts/test.sh installs the server binaries when it can; with Docker they may be absent.
     public static var isAvailable: Bool { (try? findBinaries()) != nil }
 
-    /// Makes a new cluster, or starts listening, on a free port.
+    /// A new cluster of its own on a free port (not started yet).
     public init() throws {
         binaries = try Self.findBinaries()
         port = try freeTCPPort()
@@ -129,7 +129,7 @@ public final class TCPListener {
     public let port: Int
     private let descriptor: Int32
 
-    /// Makes a new cluster, or starts listening, on a free port.
+    /// Listens on a free port of 127.0.0.1.
     public init() throws {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()

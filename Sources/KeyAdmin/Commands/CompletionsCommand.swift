@@ -10,7 +10,7 @@ struct CompletionsCommand {
 
     let shell: Shell
 
-    func run() -> CommandResult {
-        CommandResult(body: .report(lines: [Completions.script(for: shell)], members: []))
-    }
+    /// The script, printed as it is: no database line, nothing else (the tool prints it before
+    /// looking for a database).
+    var script: String { Completions.script(for: shell) }
 }

@@ -24,7 +24,7 @@ struct ListCommand {
 
     func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
         .streamed { stream throws(KeyStoreError) in
-            var layout = ListLayout(reveal: reveal, filtered: state != nil, summary: summary, stream: stream)
+            var layout = ListLayout(reveal: reveal, summary: summary, stream: stream)
             try context.store.list(
                 provider: provider, state: state, includingKeys: !summary,
                 summaries: { summaries in
@@ -46,8 +46,6 @@ struct ListCommand {
 /// The listing as it is written: which provider is open, and the column widths.
 private struct ListLayout {
     let reveal: Bool
-    /// `--state` was given: a provider may have keys and none to show.
-    let filtered: Bool
     /// Providers only: no key rows, no column headings.
     let summary: Bool
     let stream: ResultStream
@@ -60,9 +58,8 @@ private struct ListLayout {
     private var keyWidth = 10
     private var labelWidth = 0
 
-    init(reveal: Bool, filtered: Bool, summary: Bool, stream: ResultStream) {
+    init(reveal: Bool, summary: Bool, stream: ResultStream) {
         self.reveal = reveal
-        self.filtered = filtered
         self.summary = summary
         self.stream = stream
         colour = stream.usesColour
