@@ -28,8 +28,13 @@ let package = Package(
         ),
         // A DBA's inspection of a live database: the schema's promises, privileges, logging, pools.
         .target(name: "KeyDoctor", dependencies: ["KeyStore", "Postgres"]),
+        // libcurl, loaded with dlopen when a check first needs it: a C shim over the calls the
+        // check makes. Its header comes with libcurl4-openssl-dev; the library is not linked.
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
+        // `--check`: asks each provider whether each key works, and records the answers.
+        .target(name: "KeyCheck", dependencies: ["CCurl", "KeyStore"]),
         // The command line: parse, run one handler, print its result. No SQL here.
-        .target(name: "KeyAdmin", dependencies: ["KeyStore", "KeyDoctor", "Postgres"]),
+        .target(name: "KeyAdmin", dependencies: ["KeyStore", "KeyDoctor", "KeyCheck", "Postgres"]),
         // The `keyadmin` executable: a thin entry point. The Swift and C++ runtimes are linked
         // into it, so the binary needs only libpq and libc; see docs/performance.md for what each
         // flag saves at start-up.
@@ -64,7 +69,8 @@ let package = Package(
         // The library product as a consumer sees it: `import KeyStore`, public API only.
         .testTarget(name: "KeyStoreConsumerTests", dependencies: ["KeyStore", "TestSupport"]),
         .testTarget(
-            name: "KeyAdminTests", dependencies: ["KeyAdmin", "KeyDoctor", "KeyStore", "Postgres", "TestSupport"]),
+            name: "KeyAdminTests",
+            dependencies: ["KeyAdmin", "KeyDoctor", "KeyCheck", "KeyStore", "Postgres", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -67,6 +67,33 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION keyadmin.record_check(p_provider_name text, p_detail jsonb) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+    INSERT INTO keyadmin.key_events (action, provider_name, detail, actor, db_role, application_name, client_address)
+    SELECT 'provider_checked', p.provider_name, p_detail,
+           coalesce(nullif(current_setting('keyadmin.actor', true), ''), session_user::text),
+           session_user, current_setting('application_name', true), inet_client_addr()
+    FROM public.providers AS p
+    WHERE p.provider_name = lower(p_provider_name);
+$$;
+
+CREATE FUNCTION keyadmin.record_endpoint_set() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+    INSERT INTO keyadmin.key_events (action, provider_name, detail, actor, db_role, application_name, client_address)
+    VALUES ('endpoint_set', NEW.provider_name,
+            jsonb_build_object('endpoint_url', NEW.endpoint_url, 'api_style', NEW.api_style,
+                               'previous_endpoint_url', OLD.endpoint_url, 'previous_api_style', OLD.api_style),
+            coalesce(nullif(current_setting('keyadmin.actor', true), ''), session_user::text),
+            session_user, current_setting('application_name', true), inet_client_addr());
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION keyadmin.record_key_updated() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -101,7 +128,7 @@ BEGIN
     END IF;
     IF OLD.disabled_at IS NOT NULL AND NEW.disabled_at IS NULL THEN
         v_actions := v_actions || 'key_enabled'::text;
-        v_reasons := v_reasons || NULL::text;
+        v_reasons := v_reasons || nullif(current_setting('keyadmin.reason', true), '');
         v_details := v_details || NULL::jsonb;
     END IF;
     IF NEW.expires_at IS DISTINCT FROM OLD.expires_at THEN
@@ -692,6 +719,9 @@ CREATE TABLE public.providers (
     created_at timestamp with time zone DEFAULT now(),
     last_key_number integer DEFAULT 0 NOT NULL,
     max_weights integer[] DEFAULT '{1,1,1,1,1,1,1,1,1}'::integer[] NOT NULL,
+    endpoint_url text,
+    api_style text,
+    CONSTRAINT providers_endpoint_format CHECK ((((endpoint_url IS NULL) = (api_style IS NULL)) AND (api_style = ANY (ARRAY['openai'::text, 'anthropic'::text, 'google'::text])) AND (char_length(endpoint_url) <= 2000) AND (endpoint_url ~ '^https?://[^/@[:space:][:cntrl:]]+(/[^[:space:][:cntrl:]]*)?$'::text))),
     CONSTRAINT providers_max_weights_shape CHECK (((array_length(max_weights, 1) = 9) AND (array_lower(max_weights, 1) = 1))),
     CONSTRAINT providers_provider_name_format CHECK ((provider_name ~ '^[a-z0-9._-]{1,64}$'::text)),
     CONSTRAINT providers_provider_name_starts_with_letter_or_digit CHECK ((provider_name ~ '^[a-z0-9]'::text))
@@ -700,6 +730,10 @@ CREATE TABLE public.providers (
 COMMENT ON TABLE public.providers IS 'LLM providers whose API keys KeyAdmin manages; names are lower-case.';
 
 COMMENT ON COLUMN public.providers.max_weights IS 'For each tier, at least the largest weight of its keys (kept by triggers): the bound of the weighted picks.';
+
+COMMENT ON COLUMN public.providers.endpoint_url IS 'Base URL of the provider''s API, for keyadmin --check; NULL: keyadmin''s built-in one for a well-known name.';
+
+COMMENT ON COLUMN public.providers.api_style IS 'How the API takes a key: openai (Authorization: Bearer), anthropic (x-api-key) or google (x-goog-api-key).';
 
 CREATE SEQUENCE public.providers_id_seq
     AS integer
@@ -737,6 +771,8 @@ CREATE INDEX provider_api_keys_enabled_by_cooldown ON public.provider_api_keys U
 CREATE INDEX provider_api_keys_enabled_by_tier ON public.provider_api_keys USING btree (provider_id, tier, cooldown_until) WHERE (disabled_at IS NULL);
 
 CREATE UNIQUE INDEX provider_api_keys_key_hash_provider_id_key ON public.provider_api_keys USING btree (sha256(decode(replace(api_key, '\'::text, '\\'::text), 'escape'::text)), provider_id);
+
+CREATE TRIGGER key_events_endpoint_set AFTER UPDATE OF endpoint_url, api_style ON public.providers FOR EACH ROW WHEN (((new.endpoint_url IS DISTINCT FROM old.endpoint_url) OR (new.api_style IS DISTINCT FROM old.api_style))) EXECUTE FUNCTION keyadmin.record_endpoint_set();
 
 CREATE TRIGGER key_events_key_updated AFTER UPDATE ON public.provider_api_keys FOR EACH ROW WHEN (((new.api_key IS DISTINCT FROM old.api_key) OR (new.disabled_at IS DISTINCT FROM old.disabled_at) OR (new.disabled_reason IS DISTINCT FROM old.disabled_reason) OR (new.expires_at IS DISTINCT FROM old.expires_at) OR (new.label IS DISTINCT FROM old.label) OR (new.key_number IS DISTINCT FROM old.key_number) OR (new.tier IS DISTINCT FROM old.tier) OR (new.weight IS DISTINCT FROM old.weight) OR ((old.cooldown_until <= now()) AND (new.cooldown_until > now())))) EXECUTE FUNCTION keyadmin.record_key_updated();
 
@@ -782,6 +818,10 @@ REVOKE ALL ON FUNCTION keyadmin.raise_last_key_number() FROM PUBLIC;
 REVOKE ALL ON FUNCTION keyadmin.raise_last_key_number_renumbered() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION keyadmin.raise_max_weight() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION keyadmin.record_check(p_provider_name text, p_detail jsonb) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION keyadmin.record_endpoint_set() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION keyadmin.record_key_updated() FROM PUBLIC;
 

@@ -36,6 +36,7 @@ ensure_client_packages() {
     ensure_packages \
         "command -v pkg-config:pkg-config" \
         "pkg-config --exists libpq:libpq-dev" \
+        "pkg-config --exists libcurl:libcurl4-openssl-dev" \
         "command -v psql:postgresql-client"
 }
 

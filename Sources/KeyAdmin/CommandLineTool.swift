@@ -68,7 +68,9 @@ public enum CommandLineTool {
             let result = try invocation.command.run(
                 CommandContext(store: store, invocation: invocation, target: database, actor: actor))
             try printer.print(result, on: database)
-            if let failure = result.failureAfterPrinting { printer.fail(afterPrinting: failure, on: database) }
+            if let failure = result.failureAfterPrinting ?? result.verdict?.failure {
+                printer.fail(afterPrinting: failure, on: database)
+            }
             printer.finish()
         } catch {
             let database = target.map { " [database \($0.label)]" } ?? source.map { " [database from \($0)]" } ?? ""

@@ -17,6 +17,9 @@ struct CommandResult {
     /// Set when the command must still fail after its result is printed: a report that
     /// stands whatever the verdict (`--doctor`), then this error and its exit code.
     var failureAfterPrinting: CommandFailure?
+    /// Like `failureAfterPrinting`, for a streamed result whose verdict is known only once it
+    /// has been written (`--check`).
+    var verdict: Verdict?
 
     static func report(_ lines: [String], _ members: [JSONMember]) -> CommandResult {
         CommandResult(body: .report(lines: lines, members: members))
@@ -57,6 +60,11 @@ final class ResultStream {
         open()
         output.line(text)
     }
+}
+
+/// Where a streamed result leaves its verdict, for the printer to read after streaming it.
+final class Verdict {
+    var failure: CommandFailure?
 }
 
 /// A command that failed after it printed what it found (`--doctor`'s checks).

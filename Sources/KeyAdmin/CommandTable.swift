@@ -1,3 +1,4 @@
+import KeyCheck
 import KeyStore
 
 /// Every command: its values, the options that go with it, its help, and how it is built from
@@ -20,6 +21,8 @@ enum CommandName: String, CaseIterable {
     case setExpiry = "--set-expiry"
     case setTier = "--set-tier"
     case setWeight = "--set-weight"
+    case setEndpoint = "--set-endpoint"
+    case check = "--check"
     case history = "--history"
     case pruneHistory = "--prune-history"
     case doctor = "--doctor"
@@ -43,6 +46,8 @@ enum CommandName: String, CaseIterable {
         case .setExpiry: SetExpiryCommand.entry
         case .setTier: SetTierCommand.entry
         case .setWeight: SetWeightCommand.entry
+        case .setEndpoint: SetEndpointCommand.entry
+        case .check: CheckCommand.entry
         case .history: HistoryCommand.entry
         case .pruneHistory: PruneHistoryCommand.entry
         case .doctor: DoctorCommand.entry
@@ -80,6 +85,9 @@ enum Command: Equatable {
     case setExpiry(ProviderName, number: Int, Expiry)
     case setTier(ProviderName, number: Int, KeyTier)
     case setWeight(ProviderName, number: Int, KeyWeight)
+    /// `nil`: back to the built-in endpoint.
+    case setEndpoint(ProviderName, ProviderEndpoint?)
+    case check(ProviderName, CheckOptions)
     case history(HistoryFilter)
     case pruneHistory(before: UTCTime)
     case doctor(strict: Bool)
@@ -105,6 +113,8 @@ extension Command {
         case .setExpiry: .setExpiry
         case .setTier: .setTier
         case .setWeight: .setWeight
+        case .setEndpoint: .setEndpoint
+        case .check: .check
         case .history: .history
         case .pruneHistory: .pruneHistory
         case .doctor: .doctor
@@ -150,6 +160,10 @@ extension Command {
             try SetTierCommand(name: name, number: number, tier: tier).run(context)
         case .setWeight(let name, let number, let weight):
             try SetWeightCommand(name: name, number: number, weight: weight).run(context)
+        case .setEndpoint(let name, let endpoint):
+            try SetEndpointCommand(name: name, endpoint: endpoint).run(context)
+        case .check(let name, let options):
+            try CheckCommand(name: name, options: options).run(context)
         case .history(let filter):
             try HistoryCommand(filter: filter).run(context)
         case .pruneHistory(let before):

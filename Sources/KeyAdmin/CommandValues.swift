@@ -1,3 +1,4 @@
+import KeyCheck
 import KeyStore
 
 /// A command's values, handed out in order and checked as what they stand for. No message
@@ -56,6 +57,21 @@ struct CommandValues {
 
     mutating func weight() throws(UsageError) -> KeyWeight {
         do { return try KeyWeight(validating: next()) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    }
+
+    /// An endpoint URL with the style `--api` names; the word `default` for the built-in one.
+    mutating func endpoint(style text: String?) throws(UsageError) -> ProviderEndpoint? {
+        let url = next()
+        if url.trimmingASCIIWhitespace().lowercased() == "default" {
+            if text != nil { throw UsageError("--api goes with a URL, not with default", usage: command.usage) }
+            return nil
+        }
+        do {
+            let endpointURL = try EndpointURL(validating: url)
+            return ProviderEndpoint(url: endpointURL, style: try text.map(APIStyle.init(validating:)) ?? .openai)
+        } catch {
+            throw UsageError(error.oneLine, usage: command.usage)
+        }
     }
 
     mutating func shell() throws(UsageError) -> Shell {
@@ -138,6 +154,23 @@ struct ParsedModifiers {
             filter.limit = limit
         }
         return filter
+    }
+
+    func checkOptions() throws(UsageError) -> CheckOptions {
+        var options = CheckOptions()
+        if let text = values[.key] { options.only = try CommandValues.keyNumber(text, usage: command.usage) }
+        options.revive = has(.revive)
+        if let text = values[.concurrency] {
+            guard let count = Int(text), CheckOptions.concurrencyRange.contains(count) else {
+                if KeyShape.looksLikeKey(text) {
+                    throw UsageError(KeyShape.misplacedKeyError(expected: "a count").oneLine, usage: command.usage)
+                }
+                throw UsageError("--concurrency takes a whole number from 1 to 256", usage: command.usage)
+            }
+            options.concurrency = count
+        }
+        options.timeout = try duration(.timeout, default: CheckOptions.defaultTimeout)
+        return options
     }
 
     func newKeyOptions() throws(UsageError) -> NewKeyOptions {

@@ -7,6 +7,15 @@ enum ExitStatus: Int32 {
     case usage = 2
     case notFound = 3
     case busy = 4
+    /// `--check`: a key answered, but not 2xx (refused, rate-limited, failing).
+    case keysFailedCheck = 5
+    /// `--check`: some requests got no answer (timeout, network, TLS, redirect): nothing is
+    /// known about those keys.
+    case checkIncomplete = 6
+    /// `--check` stopped by Ctrl-C (128 + SIGINT) after recording what it had received.
+    case interrupted = 130
+    /// `--check` stopped by SIGTERM (128 + SIGTERM), likewise.
+    case terminated = 143
     // 130 (128 + SIGINT) and 143 (SIGTERM) come from endProcessOnInterrupt().
 
     init(_ category: KeyStoreError.Category) {

@@ -18,6 +18,10 @@ enum Modifier: String, CaseIterable {
     case limit = "--limit"
     case before = "--before"
     case strict = "--strict"
+    case api = "--api"
+    case revive = "--revive"
+    case concurrency = "--concurrency"
+    case timeout = "--timeout"
     // Shared by every command.
     case yes = "--yes"
     case json = "--json"
@@ -28,7 +32,10 @@ enum Modifier: String, CaseIterable {
 
     var valueName: String? {
         switch self {
-        case .reveal, .force, .dryRun, .yes, .json, .strict, .summary: nil
+        case .reveal, .force, .dryRun, .yes, .json, .strict, .summary, .revive: nil
+        case .api: "STYLE"
+        case .concurrency: "N"
+        case .timeout: "SECONDS"
         case .provider, .actor: "NAME"
         case .state: "STATE"
         case .label, .reason: "TEXT"
@@ -49,7 +56,10 @@ enum Modifier: String, CaseIterable {
         switch self {
         case .provider: [.list, .history]
         case .reveal, .state, .summary: [.list]
-        case .key, .since, .limit: [.history]
+        case .key: [.history, .check]
+        case .since, .limit: [.history]
+        case .api: [.setEndpoint]
+        case .revive, .concurrency, .timeout: [.check]
         case .before: [.pruneHistory]
         case .strict: [.doctor]
         case .label, .expires, .tier, .weight: [.addKey, .addBulk]
@@ -79,7 +89,11 @@ enum Modifier: String, CaseIterable {
         case .reason: "with --disable-key: why (shown by --list)"
         case .tier: "with --add-key, --add-bulk: the keys' tier, 1 (default) to 9; 2 serves when 1 has none"
         case .weight: "with --add-key, --add-bulk: the keys' weight in their tier, 1 (default) to 1000"
-        case .key: "with --history: only events of this key number"
+        case .key: "with --history, --check: only this key number"
+        case .api: "with --set-endpoint: how the API takes a key, openai (default), anthropic or google"
+        case .revive: "with --check: also ask about keys disabled after a 401/402/403; enable those that answer"
+        case .concurrency: "with --check: requests at once, 1-256 (default 16)"
+        case .timeout: "with --check: the longest one request may take (default 10)"
         case .since: "with --history: only events from this time on"
         case .limit: "with --history: at most this many events (default 50)"
         case .before: "with --prune-history: delete the events before this time"
@@ -96,7 +110,7 @@ enum Modifier: String, CaseIterable {
 
 /// What a value stands for: its name in usage lines, and how it is checked.
 enum ValueKind {
-    case provider, name, number, key, shell, text, when, tier, weight
+    case provider, name, number, key, shell, text, when, tier, weight, url
 
     var name: String {
         switch self {
@@ -109,6 +123,7 @@ enum ValueKind {
         case .number: "NUM"
         case .key: "KEY"
         case .shell: "SHELL"
+        case .url: "URL"
         }
     }
 }

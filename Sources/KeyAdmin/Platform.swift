@@ -1,5 +1,7 @@
 // The command line's only contact with the C library: descriptors, the environment, the
 // terminal's echo, signals, and the process's exit.
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -124,4 +126,33 @@ func endProcessOnInterrupt() {
             _exit(128 + received)
         }
     }
+}
+
+/// The first Ctrl-C or SIGTERM since `stopOnInterrupt()`; 0 for none.
+private let interruptReceived = Atomic<Int32>(0)
+
+/// For a command that stops in order (`--check`): the first Ctrl-C or SIGTERM is noted, for
+/// `interruptSignal()` to report between steps, so that what is done is kept and nothing is
+/// half-done; a second ends the process at once, as `endProcessOnInterrupt()` does (whatever
+/// transaction is under way is rolled back by the server).
+func stopOnInterrupt() {
+    for signalNumber in [SIGINT, SIGTERM] {
+        signal(signalNumber) { received in
+            // Only async-signal-safe calls here: a lock-free atomic, write(2) and _exit(2).
+            if interruptReceived.exchange(received, ordering: .relaxed) == 0 {
+                let message: StaticString = "\nstopping: the answers received so far are being recorded\n"
+                message.withUTF8Buffer { buffer in _ = write(STDERR_FILENO, buffer.baseAddress, buffer.count) }
+                return
+            }
+            let message: StaticString = "\nerror: interrupted again; the command's transaction was not committed\n"
+            message.withUTF8Buffer { buffer in _ = write(STDERR_FILENO, buffer.baseAddress, buffer.count) }
+            _exit(128 + received)
+        }
+    }
+}
+
+/// The signal `stopOnInterrupt()` noted, if one came.
+func interruptSignal() -> Int32? {
+    let received = interruptReceived.load(ordering: .relaxed)
+    return received == 0 ? nil : received
 }

@@ -34,6 +34,9 @@ public struct KeyEvent: Sendable {
     public let tier: Int?
     /// A new weight (`weight_set`).
     public let weight: Int?
+    /// What an event about a provider's setting or a check says: the endpoint set
+    /// (`endpoint_set`), or what a check found (`provider_checked`).
+    public let note: String?
     /// Who: the actor keyadmin sets in each transaction, else the database role.
     public let actor: String
     /// The database role of the session that made the change.
@@ -86,6 +89,19 @@ extension KeyStore {
                                AS deleted_key_count,
                            CASE WHEN e.action = 'tier_set' THEN (e.detail ->> 'tier')::integer END AS tier,
                            CASE WHEN e.action = 'weight_set' THEN (e.detail ->> 'weight')::integer END AS weight,
+                           CASE e.action
+                               WHEN 'endpoint_set' THEN coalesce((e.detail ->> 'endpoint_url') || ' ('
+                                                                 || (e.detail ->> 'api_style') || ' style)',
+                                                                 'the built-in endpoint')
+                               WHEN 'provider_checked' THEN format(
+                                   '%s of %s keys: %s ok, %s disabled, %s still refused, %s cooling down, %s failing, '
+                                   || '%s other answers, %s no answer, %s enabled again%s',
+                                   e.detail ->> 'checked', e.detail ->> 'total', e.detail ->> 'ok',
+                                   e.detail ->> 'disabled', e.detail ->> 'still_refused', e.detail ->> 'cooling_down',
+                                   e.detail ->> 'failing', e.detail ->> 'other_status', e.detail ->> 'no_answer',
+                                   e.detail ->> 'revived',
+                                   CASE WHEN (e.detail ->> 'interrupted')::boolean THEN '; interrupted' ELSE '' END)
+                           END AS note,
                            e.actor, e.db_role, e.application_name, host(e.client_address) AS client_address
                     FROM keyadmin.key_events AS e
                     WHERE (\(filter.provider?.rawValue)::text IS NULL OR e.provider_name = \(filter.provider?.rawValue))
@@ -119,7 +135,8 @@ extension KeyStore {
                         label: try row.decodeIfPresent("label"),
                         deletedKeyCount: try row.decodeIfPresent("deleted_key_count"),
                         tier: try row.decodeIfPresent("tier"), weight: try row.decodeIfPresent("weight"),
-                        actor: try row.decode("actor"), role: try row.decode("db_role"),
+                        note: try row.decodeIfPresent("note"), actor: try row.decode("actor"),
+                        role: try row.decode("db_role"),
                         applicationName: try row.decodeIfPresent("application_name"),
                         clientAddress: try row.decodeIfPresent("client_address"))
                 }

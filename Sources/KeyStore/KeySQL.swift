@@ -32,6 +32,9 @@ extension KeySQL {
         END
         """
 
+    /// Key `k` has expired (an expiry that has passed; the `expired` of `state`).
+    static let expired: SQLFragment = "(k.expires_at IS NOT NULL AND k.expires_at <= now())"
+
     /// The fingerprint events and listings show: 12 hex digits of the key's SHA-256, as
     /// keyadmin.key_fingerprint() computes it in migration 024 (a test compares the two).
     static let fingerprint: SQLFragment = "left(encode(\(keyHash(of: .column("k.api_key"))), 'hex'), 12)"

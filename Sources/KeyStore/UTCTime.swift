@@ -123,3 +123,23 @@ public struct UTCTime: Hashable, Comparable, Sendable, CustomStringConvertible {
         return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }
 }
+
+extension UTCTime {
+    /// The time an HTTP header names (`Retry-After`, `Date`): IMF-fixdate, `Sun, 06 Nov 1994
+    /// 08:49:37 GMT`, the form RFC 9110 says senders use; `nil` for anything else.
+    public init?(httpDate text: String) {
+        let months = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+        guard parts.count == 6, parts[0].hasSuffix(","), parts[5] == "GMT" || parts[5] == "UTC",
+            let day = Int(parts[1]), let monthIndex = months.firstIndex(of: parts[2].lowercased()),
+            let year = Int(parts[3]), (1970...9999).contains(year),
+            (1...Self.daysIn(month: monthIndex + 1, of: year)).contains(day)
+        else { return nil }
+        let clock = parts[4].split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+        guard clock.count == 3, let hour = clock[0], let minute = clock[1], let second = clock[2],
+            (0..<24).contains(hour), (0..<60).contains(minute), (0..<61).contains(second)
+        else { return nil }
+        let days = Self.days(fromCivil: year, monthIndex + 1, day)
+        self.init(secondsSinceEpoch: days * 86_400 + Int64(hour * 3600 + minute * 60 + second))
+    }
+}

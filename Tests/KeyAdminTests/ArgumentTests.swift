@@ -85,6 +85,7 @@ import Testing
             case .when: "2027-01-01"
             case .tier: "2"
             case .weight: "5"
+            case .url: "https://api.example.com/v1"
             }
         }
         for name in CommandName.allCases {

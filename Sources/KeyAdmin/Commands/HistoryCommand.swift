@@ -63,6 +63,7 @@ struct HistoryCommand {
         if let expiry = event.expiry { parts.append(expiry == "never" ? "never expires" : "expires \(expiry)") }
         if let tier = event.tier { parts.append("tier \(tier)") }
         if let weight = event.weight { parts.append("weight \(weight)") }
+        if let note = event.note { parts.append(note) }
         switch (event.stateBefore, event.stateAfter) {
         case (let before?, let after?) where before != after: parts.append("\(before) → \(after)")
         case (nil, let after?): parts.append("→ \(after)")

@@ -1,0 +1,75 @@
+import CCurl
+import KeyStore
+
+/// What a provider said about one key, or why it said nothing.
+public enum ProbeOutcome: Sendable, Equatable {
+    /// An HTTP answer; `retryAfterSeconds` from its `Retry-After`, when it had one.
+    case answered(status: Int, retryAfterSeconds: Int?)
+    /// A redirect, not followed (the key would go with it): the endpoint is wrong.
+    case redirected(status: Int)
+    /// No answer within the time limit.
+    case timedOut
+    /// No answer: the host was not reached, TLS failed, or the connection broke. `reason` is
+    /// libcurl's, which holds no URL and no header.
+    case noAnswer(reason: String)
+
+    /// The status, when there was an answer.
+    public var httpStatus: Int? {
+        switch self {
+        case .answered(let status, _), .redirected(let status): status
+        case .timedOut, .noAnswer: nil
+        }
+    }
+
+    /// A status `report_api_key_result` takes: an answer that is not a redirect.
+    public var recordableStatus: Int? {
+        if case .answered(let status, _) = self { return status }
+        return nil
+    }
+
+    /// The key answered 2xx.
+    public var isSuccess: Bool { recordableStatus.map { (200...299).contains($0) } ?? false }
+
+    /// Nothing is known about the key: the network or the endpoint failed.
+    public var isNetworkTrouble: Bool {
+        switch self {
+        case .answered: false
+        case .redirected, .timedOut, .noAnswer: true
+        }
+    }
+
+    init(_ transfer: Transfer, outcome: kc_outcome, code: Int32) {
+        switch outcome {
+        case KC_ANSWERED:
+            let status = transfer.status
+            if (300...399).contains(status) {
+                self = .redirected(status: status)
+            } else {
+                self = .answered(
+                    status: status,
+                    retryAfterSeconds: transfer.retryAfter.flatMap { RetryAfter.seconds($0, answeredAt: transfer.date) }
+                )
+            }
+        case KC_TIMED_OUT: self = .timedOut
+        case KC_TLS_FAILED: self = .noAnswer(reason: "TLS failed: \(String(cString: kc_error_text(code)))")
+        case KC_CONNECT_FAILED: self = .noAnswer(reason: String(cString: kc_error_text(code)))
+        case KC_CONNECTION_BROKEN:
+            self = .noAnswer(reason: "connection broken: \(String(cString: kc_error_text(code)))")
+        default: self = .noAnswer(reason: String(cString: kc_error_text(code)))
+        }
+    }
+}
+
+/// `Retry-After`: seconds, or an HTTP date. A date is measured against the answer's own `Date`
+/// header when it has one, so that a clock that is off on either side does not matter.
+enum RetryAfter {
+    static func seconds(_ value: String, answeredAt date: String?) -> Int? {
+        let text = value.trimmingASCIIWhitespace()
+        if !text.isEmpty, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) {
+            return min(Int(text.prefix(12)) ?? 0, 999_999_999)
+        }
+        guard let until = UTCTime(httpDate: text) else { return nil }
+        let now = date.flatMap(UTCTime.init(httpDate:)) ?? .now
+        return Int(max(0, until.secondsSinceEpoch - now.secondsSinceEpoch))
+    }
+}

@@ -1,0 +1,319 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `--check` and `--set-endpoint` through the built binary, against stand-in providers on
+/// loopback (plain HTTP, and TLS with a test CA).
+@Suite struct CheckCommandTests {
+    func keyadmin(
+        _ database: TestDatabase, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]
+    ) throws -> KeyAdminProcess.Output {
+        try KeyAdminProcess.run(
+            ["--database-url", database.connectionString] + arguments, stdin: stdin,
+            environment: ["KEYADMIN_ACTOR": "ops@test"].merging(environment) { $1 })
+    }
+
+    /// A provider `name` with `keys` (numbered in order) and its endpoint at `api`.
+    func provider(
+        _ database: TestDatabase, _ name: String, keys: [String], at url: String, style: String? = nil
+    ) throws {
+        #expect(try keyadmin(database, ["--add-provider", name]).status == 0)
+        let added = try keyadmin(database, ["--add-bulk", name], stdin: keys.joined(separator: "\n"))
+        #expect(added.status == 0, "\(added.stderr)")
+        let set = try keyadmin(database, ["--set-endpoint", name, url] + (style.map { ["--api", $0] } ?? []))
+        #expect(set.status == 0, "\(set.stderr)")
+    }
+
+    func state(_ database: TestDatabase, _ key: String) throws -> String? {
+        try database.values(
+            """
+            SELECT CASE WHEN disabled_at IS NOT NULL
+                        THEN 'disabled ' || CASE WHEN disabled_automatically THEN 'automatically' ELSE 'by operator' END
+                        WHEN cooldown_until > now() THEN 'cooling ' || round(extract(epoch FROM cooldown_until - now()))
+                        ELSE 'available' END
+                   || ' failures=' || consecutive_failures || ' last=' || coalesce(last_status::text, '-') AS value
+            FROM provider_api_keys WHERE api_key = \(key)
+            """
+        ).first ?? nil
+    }
+
+    func expectNoKeyShown(_ run: KeyAdminProcess.Output, _ keys: [String]) {
+        for key in keys {
+            #expect(!run.stdout.contains(key) && !run.stderr.contains(key), "a key was shown")
+        }
+    }
+
+    @Test func eachAnswerIsRecordedAsReportApiKeyResultRecordsIt() throws {
+        let answers = [
+            "sk-check-ok-000000000001": "200", "sk-check-revoked-00000002": "401", "sk-check-unpaid-000000003": "402",
+            "sk-check-forbidden-0000004": "403", "sk-check-limited-0000005": "429:30",
+            "sk-check-dated-000000006": "429-date:120", "sk-check-broken-00000007": "500",
+            "sk-check-down-0000000008": "503", "sk-check-timeout-0000009": "408",
+        ]
+        let api = try StandInModelsAPI(answers: answers)
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let keys = answers.keys.sorted()
+            try provider(database, "standin", keys: keys, at: api.baseURL())
+            let run = try keyadmin(database, ["--check", "standin"])
+            #expect(run.status == 5, "\(run.stderr)")
+            #expect(
+                run.stdout.contains(
+                    "9 keys: 1 ok, 3 disabled (1 × 401, 1 × 402, 1 × 403), 2 cooling down (429), 3 failing (408, 5xx)\n"
+                ),
+                "\(run.stdout)")
+            #expect(run.stderr.contains("error: 8 of 9 keys did not answer 2xx"), "\(run.stderr)")
+            expectNoKeyShown(run, keys)
+            #expect(try state(database, "sk-check-ok-000000000001") == "available failures=0 last=-")
+            for key in ["sk-check-revoked-00000002", "sk-check-unpaid-000000003", "sk-check-forbidden-0000004"] {
+                #expect(try state(database, key)?.hasPrefix("disabled automatically failures=1") == true)
+            }
+            // Retry-After in seconds, and as an HTTP date two minutes after the answer's Date.
+            let limited = try #require(try state(database, "sk-check-limited-0000005"))
+            #expect(["cooling 29", "cooling 30"].contains { limited.hasPrefix($0) }, "\(limited)")
+            let dated = try #require(try state(database, "sk-check-dated-000000006"))
+            #expect(["cooling 118", "cooling 119", "cooling 120"].contains { dated.hasPrefix($0) }, "\(dated)")
+            for key in ["sk-check-broken-00000007", "sk-check-down-0000000008", "sk-check-timeout-0000009"] {
+                #expect(try state(database, key)?.hasPrefix("available failures=1") == true)
+            }
+            // Each key asked once, at the model list, with the key in its header only.
+            let requests = api.requests
+            #expect(requests.count == 9)
+            #expect(Set(requests.compactMap(\.key)) == Set(keys))
+            for request in requests {
+                #expect(request.method == "GET" && request.path == "/v1/models")
+                #expect(request.headers["user-agent"]?.hasPrefix("keyadmin/") == true)
+            }
+            // Who checked and what changed: the disables carry the actor; the check is an event.
+            let events = try database.values(
+                """
+                SELECT action || ' ' || coalesce(key_number::text, '-') || ' ' || actor AS value
+                FROM keyadmin.key_events WHERE action IN ('key_disabled_automatically', 'provider_checked')
+                ORDER BY id
+                """)
+            #expect(events.filter { $0?.hasPrefix("key_disabled_automatically") == true }.count == 3)
+            #expect(events.allSatisfy { $0?.hasSuffix(" ops@test") == true }, "\(events)")
+            #expect(events.last == "provider_checked - ops@test")
+            let history = try keyadmin(database, ["--history", "--limit", "1"])
+            #expect(
+                history.stdout.contains(
+                    "provider checked  standin  9 of 9 keys: 1 ok, 3 disabled, 0 still refused, 2 cooling down, "
+                        + "3 failing, 0 other answers, 0 no answer, 0 enabled again"), "\(history.stdout)")
+        }
+    }
+
+    @Test func keysWithoutAnAnswerAreShownButNotRecorded() throws {
+        let answers = [
+            "sk-check-slow-0000000001": "slow", "sk-check-closed-00000002": "close",
+            "sk-check-moved-000000003": "redirect", "sk-check-big-00000000004": "big",
+        ]
+        let api = try StandInModelsAPI(answers: answers)
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let keys = answers.keys.sorted()
+            try provider(database, "standin", keys: keys, at: api.baseURL())
+            let run = try keyadmin(database, ["--check", "standin", "--timeout", "1"])
+            #expect(run.status == 6, "\(run.stderr)")
+            #expect(run.stdout.contains("4 keys: 1 ok, 3 no answer\n"), "\(run.stdout)")
+            #expect(run.stdout.contains("timeout"))
+            #expect(run.stdout.contains("302 ") && run.stdout.contains("a redirect, not followed"))
+            #expect(run.stderr.contains("error: 3 of 4 keys got no answer"), "\(run.stderr)")
+            expectNoKeyShown(run, keys)
+            for key in ["sk-check-slow-0000000001", "sk-check-closed-00000002", "sk-check-moved-000000003"] {
+                #expect(try state(database, key) == "available failures=0 last=-")
+            }
+            // The redirect was not followed: nothing reached the other host.
+            #expect(api.requests.allSatisfy { $0.listener == "127.0.0.1" })
+            // A 10 MB body is cut short once the status is known: the key answered 200.
+            #expect(run.stdout.contains(" 200 "), "\(run.stdout)")
+        }
+    }
+
+    @Test func eachAPIStyleSendsTheKeyInItsOwnHeader() throws {
+        let api = try StandInModelsAPI(answers: [:])
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try provider(database, "one", keys: ["sk-style-openai-00000001"], at: api.baseURL())
+            try provider(database, "two", keys: ["sk-style-anthropic-0000001"], at: api.baseURL(), style: "anthropic")
+            try provider(database, "three", keys: ["AIzaStyleGoogle000000001"], at: api.baseURL(), style: "google")
+            for name in ["one", "two", "three"] { #expect(try keyadmin(database, ["--check", name]).status == 0) }
+            let byKey = Dictionary(api.requests.map { ($0.key ?? "", $0.headers) }) { first, _ in first }
+            #expect(byKey["sk-style-openai-00000001"]?["authorization"] == "Bearer sk-style-openai-00000001")
+            let anthropic = try #require(byKey["sk-style-anthropic-0000001"])
+            #expect(anthropic["x-api-key"] == "sk-style-anthropic-0000001" && anthropic["authorization"] == nil)
+            #expect(anthropic["anthropic-version"] == "2023-06-01")
+            let google = try #require(byKey["AIzaStyleGoogle000000001"])
+            #expect(google["x-goog-api-key"] == "AIzaStyleGoogle000000001" && google["authorization"] == nil)
+            #expect(api.requests.allSatisfy { !$0.path.contains("sk-") && !$0.path.contains("AIza") })
+        }
+    }
+
+    @Test func operatorDisabledKeysAreNeverAskedAndReviveEnablesOnlyKeysThatAnswer() throws {
+        let answers = [
+            "sk-revive-topped-up-00001": "200", "sk-revive-by-hand-000002": "200", "sk-revive-still-bad-0003": "401",
+            "sk-revive-healthy-000004": "200",
+        ]
+        let api = try StandInModelsAPI(answers: answers)
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try provider(database, "standin", keys: answers.keys.sorted(), at: api.baseURL())
+            // Sorted: #1 by-hand, #2 healthy, #3 still-bad, #4 topped-up.
+            #expect(try keyadmin(database, ["--disable-key", "standin", "1", "--reason", "leaked"]).status == 0)
+            let store = try database.store()
+            for key in ["sk-revive-still-bad-0003", "sk-revive-topped-up-00001"] {
+                _ = try store.reportResult(
+                    of: .init(validating: key), for: .init(validating: "standin"), httpStatus: 402)
+            }
+            let plain = try keyadmin(database, ["--check", "standin"])
+            #expect(plain.status == 0, "\(plain.stderr)")
+            #expect(plain.stdout.contains("1 key: 1 ok\n"), "\(plain.stdout)")
+            #expect(
+                plain.stdout.contains(
+                    "not checked: 1 disabled by an operator, 2 disabled after a 401/402/403 (add --revive)"),
+                "\(plain.stdout)")
+            #expect(api.requests.compactMap(\.key) == ["sk-revive-healthy-000004"])
+
+            let revive = try keyadmin(database, ["--check", "standin", "--revive"])
+            #expect(revive.status == 5, "\(revive.stderr)")
+            #expect(revive.stdout.contains("3 keys: 2 ok, 1 still refused (401), 1 enabled again"), "\(revive.stdout)")
+            #expect(revive.stdout.contains("disabled → available (enabled again)"))
+            #expect(!api.requests.contains { $0.key == "sk-revive-by-hand-000002" }, "an operator's disable was asked")
+            #expect(try state(database, "sk-revive-topped-up-00001") == "available failures=0 last=200")
+            #expect(try state(database, "sk-revive-still-bad-0003")?.hasPrefix("disabled automatically") == true)
+            #expect(try state(database, "sk-revive-by-hand-000002")?.hasPrefix("disabled by operator") == true)
+            let enabled = try database.values(
+                "SELECT key_number || ' ' || actor || ' ' || reason AS value FROM keyadmin.key_events WHERE action = 'key_enabled'"
+            )
+            #expect(enabled == ["4 ops@test keyadmin --check: the provider accepted the key (HTTP 2xx)"], "\(enabled)")
+        }
+    }
+
+    @Test func keyChecksOneKeyAndSaysWhyItCannot() throws {
+        let api = try StandInModelsAPI(answers: [:])
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let keys = ["sk-one-key-000000000001", "sk-one-key-000000000002", "sk-one-key-000000000003"]
+            try provider(database, "standin", keys: keys, at: api.baseURL())
+            let one = try keyadmin(database, ["--check", "standin", "--key", "2"])
+            #expect(one.status == 0, "\(one.stderr)")
+            #expect(api.requests.compactMap(\.key) == ["sk-one-key-000000000002"])
+            let missing = try keyadmin(database, ["--check", "standin", "--key", "9"])
+            #expect(missing.status == 3 && missing.stderr.contains("no key #9"), "\(missing.stderr)")
+            #expect(try keyadmin(database, ["--disable-key", "standin", "3"]).status == 0)
+            let disabled = try keyadmin(database, ["--check", "standin", "--key", "3"])
+            #expect(disabled.status == 2 && disabled.stderr.contains("disabled by an operator"), "\(disabled.stderr)")
+            let swapped = try keyadmin(database, ["--check", "standin", "--key", "sk-one-key-000000000001"])
+            #expect(swapped.status == 2 && swapped.stderr.contains("looks like a key"))
+            expectNoKeyShown(swapped, keys)
+            let concurrency = try keyadmin(database, ["--check", "standin", "--concurrency", "0"])
+            #expect(concurrency.status == 2 && concurrency.stderr.contains("1 to 256"))
+            #expect(api.requests.count == 1)
+        }
+    }
+
+    @Test func aThousandKeysAreEachAskedOnce() throws {
+        let api = try StandInModelsAPI(answers: [:], latencyMilliseconds: 50)
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let keys = (1...1000).map { "sk-many-keys-\(String(format: "%010d", $0))" }
+            try provider(database, "standin", keys: keys, at: api.baseURL())
+            let run = try keyadmin(database, ["--check", "standin", "--json"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let document = try #require(
+                try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+            let results = try #require(document["keys"] as? [[String: Any]])
+            #expect(results.count == 1000)
+            #expect(results.map { $0["number"] as? Int } == (1...1000).map { $0 })
+            let summary = try #require(document["summary"] as? [String: Int])
+            #expect(summary["ok"] == 1000 && summary["checked"] == 1000)
+            #expect(api.requests.count == 1000 && Set(api.requests.compactMap(\.key)).count == 1000)
+            expectNoKeyShown(run, keys)
+        }
+    }
+
+    @Test func ctrlCKeepsTheAnswersRecordedAndHalfRecordsNothing() throws {
+        let api = try StandInModelsAPI(answers: [:], defaultAnswer: "503", latencyMilliseconds: 100)
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let keys = (1...200).map { "sk-stop-key-\(String(format: "%010d", $0))" }
+            try provider(database, "standin", keys: keys, at: api.baseURL())
+            let check = try RunningKeyAdmin([
+                "--database-url", database.connectionString, "--check", "standin", "--concurrency", "4",
+            ])
+            // Wait until some answers are recorded (each 503 counts a failure), then Ctrl-C.
+            var recorded = 0
+            for _ in 0..<500 where recorded < 8 {
+                recorded =
+                    try database.integer(
+                        "SELECT count(*)::integer AS value FROM provider_api_keys WHERE consecutive_failures > 0") ?? 0
+                usleep(10_000)
+            }
+            check.send(SIGINT)
+            let run = check.wait()
+            #expect(run.status == 130, "\(run.stderr)")
+            #expect(run.stderr.contains("interrupted:") && run.stderr.contains("their answers are recorded"))
+            let stored =
+                try database.integer(
+                    "SELECT count(*)::integer AS value FROM provider_api_keys WHERE consecutive_failures > 0")
+                ?? -1
+            let rows = run.stdout.split(separator: "\n").filter { $0.contains(" 503 ") }.count
+            // Every answer shown is recorded and every recorded answer shown; the rest untouched.
+            #expect(stored == rows && stored >= 8 && stored < 200, "\(stored) recorded, \(rows) shown")
+            #expect(
+                try database.integer(
+                    "SELECT count(*)::integer AS value FROM provider_api_keys WHERE consecutive_failures > 1")
+                    == 0)
+            let event = try database.values(
+                "SELECT (detail ->> 'interrupted') || ' ' || (detail ->> 'checked') AS value FROM keyadmin.key_events WHERE action = 'provider_checked'"
+            )
+            #expect(event == ["true \(stored)"], "\(event)")
+        }
+    }
+
+    @Test func certificatesAreVerifiedAgainstTheTrustedAuthorities() throws {
+        let api = try StandInModelsAPI(answers: [:], tls: true)
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try provider(database, "standin", keys: ["sk-tls-key-00000000001"], at: api.baseURL(scheme: "https"))
+            let untrusted = try keyadmin(database, ["--check", "standin"])
+            #expect(untrusted.status == 6, "\(untrusted.stdout)\(untrusted.stderr)")
+            #expect(untrusted.stdout.contains("TLS failed"), "\(untrusted.stdout)")
+            #expect(try state(database, "sk-tls-key-00000000001") == "available failures=0 last=-")
+            #expect(api.requests.isEmpty, "the key went to a server whose certificate was not trusted")
+            let trusted = try keyadmin(database, ["--check", "standin"], environment: ["SSL_CERT_FILE": api.caFile])
+            #expect(trusted.status == 0, "\(trusted.stdout)\(trusted.stderr)")
+            #expect(api.requests.compactMap(\.key) == ["sk-tls-key-00000000001"])
+        }
+    }
+
+    @Test func endpointsAreCheckedBeforeTheyAreStored() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            #expect(try keyadmin(database, ["--add-provider", "openai"]).status == 0)
+            #expect(try keyadmin(database, ["--add-provider", "inhouse"]).status == 0)
+            let refusals = [
+                ("http://api.example.com/v1", "http is for loopback hosts only"),
+                ("https://user:secret@api.example.com/v1", "no user or password"),
+                ("https://api.example.com/v1?key=abc", "without ?query"),
+                ("https://api.example.com/v1/sk-proj-abcdefghijklmnop1234", "shaped like a key"),
+                ("sk-proj-abcdefghijklmnop1234", "looks like a key"),
+                ("ftp://api.example.com", "an endpoint is an https URL"),
+                ("https://api.example.com:99999/v1", "no valid host"),
+            ]
+            for (url, message) in refusals {
+                let run = try keyadmin(database, ["--set-endpoint", "inhouse", url])
+                #expect(run.status == 2 && run.stderr.contains(message), "\(url): \(run.stderr)")
+                #expect(!run.stderr.contains("abcdefghijklmnop") && !run.stderr.contains("secret"))
+            }
+            let style = try keyadmin(
+                database, ["--set-endpoint", "inhouse", "https://llm.example.com/v1", "--api", "cohere"])
+            #expect(style.status == 2 && style.stderr.contains("openai, anthropic or google"))
+            #expect(
+                try database.integer("SELECT count(*)::integer AS value FROM providers WHERE endpoint_url IS NOT NULL")
+                    == 0)
+
+            let noEndpoint = try keyadmin(database, ["--check", "inhouse"])
+            #expect(noEndpoint.status == 1 && noEndpoint.stderr.contains("keyadmin --set-endpoint inhouse"))
+            let set = try keyadmin(
+                database, ["--set-endpoint", "inhouse", "https://LLM.example.com/v1/", "--api", "anthropic"])
+            #expect(set.stdout.contains("inhouse is checked at https://llm.example.com/v1/models (anthropic style)"))
+            let builtIn = try keyadmin(database, ["--set-endpoint", "openai", "default"])
+            #expect(builtIn.stdout.contains("https://api.openai.com/v1/models"), "\(builtIn.stdout)")
+            let events = try database.values(
+                "SELECT provider_name || ' ' || (detail ->> 'endpoint_url') || ' ' || actor AS value FROM keyadmin.key_events WHERE action = 'endpoint_set'"
+            )
+            #expect(events == ["inhouse https://llm.example.com/v1 ops@test"], "\(events)")
+        }
+    }
+}
