@@ -8,7 +8,7 @@ CONFIG_JSON (a file) holds:
                as an HTTP date 30 s after the answer's Date header); "slow" (answers after 60 s);
                "close" (closes the connection without answering); "redirect" (302 to the same
                path on 127.0.0.2, where a second listener counts what reaches it); "big" (200
-               with a 10 MB body).
+               with a 10 MB body, sent over 3 seconds).
   latency_ms   every answer waits this long first (default 0)
   cert, key    PEM files: serve TLS
   log          each request, one JSON line: listener address, method, path, headers
@@ -90,7 +90,13 @@ async def answer_requests(reader, writer, listener):
             scheme = "https" if config.get("cert") else "http"
             await respond(writer, 302, [f"Location: {scheme}://127.0.0.2:{port}{path}"])
         elif behaviour == "big":
-            await respond(writer, 200, body=b"x" * (10 * 1024 * 1024))
+            # 10 MB, slowly (64 KiB every 20 ms, 3 s in all): a client that reads it all times out.
+            size = 10 * 1024 * 1024
+            writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nContent-Type: application/json\r\n\r\n".encode())
+            for _ in range(size // 65536):
+                writer.write(b"x" * 65536)
+                await writer.drain()
+                await asyncio.sleep(0.02)
         elif behaviour.startswith("429-date:"):
             when = email.utils.formatdate(time.time() + int(behaviour.split(":")[1]), usegmt=True)
             await respond(writer, 429, [f"Retry-After: {when}"])

@@ -105,24 +105,27 @@ import Testing
         let answers = [
             "sk-check-slow-0000000001": "slow", "sk-check-closed-00000002": "close",
             "sk-check-moved-000000003": "redirect", "sk-check-big-00000000004": "big",
+            "sk-check-refused-0000005": "401",
         ]
         let api = try StandInModelsAPI(answers: answers)
         try TestDatabase.with { (database: TestDatabase) throws in
             let keys = answers.keys.sorted()
             try provider(database, "standin", keys: keys, at: api.baseURL())
             let run = try keyadmin(database, ["--check", "standin", "--timeout", "1"])
+            // No answer (6) wins over a refusal (5): the check is incomplete.
             #expect(run.status == 6, "\(run.stderr)")
-            #expect(run.stdout.contains("4 keys: 1 ok, 3 no answer\n"), "\(run.stdout)")
+            #expect(run.stdout.contains("5 keys: 1 ok, 1 disabled (401), 3 no answer\n"), "\(run.stdout)")
             #expect(run.stdout.contains("timeout"))
             #expect(run.stdout.contains("302 ") && run.stdout.contains("a redirect, not followed"))
-            #expect(run.stderr.contains("error: 3 of 4 keys got no answer"), "\(run.stderr)")
+            #expect(run.stderr.contains("error: 3 of 5 keys got no answer"), "\(run.stderr)")
             expectNoKeyShown(run, keys)
             for key in ["sk-check-slow-0000000001", "sk-check-closed-00000002", "sk-check-moved-000000003"] {
                 #expect(try state(database, key) == "available failures=0 last=-")
             }
             // The redirect was not followed: nothing reached the other host.
             #expect(api.requests.allSatisfy { $0.listener == "127.0.0.1" })
-            // A 10 MB body is cut short once the status is known: the key answered 200.
+            // A 10 MB body (sent over 3 s) is cut short once the status is known: the key
+            // answered 200 within the 1 s limit.
             #expect(run.stdout.contains(" 200 "), "\(run.stdout)")
         }
     }
