@@ -6,7 +6,7 @@ CONFIG_JSON (a file) holds:
   answers      key -> behaviour; default_answer for any other key (default "200"). Behaviours:
                "200", "401", any status; "429:30" (Retry-After: 30); "429-date:30" (Retry-After
                as an HTTP date 30 s after the answer's Date header); "slow" (answers after 60 s);
-               "close" (closes the connection without answering); "redirect" (302 to the same
+               "close" (closes the connection without answering); "after:500" (200 after 500 ms more); "redirect" (302 to the same
                path on 127.0.0.2, where a second listener counts what reaches it); "big" (200
                with a 10 MB body, sent over 3 seconds).
   latency_ms   every answer waits this long first (default 0)
@@ -81,6 +81,9 @@ async def answer_requests(reader, writer, listener):
         behaviour = answers.get(key_of(headers), default_answer)
         if latency:
             await asyncio.sleep(latency)
+        if behaviour.startswith("after:"):
+            await asyncio.sleep(int(behaviour.split(":")[1]) / 1000)
+            behaviour = "200"
         if behaviour == "slow":
             await asyncio.sleep(60)
         if behaviour == "close":

@@ -210,9 +210,10 @@ import Testing
     }
 
     @Test func aThousandKeysAreEachAskedOnce() throws {
-        let api = try StandInModelsAPI(answers: [:], latencyMilliseconds: 50)
+        let keys = (1...1000).map { "sk-many-keys-\(String(format: "%010d", $0))" }
+        // Key #1 answers last of its batch: results still come in number order.
+        let api = try StandInModelsAPI(answers: [keys[0]: "after:300"], latencyMilliseconds: 50)
         try TestDatabase.with { (database: TestDatabase) throws in
-            let keys = (1...1000).map { "sk-many-keys-\(String(format: "%010d", $0))" }
             try provider(database, "standin", keys: keys, at: api.baseURL())
             let run = try keyadmin(database, ["--check", "standin", "--json"])
             #expect(run.status == 0, "\(run.stderr)")
