@@ -72,22 +72,21 @@ public struct CheckSummary: Sendable {
     mutating func count(_ result: KeyCheckResult) {
         checked += 1
         if result.revived { revived += 1 }
-        switch result.outcome {
-        case .timedOut, .noAnswer, .redirected:
+        guard let status = result.outcome.recordableStatus else {
             noAnswer += 1
-        case .answered(let status, _):
-            switch status {
-            case 200...299: succeeded += 1
-            case 401, 402, 403:
-                if result.stateBefore == .disabled {
-                    stillRefusedByStatus[status, default: 0] += 1
-                } else {
-                    disabledByStatus[status, default: 0] += 1
-                }
-            case 429: rateLimited += 1
-            case 408, 500...599: failed += 1
-            default: otherStatus += 1
+            return
+        }
+        switch status {
+        case 200...299: succeeded += 1
+        case 401, 402, 403:
+            if result.stateBefore == .disabled {
+                stillRefusedByStatus[status, default: 0] += 1
+            } else {
+                disabledByStatus[status, default: 0] += 1
             }
+        case 429: rateLimited += 1
+        case 408, 500...599: failed += 1
+        default: otherStatus += 1
         }
     }
 }
@@ -194,7 +193,11 @@ public struct KeyCheck {
             var answers: [(candidate: CheckCandidate, outcome: ProbeOutcome, elapsed: Duration)] = []
             for (transfer, outcome, code) in ended {
                 guard let candidate = inFlight.removeValue(forKey: ObjectIdentifier(transfer)) else { continue }
-                answers.append((candidate, ProbeOutcome(transfer, outcome: outcome, code: code), transfer.elapsed))
+                answers.append(
+                    (
+                        candidate, ProbeOutcome(transfer, outcome: outcome, code: code, style: endpoint.style),
+                        transfer.elapsed
+                    ))
             }
             let recordable = answers.compactMap { answer -> CheckAnswer? in
                 guard let status = answer.outcome.recordableStatus else { return nil }

@@ -5,6 +5,9 @@ import KeyStore
 public enum ProbeOutcome: Sendable, Equatable {
     /// An HTTP answer; `retryAfterSeconds` from its `Retry-After`, when it had one.
     case answered(status: Int, retryAfterSeconds: Int?)
+    /// An answer whose status is not a refusal, but whose body says the key is invalid: Google
+    /// answers a bad key with 400 and `API_KEY_INVALID`. Recorded as a 401.
+    case keyRejected(status: Int, reason: String)
     /// A redirect, not followed (the key would go with it): the endpoint is wrong.
     case redirected(status: Int)
     /// No answer within the time limit.
@@ -16,15 +19,18 @@ public enum ProbeOutcome: Sendable, Equatable {
     /// The status, when there was an answer.
     public var httpStatus: Int? {
         switch self {
-        case .answered(let status, _), .redirected(let status): status
+        case .answered(let status, _), .redirected(let status), .keyRejected(let status, _): status
         case .timedOut, .noAnswer: nil
         }
     }
 
     /// A status `report_api_key_result` takes: an answer that is not a redirect.
     public var recordableStatus: Int? {
-        if case .answered(let status, _) = self { return status }
-        return nil
+        switch self {
+        case .answered(let status, _): status
+        case .keyRejected: 401
+        case .redirected, .timedOut, .noAnswer: nil
+        }
     }
 
     /// The key answered 2xx.
@@ -33,16 +39,18 @@ public enum ProbeOutcome: Sendable, Equatable {
     /// Nothing is known about the key: the network or the endpoint failed.
     public var isNetworkTrouble: Bool {
         switch self {
-        case .answered: false
+        case .answered, .keyRejected: false
         case .redirected, .timedOut, .noAnswer: true
         }
     }
 
-    init(_ transfer: Transfer, outcome: kc_outcome, code: Int32) {
+    init(_ transfer: Transfer, outcome: kc_outcome, code: Int32, style: APIStyle) {
         switch outcome {
         case KC_ANSWERED:
             let status = transfer.status
-            if (300...399).contains(status) {
+            if style == .google && status == 400 && transfer.bodyHead.contains("API_KEY_INVALID") {
+                self = .keyRejected(status: status, reason: "API_KEY_INVALID")
+            } else if (300...399).contains(status) {
                 self = .redirected(status: status)
             } else {
                 self = .answered(

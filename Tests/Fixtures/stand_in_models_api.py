@@ -6,7 +6,8 @@ CONFIG_JSON (a file) holds:
   answers      key -> behaviour; default_answer for any other key (default "200"). Behaviours:
                "200", "401", any status; "429:30" (Retry-After: 30); "429-date:30" (Retry-After
                as an HTTP date 30 s after the answer's Date header); "slow" (answers after 60 s);
-               "close" (closes the connection without answering); "after:500" (200 after 500 ms more); "redirect" (302 to the same
+               "close" (closes the connection without answering); "after:500" (200 after 500 ms more);
+               "google-invalid" (400 with Google's API_KEY_INVALID body); "redirect" (302 to the same
                path on 127.0.0.2, where a second listener counts what reaches it); "big" (200
                with a 10 MB body, sent over 3 seconds).
   latency_ms   every answer waits this long first (default 0)
@@ -92,6 +93,9 @@ async def answer_requests(reader, writer, listener):
         if behaviour == "redirect":
             scheme = "https" if config.get("cert") else "http"
             await respond(writer, 302, [f"Location: {scheme}://127.0.0.2:{port}{path}"])
+        elif behaviour == "google-invalid":
+            await respond(writer, 400, body=b'{"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.", '
+                          b'"status": "INVALID_ARGUMENT", "details": [{"reason": "API_KEY_INVALID"}]}}')
         elif behaviour == "big":
             # 10 MB, slowly (64 KiB every 20 ms, 3 s in all): a client that reads it all times out.
             size = 10 * 1024 * 1024

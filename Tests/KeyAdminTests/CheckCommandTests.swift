@@ -131,7 +131,7 @@ import Testing
     }
 
     @Test func eachAPIStyleSendsTheKeyInItsOwnHeader() throws {
-        let api = try StandInModelsAPI(answers: [:])
+        let api = try StandInModelsAPI(answers: ["AIzaStyleGoogleInvalid0001": "google-invalid"])
         try TestDatabase.with { (database: TestDatabase) throws in
             try provider(database, "one", keys: ["sk-style-openai-00000001"], at: api.baseURL())
             try provider(database, "two", keys: ["sk-style-anthropic-0000001"], at: api.baseURL(), style: "anthropic")
@@ -145,6 +145,24 @@ import Testing
             let google = try #require(byKey["AIzaStyleGoogle000000001"])
             #expect(google["x-goog-api-key"] == "AIzaStyleGoogle000000001" && google["authorization"] == nil)
             #expect(api.requests.allSatisfy { !$0.path.contains("sk-") && !$0.path.contains("AIza") })
+            // Google answers a bad key with 400 API_KEY_INVALID: a refusal, recorded as a 401;
+            // the same 400 from another API is the request's fault and changes nothing.
+            #expect(try keyadmin(database, ["--add-key", "three", "AIzaStyleGoogleInvalid0001"]).status == 0)
+            #expect(try keyadmin(database, ["--add-key", "one", "AIzaStyleGoogleInvalid0001"]).status == 0)
+            let rejected = try keyadmin(database, ["--check", "three", "--key", "2"])
+            #expect(
+                rejected.status == 5 && rejected.stdout.contains("API_KEY_INVALID: recorded as a 401"),
+                "\(rejected.stdout)")
+            #expect(rejected.stdout.contains("1 key: 0 ok, 1 disabled (401)"), "\(rejected.stdout)")
+            let other = try keyadmin(database, ["--check", "one", "--key", "2"])
+            #expect(other.stdout.contains("1 key: 0 ok, 1 other answer (not the key's fault)"), "\(other.stdout)")
+            let states = try database.values(
+                """
+                SELECT p.provider_name || ' ' || (k.disabled_at IS NOT NULL)::text AS value
+                FROM provider_api_keys AS k JOIN providers AS p ON p.id = k.provider_id
+                WHERE k.api_key = 'AIzaStyleGoogleInvalid0001' ORDER BY 1
+                """)
+            #expect(states == ["one false", "three true"], "\(states)")
         }
     }
 

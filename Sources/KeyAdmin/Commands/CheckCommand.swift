@@ -132,6 +132,9 @@ struct CheckCommand {
         var note: String?
         switch result.outcome {
         case .answered(let code, _): status = String(code)
+        case .keyRejected(let code, let reason):
+            status = String(code)
+            note = "\(reason): recorded as a 401"
         case .redirected(let code):
             status = String(code)
             note = "a redirect, not followed: check the endpoint"
@@ -145,6 +148,7 @@ struct CheckCommand {
         var state = result.stateBefore.words
         if let after = result.stateAfter, after != result.stateBefore { state += " → \(after.words)" }
         if result.revived { state += " (enabled again)" }
+        if case .keyRejected = result.outcome, let note { state += " (\(note))" }
         if result.outcome.recordableStatus == nil {
             state += " (not recorded: \(note ?? "no answer"))"
         } else if result.stateAfter == nil {
@@ -173,6 +177,7 @@ struct CheckCommand {
     private static func outcomeWord(_ outcome: ProbeOutcome) -> String {
         switch outcome {
         case .answered: "answered"
+        case .keyRejected: "key_rejected"
         case .redirected: "redirected"
         case .timedOut: "timed_out"
         case .noAnswer: "no_answer"
