@@ -33,6 +33,8 @@ enum Completions {
     private static let shells = Shell.allCases.map(\.rawValue).joined(separator: " ")
     /// What --state takes, in the short words --help shows.
     private static let states = KeyState.filterWords.joined(separator: " ")
+    /// What --api takes.
+    private static let styles = APIStyle.allCases.map(\.rawValue).joined(separator: " ")
 
     private static var bash: String {
         """
@@ -43,6 +45,7 @@ enum Completions {
                 --file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
                 --completions) COMPREPLY=($(compgen -W "\(shells)" -- "$cur")); return ;;
                 --state) COMPREPLY=($(compgen -W "\(states)" -- "$cur")); return ;;
+                --api) COMPREPLY=($(compgen -W "\(styles)" -- "$cur")); return ;;
             esac
             COMPREPLY=($(compgen -W "\(entries.map(\.spelling).joined(separator: " "))" -- "$cur"))
         }
@@ -58,6 +61,7 @@ enum Completions {
                 case "PATH": ":\(name):_files"
                 case "SHELL": ":\(name):(\(shells))"
                 case "STATE": ":\(name):(\(states))"
+                case "STYLE": ":\(name):(\(styles))"
                 default: ":\(name): "
                 }
             }.joined()
@@ -82,6 +86,7 @@ enum Completions {
             case "PATH"?: line += " -r -F"
             case "SHELL"?: line += " -x -a '\(shells)'"
             case "STATE"?: line += " -x -a '\(states)'"
+            case "STYLE"?: line += " -x -a '\(styles)'"
             case _?: line += " -x"
             case nil: break
             }

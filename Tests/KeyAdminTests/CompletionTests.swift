@@ -26,10 +26,12 @@ import Testing
             set -e; source '\(file.path)'; complete -p keyadmin >/dev/null
             COMP_WORDS=(keyadmin --add-k); COMP_CWORD=1; _keyadmin; echo "${COMPREPLY[@]}"
             COMP_WORDS=(keyadmin --completions z); COMP_CWORD=2; _keyadmin; echo "${COMPREPLY[@]}"
+            COMP_WORDS=(keyadmin --chec); COMP_CWORD=1; _keyadmin; echo "${COMPREPLY[@]}"
+            COMP_WORDS=(keyadmin --set-endpoint x https://h --api an); COMP_CWORD=5; _keyadmin; echo "${COMPREPLY[@]}"
             """,
         ])
         #expect(result.status == 0, "\(result.output)")
-        #expect(result.output == "--add-key\nzsh\n")
+        #expect(result.output == "--add-key\nzsh\n--check\nanthropic\n")
     }
 
     @Test(.enabled(if: installed("zsh"), "zsh is not installed")) func zshLoadsTheScript() throws {

@@ -8,7 +8,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 
-SELECT plan(45);
+SELECT plan(49);
 
 SELECT has_table('public', 'providers', 'the providers table exists');
 SELECT has_table('public', 'provider_api_keys', 'the key table exists');
@@ -70,6 +70,11 @@ SELECT is_empty(
 
 SELECT ok(NOT has_table_privilege('service_role', 'keyadmin.key_events', 'INSERT, UPDATE, DELETE, TRUNCATE'),
           'the service role cannot write, change or delete audit events');
+
+-- Only the owner records that a check ran (keyadmin --check): an API role cannot forge one.
+SELECT ok(NOT has_function_privilege(r, 'keyadmin.record_check(text, jsonb)', 'EXECUTE'),
+          format('%s cannot record a check', r))
+FROM unnest(ARRAY['public', 'anon', 'authenticated', 'service_role']) AS r;
 
 SELECT * FROM finish();
 ROLLBACK;
