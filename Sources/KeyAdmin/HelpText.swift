@@ -40,11 +40,13 @@ enum HelpText {
               keyadmin --delete-key openai 3
               keyadmin --add-key openai - --number 3       # put a deleted key back under its number
               keyadmin --delete-provider openai --yes
+              keyadmin --check openai --revive             # ask OpenAI about every key; enable those that work again
               source <(keyadmin --completions bash)
 
             Exit codes: 0 success, 1 failure, 2 usage or invalid input (nothing changed),
             3 provider, key or usable key not found, 4 busy or timed out (try again),
-            130 interrupted by Ctrl-C (nothing committed).
+            5 --check: some keys answered, not 2xx, 6 --check: some got no answer,
+            130 interrupted by Ctrl-C (nothing committed; --check keeps the answers recorded).
             """
     }
 }

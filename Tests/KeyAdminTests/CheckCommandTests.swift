@@ -285,6 +285,22 @@ import Testing
         }
     }
 
+    @Test(.enabled(if: TerminalSession.isAvailable, "script(1) is not installed"))
+    func aTerminalSeesTheProgressAndThePipeDoesNot() throws {
+        let api = try StandInModelsAPI(answers: [:], defaultAnswer: "503", latencyMilliseconds: 50)
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let keys = (1...12).map { "sk-progress-key-\(String(format: "%08d", $0))" }
+            try provider(database, "standin", keys: keys, at: api.baseURL())
+            let arguments = ["--database-url", database.connectionString, "--check", "standin", "--concurrency", "2"]
+            let session = try TerminalSession.run(arguments, answers: [])
+            #expect(session.status == 5, "\(session.output)")
+            #expect(session.output.contains("\u{1B}[Kchecking standin: 2/12, 2 not ok"), "\(session.output)")
+            #expect(session.output.contains("12 keys: 0 ok, 12 failing (408, 5xx)"))
+            let piped = try keyadmin(database, ["--check", "standin", "--concurrency", "2"])
+            #expect(!piped.stderr.contains("checking standin:") && !piped.stdout.contains("\u{1B}"), "\(piped.stderr)")
+        }
+    }
+
     @Test func certificatesAreVerifiedAgainstTheTrustedAuthorities() throws {
         let api = try StandInModelsAPI(answers: [:], tls: true)
         try TestDatabase.with { (database: TestDatabase) throws in
