@@ -288,6 +288,11 @@ import Testing
             }
             #expect(sticky[0] != nil && Set(sticky).count == 1, "\(sticky)")
             #expect(try run("--history", "--key", "4").stdout.contains("cooldown started"))
+            // --check through the pooler: every batch of answers is a transaction of its own.
+            let api = try StandInModelsAPI(answers: [:])
+            _ = try run("--set-endpoint", "openai", api.baseURL())
+            #expect(try run("--check", "openai", "--concurrency", "64").stdout.contains("1999 keys: 1999 ok\n"))
+            #expect(try run("--list", "--provider", "openai", "--state", "cooling").stdout.contains("no keys"))
             _ = try run("--doctor")
             _ = try run("--list", "--json")
             _ = try run("--delete-provider", "openai", "--yes")
