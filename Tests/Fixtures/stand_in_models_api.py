@@ -50,6 +50,9 @@ async def respond(writer, status, extra=(), body=b'{"data": []}'):
     await writer.drain()
 
 
+in_flight = 0  # requests read and not yet answered, logged with each request
+
+
 async def serve(reader, writer, listener):
     try:
         await answer_requests(reader, writer, listener)
@@ -74,43 +77,56 @@ async def answer_requests(reader, writer, listener):
             name, _, value = line.decode("latin-1").partition(":")
             headers[name.strip().lower()] = value.strip()
         method, path, _ = request_line.decode("latin-1").split(" ", 2)
+        global in_flight
+        in_flight += 1
         if log:
-            log.write(json.dumps({"listener": listener, "method": method, "path": path, "headers": headers}) + "\n")
-        if listener != "127.0.0.1":
-            await respond(writer, 200)
-            continue
-        behaviour = answers.get(key_of(headers), default_answer)
-        if latency:
-            await asyncio.sleep(latency)
-        if behaviour.startswith("after:"):
-            await asyncio.sleep(int(behaviour.split(":")[1]) / 1000)
-            behaviour = "200"
-        if behaviour == "slow":
-            await asyncio.sleep(60)
-        if behaviour == "close":
-            writer.close()
-            return
-        if behaviour == "redirect":
-            scheme = "https" if config.get("cert") else "http"
-            await respond(writer, 302, [f"Location: {scheme}://127.0.0.2:{port}{path}"])
-        elif behaviour == "google-invalid":
-            await respond(writer, 400, body=b'{"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.", '
-                          b'"status": "INVALID_ARGUMENT", "details": [{"reason": "API_KEY_INVALID"}]}}')
-        elif behaviour == "big":
-            # 10 MB, slowly (64 KiB every 20 ms, 3 s in all): a client that reads it all times out.
-            size = 10 * 1024 * 1024
-            writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nContent-Type: application/json\r\n\r\n".encode())
-            for _ in range(size // 65536):
-                writer.write(b"x" * 65536)
-                await writer.drain()
-                await asyncio.sleep(0.02)
-        elif behaviour.startswith("429-date:"):
-            when = email.utils.formatdate(time.time() + int(behaviour.split(":")[1]), usegmt=True)
-            await respond(writer, 429, [f"Retry-After: {when}"])
-        elif behaviour.startswith("429:"):
-            await respond(writer, 429, [f"Retry-After: {behaviour.split(':')[1]}"])
-        else:
-            await respond(writer, int(behaviour), body=b'{"error": "stand-in"}' if behaviour != "200" else b'{"data": []}')
+            log.write(json.dumps({"listener": listener, "method": method, "path": path, "headers": headers,
+                                  "in_flight": in_flight}) + "\n")
+        try:
+            if not await answer(writer, listener, headers, path):
+                return
+        finally:
+            in_flight -= 1
+
+
+async def answer(writer, listener, headers, path):
+    """Answers one request; False when the connection is closed."""
+    if listener != "127.0.0.1":
+        await respond(writer, 200)
+        return True
+    behaviour = answers.get(key_of(headers), default_answer)
+    if latency:
+        await asyncio.sleep(latency)
+    if behaviour.startswith("after:"):
+        await asyncio.sleep(int(behaviour.split(":")[1]) / 1000)
+        behaviour = "200"
+    if behaviour == "slow":
+        await asyncio.sleep(60)
+    if behaviour == "close":
+        writer.close()
+        return False
+    if behaviour == "redirect":
+        scheme = "https" if config.get("cert") else "http"
+        await respond(writer, 302, [f"Location: {scheme}://127.0.0.2:{port}{path}"])
+    elif behaviour == "google-invalid":
+        await respond(writer, 400, body=b'{"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.", '
+                      b'"status": "INVALID_ARGUMENT", "details": [{"reason": "API_KEY_INVALID"}]}}')
+    elif behaviour == "big":
+        # 10 MB, slowly (64 KiB every 20 ms, 3 s in all): a client that reads it all times out.
+        size = 10 * 1024 * 1024
+        writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nContent-Type: application/json\r\n\r\n".encode())
+        for _ in range(size // 65536):
+            writer.write(b"x" * 65536)
+            await writer.drain()
+            await asyncio.sleep(0.02)
+    elif behaviour.startswith("429-date:"):
+        when = email.utils.formatdate(time.time() + int(behaviour.split(":")[1]), usegmt=True)
+        await respond(writer, 429, [f"Retry-After: {when}"])
+    elif behaviour.startswith("429:"):
+        await respond(writer, 429, [f"Retry-After: {behaviour.split(':')[1]}"])
+    else:
+        await respond(writer, int(behaviour), body=b'{"error": "stand-in"}' if behaviour != "200" else b'{"data": []}')
+    return True
 
 
 async def main():

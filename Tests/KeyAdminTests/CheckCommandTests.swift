@@ -243,6 +243,9 @@ import Testing
             let summary = try #require(document["summary"] as? [String: Int])
             #expect(summary["ok"] == 1000 && summary["checked"] == 1000)
             #expect(api.requests.count == 1000 && Set(api.requests.compactMap(\.key)).count == 1000)
+            // 16 at a time by default: never more, and the stand-in did see them together.
+            let most = api.requests.map(\.inFlight).max() ?? 0
+            #expect(most <= 16 && most >= 8, "at most \(most) at a time")
             expectNoKeyShown(run, keys)
         }
     }

@@ -63,6 +63,13 @@ final class StandInModelsAPI {
         let method: String
         let path: String
         let headers: [String: String]
+        /// Requests the stand-in was answering when this one came, this one included.
+        let inFlight: Int
+
+        enum CodingKeys: String, CodingKey {
+            case listener, method, path, headers
+            case inFlight = "in_flight"
+        }
 
         var key: String? {
             if let bearer = headers["authorization"], bearer.hasPrefix("Bearer ") { return String(bearer.dropFirst(7)) }
