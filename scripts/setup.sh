@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up keyadmin on this machine and runs it:
 #   0. refuses at once when the environment names another database than the one it would migrate,
-#   1. installs what is missing (libpq-dev, pkg-config, psql; a PostgreSQL server if one is needed),
+#   1. installs what is missing (libpq-dev, libcurl4-openssl-dev for --check, pkg-config, psql; a PostgreSQL server if one is needed),
 #   2. builds a release binary,
 #   3. if no database is configured (--database-url aside: WORKER_1_DATABASE_URL or DATABASE_URL in the
 #      environment or in .env, or PGHOST/PGDATABASE/PGSERVICE), starts a local PostgreSQL on port
