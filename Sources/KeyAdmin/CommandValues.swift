@@ -160,6 +160,7 @@ struct ParsedModifiers {
         var options = CheckOptions()
         if let text = values[.key] { options.only = try CommandValues.keyNumber(text, usage: command.usage) }
         options.revive = has(.revive)
+        options.recordEveryRefusal = has(.force)
         if let text = values[.concurrency] {
             guard let count = Int(text), CheckOptions.concurrencyRange.contains(count) else {
                 if KeyShape.looksLikeKey(text) {

@@ -66,7 +66,7 @@ enum Modifier: String, CaseIterable {
         case .reason: [.disableKey]
         case .file: [.addBulk]
         case .number: [.addKey]
-        case .force: [.addProvider, .addKey, .addBulk, .updateKey, .setExpiry]
+        case .force: [.addProvider, .addKey, .addBulk, .updateKey, .setExpiry, .check]
         case .dryRun: [.migrate]
         case .yes, .json, .databaseURL, .lockTimeout, .statementTimeout, .actor: nil
         }
@@ -80,7 +80,9 @@ enum Modifier: String, CaseIterable {
         case .reveal: "with --list: show whole keys"
         case .file: "with --add-bulk: read the keys from this file (- is stdin)"
         case .number: "with --add-key: give the key this free number (put a deleted key back)"
-        case .force: "accept an odd key (short, quoted, NAME=value), a name shaped like a key or id, a past expiry"
+        case .force:
+            "accept an odd key (short, quoted, NAME=value), a name shaped like a key or id, a past expiry; "
+                + "--check: record refusals even when every key is refused"
         case .dryRun: "with --migrate: list what would be applied, change nothing"
         case .state: "with --list: only keys available, cooling, disabled or expired"
         case .summary: "with --list: one line per provider with its counts, no keys"

@@ -10,6 +10,8 @@ public struct CheckOptions: Sendable, Equatable {
     public var concurrency = CheckOptions.defaultConcurrency
     /// The longest one request may take, connection included.
     public var timeout = CheckOptions.defaultTimeout
+    /// Record refusals even when every key is refused (see `RefusalGuard`): `--force`.
+    public var recordEveryRefusal = false
 
     /// 16 at a time, 10 seconds each.
     public static let defaultConcurrency = 16
@@ -39,6 +41,8 @@ public struct KeyCheckResult: Sendable {
     public let stateAfter: KeyState?
     /// The key was disabled automatically and is enabled again.
     public let revived: Bool
+    /// A refusal not recorded: every key asked was refused (see `RefusalGuard`).
+    public let withheld: Bool
 }
 
 /// What a check found, counted.
@@ -65,6 +69,10 @@ public struct CheckSummary: Sendable {
     public internal(set) var total = 0
     /// Ctrl-C stopped the check: keys not yet answered were not recorded.
     public internal(set) var interrupted = false
+    /// Refusals not recorded, because no key was anything but refused.
+    public internal(set) var withheld = 0
+    /// The check stopped after the first refusals, with nothing to vouch for the endpoint.
+    public internal(set) var stoppedAfterRefusals = false
 
     /// Answers that were not 2xx, the network's failures aside.
     public var unsuccessfulAnswers: Int { checked - succeeded - noAnswer }
@@ -72,6 +80,10 @@ public struct CheckSummary: Sendable {
     mutating func count(_ result: KeyCheckResult) {
         checked += 1
         if result.revived { revived += 1 }
+        if result.withheld {
+            withheld += 1
+            return
+        }
         guard let status = result.outcome.recordableStatus else {
             noAnswer += 1
             return
@@ -132,27 +144,18 @@ public struct KeyCheck {
         guard let group = TransferGroup() else {
             throw .database("libcurl could not start a transfer group", hint: nil)
         }
-        let caFile = environmentValue("SSL_CERT_FILE")
+        var keys = CandidatePages(check: self)
+        var results = ResultsInOrder()
+        var refusals = RefusalGuard(vouched: options.recordEveryRefusal)
+        var inFlight: [ObjectIdentifier: CheckCandidate] = [:]
         var summary = CheckSummary()
         summary.total = total
-        var launched: [(number: Int, result: KeyCheckResult?)] = []
-        var launchedStart = 0
-        var inFlight: [ObjectIdentifier: CheckCandidate] = [:]
-        var page: [CheckCandidate] = []
-        var pageIndex = 0
-        var lastNumber = 0
-        var pagesExhausted = false
+        let caFile = environmentValue("SSL_CERT_FILE")
 
-        func release() {
-            // Hand out results in number order, as far as every earlier key has its result.
-            while launchedStart < launched.count, let result = launched[launchedStart].result {
-                report(result)
-                launched[launchedStart].result = nil
-                launchedStart += 1
-            }
-            if launchedStart > 1024 {
-                launched.removeFirst(launchedStart)
-                launchedStart = 0
+        func handOut(_ batch: [KeyCheckResult]) {
+            for result in batch {
+                summary.count(result)
+                results.add(result)
             }
         }
 
@@ -161,19 +164,7 @@ public struct KeyCheck {
                 summary.interrupted = true
                 break
             }
-            while group.count < options.concurrency {
-                if pageIndex == page.count {
-                    if pagesExhausted { break }
-                    page = try store.checkCandidates(
-                        of: provider, only: options.only, revive: options.revive, after: lastNumber,
-                        limit: Self.pageSize)
-                    pageIndex = 0
-                    pagesExhausted = page.count < Self.pageSize
-                    if page.isEmpty { break }
-                }
-                let candidate = page[pageIndex]
-                pageIndex += 1
-                lastNumber = candidate.number
+            while group.count < options.concurrency, let candidate = try keys.next() {
                 guard
                     let transfer = Transfer(
                         url: endpoint.probeURL, headerLines: endpoint.style.headers(carrying: candidate.key),
@@ -181,7 +172,7 @@ public struct KeyCheck {
                     group.add(transfer)
                 else { throw .database("libcurl refused a request (out of memory?)", hint: nil) }
                 inFlight[ObjectIdentifier(transfer)] = candidate
-                launched.append((candidate.number, nil))
+                results.launched(candidate.number)
             }
             if group.count == 0 { break }
             group.perform()
@@ -190,50 +181,177 @@ public struct KeyCheck {
                 group.wait(milliseconds: 100)
                 continue
             }
-            var answers: [(candidate: CheckCandidate, outcome: ProbeOutcome, elapsed: Duration)] = []
+            var answers: [Answer] = []
             for (transfer, outcome, code) in ended {
                 guard let candidate = inFlight.removeValue(forKey: ObjectIdentifier(transfer)) else { continue }
-                answers.append(
-                    (
-                        candidate, ProbeOutcome(transfer, outcome: outcome, code: code, style: endpoint.style),
-                        transfer.elapsed
-                    ))
+                let said = ProbeOutcome(transfer, outcome: outcome, code: code, style: endpoint.style)
+                answers.append(Answer(candidate: candidate, outcome: said, elapsed: transfer.elapsed))
             }
-            let recordable = answers.compactMap { answer -> CheckAnswer? in
-                guard let status = answer.outcome.recordableStatus else { return nil }
-                var retryAfter = 0
-                if case .answered(_, let seconds?) = answer.outcome { retryAfter = seconds }
-                return CheckAnswer(
-                    number: answer.candidate.number, key: answer.candidate.key, httpStatus: status,
-                    retryAfterSeconds: retryAfter, revive: answer.candidate.state == .disabled)
-            }
-            let states =
-                recordable.isEmpty
-                ? [:]
-                : try store.recordCheckAnswers(
-                    recordable, for: provider, reviveReason: try OperatorText.reason(Self.reviveReason))
-            for answer in answers {
-                let recorded = states[answer.candidate.number]
-                let result = KeyCheckResult(
-                    number: answer.candidate.number, key: answer.candidate.key, outcome: answer.outcome,
-                    elapsed: answer.elapsed, stateBefore: answer.candidate.state,
-                    stateAfter: answer.outcome.recordableStatus == nil ? answer.candidate.state : recorded?.state,
-                    revived: recorded?.revived ?? false)
-                summary.count(result)
-                if let index = launched[launchedStart...].firstIndex(where: { $0.number == answer.candidate.number }) {
-                    launched[index].result = result
-                }
-            }
-            release()
+            handOut(try record(refusals.admit(answers)))
+            results.release(to: report)
             progress(summary)
+            if refusals.mustStop {
+                summary.stoppedAfterRefusals = true
+                break
+            }
         }
         group.removeAll()
-        if summary.interrupted {
-            // Keys whose requests were dropped have no result; hand out the others in order.
-            launched = launched[launchedStart...].filter { $0.result != nil }
-            launchedStart = 0
-            release()
-        }
+        // Refusals still held: a few are recorded at the end; after a stop, none.
+        let (toRecord, withheld) =
+            summary.interrupted || summary.stoppedAfterRefusals ? ([], refusals.held) : refusals.finish()
+        handOut(try record(toRecord))
+        handOut(withheld.map { $0.result(stateAfter: $0.candidate.state, withheld: true) })
+        // Keys whose requests were dropped (Ctrl-C, a stop) have no result; the others go out in order.
+        results.releaseSkippingMissing(to: report)
+        progress(summary)
         return summary
+    }
+
+    /// Records a batch in one transaction and returns each answer's result.
+    private func record(_ answers: [Answer]) throws(KeyStoreError) -> [KeyCheckResult] {
+        guard !answers.isEmpty else { return [] }
+        let recordable = answers.compactMap { answer -> CheckAnswer? in
+            guard let status = answer.outcome.recordableStatus else { return nil }
+            var retryAfter = 0
+            if case .answered(_, let seconds?) = answer.outcome { retryAfter = seconds }
+            return CheckAnswer(
+                number: answer.candidate.number, key: answer.candidate.key, httpStatus: status,
+                retryAfterSeconds: retryAfter, revive: answer.candidate.state == .disabled)
+        }
+        let states =
+            recordable.isEmpty
+            ? [:]
+            : try store.recordCheckAnswers(
+                recordable, for: provider, reviveReason: try OperatorText.reason(Self.reviveReason))
+        return answers.map { answer in
+            let recorded = states[answer.candidate.number]
+            return answer.result(
+                stateAfter: answer.outcome.recordableStatus == nil ? answer.candidate.state : recorded?.state,
+                revived: recorded?.revived ?? false)
+        }
+    }
+}
+
+/// A key and what its provider said about it, before it is recorded.
+struct Answer {
+    let candidate: CheckCandidate
+    let outcome: ProbeOutcome
+    let elapsed: Duration
+
+    func result(stateAfter: KeyState?, revived: Bool = false, withheld: Bool = false) -> KeyCheckResult {
+        KeyCheckResult(
+            number: candidate.number, key: candidate.key, outcome: outcome, elapsed: elapsed,
+            stateBefore: candidate.state, stateAfter: stateAfter, revived: revived, withheld: withheld)
+    }
+}
+
+/// The keys to ask about, read a page at a time in number order (keyset pagination: no cursor
+/// held across transactions, so a pooler in transaction mode is fine).
+private struct CandidatePages {
+    let check: KeyCheck
+    private var page: [CheckCandidate] = []
+    private var index = 0
+    private var lastNumber = 0
+    private var exhausted = false
+
+    init(check: KeyCheck) { self.check = check }
+
+    mutating func next() throws(KeyStoreError) -> CheckCandidate? {
+        if index == page.count {
+            if exhausted { return nil }
+            page = try check.store.checkCandidates(
+                of: check.provider, only: check.options.only, revive: check.options.revive, after: lastNumber,
+                limit: KeyCheck.pageSize)
+            index = 0
+            exhausted = page.count < KeyCheck.pageSize
+            if page.isEmpty { return nil }
+        }
+        let candidate = page[index]
+        index += 1
+        lastNumber = candidate.number
+        return candidate
+    }
+}
+
+/// Results handed out in the order the keys were asked about (number order), each as soon as
+/// every earlier key has its own: answers arrive in any order.
+private struct ResultsInOrder {
+    private var slots: [(number: Int, result: KeyCheckResult?)] = []
+    private var start = 0
+
+    mutating func launched(_ number: Int) { slots.append((number, nil)) }
+
+    mutating func add(_ result: KeyCheckResult) {
+        if let index = slots[start...].firstIndex(where: { $0.number == result.number }) {
+            slots[index].result = result
+        }
+    }
+
+    mutating func release(to report: (KeyCheckResult) -> Void) {
+        while start < slots.count, let result = slots[start].result {
+            report(result)
+            slots[start].result = nil
+            start += 1
+        }
+        if start > 1024 {
+            slots.removeFirst(start)
+            start = 0
+        }
+    }
+
+    /// At the end: keys without a result (requests dropped) are passed over.
+    mutating func releaseSkippingMissing(to report: (KeyCheckResult) -> Void) {
+        slots = slots[start...].filter { $0.result != nil }
+        start = 0
+        release(to: report)
+    }
+}
+
+/// Refusals (401, 402, 403) of enabled keys are held back until an answer shows that the
+/// endpoint knows the keys (a 2xx or a 429): a wrong endpoint, or a provider's outage that
+/// answers 401 to everyone, must not disable a whole pool. When the first 32 such refusals come
+/// with nothing to vouch for the endpoint, the check stops and records none of them; a pool
+/// with fewer than 3 keys refused is recorded as it is. `recordEveryRefusal` (`--force`) turns
+/// this off.
+struct RefusalGuard {
+    private(set) var vouched: Bool
+    private(set) var held: [Answer] = []
+
+    /// Refusals held before the check stops.
+    static let window = 32
+    /// Fewer refusals than this, in a pool with no other answer, are recorded.
+    static let minimum = 3
+
+    init(vouched: Bool) { self.vouched = vouched }
+
+    /// What of `batch` to record now (and the refusals held so far, once an answer vouches).
+    mutating func admit(_ batch: [Answer]) -> [Answer] {
+        if !vouched, batch.contains(where: Self.vouches) { vouched = true }
+        if vouched {
+            defer { held = [] }
+            return held + batch
+        }
+        var now: [Answer] = []
+        for answer in batch {
+            if Self.wouldDisable(answer) { held.append(answer) } else { now.append(answer) }
+        }
+        return now
+    }
+
+    var mustStop: Bool { !vouched && held.count >= Self.window }
+
+    /// At the end: a few refusals are recorded, more are withheld.
+    mutating func finish() -> (record: [Answer], withheld: [Answer]) {
+        defer { held = [] }
+        return held.count < Self.minimum ? (held, []) : ([], held)
+    }
+
+    static func vouches(_ answer: Answer) -> Bool {
+        answer.outcome.isSuccess || answer.outcome.recordableStatus == 429
+    }
+
+    static func wouldDisable(_ answer: Answer) -> Bool {
+        guard answer.candidate.state != .disabled, let status = answer.outcome.recordableStatus else { return false }
+        return (401...403).contains(status)
     }
 }

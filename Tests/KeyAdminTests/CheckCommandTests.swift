@@ -205,6 +205,59 @@ import Testing
         }
     }
 
+    /// A wrong endpoint (or an account out of credit) refuses every key: that must not disable
+    /// the whole pool unless the operator says so.
+    @Test func aPoolRefusedWholeIsNotDisabledWithoutForce() throws {
+        let api = try StandInModelsAPI(answers: [:], defaultAnswer: "401")
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let keys = (1...5).map { "sk-refused-pool-\(String(format: "%08d", $0))" }
+            try provider(database, "standin", keys: keys, at: api.baseURL())
+            let held = try keyadmin(database, ["--check", "standin"])
+            #expect(held.status == 5, "\(held.stderr)")
+            #expect(held.stderr.contains("every key asked was refused (5), so none was disabled"), "\(held.stderr)")
+            #expect(held.stdout.contains("5 keys: 0 ok, 5 refused, not recorded\n"), "\(held.stdout)")
+            #expect(held.stdout.contains("(not recorded: every key asked was refused)"))
+            #expect(
+                try database.integer(
+                    "SELECT count(*)::integer AS value FROM provider_api_keys WHERE disabled_at IS NOT NULL") == 0)
+            let forced = try keyadmin(database, ["--check", "standin", "--force"])
+            #expect(forced.status == 5 && forced.stdout.contains("5 keys: 0 ok, 5 disabled (401)"), "\(forced.stdout)")
+            #expect(
+                try database.integer(
+                    "SELECT count(*)::integer AS value FROM provider_api_keys WHERE disabled_at IS NOT NULL") == 5)
+        }
+    }
+
+    @Test func refusalsHeldUntilAKeyWorksAreRecordedThen() throws {
+        let keys = (1...40).map { "sk-held-refusal-\(String(format: "%08d", $0))" }
+        // The first 20 keys are refused at once; the others work, 200 ms later.
+        let answers = Dictionary(uniqueKeysWithValues: keys.prefix(20).map { ($0, "401") })
+        let api = try StandInModelsAPI(answers: answers, defaultAnswer: "after:200")
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try provider(database, "standin", keys: keys, at: api.baseURL())
+            let run = try keyadmin(database, ["--check", "standin"])
+            #expect(run.status == 5 && run.stdout.contains("40 keys: 20 ok, 20 disabled (401)\n"), "\(run.stdout)")
+            #expect(
+                try database.integer(
+                    "SELECT count(*)::integer AS value FROM provider_api_keys WHERE disabled_at IS NOT NULL") == 20)
+        }
+    }
+
+    @Test func aPoolRefusedFromTheStartStopsEarly() throws {
+        let api = try StandInModelsAPI(answers: [:], defaultAnswer: "401")
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let keys = (1...200).map { "sk-refused-early-\(String(format: "%08d", $0))" }
+            try provider(database, "standin", keys: keys, at: api.baseURL())
+            let run = try keyadmin(database, ["--check", "standin"])
+            #expect(run.status == 5 && run.stdout.contains("keys asked were all refused"), "\(run.stdout)")
+            // The first 32 refusals, and at most the 16 requests in flight then.
+            #expect(api.requests.count < 32 + 16, "\(api.requests.count) keys were sent")
+            #expect(
+                try database.integer(
+                    "SELECT count(*)::integer AS value FROM provider_api_keys WHERE disabled_at IS NOT NULL") == 0)
+        }
+    }
+
     @Test func keyChecksOneKeyAndSaysWhyItCannot() throws {
         let api = try StandInModelsAPI(answers: [:])
         try TestDatabase.with { (database: TestDatabase) throws in

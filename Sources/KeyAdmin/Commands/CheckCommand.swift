@@ -102,6 +102,7 @@ struct CheckCommand {
             json.name("summary")
             json.value(.object(Self.counts(summary).map { JSONMember($0.name, .number($0.value)) }))
             json.member("interrupted", flag: summary.interrupted)
+            json.member("stopped_after_refusals", flag: summary.stoppedAfterRefusals)
             json.name("not_checked")
             json.value(
                 .object([
@@ -149,7 +150,9 @@ struct CheckCommand {
         if let after = result.stateAfter, after != result.stateBefore { state += " → \(after.words)" }
         if result.revived { state += " (enabled again)" }
         if case .keyRejected = result.outcome, let note { state += " (\(note))" }
-        if result.outcome.recordableStatus == nil {
+        if result.withheld {
+            state += " (not recorded: every key asked was refused)"
+        } else if result.outcome.recordableStatus == nil {
             state += " (not recorded: \(note ?? "no answer"))"
         } else if result.stateAfter == nil {
             state += " (not recorded: the key was deleted or replaced during the check)"
@@ -169,7 +172,8 @@ struct CheckCommand {
         json.member("milliseconds", number: result.elapsed.wholeMilliseconds)
         json.member("state_before", result.stateBefore.rawValue)
         json.member("state_after", result.stateAfter?.rawValue)
-        json.member("recorded", flag: result.outcome.recordableStatus != nil && result.stateAfter != nil)
+        json.member(
+            "recorded", flag: result.outcome.recordableStatus != nil && result.stateAfter != nil && !result.withheld)
         json.member("revived", flag: result.revived)
         json.endObject()
     }
@@ -203,10 +207,13 @@ struct CheckCommand {
             parts.append(
                 "\(summary.otherStatus) other answer\(summary.otherStatus == 1 ? "" : "s") (not the key's fault)")
         }
+        if summary.withheld > 0 { parts.append("\(summary.withheld) refused, not recorded") }
         if summary.noAnswer > 0 { parts.append("\(summary.noAnswer) no answer") }
         if summary.revived > 0 { parts.append("\(summary.revived) enabled again") }
         var line = "\(summary.checked) key\(summary.checked == 1 ? "" : "s"): " + parts.joined(separator: ", ")
-        if summary.interrupted {
+        if summary.stoppedAfterRefusals {
+            line += "; stopped: the first \(summary.withheld) keys asked were all refused"
+        } else if summary.interrupted {
             line += "; stopped after \(summary.checked) of \(summary.total): these answers are recorded, no other"
         }
         return line
@@ -218,7 +225,8 @@ struct CheckCommand {
             ("disabled", summary.disabledByStatus.values.reduce(0, +)),
             ("still_refused", summary.stillRefusedByStatus.values.reduce(0, +)),
             ("cooling_down", summary.rateLimited), ("failing", summary.failed), ("other_status", summary.otherStatus),
-            ("no_answer", summary.noAnswer), ("revived", summary.revived), ("total", summary.total),
+            ("no_answer", summary.noAnswer), ("revived", summary.revived), ("withheld", summary.withheld),
+            ("total", summary.total),
         ]
     }
 
@@ -237,6 +245,13 @@ struct CheckCommand {
             return CommandFailure(
                 message: "interrupted: \(summary.checked) of \(summary.total) keys checked; their answers are recorded",
                 hint: nil, status: interruptSignal() == 15 ? .terminated : .interrupted)
+        }
+        if summary.withheld > 0 {
+            return CommandFailure(
+                message: "every key asked was refused (\(summary.withheld)), so none was disabled: "
+                    + "is the endpoint right, or is the account out of credit?",
+                hint: "keyadmin --set-endpoint fixes the endpoint; --force records the refusals",
+                status: .keysFailedCheck)
         }
         if summary.noAnswer > 0 {
             return CommandFailure(
