@@ -218,7 +218,7 @@ import Testing
         #expect(usageError(["--list", "--file", "keys.txt"]) == "--file goes with --add-bulk, not with --list")
         #expect(
             usageError(["--list", "--force"])
-                == "--force goes with --add-provider, --add-key, --add-bulk, --update-key or --set-expiry, not with --list"
+                == "--force goes with --add-provider, --add-key, --add-bulk, --update-key, --set-expiry or --check, not with --list"
         )
     }
 
