@@ -131,6 +131,12 @@ public struct KeyCheck {
     /// The reason a key enabled by `--revive` carries in the history.
     static let reviveReason = "keyadmin --check: the provider accepted the key (HTTP 2xx)"
 
+    /// Loads libcurl, or says what to install: call it before printing anything, so that a
+    /// machine without libcurl gets one line.
+    public static func loadTransport() throws(KeyStoreError) {
+        try LibCurl.load()
+    }
+
     /// Runs the check. `shouldStop` is asked between steps (Ctrl-C); answers already received
     /// are recorded, requests in flight are dropped. `progress` gets the summary so far, after
     /// every batch; `report` each key's result, in number order.

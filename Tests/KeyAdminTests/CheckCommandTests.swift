@@ -258,6 +258,39 @@ import Testing
         }
     }
 
+    /// Whether this process may hide files in a mount namespace of its own (root, `unshare -m`).
+    static var mountNamespaces: Bool {
+        getuid() == 0 && (try? runTool(["unshare", "-m", "true"]).status) == 0
+    }
+
+    /// A machine without libcurl: every other command runs, and --check says what to install.
+    @Test(.enabled(if: mountNamespaces, "needs root and unshare -m"))
+    func withoutLibcurlOnlyCheckStopsAndSaysWhatToInstall() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try provider(database, "openai", keys: ["sk-no-curl-key-00000001"], at: "https://api.openai.com/v1")
+            // Every libcurl the loader knows is hidden behind an empty file, in this namespace only.
+            let script = """
+                for library in $(ldconfig -p | awk '/libcurl/ { print $NF }'); do
+                    mount --bind /dev/null "$(readlink -f "$library")"
+                done
+                "$0" --database-url "$1" --get-key openai 1
+                "$0" --database-url "$1" --check openai
+                echo "status $?"
+                """
+            let run = try runTool(
+                ["unshare", "-m", "sh", "-c", script, KeyAdminProcess.executable.path, database.connectionString],
+                environment: ChildEnvironment.make(["KEYADMIN_ACTOR": "ops@test"]))
+            #expect(run.output.hasPrefix("sk-no-curl-key-00000001\n"), "\(run.output)")
+            #expect(
+                run.output.contains(
+                    "error: --check needs libcurl: libcurl is not installed (install it: apt-get install libcurl4"),
+                "\(run.output)")
+            #expect(run.output.hasSuffix("status 1\n"), "\(run.output)")
+            // One line: nothing of the check is printed before it.
+            #expect(!run.output.contains("checking"), "\(run.output)")
+        }
+    }
+
     @Test func keyChecksOneKeyAndSaysWhyItCannot() throws {
         let api = try StandInModelsAPI(answers: [:])
         try TestDatabase.with { (database: TestDatabase) throws in

@@ -30,6 +30,7 @@ struct CheckCommand {
                 "provider \(name) has no endpoint for --check (no built-in one for that name)",
                 hint: "keyadmin --set-endpoint \(name) https://... [--api openai|anthropic|google]")
         }
+        try KeyCheck.loadTransport()
         let plan = try context.store.checkPlan(of: name, only: options.only, revive: options.revive)
         if plan.candidates == 0 { try refuseEmpty(plan) }
         let verdict = Verdict()
