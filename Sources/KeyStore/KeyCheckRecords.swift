@@ -111,44 +111,44 @@ extension KeyStore {
     ) throws(KeyStoreError) -> [Int: (state: KeyState, revived: Bool)] {
         let sorted = answers.sorted { $0.number < $1.number }
         let revivals = sorted.filter { $0.revive && (200...299).contains($0.httpStatus) }
+        let report: Query = """
+            SELECT a.number, public.report_api_key_result(\(name.rawValue), a.api_key, a.status, a.retry) AS state
+            FROM unnest(\(sorted.map(\.number))::integer[], \(sorted.map(\.key.revealed))::text[],
+                        \(sorted.map(\.httpStatus))::integer[], \(sorted.map(\.retryAfterSeconds))::integer[])
+                 AS a(number, api_key, status, retry)
+            """
+        // Only a key still disabled automatically, and still this key: an operator's disable
+        // since the probe wins. Enabled before the report, which then clears its failures.
+        let revive: [Query] =
+            revivals.isEmpty
+            ? []
+            : [
+                "SELECT set_config('keyadmin.reason', \(reviveReason.rawValue), true)",
+                """
+                UPDATE public.provider_api_keys AS k
+                SET disabled_at = NULL, disabled_automatically = false, disabled_reason = NULL, disabled_by = NULL
+                FROM public.providers AS p,
+                     unnest(\(revivals.map(\.number))::integer[], \(revivals.map(\.key.revealed))::text[])
+                         AS a(number, api_key)
+                WHERE p.provider_name = \(name.rawValue) AND k.provider_id = p.id
+                  AND k.key_number = a.number AND k.api_key = a.api_key
+                  AND k.disabled_at IS NOT NULL AND k.disabled_automatically
+                RETURNING k.key_number
+                """,
+            ]
         return try translatingErrors(provider: name) {
-            try connection.withTransaction { transaction in
-                var revived = Set<Int>()
-                if !revivals.isEmpty {
-                    _ = try transaction.query(
-                        "SELECT set_config('keyadmin.reason', \(reviveReason.rawValue), true)",
-                        step: "naming the reason")
-                    // Only a key still disabled automatically, and still this key: an operator's
-                    // disable since the probe wins.
-                    let enabled = try transaction.query(
-                        """
-                        UPDATE public.provider_api_keys AS k
-                        SET disabled_at = NULL, disabled_automatically = false, disabled_reason = NULL, disabled_by = NULL
-                        FROM public.providers AS p,
-                             unnest(\(revivals.map(\.number))::integer[], \(revivals.map(\.key.revealed))::text[])
-                                 AS a(number, api_key)
-                        WHERE p.provider_name = \(name.rawValue) AND k.provider_id = p.id
-                          AND k.key_number = a.number AND k.api_key = a.api_key
-                          AND k.disabled_at IS NOT NULL AND k.disabled_automatically
-                        RETURNING k.key_number
-                        """, step: "enabling the keys that answered")
-                    revived = Set(try enabled.rows.map { try $0.decode("key_number", as: Int.self) })
-                }
-                let reported = try transaction.query(
-                    """
-                    SELECT a.number, public.report_api_key_result(\(name.rawValue), a.api_key, a.status, a.retry) AS state
-                    FROM unnest(\(sorted.map(\.number))::integer[], \(sorted.map(\.key.revealed))::text[],
-                                \(sorted.map(\.httpStatus))::integer[], \(sorted.map(\.retryAfterSeconds))::integer[])
-                         AS a(number, api_key, status, retry)
-                    """, step: "recording the answers")
-                var states: [Int: (state: KeyState, revived: Bool)] = [:]
-                for row in reported.rows {
-                    let number: Int = try row.decode("number")
-                    guard let state = KeyState(rawValue: try row.decodeIfPresent("state") ?? "") else { continue }
-                    states[number] = (state, revived.contains(number))
-                }
-                return states
+            // One round trip for the whole batch: over a hosted database's latency, round trips
+            // are what a check's recording costs (docs/performance.md).
+            let results = try connection.transactionInOneRoundTrip(revive + [report], step: "recording the answers")
+            let revived = Set(
+                try (revive.isEmpty ? [] : results[1].rows).map { try $0.decode("key_number", as: Int.self) })
+            var states: [Int: (state: KeyState, revived: Bool)] = [:]
+            for row in results[results.count - 1].rows {
+                let number: Int = try row.decode("number")
+                guard let state = KeyState(rawValue: try row.decodeIfPresent("state") ?? "") else { continue }
+                states[number] = (state, revived.contains(number))
             }
+            return states
         }
     }
 

@@ -95,6 +95,40 @@ extension Connection {
         return value
     }
 
+    /// Runs `statements` as one transaction in one round trip: BEGIN, the settings (as
+    /// `withTransaction` sets them), the statements and COMMIT go in one pipeline. For a
+    /// transaction whose statements do not need each other's results, over a connection where
+    /// each round trip costs (a hosted database). After a failure nothing is committed: the
+    /// statements after it are skipped, COMMIT with them, and the transaction is rolled back.
+    /// Returns each statement's result.
+    public func transactionInOneRoundTrip(
+        _ statements: [Query], _ options: TransactionOptions = TransactionOptions(), step: String
+    ) throws -> [QueryResult] {
+        let lockTimeout = (options.lockTimeout ?? settings.lockTimeout).wholeMilliseconds
+        let statementTimeout = settings.statementTimeout.wholeMilliseconds
+        let opening = [
+            Self.beginStatement(options),
+            Self.settingsStatement(
+                [("lock_timeout", String(lockTimeout)), ("statement_timeout", String(statementTimeout))]
+                    + settings.transactionSettings),
+        ]
+        do {
+            let results = try pipeline(opening + statements + ["COMMIT"], step: step)
+            guard results.count == opening.count + statements.count + 1 else {
+                throw PGError(.unexpectedResult, step: step, message: "a statement of the transaction had no result")
+            }
+            return Array(results[opening.count..<(opening.count + statements.count)])
+        } catch let error as PGError where error.kind == .connectionLost || error.kind == .timedOut {
+            // COMMIT was sent with the rest: it may have reached the server.
+            throw PGError(
+                .commitOutcomeUnknown, step: step,
+                message: "\(error.message); the change may or may not have been saved", sqlState: error.sqlState)
+        } catch {
+            rollBackQuietly()
+            throw error
+        }
+    }
+
     private func rollBackQuietly() {
         // A broken connection rolls back by itself when the server notices it is gone.
         _ = try? query("ROLLBACK", step: "rolling back")

@@ -60,6 +60,39 @@ import Testing
         }
     }
 
+    /// BEGIN, the settings, the statements and COMMIT in one pipeline: all of it or none.
+    @Test func aTransactionInOneRoundTripIsAllOrNothingWithItsSettings() throws {
+        try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
+            var settings = database.settings(statementTimeout: .milliseconds(4500), lockTimeout: .milliseconds(700))
+            settings.transactionSettings = [("keyadmin.actor", "tester")]
+            let connection = try Connection(settings: settings)
+            try connection.query("CREATE TABLE t (n int CHECK (n < 10))", step: "setup")
+            let results = try connection.transactionInOneRoundTrip(
+                [
+                    "INSERT INTO t VALUES (\(1)), (\(2))",
+                    """
+                    SELECT current_setting('statement_timeout') || ' ' || current_setting('lock_timeout') || ' '
+                           || current_setting('keyadmin.actor') AS value
+                    """,
+                ], step: "kept")
+            #expect(results.count == 2)
+            #expect(try results[1].singleRow().decode("value", as: String.self) == "4500ms 700ms tester")
+            #expect {
+                try connection.transactionInOneRoundTrip(
+                    ["INSERT INTO t VALUES (3)", "INSERT INTO t VALUES (30)", "INSERT INTO t VALUES (4)"],
+                    step: "dropped")
+            } throws: { error in
+                (error as? PGError)?.sqlState?.rawValue == "23514"
+            }
+            #expect(try database.values("SELECT n::text AS value FROM t ORDER BY n") == ["1", "2"])
+            // The connection is usable again, outside any transaction, its settings gone.
+            let after: String = try connection.query(
+                "SELECT coalesce(current_setting('keyadmin.actor', true), '') || '|' AS value", step: "after"
+            ).singleRow().decode("value")
+            #expect(after == "|")
+        }
+    }
+
     @Test func statementTimeoutCancelsALongStatement() throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let connection = try Connection(settings: database.settings(statementTimeout: .milliseconds(300)))
