@@ -10,7 +10,12 @@ struct CommandValues {
     private mutating func next() -> String { remaining.popFirst() ?? "" }
 
     mutating func provider() throws(UsageError) -> ProviderName {
-        do { return try ProviderName(validating: next()) } catch {
+        let text = next()
+        if text.contains("://") {
+            throw UsageError(
+                "that looks like a URL, not a provider name: check the order of the arguments", usage: command.usage)
+        }
+        do { return try ProviderName(validating: text) } catch {
             throw UsageError(error.oneLine, usage: command.usage)
         }
     }

@@ -423,6 +423,8 @@ import Testing
                 #expect(run.status == 2 && run.stderr.contains(message), "\(url): \(run.stderr)")
                 #expect(!run.stderr.contains("abcdefghijklmnop") && !run.stderr.contains("secret"))
             }
+            let swapped = try keyadmin(database, ["--set-endpoint", "https://llm.example.com/v1", "inhouse"])
+            #expect(swapped.status == 2 && swapped.stderr.contains("that looks like a URL, not a provider name"))
             let style = try keyadmin(
                 database, ["--set-endpoint", "inhouse", "https://llm.example.com/v1", "--api", "cohere"])
             #expect(style.status == 2 && style.stderr.contains("openai, anthropic or google"))

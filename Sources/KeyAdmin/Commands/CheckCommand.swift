@@ -119,7 +119,7 @@ struct CheckCommand {
             try context.store.recordCheck(
                 of: name, probeURL: endpoint.probeURL, interrupted: summary.interrupted, counts: Self.counts(summary))
         }
-        verdict.failure = Self.failure(summary)
+        verdict.failure = Self.failure(summary, shown: json == nil ? "the table" : "keys")
     }
 
     // MARK: - What is shown
@@ -241,7 +241,8 @@ struct CheckCommand {
         return parts.isEmpty ? nil : parts.joined(separator: ", ")
     }
 
-    private static func failure(_ summary: CheckSummary) -> CommandFailure? {
+    /// `shown`: where the answers are, "the table" or (`--json`) "keys".
+    private static func failure(_ summary: CheckSummary, shown: String) -> CommandFailure? {
         if summary.interrupted {
             return CommandFailure(
                 message: "interrupted: \(summary.checked) of \(summary.total) keys checked; their answers are recorded",
@@ -257,12 +258,12 @@ struct CheckCommand {
         if summary.noAnswer > 0 {
             return CommandFailure(
                 message: "\(summary.noAnswer) of \(summary.checked) keys got no answer; nothing is known about them",
-                hint: "see the table; check the endpoint and the network, or raise --timeout", status: .checkIncomplete)
+                hint: "see \(shown); check the endpoint and the network, or raise --timeout", status: .checkIncomplete)
         }
         if summary.unsuccessfulAnswers > 0 {
             return CommandFailure(
                 message: "\(summary.unsuccessfulAnswers) of \(summary.checked) keys did not answer 2xx",
-                hint: "see the table; the pool now reflects the answers", status: .keysFailedCheck)
+                hint: "see \(shown); the pool now reflects the answers", status: .keysFailedCheck)
         }
         return nil
     }
