@@ -374,6 +374,40 @@ import Testing
         }
     }
 
+    /// The server drops the connection mid-check: the check stops with one line, and what it
+    /// printed was recorded (the batch under way when it broke may or may not be, as it says).
+    @Test func aConnectionLostMidCheckStopsWithWhatWasRecorded() throws {
+        let api = try StandInModelsAPI(answers: [:], defaultAnswer: "503", latencyMilliseconds: 100)
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let keys = (1...200).map { "sk-dropped-key-\(String(format: "%010d", $0))" }
+            try provider(database, "standin", keys: keys, at: api.baseURL())
+            let check = try RunningKeyAdmin([
+                "--database-url", database.connectionString, "--check", "standin", "--concurrency", "4",
+            ])
+            var recorded = 0
+            for _ in 0..<500 where recorded < 8 {
+                recorded =
+                    try database.integer(
+                        "SELECT count(*)::integer AS value FROM provider_api_keys WHERE consecutive_failures > 0") ?? 0
+                usleep(10_000)
+            }
+            _ = try database.values(
+                """
+                SELECT pg_terminate_backend(pid)::text AS value FROM pg_stat_activity
+                WHERE datname = current_database() AND application_name = 'keyadmin'
+                """)
+            let run = check.wait()
+            #expect(run.status == 1, "\(run.stderr)")
+            #expect(run.stderr.contains("may or may not have been saved"), "\(run.stderr)")
+            #expect(run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+            let rows = run.stdout.split(separator: "\n").filter { $0.contains(" 503 ") }.count
+            let stored =
+                try database.integer(
+                    "SELECT count(*)::integer AS value FROM provider_api_keys WHERE consecutive_failures > 0") ?? -1
+            #expect(stored >= rows && stored <= rows + 4 && stored < 200, "\(stored) recorded, \(rows) shown")
+        }
+    }
+
     @Test(.enabled(if: TerminalSession.isAvailable, "script(1) is not installed"))
     func aTerminalSeesTheProgressAndThePipeDoesNot() throws {
         let api = try StandInModelsAPI(answers: [:], defaultAnswer: "503", latencyMilliseconds: 50)
