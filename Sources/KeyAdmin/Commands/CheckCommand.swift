@@ -2,14 +2,14 @@ import KeyCheck
 import KeyStore
 import Postgres
 
-/// `--check PROVIDER [--key NUM] [--revive] [--concurrency N] [--timeout SECONDS]`: asks the
-/// provider about each key and records the answers, a line per key as they come:
+/// `--check PROVIDER [--key NUM] [--revive] [--force] [--concurrency N] [--timeout SECONDS]`:
+/// asks the provider about each key and records the answers, a line per key as they come:
 ///
 ///     checking 3 keys of openai at https://api.openai.com/v1/models: 16 at a time, 10 s each
-///        #  key           status     ms  state
-///        1  sk-pr…a1b2    200        53  available
-///        2  sk-pr…c3d4    401        48  available → disabled
-///        3  sk-pr…e5f6    429        51  available → cooling down
+///          #  key           status        ms  state
+///         #1  sk-pr…a1b2    200           53  available
+///         #2  sk-pr…c3d4    401           48  available → disabled
+///         #3  sk-pr…e5f6    429           51  available → cooling down
 ///     3 keys: 1 ok, 1 disabled (401), 1 cooling down (429)
 ///
 /// Exit 0 when every key answered 2xx, 5 when some answered otherwise, 6 when some got no
