@@ -156,3 +156,8 @@ func interruptSignal() -> Int32? {
     let received = interruptReceived.load(ordering: .relaxed)
     return received == 0 ? nil : received
 }
+
+/// The exit status for the signal `stopOnInterrupt()` noted: 130 for Ctrl-C, 143 for SIGTERM.
+func interruptedStatus() -> ExitStatus {
+    interruptSignal() == SIGTERM ? .terminated : .interrupted
+}

@@ -246,7 +246,7 @@ struct CheckCommand {
         if summary.interrupted {
             return CommandFailure(
                 message: "interrupted: \(summary.checked) of \(summary.total) keys checked; their answers are recorded",
-                hint: nil, status: interruptSignal() == 15 ? .terminated : .interrupted)
+                hint: nil, status: interruptedStatus())
         }
         if summary.withheld > 0 {
             return CommandFailure(
