@@ -139,9 +139,10 @@ extension KeyStore {
         return try translatingErrors(provider: name) {
             // One round trip for the whole batch: over a hosted database's latency, round trips
             // are what a check's recording costs (docs/performance.md).
-            let results = try connection.transactionInOneRoundTrip(revive + [report], step: "recording the answers")
+            let results = try connection.transactionInOneRoundTrip(
+                [Self.asTheCheck] + revive + [report], step: "recording the answers")
             let revived = Set(
-                try (revive.isEmpty ? [] : results[1].rows).map { try $0.decode("key_number", as: Int.self) })
+                try (revive.isEmpty ? [] : results[2].rows).map { try $0.decode("key_number", as: Int.self) })
             var states: [Int: (state: KeyState, revived: Bool)] = [:]
             for row in results[results.count - 1].rows {
                 let number: Int = try row.decode("number")
@@ -152,6 +153,10 @@ extension KeyStore {
         }
     }
 
+    /// The check's transactions say so in their events' `application_name` (the audit triggers
+    /// read it): a key disabled by a check is told apart from one a backend's report disabled.
+    static let asTheCheck: Query = "SELECT set_config('application_name', 'keyadmin --check', true)"
+
     /// Records that a check ran, by whom, what it asked and what it found (`counts`, never a
     /// key), as one `provider_checked` event.
     public func recordCheck(
@@ -159,7 +164,8 @@ extension KeyStore {
     ) throws(KeyStoreError) {
         try translatingErrors(provider: name) {
             _ = try connection.withTransaction { transaction in
-                try transaction.query(
+                try transaction.query(Self.asTheCheck, step: "naming the check")
+                return try transaction.query(
                     """
                     SELECT keyadmin.record_check(\(name.rawValue),
                         jsonb_build_object('probe_url', \(probeURL)::text, 'interrupted', \(interrupted)::boolean)

@@ -86,13 +86,13 @@ import Testing
             // Who checked and what changed: the disables carry the actor; the check is an event.
             let events = try database.values(
                 """
-                SELECT action || ' ' || coalesce(key_number::text, '-') || ' ' || actor AS value
+                SELECT action || ' ' || coalesce(key_number::text, '-') || ' ' || actor || ' ' || application_name AS value
                 FROM keyadmin.key_events WHERE action IN ('key_disabled_automatically', 'provider_checked')
                 ORDER BY id
                 """)
             #expect(events.filter { $0?.hasPrefix("key_disabled_automatically") == true }.count == 3)
-            #expect(events.allSatisfy { $0?.hasSuffix(" ops@test") == true }, "\(events)")
-            #expect(events.last == "provider_checked - ops@test")
+            #expect(events.allSatisfy { $0?.hasSuffix(" ops@test keyadmin --check") == true }, "\(events)")
+            #expect(events.last == "provider_checked - ops@test keyadmin --check")
             let history = try keyadmin(database, ["--history", "--limit", "1"])
             #expect(
                 history.stdout.contains(
