@@ -47,4 +47,6 @@ public enum DoctorFix: Sendable, Equatable {
     case inspectKeys(provider: String, state: KeyState?)
     /// Replace the keys that expire soon, or move their expiry.
     case replaceExpiringKeys(provider: String)
+    /// Set a provider's endpoint again (or go back to its built-in one), after seeing who set it.
+    case reviewEndpoint(provider: String)
 }

@@ -62,6 +62,38 @@ import Testing
         }
     }
 
+    /// Whoever may update providers may point an endpoint at a host of their own, and the next
+    /// --check would send it every key: the doctor shows where each provider's keys go.
+    @Test func endpointsThatAreNotTheProvidersOwnAreShown() throws {
+        try breaking(
+            """
+            UPDATE public.providers SET endpoint_url = 'https://keys.example.net/v1', api_style = 'openai'
+            WHERE provider_name = 'openai';
+            INSERT INTO public.providers (provider_name, endpoint_url, api_style) VALUES
+                ('inhouse', 'https://llm.example.com/v1', 'openai'),
+                ('standin', 'http://127.0.0.1:9/v1', 'openai'),
+                ('psqlmade', 'http://10.1.2.3/v1', 'openai');
+            """
+        ) { database in
+            let output = try doctor(database)
+            #expect(output.status == 1, "\(output.stdout)")
+            #expect(
+                line(output, "warn", "endpoints", "openai")?.contains(
+                    "--check sends its keys to keys.example.net, not to api.openai.com") == true, "\(output.stdout)")
+            #expect(line(output, "warn", "endpoints", "standin")?.contains("plain http to 127.0.0.1") == true)
+            #expect(line(output, "ok", "endpoints", "inhouse")?.contains("https://llm.example.com/v1/models") == true)
+            #expect(line(output, "FAIL", "endpoints", "psqlmade")?.contains("not one keys may be sent to") == true)
+            #expect(output.stdout.contains("keyadmin --history --provider openai shows who set it"))
+            // And --check itself refuses the endpoint psql wrote, before sending anything.
+            _ = try KeyAdminProcess.run(
+                ["--database-url", database.connectionString, "--add-key", "psqlmade", "sk-psql-made-00000001"])
+            let check = try KeyAdminProcess.run(
+                ["--database-url", database.connectionString, "--check", "psqlmade"],
+                environment: ["KEYADMIN_ACTOR": "ops@test"])
+            #expect(check.status == 1 && check.stderr.contains("http is for loopback hosts only"), "\(check.stderr)")
+        }
+    }
+
     /// A key an operator disabled is the operator's decision, not news from a backend.
     @Test func keysDisabledByAnOperatorAreNotReportedAsDisabledAutomatically() throws {
         try breaking("UPDATE public.provider_api_keys SET disabled_at = now() WHERE key_number = 1") { database in

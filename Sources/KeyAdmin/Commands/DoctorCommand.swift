@@ -79,6 +79,9 @@ struct DoctorCommand {
         case .inspectKeys(let provider, let state?):
             "keyadmin --list --provider \(provider) --state \(state.rawValue)"
         case .replaceExpiringKeys(let provider): "keyadmin --update-key \(provider) NUM - (a new key), or --set-expiry"
+        case .reviewEndpoint(let provider):
+            "keyadmin --history --provider \(provider) shows who set it; keyadmin --set-endpoint \(provider) URL "
+                + "(or default)"
         }
     }
 }
