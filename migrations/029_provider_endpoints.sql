@@ -3,7 +3,9 @@
 -- Where each provider's API is, for keyadmin --check, which asks the provider whether each key
 -- still works and records the answers through report_api_key_result.
 --
--- providers.endpoint_url: the API's base URL (https, or http to a loopback host), and
+-- providers.endpoint_url: the API's base URL (keyadmin sends keys only over https, or http to a
+-- loopback host, and checks a stored URL again before it does; the constraint below checks the
+-- form), and
 -- providers.api_style: how a key is sent, 'openai' (Authorization: Bearer), 'anthropic'
 -- (x-api-key) or 'google' (x-goog-api-key). Both NULL: keyadmin uses its built-in endpoint for a
 -- well-known name (openai, anthropic, gemini, ...). A change is an event (endpoint_set).
