@@ -12,7 +12,6 @@
 static struct {
     void *library;
     CURLcode (*global_init)(long);
-    curl_version_info_data *(*version_info)(CURLversion);
     CURL *(*easy_init)(void);
     void (*easy_cleanup)(CURL *);
     CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
@@ -51,7 +50,6 @@ int kc_load(char *error, size_t error_size) {
         return -1;
     }
     if (look_up((void **)&curl.global_init, "curl_global_init", error, error_size) ||
-        look_up((void **)&curl.version_info, "curl_version_info", error, error_size) ||
         look_up((void **)&curl.easy_init, "curl_easy_init", error, error_size) ||
         look_up((void **)&curl.easy_cleanup, "curl_easy_cleanup", error, error_size) ||
         look_up((void **)&curl.easy_setopt, "curl_easy_setopt", error, error_size) ||
@@ -76,11 +74,6 @@ int kc_load(char *error, size_t error_size) {
         return -1;
     }
     return 0;
-}
-
-const char *kc_version(void) {
-    if (curl.version_info == NULL) return "";
-    return curl.version_info(CURLVERSION_NOW)->version;
 }
 
 static size_t count_body(char *data, size_t size, size_t count, void *user) {

@@ -13,9 +13,6 @@ enum LibCurl {
             "--check needs libcurl: \(message)",
             hint: "install it: apt-get install libcurl4 on Debian and Ubuntu, dnf install libcurl elsewhere")
     }
-
-    /// The loaded library's version, such as `7.88.1`.
-    static var version: String { String(cString: kc_version()) }
 }
 
 /// One request: libcurl's handle, its header list and what its callbacks saw, freed together.

@@ -39,8 +39,6 @@ typedef enum kc_outcome {
 
 /// Loads libcurl. Returns 0, or -1 with a message in `error`. Safe to call again.
 int kc_load(char *error, size_t error_size);
-/// The loaded libcurl's version ("8.5.0"), or "" before kc_load.
-const char *kc_version(void);
 
 /// A transfer: GET `url` with `headers` (a list from kc_headers_append), at most `timeout_ms`,
 /// certificates verified (against `ca_file` when not NULL), no redirects followed, http and
