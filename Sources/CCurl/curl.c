@@ -31,7 +31,7 @@ static struct {
 static int look_up(void **slot, const char *name, char *error, size_t error_size) {
     *slot = dlsym(curl.library, name);
     if (*slot == NULL) {
-        snprintf(error, error_size, "the libcurl found has no %s (it is older than 7.66)", name);
+        snprintf(error, error_size, "the libcurl found has no %s (7.61 or later is needed)", name);
         return -1;
     }
     return 0;
