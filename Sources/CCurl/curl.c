@@ -122,7 +122,6 @@ void *kc_transfer_new(const char *url, void *headers, long timeout_ms, const cha
                       const char *user_agent, kc_capture *capture) {
     CURL *easy = curl.easy_init();
     if (easy == NULL) return NULL;
-    long connect_ms = timeout_ms;
     CURLcode failed = CURLE_OK;
 #define SET(option, value) if (failed == CURLE_OK) failed = curl.easy_setopt(easy, option, value)
     SET(CURLOPT_URL, url);
@@ -132,7 +131,7 @@ void *kc_transfer_new(const char *url, void *headers, long timeout_ms, const cha
     // Signals are the program's (Ctrl-C); libcurl must not use SIGALRM for its timeouts.
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_TIMEOUT_MS, timeout_ms);
-    SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
     // No redirect is followed: the key is in a header, and another host must never see it.
     SET(CURLOPT_FOLLOWLOCATION, 0L);
     SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));

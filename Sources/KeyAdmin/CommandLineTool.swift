@@ -68,7 +68,7 @@ public enum CommandLineTool {
             let result = try invocation.command.run(
                 CommandContext(store: store, invocation: invocation, target: database, actor: actor))
             try printer.print(result, on: database)
-            if let failure = result.failureAfterPrinting ?? result.verdict?.failure {
+            if let failure = result.verdict?.failure {
                 printer.fail(afterPrinting: failure, on: database)
             }
             printer.finish()

@@ -15,10 +15,8 @@ struct CommandResult {
 
     var body: Body
     /// Set when the command must still fail after its result is printed: a report that
-    /// stands whatever the verdict (`--doctor`), then this error and its exit code.
-    var failureAfterPrinting: CommandFailure?
-    /// Like `failureAfterPrinting`, for a streamed result whose verdict is known only once it
-    /// has been written (`--check`).
+    /// stands whatever the verdict (`--doctor`, `--check`), then the verdict's error and exit
+    /// code. A streamed result may give its verdict only once it has been written.
     var verdict: Verdict?
 
     static func report(_ lines: [String], _ members: [JSONMember]) -> CommandResult {
@@ -62,9 +60,12 @@ final class ResultStream {
     }
 }
 
-/// Where a streamed result leaves its verdict, for the printer to read after streaming it.
+/// How a command that printed its result ends: `failure`, or success when it is `nil`. A class,
+/// so that a streamed result can set it while it is written.
 final class Verdict {
     var failure: CommandFailure?
+
+    init(_ failure: CommandFailure? = nil) { self.failure = failure }
 }
 
 /// A command that failed after it printed what it found (`--doctor`'s checks).

@@ -152,12 +152,7 @@ struct ParsedModifiers {
     func historyFilter() throws(UsageError) -> HistoryFilter {
         var filter = HistoryFilter(provider: try provider(), since: try time(.since))
         if let text = values[.key] { filter.keyNumber = try CommandValues.keyNumber(text, usage: command.usage) }
-        if let text = values[.limit] {
-            guard let limit = Int(text), (1...100_000).contains(limit) else {
-                throw UsageError("--limit takes a whole number from 1 to 100000", usage: command.usage)
-            }
-            filter.limit = limit
-        }
+        if let limit = try wholeNumber(.limit, in: 1...100_000) { filter.limit = limit }
         return filter
     }
 
@@ -166,15 +161,7 @@ struct ParsedModifiers {
         if let text = values[.key] { options.only = try CommandValues.keyNumber(text, usage: command.usage) }
         options.revive = has(.revive)
         options.recordEveryRefusal = has(.force)
-        if let text = values[.concurrency] {
-            guard let count = Int(text), CheckOptions.concurrencyRange.contains(count) else {
-                if KeyShape.looksLikeKey(text) {
-                    throw UsageError(KeyShape.misplacedKeyError(expected: "a count").oneLine, usage: command.usage)
-                }
-                throw UsageError("--concurrency takes a whole number from 1 to 256", usage: command.usage)
-            }
-            options.concurrency = count
-        }
+        if let count = try wholeNumber(.concurrency, in: CheckOptions.concurrencyRange) { options.concurrency = count }
         options.timeout = try duration(.timeout, default: CheckOptions.defaultTimeout)
         return options
     }
@@ -217,6 +204,20 @@ struct ParsedModifiers {
             throw UsageError(KeyShape.misplacedKeyError(expected: "a connection string").oneLine)
         }
         return url
+    }
+
+    /// A whole-number option (`--limit`, `--concurrency`) in `range`; `nil` when not given.
+    func wholeNumber(_ modifier: Modifier, in range: ClosedRange<Int>) throws(UsageError) -> Int? {
+        guard let text = values[modifier] else { return nil }
+        guard let number = Int(text), range.contains(number) else {
+            if KeyShape.looksLikeKey(text) {
+                throw UsageError(KeyShape.misplacedKeyError(expected: "a number").oneLine, usage: command.usage)
+            }
+            throw UsageError(
+                "\(modifier.rawValue) takes a whole number from \(range.lowerBound) to \(range.upperBound)",
+                usage: command.usage)
+        }
+        return number
     }
 
     func duration(_ modifier: Modifier, default value: Duration) throws(UsageError) -> Duration {

@@ -10,6 +10,8 @@ public struct CheckOptions: Sendable, Equatable {
     public var timeout = CheckOptions.defaultTimeout
     /// Record refusals even when every key is refused (see `RefusalGuard`): `--force`.
     public var recordEveryRefusal = false
+    /// The certificate authorities to trust instead of the system's (`SSL_CERT_FILE`).
+    public var caFile: String?
 
     /// 16 at a time, 10 seconds each.
     public static let defaultConcurrency = 16

@@ -53,7 +53,6 @@ public struct KeyCheck {
         var inFlight: [ObjectIdentifier: CheckCandidate] = [:]
         var summary = CheckSummary()
         summary.total = total
-        let caFile = environmentValue("SSL_CERT_FILE")
 
         func handOut(_ batch: [KeyCheckResult]) {
             for result in batch {
@@ -71,7 +70,8 @@ public struct KeyCheck {
                 guard
                     let transfer = Transfer(
                         url: endpoint.probeURL, headerLines: endpoint.style.headers(carrying: candidate.key),
-                        timeout: options.timeout, caFile: caFile, userAgent: userAgent, bodyLimit: Self.bodyLimit),
+                        timeout: options.timeout, caFile: options.caFile, userAgent: userAgent,
+                        bodyLimit: Self.bodyLimit),
                     group.add(transfer)
                 else { throw .database("libcurl refused a request (out of memory?)", hint: nil) }
                 inFlight[ObjectIdentifier(transfer)] = candidate

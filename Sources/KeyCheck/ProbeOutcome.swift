@@ -36,14 +36,6 @@ public enum ProbeOutcome: Sendable, Equatable {
     /// The key answered 2xx.
     public var isSuccess: Bool { recordableStatus.map { (200...299).contains($0) } ?? false }
 
-    /// Nothing is known about the key: the network or the endpoint failed.
-    public var isNetworkTrouble: Bool {
-        switch self {
-        case .answered, .keyRejected: false
-        case .redirected, .timedOut, .noAnswer: true
-        }
-    }
-
     init(_ transfer: Transfer, outcome: kc_outcome, code: Int32, style: APIStyle) {
         switch outcome {
         case KC_ANSWERED:

@@ -163,16 +163,16 @@ extension KeyStore {
         of name: ProviderName, probeURL: String, interrupted: Bool, counts: [(name: String, value: Int)]
     ) throws(KeyStoreError) {
         try translatingErrors(provider: name) {
-            _ = try connection.withTransaction { transaction in
-                try transaction.query(Self.asTheCheck, step: "naming the check")
-                return try transaction.query(
+            _ = try connection.transactionInOneRoundTrip(
+                [
+                    Self.asTheCheck,
                     """
                     SELECT keyadmin.record_check(\(name.rawValue),
                         jsonb_build_object('probe_url', \(probeURL)::text, 'interrupted', \(interrupted)::boolean)
                         || (SELECT coalesce(jsonb_object_agg(c.name, c.value), '{}')
                             FROM unnest(\(counts.map(\.name))::text[], \(counts.map(\.value))::integer[]) AS c(name, value)))
-                    """, step: "recording the check")
-            }
+                    """,
+                ], step: "recording the check")
         }
     }
 }

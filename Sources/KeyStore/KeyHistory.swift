@@ -100,7 +100,9 @@ extension KeyStore {
                                    e.detail ->> 'disabled', e.detail ->> 'still_refused', e.detail ->> 'cooling_down',
                                    e.detail ->> 'failing', e.detail ->> 'other_status', e.detail ->> 'no_answer',
                                    e.detail ->> 'revived',
-                                   CASE WHEN (e.detail ->> 'interrupted')::boolean THEN '; interrupted' ELSE '' END)
+                                   CASE WHEN (e.detail ->> 'withheld')::integer > 0
+                                        THEN format(', %s refused, not recorded', e.detail ->> 'withheld') ELSE '' END
+                                   || CASE WHEN (e.detail ->> 'interrupted')::boolean THEN '; interrupted' ELSE '' END)
                            END AS note,
                            e.actor, e.db_role, e.application_name, host(e.client_address) AS client_address
                     FROM keyadmin.key_events AS e

@@ -217,6 +217,9 @@ import Testing
             #expect(held.stderr.contains("every key asked was refused (5), so none was disabled"), "\(held.stderr)")
             #expect(held.stdout.contains("5 keys: 0 ok, 5 refused, not recorded\n"), "\(held.stdout)")
             #expect(held.stdout.contains("(not recorded: every key asked was refused)"))
+            let history = try keyadmin(database, ["--history", "--limit", "1"])
+            #expect(history.stdout.contains("5 of 5 keys: 0 ok, 0 disabled,"), "\(history.stdout)")
+            #expect(history.stdout.contains(", 5 refused, not recorded"), "\(history.stdout)")
             #expect(
                 try database.integer(
                     "SELECT count(*)::integer AS value FROM provider_api_keys WHERE disabled_at IS NOT NULL") == 0)
@@ -336,30 +339,37 @@ import Testing
         }
     }
 
+    /// Keys with a failure recorded (each 503 answer counts one).
+    func keysFailing(_ database: TestDatabase) throws -> Int {
+        try database.integer(
+            "SELECT count(*)::integer AS value FROM provider_api_keys WHERE consecutive_failures > 0") ?? -1
+    }
+
+    /// `--check standin`, 4 at a time, started and left running once 8 answers are recorded.
+    func checkUnderWay(_ database: TestDatabase) throws -> RunningKeyAdmin {
+        let check = try RunningKeyAdmin([
+            "--database-url", database.connectionString, "--check", "standin", "--concurrency", "4",
+        ])
+        var waited = 0
+        while try keysFailing(database) < 8, waited < 500 {
+            usleep(10_000)
+            waited += 1
+        }
+        return check
+    }
+
     @Test func ctrlCKeepsTheAnswersRecordedAndHalfRecordsNothing() throws {
         let api = try StandInModelsAPI(answers: [:], defaultAnswer: "503", latencyMilliseconds: 100)
         try TestDatabase.with { (database: TestDatabase) throws in
             let keys = (1...200).map { "sk-stop-key-\(String(format: "%010d", $0))" }
             try provider(database, "standin", keys: keys, at: api.baseURL())
-            let check = try RunningKeyAdmin([
-                "--database-url", database.connectionString, "--check", "standin", "--concurrency", "4",
-            ])
-            // Wait until some answers are recorded (each 503 counts a failure), then Ctrl-C.
-            var recorded = 0
-            for _ in 0..<500 where recorded < 8 {
-                recorded =
-                    try database.integer(
-                        "SELECT count(*)::integer AS value FROM provider_api_keys WHERE consecutive_failures > 0") ?? 0
-                usleep(10_000)
-            }
+            // Some answers recorded (each 503 counts a failure), then Ctrl-C.
+            let check = try checkUnderWay(database)
             check.send(SIGINT)
             let run = check.wait()
             #expect(run.status == 130, "\(run.stderr)")
             #expect(run.stderr.contains("interrupted:") && run.stderr.contains("their answers are recorded"))
-            let stored =
-                try database.integer(
-                    "SELECT count(*)::integer AS value FROM provider_api_keys WHERE consecutive_failures > 0")
-                ?? -1
+            let stored = try keysFailing(database)
             let rows = run.stdout.split(separator: "\n").filter { $0.contains(" 503 ") }.count
             // Every answer shown is recorded and every recorded answer shown; the rest untouched.
             #expect(stored == rows && stored >= 8 && stored < 200, "\(stored) recorded, \(rows) shown")
@@ -381,16 +391,7 @@ import Testing
         try TestDatabase.with { (database: TestDatabase) throws in
             let keys = (1...200).map { "sk-dropped-key-\(String(format: "%010d", $0))" }
             try provider(database, "standin", keys: keys, at: api.baseURL())
-            let check = try RunningKeyAdmin([
-                "--database-url", database.connectionString, "--check", "standin", "--concurrency", "4",
-            ])
-            var recorded = 0
-            for _ in 0..<500 where recorded < 8 {
-                recorded =
-                    try database.integer(
-                        "SELECT count(*)::integer AS value FROM provider_api_keys WHERE consecutive_failures > 0") ?? 0
-                usleep(10_000)
-            }
+            let check = try checkUnderWay(database)
             _ = try database.values(
                 """
                 SELECT pg_terminate_backend(pid)::text AS value FROM pg_stat_activity

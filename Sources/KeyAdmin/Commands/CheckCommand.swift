@@ -82,6 +82,8 @@ struct CheckCommand {
             stream.line(Self.row("#", "key", "status", "ms", "state"))
         }
         stopOnInterrupt()
+        var options = options
+        options.caFile = environmentVariable("SSL_CERT_FILE")
         let summary = try KeyCheck(
             store: context.store, provider: name, endpoint: endpoint, options: options,
             userAgent: "keyadmin/\(KeyAdminVersion.current)"
@@ -126,7 +128,8 @@ struct CheckCommand {
 
     private static func row(_ number: String, _ key: String, _ status: String, _ ms: String, _ state: String) -> String
     {
-        "\(number.leftPadded(to: 6))  \(key.rightPadded(to: 13)) \(status.rightPadded(to: 9)) \(ms.leftPadded(to: 6))  \(state)"
+        padded(number, to: 6, alignRight: true) + "  " + padded(key, to: 13) + " " + padded(status, to: 9) + " "
+            + padded(ms, to: 6, alignRight: true) + "  " + state
     }
 
     static func describe(_ result: KeyCheckResult) -> String {
@@ -286,16 +289,6 @@ private struct ProgressLine {
         guard enabled else { return }
         output.write("\r\u{1B}[K")
         output.flush()
-    }
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: " ", count: width - count) + self
-    }
-
-    func rightPadded(to width: Int) -> String {
-        count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 }
 

@@ -37,12 +37,13 @@ struct DoctorCommand {
         }
         let failed = counts.fail + (strict ? counts.warn : 0)
         if failed > 0 {
-            result.failureAfterPrinting = CommandFailure(
-                message: "\(failed) check\(failed == 1 ? "" : "s") \(strict ? "failed or warned" : "failed")",
-                hint: context.json
-                    ? "see the checks whose status is not ok; each names its fix"
-                    : "see the lines marked above; each names its fix",
-                status: .failure)
+            result.verdict = Verdict(
+                CommandFailure(
+                    message: "\(failed) check\(failed == 1 ? "" : "s") \(strict ? "failed or warned" : "failed")",
+                    hint: context.json
+                        ? "see the checks whose status is not ok; each names its fix"
+                        : "see the lines marked above; each names its fix",
+                    status: .failure))
         }
         return result
     }

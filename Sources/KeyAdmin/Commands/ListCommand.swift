@@ -130,11 +130,12 @@ private struct ListLayout {
         } else if next.matchingCount == 0 {
             stream.line("  no keys in that state")
         } else {
-            let label = labelWidth > 0 ? pad("label", max(5, labelWidth)) + "  " : ""
+            let label = labelWidth > 0 ? padded("label", to: max(5, labelWidth)) + "  " : ""
             stream.line(
                 Style.dim.apply(
-                    "  " + pad("#", numberWidth, right: true) + "  " + pad("key", keyWidth) + "  "
-                        + pad("fingerprint", 12) + "  " + pad("created", 20) + "  " + label + "state", when: colour))
+                    "  " + padded("#", to: numberWidth, alignRight: true) + "  " + padded("key", to: keyWidth) + "  "
+                        + padded("fingerprint", to: 12) + "  " + padded("created", to: 20) + "  " + label + "state",
+                    when: colour))
             if labelWidth > 0 { labelWidth = max(5, labelWidth) }
         }
         return true
@@ -193,7 +194,7 @@ private struct ListLayout {
             json.endObject()
             return
         }
-        let label = labelWidth > 0 ? pad(key.label ?? "", labelWidth) + "  " : ""
+        let label = labelWidth > 0 ? padded(key.label ?? "", to: labelWidth) + "  " : ""
         var state = Self.describe(key)
         // Tier and weight only where they are not the default.
         let policy = [
@@ -202,8 +203,9 @@ private struct ListLayout {
         if !policy.isEmpty { state += " [\(policy.joined(separator: ", "))]" }
         let unusable = key.state == .disabled || key.state == .expired
         stream.line(
-            "  " + pad("#\(key.number)", numberWidth, right: true) + "  " + pad(shown, keyWidth) + "  "
-                + key.fingerprint + "  " + pad(key.createdAt, 20) + "  " + label
+            "  " + padded("#\(key.number)", to: numberWidth, alignRight: true) + "  " + padded(shown, to: keyWidth)
+                + "  "
+                + key.fingerprint + "  " + padded(key.createdAt, to: 20) + "  " + label
                 + (unusable ? Style.red.apply(state, when: colour) : state))
     }
 
@@ -239,12 +241,5 @@ private struct ListLayout {
         case ..<3600: "\((seconds + 59) / 60) min"
         default: "\(seconds / 3600) h \((seconds % 3600) / 60) min"
         }
-    }
-
-    /// Widths in Unicode scalars: keys are ASCII and the mask's "…" is one scalar, and counting
-    /// grapheme clusters for every row of a long listing costs more than the rest of it.
-    private func pad(_ text: String, _ width: Int, right: Bool = false) -> String {
-        let padding = String(repeating: " ", count: max(0, width - text.unicodeScalars.count))
-        return right ? padding + text : text + padding
     }
 }
