@@ -5,6 +5,36 @@
 
 CREATE SCHEMA keyadmin;
 
+CREATE FUNCTION keyadmin.append_slots(p_key_ids integer[]) RETURNS integer[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_providers integer[];
+    v_last integer[];
+BEGIN
+    v_providers := ARRAY(SELECT DISTINCT k.provider_id FROM public.provider_api_keys AS k
+                         WHERE k.id = ANY (p_key_ids) ORDER BY 1);
+    PERFORM 1 FROM public.providers AS p WHERE p.id = ANY (v_providers) ORDER BY p.id FOR NO KEY UPDATE;
+    FOR v_index IN 1..coalesce(cardinality(v_providers), 0) LOOP
+        -- Each class's last slot, read before the INSERT: probed inside it, the index would
+        -- show every entry the INSERT had made so far (invisible to it, but walked over).
+        v_last := ARRAY(SELECT coalesce((SELECT max(s.slot) FROM keyadmin.key_slots AS s
+                                         WHERE s.provider_id = v_providers[v_index]
+                                           AND s.tier = (i - 1) / 10 + 1 AND s.weight_class = (i - 1) % 10), 0)
+                        FROM generate_series(1, 90) AS i ORDER BY i);
+        INSERT INTO keyadmin.key_slots (provider_id, tier, weight_class, slot, key_id)
+        SELECT k.provider_id, k.tier, c.class,
+               v_last[k.tier * 10 - 9 + c.class] + row_number() OVER (PARTITION BY k.tier, c.class ORDER BY k.id),
+               k.id
+        FROM public.provider_api_keys AS k
+        CROSS JOIN LATERAL (SELECT keyadmin.weight_class(k.weight) AS class) AS c
+        WHERE k.id = ANY (p_key_ids) AND k.provider_id = v_providers[v_index];
+    END LOOP;
+    RETURN v_providers;
+END
+$$;
+
 CREATE FUNCTION keyadmin.event_actor() RETURNS text
     LANGUAGE sql STABLE
     SET search_path TO ''
@@ -55,15 +85,24 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION keyadmin.raise_max_weight() RETURNS trigger
+CREATE FUNCTION keyadmin.rebuild_key_slots() RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
     AS $$
+DECLARE
+    v_provider_id integer;
 BEGIN
-    UPDATE public.providers AS p
-    SET max_weights[NEW.tier] = NEW.weight
-    WHERE p.id = NEW.provider_id AND p.max_weights[NEW.tier] < NEW.weight;
-    RETURN NULL;
+    LOCK TABLE public.provider_api_keys IN SHARE MODE;
+    PERFORM 1 FROM public.providers AS p ORDER BY p.id FOR NO KEY UPDATE;
+    DELETE FROM keyadmin.key_slots;
+    INSERT INTO keyadmin.key_slots (provider_id, tier, weight_class, slot, key_id)
+    SELECT k.provider_id, k.tier, keyadmin.weight_class(k.weight),
+           row_number() OVER (PARTITION BY k.provider_id, k.tier, keyadmin.weight_class(k.weight) ORDER BY k.id),
+           k.id
+    FROM public.provider_api_keys AS k;
+    FOR v_provider_id IN SELECT p.id FROM public.providers AS p ORDER BY p.id LOOP
+        PERFORM keyadmin.store_slot_layout(v_provider_id);
+    END LOOP;
 END
 $$;
 
@@ -306,6 +345,171 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION keyadmin.remove_slots(p_key_ids integer[]) RETURNS integer[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_providers integer[];
+    v_group record;
+    v_move record;
+    v_count integer;
+BEGIN
+    v_providers := ARRAY(SELECT DISTINCT s.provider_id FROM keyadmin.key_slots AS s
+                         WHERE s.key_id = ANY (p_key_ids) ORDER BY 1);
+    PERFORM 1 FROM public.providers AS p WHERE p.id = ANY (v_providers) ORDER BY p.id FOR NO KEY UPDATE;
+    FOR v_group IN
+        SELECT s.provider_id, s.tier, s.weight_class, array_agg(s.slot) AS slots,
+               (SELECT max(x.slot) FROM keyadmin.key_slots AS x
+                WHERE x.provider_id = s.provider_id AND x.tier = s.tier AND x.weight_class = s.weight_class) AS highest
+        FROM keyadmin.key_slots AS s WHERE s.key_id = ANY (p_key_ids)
+        GROUP BY 1, 2, 3
+    LOOP
+        v_count := v_group.highest - cardinality(v_group.slots);
+        DELETE FROM keyadmin.key_slots AS s
+        WHERE s.provider_id = v_group.provider_id AND s.tier = v_group.tier
+          AND s.weight_class = v_group.weight_class AND s.slot = ANY (v_group.slots);
+        -- One primary-key update per moved slot: a join UPDATE was planned from the statistics
+        -- of a table that had just grown, and read the whole class for every row.
+        FOR v_move IN
+            SELECT movers.slot, free.slot AS free
+            FROM (SELECT x.slot, row_number() OVER (ORDER BY x.slot) AS rank
+                  FROM keyadmin.key_slots AS x
+                  WHERE x.provider_id = v_group.provider_id AND x.tier = v_group.tier
+                    AND x.weight_class = v_group.weight_class AND x.slot > v_count) AS movers
+            JOIN (SELECT f.slot, row_number() OVER (ORDER BY f.slot) AS rank
+                  FROM unnest(v_group.slots) AS f(slot) WHERE f.slot <= v_count) AS free
+              ON free.rank = movers.rank
+        LOOP
+            UPDATE keyadmin.key_slots AS s SET slot = v_move.free
+            WHERE s.provider_id = v_group.provider_id AND s.tier = v_group.tier
+              AND s.weight_class = v_group.weight_class AND s.slot = v_move.slot;
+        END LOOP;
+    END LOOP;
+    RETURN v_providers;
+END
+$$;
+
+CREATE FUNCTION keyadmin.slots_after_update() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_moved integer[];
+    v_provider_id integer;
+BEGIN
+    WITH queued AS (DELETE FROM keyadmin.key_slot_changes RETURNING key_id)
+    SELECT ARRAY(
+        SELECT DISTINCT k.id
+        FROM queued AS q
+        JOIN public.provider_api_keys AS k ON k.id = q.key_id
+        LEFT JOIN keyadmin.key_slots AS s ON s.key_id = k.id
+        WHERE s.key_id IS NULL OR s.provider_id <> k.provider_id OR s.tier <> k.tier
+           OR s.weight_class <> keyadmin.weight_class(k.weight))
+    INTO v_moved;
+    IF cardinality(v_moved) > 0 THEN
+        FOR v_provider_id IN
+            SELECT DISTINCT p FROM unnest(keyadmin.remove_slots(v_moved) || keyadmin.append_slots(v_moved)) AS p ORDER BY 1
+        LOOP
+            PERFORM keyadmin.store_slot_layout(v_provider_id);
+        END LOOP;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION keyadmin.slots_on_delete() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_provider_id integer;
+BEGIN
+    FOREACH v_provider_id IN ARRAY keyadmin.remove_slots(ARRAY(SELECT d.id FROM deleted AS d)) LOOP
+        PERFORM keyadmin.store_slot_layout(v_provider_id);  -- a provider being deleted has no row to write
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION keyadmin.slots_on_insert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_provider_id integer;
+BEGIN
+    FOREACH v_provider_id IN ARRAY keyadmin.append_slots(ARRAY(SELECT n.id FROM inserted AS n)) LOOP
+        PERFORM keyadmin.store_slot_layout(v_provider_id);
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION keyadmin.slots_on_truncate() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+    TRUNCATE keyadmin.key_slots;
+    UPDATE public.providers AS p
+    SET slot_counts = array_fill(0, ARRAY[90]), slot_starts = array_fill(0::bigint, ARRAY[90]),
+        tier_masses = array_fill(0::bigint, ARRAY[9]), max_weights = array_fill(1, ARRAY[9])
+    WHERE p.tier_masses <> array_fill(0::bigint, ARRAY[9]);
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION keyadmin.slots_on_update() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+    INSERT INTO keyadmin.key_slot_changes (key_id) VALUES (NEW.id);
+    RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION keyadmin.store_slot_layout(p_provider_id integer) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_counts integer[] := array_fill(0, ARRAY[90]);
+    v_starts bigint[] := array_fill(0::bigint, ARRAY[90]);
+    v_masses bigint[] := array_fill(0::bigint, ARRAY[9]);
+    v_largest integer[] := array_fill(1, ARRAY[9]);
+    v_i integer;
+BEGIN
+    FOR v_tier IN 1..9 LOOP
+        FOR v_class IN 0..9 LOOP
+            v_i := v_tier * 10 - 9 + v_class;
+            v_counts[v_i] := coalesce((SELECT max(s.slot) FROM keyadmin.key_slots AS s
+                                      WHERE s.provider_id = p_provider_id AND s.tier = v_tier
+                                        AND s.weight_class = v_class), 0);
+            v_starts[v_i] := v_masses[v_tier];
+            v_masses[v_tier] := v_masses[v_tier] + v_counts[v_i]::bigint * keyadmin.weight_class_bound(v_class);
+            IF v_counts[v_i] > 0 THEN
+                v_largest[v_tier] := keyadmin.weight_class_bound(v_class);
+            END IF;
+        END LOOP;
+    END LOOP;
+    UPDATE public.providers AS p
+    SET slot_counts = v_counts, slot_starts = v_starts, tier_masses = v_masses, max_weights = v_largest
+    WHERE p.id = p_provider_id
+      AND (p.slot_counts, p.slot_starts, p.tier_masses, p.max_weights)
+          IS DISTINCT FROM (v_counts, v_starts, v_masses, v_largest);
+END
+$$;
+
+CREATE FUNCTION keyadmin.weight_class(p_weight integer) RETURNS smallint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT (pg_catalog.width_bucket(p_weight, '{1,2,4,8,16,32,64,128,256,512}'::integer[]) - 1)::smallint $$;
+
+CREATE FUNCTION keyadmin.weight_class_bound(p_class integer) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT least(1000, (2 << p_class) - 1) $$;
+
 CREATE FUNCTION public.get_api_key(p_provider_name text, p_key_number integer) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path TO ''
@@ -329,99 +533,125 @@ COMMENT ON FUNCTION public.get_api_key(p_provider_name text, p_key_number intege
 CREATE FUNCTION public.get_random_api_key(p_provider_name text) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     v_provider_id integer;
     v_highest integer;
-    v_tier smallint := 1;
-    v_tier_known boolean := false;
+    v_masses bigint[];
+    v_starts bigint[];
+    v_largest integer[];
+    v_tier_starts bigint[];
     v_key text;
+    v_hits integer;
+    v_available integer;
     v_draws double precision[];
-    v_accepts double precision[];
     v_draw double precision;
+    v_limit integer;
 BEGIN
-    FOR v_round IN 1..3 LOOP
-        -- Drawn into variables first: random() inside the statement would be evaluated again
-        -- for every row a scan visits. The first round's four are written out: building the
-        -- arrays with a query costs more than the probes.
-        IF v_round = 1 THEN
-            v_draws := ARRAY[random(), random(), random(), random()];
-            v_accepts := ARRAY[random(), random(), random(), random()];
-        ELSE
-            v_draws := ARRAY(SELECT random() FROM generate_series(1, 28));
-            v_accepts := ARRAY(SELECT random() FROM generate_series(1, 28));
-        END IF;
-        -- One statement: the provider, its number range, and the first probe that lands on an
-        -- available key of the serving tier and is accepted for its weight (tier 1 until a
-        -- round has missed and the serving tier is known).
-        SELECT p.id, p.last_key_number, probe.api_key
-        INTO v_provider_id, v_highest, v_key
-        FROM public.providers AS p
-        LEFT JOIN LATERAL (
-            SELECT k.api_key
-            FROM unnest(v_draws) WITH ORDINALITY AS d(draw, position)
-            JOIN public.provider_api_keys AS k
-              ON k.provider_id = p.id
-             AND k.key_number = (1 + floor(d.draw * p.last_key_number))::integer
-            WHERE k.disabled_at IS NULL
-              AND k.cooldown_until <= now()
-              AND (k.expires_at IS NULL OR k.expires_at > now())
-              AND k.tier = v_tier
-              AND v_accepts[d.position] * p.max_weights[v_tier] < k.weight
-            ORDER BY d.position
-            LIMIT 1
-        ) AS probe ON true
-        WHERE p.provider_name = lower(p_provider_name);
+    SELECT p.id, p.last_key_number, p.tier_masses, p.slot_starts, p.max_weights
+    INTO v_provider_id, v_highest, v_masses, v_starts, v_largest
+    FROM public.providers AS p
+    WHERE p.provider_name = lower(p_provider_name);
+    IF coalesce(v_highest, 0) = 0 THEN
+        RETURN NULL;  -- no such provider, or it never had a key
+    END IF;
+    v_limit := greatest(256, sqrt(8.0 * v_highest)::integer);
+
+    FOR v_tier IN 1..9 LOOP
+        CONTINUE WHEN v_masses[v_tier] = 0;
+        v_available := NULL;
+        v_tier_starts := v_starts[v_tier * 10 - 9:v_tier * 10];
+        FOR v_round IN 1..4 LOOP
+            IF v_round = 2 THEN
+                CONTINUE WHEN v_hits > 0;
+                v_draw := random();
+                SELECT c.available, CASE WHEN c.available <= v_limit THEN c.api_key END
+                INTO v_available, v_key
+                FROM (
+                    SELECT a.api_key, a.weight, count(*) OVER () AS available,
+                           sum(a.weight) OVER (ORDER BY a.key_number) AS running, sum(a.weight) OVER () AS total
+                    FROM (
+                        SELECT k.api_key, k.weight, k.key_number
+                        FROM public.provider_api_keys AS k
+                        WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
+                          AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+                        LIMIT v_limit + 1
+                    ) AS a
+                ) AS c
+                WHERE c.available > v_limit
+                   OR (v_draw * c.total >= c.running - c.weight AND v_draw * c.total < c.running)
+                LIMIT 1;
+                IF v_key IS NOT NULL THEN
+                    RETURN v_key;
+                END IF;
+                v_available := coalesce(v_available, 0);
+                EXIT WHEN v_available = 0;  -- nothing available in this tier: the next one
+                CONTINUE;
+            END IF;
+            v_draws := CASE v_round
+                           WHEN 1 THEN ARRAY[random(), random(), random(), random()]
+                           WHEN 3 THEN ARRAY(SELECT random() FROM generate_series(1, 16))
+                           ELSE ARRAY(SELECT random() FROM generate_series(1, 128))
+                       END;
+            IF v_highest::bigint * v_largest[v_tier] <= 2 * v_masses[v_tier] THEN
+                -- Direct: key number 1 + floor(u x highest); the fraction left of u x highest,
+                -- times the tier's largest bound, accepts when below the weight.
+                SELECT (array_agg(k.api_key ORDER BY d.position)
+                            FILTER (WHERE (d.draw * v_highest - floor(d.draw * v_highest)) * v_largest[v_tier] < k.weight))[1],
+                       count(*)
+                INTO v_key, v_hits
+                FROM unnest(v_draws) WITH ORDINALITY AS d(draw, position)
+                JOIN public.provider_api_keys AS k
+                  ON k.provider_id = v_provider_id AND k.key_number = 1 + floor(d.draw * v_highest)::integer
+                WHERE k.tier = v_tier AND k.disabled_at IS NULL AND k.cooldown_until <= now()
+                  AND (k.expires_at IS NULL OR k.expires_at > now());
+            ELSE
+                -- Through the slots: x in [0, mass) names a class (its range of count x bound),
+                -- a slot (x - start) / bound, and a remainder in [0, bound) below the weight.
+                SELECT (array_agg(k.api_key ORDER BY x.position) FILTER (WHERE x.remainder < k.weight))[1], count(*)
+                INTO v_key, v_hits
+                FROM (
+                    SELECT d.position, c.class,
+                           (1 + (c.point - v_starts[v_tier * 10 - 9 + c.class]) / least(1000, (2 << c.class) - 1))::integer AS slot,
+                           (c.point - v_starts[v_tier * 10 - 9 + c.class]) % least(1000, (2 << c.class) - 1) AS remainder
+                    FROM unnest(v_draws) WITH ORDINALITY AS d(draw, position)
+                    CROSS JOIN LATERAL (
+                        -- OFFSET 0: computed once per probe, not once per use below.
+                        SELECT q.point, width_bucket(q.point, v_tier_starts) - 1 AS class
+                        FROM (SELECT floor(d.draw * v_masses[v_tier])::bigint AS point) AS q
+                        OFFSET 0
+                    ) AS c
+                ) AS x
+                JOIN keyadmin.key_slots AS s
+                  ON s.provider_id = v_provider_id AND s.tier = v_tier AND s.weight_class = x.class AND s.slot = x.slot
+                JOIN public.provider_api_keys AS k ON k.id = s.key_id
+                WHERE k.disabled_at IS NULL AND k.cooldown_until <= now()
+                  AND (k.expires_at IS NULL OR k.expires_at > now());
+            END IF;
+            IF v_key IS NOT NULL THEN
+                RETURN v_key;
+            END IF;
+        END LOOP;
+        CONTINUE WHEN v_available = 0;
+
+        -- Many keys available, yet 148 probes missed (light keys among heavy unavailable
+        -- ones): every available key of the tier, exactly by weight.
+        v_draw := random();
+        SELECT c.api_key INTO v_key
+        FROM (
+            SELECT k.api_key, k.weight,
+                   sum(k.weight) OVER (ORDER BY k.key_number) AS running, sum(k.weight) OVER () AS total
+            FROM public.provider_api_keys AS k
+            WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
+              AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+        ) AS c
+        WHERE v_draw * c.total >= c.running - c.weight AND v_draw * c.total < c.running;
         IF v_key IS NOT NULL THEN
             RETURN v_key;
         END IF;
-        IF coalesce(v_highest, 0) = 0 THEN
-            RETURN NULL;  -- no such provider, or it never had a key
-        END IF;
-        -- A miss: find which tier serves (once), and draw from it from now on.
-        IF NOT v_tier_known THEN
-            v_tier := NULL;
-            FOR v_candidate IN 1..9 LOOP
-                -- ORDER BY ... LIMIT 1 keeps this one probe of the tier index: with EXISTS the
-                -- planner may scan the table, expecting an early match among cooling keys.
-                PERFORM 1 FROM public.provider_api_keys AS k
-                WHERE k.provider_id = v_provider_id AND k.tier = v_candidate AND k.disabled_at IS NULL
-                  AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
-                ORDER BY k.cooldown_until
-                LIMIT 1;
-                IF FOUND THEN
-                    v_tier := v_candidate;
-                    EXIT;
-                END IF;
-            END LOOP;
-            v_tier_known := true;
-            EXIT WHEN v_tier IS NULL;  -- nothing available: the degrade rule below
-        END IF;
+        EXIT;  -- the keys went meanwhile: the degrade rule
     END LOOP;
-
-    -- Few keys available among many numbers: an exact pick by weight among the serving tier's
-    -- available keys, read through the partial index.
-    IF v_tier IS NOT NULL THEN
-        v_draw := random();
-        SELECT ranked.api_key INTO v_key
-        FROM (
-            SELECT k.api_key,
-                   sum(k.weight) OVER (ORDER BY k.key_number) AS running,
-                   sum(k.weight) OVER () AS total,
-                   k.weight
-            FROM public.provider_api_keys AS k
-            WHERE k.provider_id = v_provider_id
-              AND k.tier = v_tier
-              AND k.disabled_at IS NULL
-              AND k.cooldown_until <= now()
-              AND (k.expires_at IS NULL OR k.expires_at > now())
-        ) AS ranked
-        WHERE v_draw * ranked.total >= ranked.running - ranked.weight
-          AND v_draw * ranked.total < ranked.running;
-        IF FOUND THEN
-            RETURN v_key;
-        END IF;
-    END IF;
 
     -- No key available in any tier: the enabled, unexpired key whose cooldown ends first, so a
     -- pool under a 429 storm degrades instead of stopping.
@@ -442,99 +672,133 @@ COMMENT ON FUNCTION public.get_random_api_key(p_provider_name text) IS 'A random
 CREATE FUNCTION public.get_sticky_api_key(p_provider_name text, p_affinity text) RETURNS text
     LANGUAGE plpgsql STABLE
     SET search_path TO ''
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
     v_provider_id integer;
-    v_max_weights integer[];
     v_highest integer;
-    v_tier smallint;
-    v_tier_known boolean := false;
+    v_counts integer[];
+    v_masses bigint[];
+    v_largest integer[];
+    v_direct boolean;
+    v_classes integer[];
     v_seed bigint;
-    v_number integer;
+    v_probe_seed bigint;
+    v_class integer;
+    v_best_class integer;
+    v_best double precision;
+    v_score double precision;
+    v_range bigint;
+    v_bound integer;
     v_bucket bigint;
     v_next bigint;
-    v_accept double precision;
     v_key record;
+    v_chosen text;
+    v_hits integer;
+    v_available integer;
+    v_limit integer;
 BEGIN
-    SELECT p.id, p.max_weights, p.last_key_number
-    INTO v_provider_id, v_max_weights, v_highest
+    SELECT p.id, p.last_key_number, p.slot_counts, p.tier_masses, p.max_weights
+    INTO v_provider_id, v_highest, v_counts, v_masses, v_largest
     FROM public.providers AS p
     WHERE p.provider_name = lower(p_provider_name);
     IF coalesce(v_highest, 0) = 0 THEN
         RETURN NULL;  -- no such provider, or it never had a key
     END IF;
     v_seed := hashtextextended(coalesce(p_affinity, ''), 0);
-    -- Probe i lands on a number by jump hashing, and is accepted with a draw of its own; both
-    -- come from the affinity, so the same affinity makes the same probes in the same order.
-    FOR v_probe IN 1..64 LOOP
-        -- Jump consistent hash (Lamping and Veach) of the probe into numbers 1 .. highest, its
-        -- steps drawn from hashint8extended: a number added at the end takes about 1/highest of
-        -- the probes, and no probe moves between the numbers there were before.
-        v_bucket := -1;
-        v_next := 0;
-        WHILE v_next < v_highest LOOP
-            v_bucket := v_next;
-            v_next := floor((v_bucket + 1) / (((hashint8extended(v_bucket, hashint8extended(v_probe, v_seed))
-                                                & 2147483647) + 1) / 2147483648.0::double precision));
-        END LOOP;
-        v_number := v_bucket + 1;
-        SELECT k.api_key, k.tier, k.weight INTO v_key
-        FROM public.provider_api_keys AS k
-        WHERE k.provider_id = v_provider_id AND k.key_number = v_number
-          AND k.disabled_at IS NULL AND k.cooldown_until <= now()
-          AND (k.expires_at IS NULL OR k.expires_at > now());
-        CONTINUE WHEN NOT FOUND;
-        IF v_key.tier > 1 AND NOT v_tier_known THEN
-            v_tier := NULL;
-            FOR v_candidate IN 1..9 LOOP
-                PERFORM 1 FROM public.provider_api_keys AS k
-                WHERE k.provider_id = v_provider_id AND k.tier = v_candidate AND k.disabled_at IS NULL
-                  AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
-                ORDER BY k.cooldown_until
+    v_limit := greatest(256, sqrt(8.0 * v_highest)::integer);
+
+    FOR v_tier IN 1..9 LOOP
+        CONTINUE WHEN v_masses[v_tier] = 0;
+        v_direct := v_highest::bigint * v_largest[v_tier] <= 2 * v_masses[v_tier];
+        v_classes := ARRAY(SELECT c FROM generate_series(0, 9) AS c WHERE v_counts[v_tier * 10 - 9 + c] > 0 ORDER BY c);
+        v_hits := 0;
+        v_available := NULL;
+        -- Rounds: 1 probes 1-4; 2 (when none of them met an available key) the rendezvous over
+        -- at most v_limit available keys; 3 probes 5-160; 4 the rendezvous over all of them.
+        FOR v_round IN 1..4 LOOP
+            IF v_round IN (2, 4) THEN
+                CONTINUE WHEN v_round = 2 AND v_hits > 0;
+                SELECT c.available, CASE WHEN c.available <= v_limit OR v_round = 4 THEN c.api_key END
+                INTO v_available, v_chosen
+                FROM (
+                    SELECT a.api_key, a.score, count(*) OVER () AS available
+                    FROM (
+                        SELECT k.api_key,
+                               -ln(((hashint8extended(k.key_number, v_seed) & 2147483647) + 0.5) / 2147483648.0) / k.weight
+                                   AS score
+                        FROM public.provider_api_keys AS k
+                        WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
+                          AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+                        LIMIT CASE WHEN v_round = 2 THEN v_limit + 1 END
+                    ) AS a
+                ) AS c
+                ORDER BY c.score
                 LIMIT 1;
-                IF FOUND THEN
-                    v_tier := v_candidate;
-                    EXIT;
+                IF v_chosen IS NOT NULL THEN
+                    RETURN v_chosen;
+                END IF;
+                v_available := coalesce(v_available, 0);
+                EXIT WHEN v_available = 0;  -- nothing available in this tier: the next one
+                CONTINUE;
+            END IF;
+            FOR v_probe IN CASE WHEN v_round = 1 THEN 1 ELSE 5 END..CASE WHEN v_round = 1 THEN 4 ELSE 160 END LOOP
+                v_probe_seed := hashint8extended(v_probe, v_seed);
+                IF v_direct THEN
+                    v_range := v_highest;
+                    v_bound := v_largest[v_tier];
+                ELSE
+                    v_class := v_classes[1];
+                    IF cardinality(v_classes) > 1 THEN
+                        v_best := NULL;
+                        FOREACH v_class IN ARRAY v_classes LOOP
+                            v_score := -ln(((hashint8extended(v_class, v_probe_seed # 3074457345618258602) & 2147483647) + 0.5)
+                                           / 2147483648.0)
+                                       / (v_counts[v_tier * 10 - 9 + v_class]::double precision * least(1000, (2 << v_class) - 1));
+                            IF v_best IS NULL OR v_score < v_best THEN
+                                v_best := v_score;
+                                v_best_class := v_class;
+                            END IF;
+                        END LOOP;
+                        v_class := v_best_class;
+                    END IF;
+                    v_range := v_counts[v_tier * 10 - 9 + v_class];
+                    v_bound := least(1000, (2 << v_class) - 1);
+                END IF;
+                -- Jump consistent hash of the probe into 0 .. range - 1.
+                v_bucket := -1;
+                v_next := 0;
+                WHILE v_next < v_range LOOP
+                    v_bucket := v_next;
+                    v_next := floor((v_bucket + 1) / (((hashint8extended(v_bucket, v_probe_seed) & 2147483647) + 1)
+                                                      / 2147483648.0::double precision));
+                END LOOP;
+                IF v_direct THEN
+                    SELECT k.api_key, k.weight INTO v_key
+                    FROM public.provider_api_keys AS k
+                    WHERE k.provider_id = v_provider_id AND k.key_number = v_bucket + 1 AND k.tier = v_tier
+                      AND k.disabled_at IS NULL AND k.cooldown_until <= now()
+                      AND (k.expires_at IS NULL OR k.expires_at > now());
+                ELSE
+                    SELECT k.api_key, k.weight INTO v_key
+                    FROM keyadmin.key_slots AS s
+                    JOIN public.provider_api_keys AS k ON k.id = s.key_id
+                    WHERE s.provider_id = v_provider_id AND s.tier = v_tier AND s.weight_class = v_class
+                      AND s.slot = v_bucket + 1
+                      AND k.disabled_at IS NULL AND k.cooldown_until <= now()
+                      AND (k.expires_at IS NULL OR k.expires_at > now());
+                END IF;
+                CONTINUE WHEN NOT FOUND;
+                v_hits := v_hits + 1;
+                IF ((hashint8extended(v_probe, v_seed # 6148914691236517205) & 2147483647) + 0.5) / 2147483648.0 * v_bound
+                   < v_key.weight THEN
+                    RETURN v_key.api_key;
                 END IF;
             END LOOP;
-            v_tier_known := true;
-        END IF;
-        CONTINUE WHEN v_key.tier > 1 AND v_key.tier <> v_tier;
-        v_accept := ((hashint8extended(v_probe, v_seed # 6148914691236517205) & 2147483647) + 0.5) / 2147483648.0;
-        IF v_accept * v_max_weights[v_key.tier] < v_key.weight THEN
-            RETURN v_key.api_key;
-        END IF;
-    END LOOP;
-
-    -- 64 misses: few keys available among many numbers. The serving tier's available keys,
-    -- ordered by a hash of affinity and key number (rendezvous hashing), weighted: still the
-    -- same key for the same affinity, and only a lost key's affinities move.
-    IF NOT v_tier_known THEN
-        v_tier := NULL;
-        FOR v_candidate IN 1..9 LOOP
-            PERFORM 1 FROM public.provider_api_keys AS k
-            WHERE k.provider_id = v_provider_id AND k.tier = v_candidate AND k.disabled_at IS NULL
-              AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
-            ORDER BY k.cooldown_until
-            LIMIT 1;
-            IF FOUND THEN
-                v_tier := v_candidate;
-                EXIT;
-            END IF;
         END LOOP;
-    END IF;
-    IF v_tier IS NOT NULL THEN
-        SELECT k.api_key, k.tier, k.weight INTO v_key
-        FROM public.provider_api_keys AS k
-        WHERE k.provider_id = v_provider_id AND k.tier = v_tier
-          AND k.disabled_at IS NULL AND k.cooldown_until <= now()
-          AND (k.expires_at IS NULL OR k.expires_at > now())
-        ORDER BY -ln(((hashint8extended(k.key_number, v_seed) & 2147483647) + 0.5) / 2147483648.0) / k.weight
-        LIMIT 1;
-        IF FOUND THEN
-            RETURN v_key.api_key;
-        END IF;
-    END IF;
+        CONTINUE WHEN v_available = 0;
+        EXIT;  -- the tier's keys went meanwhile: the degrade rule
+    END LOOP;
 
     -- The degrade rule, as for the random pick.
     RETURN (
@@ -661,6 +925,22 @@ ALTER TABLE keyadmin.key_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
     CACHE 1
 );
 
+CREATE TABLE keyadmin.key_slot_changes (
+    key_id integer NOT NULL
+);
+
+COMMENT ON TABLE keyadmin.key_slot_changes IS 'Keys whose tier, weight or provider an UPDATE statement set, until its statement trigger moves their slots; always empty between statements.';
+
+CREATE TABLE keyadmin.key_slots (
+    provider_id integer NOT NULL,
+    tier smallint NOT NULL,
+    weight_class smallint NOT NULL,
+    slot integer NOT NULL,
+    key_id integer NOT NULL
+);
+
+COMMENT ON TABLE keyadmin.key_slots IS 'The keys of each provider, tier and weight class numbered densely from 1, for the weighted picks; kept by triggers on provider_api_keys.';
+
 CREATE TABLE public.provider_api_keys (
     id integer NOT NULL,
     provider_id integer NOT NULL,
@@ -721,6 +1001,9 @@ CREATE TABLE public.providers (
     max_weights integer[] DEFAULT '{1,1,1,1,1,1,1,1,1}'::integer[] NOT NULL,
     endpoint_url text,
     api_style text,
+    slot_counts integer[] DEFAULT array_fill(0, ARRAY[90]) NOT NULL,
+    slot_starts bigint[] DEFAULT array_fill((0)::bigint, ARRAY[90]) NOT NULL,
+    tier_masses bigint[] DEFAULT array_fill((0)::bigint, ARRAY[9]) NOT NULL,
     CONSTRAINT providers_endpoint_format CHECK ((((endpoint_url IS NULL) = (api_style IS NULL)) AND (api_style = ANY (ARRAY['openai'::text, 'anthropic'::text, 'google'::text])) AND (char_length(endpoint_url) <= 2000) AND (endpoint_url ~ '^https?://[^/@[:space:][:cntrl:]]+(/[^[:space:][:cntrl:]]*)?$'::text))),
     CONSTRAINT providers_max_weights_shape CHECK (((array_length(max_weights, 1) = 9) AND (array_lower(max_weights, 1) = 1))),
     CONSTRAINT providers_provider_name_format CHECK ((provider_name ~ '^[a-z0-9._-]{1,64}$'::text)),
@@ -729,11 +1012,17 @@ CREATE TABLE public.providers (
 
 COMMENT ON TABLE public.providers IS 'LLM providers whose API keys KeyAdmin manages; names are lower-case.';
 
-COMMENT ON COLUMN public.providers.max_weights IS 'For each tier, at least the largest weight of its keys (kept by triggers): the bound of the weighted picks.';
+COMMENT ON COLUMN public.providers.max_weights IS 'For each tier, the bound of its heaviest weight class (1 when it has no key), kept by triggers: the bound of the direct probe.';
 
 COMMENT ON COLUMN public.providers.endpoint_url IS 'Base URL of the provider''s API, for keyadmin --check; NULL: keyadmin''s built-in one for a well-known name.';
 
 COMMENT ON COLUMN public.providers.api_style IS 'How the API takes a key: openai (Authorization: Bearer), anthropic (x-api-key) or google (x-goog-api-key).';
+
+COMMENT ON COLUMN public.providers.slot_counts IS 'Keys per tier and weight class (element (tier - 1) * 10 + class + 1; class c holds weights 2^c to 2^(c+1)-1), kept by triggers.';
+
+COMMENT ON COLUMN public.providers.slot_starts IS 'For each tier and weight class, the sum of count x bound over the tier''s lighter classes: where the class starts in a probe''s range.';
+
+COMMENT ON COLUMN public.providers.tier_masses IS 'For each tier, the sum of count x bound over its classes: the range a probe draws from.';
 
 CREATE SEQUENCE public.providers_id_seq
     AS integer
@@ -751,6 +1040,12 @@ ALTER TABLE ONLY public.providers ALTER COLUMN id SET DEFAULT nextval('public.pr
 
 ALTER TABLE ONLY keyadmin.key_events
     ADD CONSTRAINT key_events_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY keyadmin.key_slots
+    ADD CONSTRAINT key_slots_key_id_key UNIQUE (key_id);
+
+ALTER TABLE ONLY keyadmin.key_slots
+    ADD CONSTRAINT key_slots_pkey PRIMARY KEY (provider_id, tier, weight_class, slot) INCLUDE (key_id);
 
 ALTER TABLE ONLY public.provider_api_keys
     ADD CONSTRAINT provider_api_keys_pkey PRIMARY KEY (id);
@@ -786,13 +1081,19 @@ CREATE TRIGGER key_events_provider_renamed AFTER UPDATE OF provider_name ON publ
 
 CREATE TRIGGER key_events_providers_inserted AFTER INSERT ON public.providers REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_providers_inserted();
 
+CREATE TRIGGER key_slots_after_update AFTER UPDATE OF tier, weight, provider_id ON public.provider_api_keys FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.slots_after_update();
+
+CREATE TRIGGER key_slots_on_delete AFTER DELETE ON public.provider_api_keys REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.slots_on_delete();
+
+CREATE TRIGGER key_slots_on_insert AFTER INSERT ON public.provider_api_keys REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.slots_on_insert();
+
+CREATE TRIGGER key_slots_on_truncate AFTER TRUNCATE ON public.provider_api_keys FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.slots_on_truncate();
+
+CREATE TRIGGER key_slots_on_update AFTER UPDATE OF tier, weight, provider_id ON public.provider_api_keys FOR EACH ROW WHEN (((new.tier <> old.tier) OR (keyadmin.weight_class(new.weight) <> keyadmin.weight_class(old.weight)) OR (new.provider_id <> old.provider_id))) EXECUTE FUNCTION keyadmin.slots_on_update();
+
 CREATE TRIGGER last_key_number_on_insert AFTER INSERT ON public.provider_api_keys REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.raise_last_key_number();
 
 CREATE TRIGGER last_key_number_on_update AFTER UPDATE OF key_number, provider_id ON public.provider_api_keys FOR EACH ROW WHEN (((new.key_number > old.key_number) OR (new.provider_id <> old.provider_id))) EXECUTE FUNCTION keyadmin.raise_last_key_number_renumbered();
-
-CREATE TRIGGER max_weight_on_insert AFTER INSERT ON public.provider_api_keys FOR EACH ROW WHEN ((new.weight > 1)) EXECUTE FUNCTION keyadmin.raise_max_weight();
-
-CREATE TRIGGER max_weight_on_update AFTER UPDATE OF weight, tier ON public.provider_api_keys FOR EACH ROW WHEN (((new.weight > 1) AND ((new.weight > old.weight) OR (new.tier <> old.tier)))) EXECUTE FUNCTION keyadmin.raise_max_weight();
 
 ALTER TABLE ONLY public.provider_api_keys
     ADD CONSTRAINT provider_api_keys_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES public.providers(id) ON DELETE CASCADE;
@@ -807,6 +1108,8 @@ CREATE POLICY service_role_all ON public.providers TO service_role USING (true) 
 
 GRANT USAGE ON SCHEMA keyadmin TO service_role;
 
+REVOKE ALL ON FUNCTION keyadmin.append_slots(p_key_ids integer[]) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION keyadmin.event_actor() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION keyadmin.key_fingerprint(p_api_key text) FROM PUBLIC;
@@ -817,7 +1120,7 @@ REVOKE ALL ON FUNCTION keyadmin.raise_last_key_number() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION keyadmin.raise_last_key_number_renumbered() FROM PUBLIC;
 
-REVOKE ALL ON FUNCTION keyadmin.raise_max_weight() FROM PUBLIC;
+REVOKE ALL ON FUNCTION keyadmin.rebuild_key_slots() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION keyadmin.record_check(p_provider_name text, p_detail jsonb) FROM PUBLIC;
 
@@ -835,6 +1138,24 @@ REVOKE ALL ON FUNCTION keyadmin.record_provider_renamed() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION keyadmin.record_providers_inserted() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION keyadmin.remove_slots(p_key_ids integer[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION keyadmin.slots_after_update() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION keyadmin.slots_on_delete() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION keyadmin.slots_on_insert() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION keyadmin.slots_on_truncate() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION keyadmin.slots_on_update() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION keyadmin.store_slot_layout(p_provider_id integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION keyadmin.weight_class(p_weight integer) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION keyadmin.weight_class_bound(p_class integer) FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION public.get_api_key(p_provider_name text, p_key_number integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.get_api_key(p_provider_name text, p_key_number integer) TO service_role;
 
@@ -848,6 +1169,8 @@ REVOKE ALL ON FUNCTION public.report_api_key_result(p_provider_name text, p_api_
 GRANT ALL ON FUNCTION public.report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer) TO service_role;
 
 GRANT SELECT ON TABLE keyadmin.key_events TO service_role;
+
+GRANT SELECT ON TABLE keyadmin.key_slots TO service_role;
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.provider_api_keys TO service_role;
 

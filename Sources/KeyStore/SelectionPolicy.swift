@@ -73,31 +73,19 @@ extension KeyStore {
         }
     }
 
-    /// Gives key `number` the weight `weight`. When a weight goes down, the bound the picks use
-    /// (providers.max_weights, which triggers only raise) is computed again, so that they stay fast.
+    /// Gives key `number` the weight `weight`. Returns the key (to show it masked) and whether
+    /// the weight changed. Triggers move the key to its new weight class (migration 030).
     public func setWeight(
         _ weight: KeyWeight, number: Int, of name: ProviderName
     ) throws(KeyStoreError) -> (key: APIKey, changed: Bool) {
         try changeKey(number: number, of: name, step: "setting the weight of key #\(number) of \(name)") {
             provider, transaction in
-            let updated = try transaction.query(
+            try transaction.query(
                 """
                 UPDATE public.provider_api_keys AS k SET weight = \(weight.rawValue)
                 WHERE k.provider_id = \(provider) AND k.key_number = \(number) AND k.weight <> \(weight.rawValue)
                 RETURNING k.api_key
                 """, step: "setting the weight of key #\(number) of \(name)")
-            if updated.rowCount > 0 {
-                try transaction.query(
-                    """
-                    UPDATE public.providers AS p
-                    SET max_weights = ARRAY(
-                        SELECT coalesce((SELECT max(k.weight) FROM public.provider_api_keys AS k
-                                         WHERE k.provider_id = p.id AND k.tier = t), 1)
-                        FROM generate_series(1, 9) AS t ORDER BY t)
-                    WHERE p.id = \(provider)
-                    """, step: "keeping the weights' bound of \(name)")
-            }
-            return updated
         }
     }
 

@@ -203,19 +203,24 @@ import Testing
         }
     }
 
-    @Test func loweringAWeightLowersTheBoundAndRaisingOneRaisesIt() throws {
+    /// The direct probe's bound (providers.max_weights) is the bound of the tier's heaviest weight
+    /// class (migration 030), whoever changes a weight or a tier, and falls back when it goes.
+    @Test func eachTiersBoundIsItsHeaviestClasssBound() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             try pool(database, [(1, 1, 1, "available"), (2, 2, 1, "available")])
             let store = try database.store()
             let openai = try ProviderName(validating: "openai")
             func bound() throws -> [String?] { try database.values("SELECT max_weights::text AS value FROM providers") }
             #expect(try store.setWeight(try KeyWeight(validating: "40"), number: 2, of: openai).changed)
-            #expect(try bound() == ["{1,40,1,1,1,1,1,1,1}"])
+            #expect(try bound() == ["{1,63,1,1,1,1,1,1,1}"], "40 is in class 32-63")
             #expect(try store.setTier(try KeyTier(validating: "3"), number: 2, of: openai).changed)
-            #expect(try bound() == ["{1,40,40,1,1,1,1,1,1}"], "a trigger raises the new tier's bound")
+            #expect(try bound() == ["{1,1,63,1,1,1,1,1,1}"], "the bound moves with the key")
             #expect(try store.setWeight(try KeyWeight(validating: "2"), number: 2, of: openai).changed)
-            #expect(try bound() == ["{1,1,2,1,1,1,1,1,1}"], "keyadmin computes the bound again when it lowers")
+            #expect(try bound() == ["{1,1,3,1,1,1,1,1,1}"], "and falls when its weight does")
             #expect(try !store.setWeight(try KeyWeight(validating: "2"), number: 2, of: openai).changed)
+            try database.connect().query(
+                "UPDATE provider_api_keys SET weight = 1000 WHERE key_number = 1", step: "psql")
+            #expect(try bound() == ["{1000,1,3,1,1,1,1,1,1}"])
         }
     }
 }
