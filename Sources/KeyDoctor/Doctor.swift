@@ -42,7 +42,7 @@ public struct Doctor {
             ("row level security", rowLevelSecurity), ("privileges", { try privileges(exposed: exposed.get()) }),
             ("readers", readers), ("indirect exposure", { try indirectExposure(exposed: exposed.get()) }),
             ("functions", functionShapes), ("server logging", serverLogging), ("pool health", poolHealth),
-            ("endpoints", endpoints),
+            ("endpoints", endpoints), ("key slots", keySlots),
         ] as [(String, () throws -> [DoctorFinding])] {
             findings += checked(name, check)
         }

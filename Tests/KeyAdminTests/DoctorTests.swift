@@ -45,7 +45,7 @@ import Testing
             #expect(
                 names == [
                     "connection", "schema", "row level security", "privileges", "readers", "indirect exposure",
-                    "functions", "server logging", "pool health",
+                    "functions", "server logging", "pool health", "key slots",
                 ])
             #expect((document["summary"] as? [String: Int])?["fail"] == 0)
         }
@@ -162,6 +162,12 @@ import Testing
         (
             "GRANT TRUNCATE ON public.provider_api_keys TO service_role", "warn", "privileges",
             "public.provider_api_keys", "REVOKE TRUNCATE"
+        ),
+        // A write that bypassed the triggers (a restore as replica): the picks' slots are stale.
+        (
+            "SET session_replication_role = replica; UPDATE provider_api_keys SET weight = 900 WHERE key_number = 2; "
+                + "RESET session_replication_role",
+            "FAIL", "key slots", "openai", "SELECT keyadmin.rebuild_key_slots();"
         ),
         (
             "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'doctor_reader') THEN CREATE ROLE doctor_reader; END IF; END $$; GRANT SELECT ON public.provider_api_keys TO doctor_reader",

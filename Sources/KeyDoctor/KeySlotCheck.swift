@@ -1,0 +1,41 @@
+import Postgres
+
+// Whether the weighted picks' slots (migration 030) match the keys. Triggers keep them for every
+// writer; a data-only restore with triggers disabled, or session_replication_role = replica,
+// bypasses them, and the picks would then draw from stale slots.
+extension Doctor {
+    func keySlots() throws -> [DoctorFinding] {
+        let providers = try rows(
+            """
+            SELECT p.provider_name,
+                   (SELECT count(*) FROM public.provider_api_keys AS k
+                    LEFT JOIN keyadmin.key_slots AS s ON s.key_id = k.id
+                    WHERE k.provider_id = p.id
+                      AND (s.key_id IS NULL OR s.provider_id <> k.provider_id OR s.tier <> k.tier
+                           OR s.weight_class <> keyadmin.weight_class(k.weight)))::integer AS misplaced,
+                   (SELECT count(*) FROM keyadmin.key_slots AS s WHERE s.provider_id = p.id)
+                       <> (SELECT coalesce(sum(c), 0) FROM unnest(p.slot_counts) AS c) AS stale
+            FROM public.providers AS p
+            WHERE to_regclass('keyadmin.key_slots') IS NOT NULL
+            ORDER BY p.provider_name
+            """, step: "reading the key slots")
+        var findings: [DoctorFinding] = []
+        for row in providers {
+            let name: String = try row.decode("provider_name")
+            let misplaced: Int = try row.decode("misplaced")
+            let stale: Bool = try row.decode("stale")
+            if misplaced > 0 || stale {
+                findings.append(
+                    DoctorFinding(
+                        "key slots", .fail, name,
+                        "the weighted picks' slots do not match the keys (\(misplaced) key\(misplaced == 1 ? "" : "s") "
+                            + "out of place): a write bypassed the triggers",
+                        fix: "SELECT keyadmin.rebuild_key_slots();"))
+            }
+        }
+        if findings.isEmpty && !providers.isEmpty {
+            findings.append(DoctorFinding("key slots", .ok, "providers", "every key in its weight class's slot"))
+        }
+        return findings
+    }
+}
