@@ -35,13 +35,23 @@ public final class Connection {
         }
         target = Self.describeTarget(of: connection)
         guard PQstatus(connection) == CONNECTION_OK else {
-            let message = redactor.redact(String(cString: PQerrorMessage(connection)).joinedOnOneLine())
+            // The user and database stay readable in the message even when the password is the
+            // same text (postgres, postgres, postgres on a local Supabase), unless the server says
+            // that name does not exist: then it was the password pasted into the wrong place.
+            let raw = String(cString: PQerrorMessage(connection)).joinedOnOneLine()
+            let identifiers = Set(
+                [("role", PQuser(connection)), ("database", PQdb(connection))].compactMap { kind, name in
+                    name.map { String(cString: $0) }.flatMap {
+                        raw.contains("\(kind) \"\($0)\" does not exist") ? nil : $0
+                    }
+                })
+            let message = redactor.redact(raw, keeping: identifiers)
             PQfinish(connection)
-            // A password pasted where the database name belongs shows in the target too. Only
-            // here: a database that exists under a name equal to the password (postgres,
-            // postgres, postgres on a local Supabase) is the user's choice, and stays readable.
+            // The target names the user's host, port and database: a password equal to the
+            // database's name (postgres, postgres, postgres on a local Supabase) leaves it readable.
             throw PGError(
-                .connectionFailed, step: "connecting to \(redactor.redact(target))", message: message)
+                .connectionFailed, step: "connecting to \(redactor.redact(target, keeping: identifiers))",
+                message: message)
         }
         handle = connection
         let context = Unmanaged.passUnretained(noticeCollector).toOpaque()
@@ -246,7 +256,7 @@ public final class Connection {
         return PGError(
             .server, step: step, message: redactor.redact(message),
             sqlState: result.errorField(.sqlState).map(SQLState.init(rawValue:)),
-            hint: result.errorField(.hint).map(redactor.redact),
+            hint: result.errorField(.hint).map { redactor.redact($0) },
             constraintName: result.errorField(.constraintName))
     }
 

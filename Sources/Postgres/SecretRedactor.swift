@@ -21,13 +21,70 @@ public struct SecretRedactor: Sendable {
         self.init(secrets: found)
     }
 
-    /// `text` with every secret, and every password in a connection string, replaced by `***`.
-    public func redact(_ text: String) -> String {
-        var result = text
-        for secret in secrets {
-            result = result.replacingEvery(secret, with: "********")
+    /// `text` with passwords hidden: the password field of any connection string in it (a URI's
+    /// `user:password@`, a `password=` value) masked wherever it is, and each known secret
+    /// replaced where it stands as a whole token, never inside another word (a password `p` must
+    /// not turn `port` into `********ort`). A token that is one of `identifiers` (the user and
+    /// database the operator connected as) stays readable even when the password is the same
+    /// text: hiding it would hide what the operator needs and tell that the password equals it.
+    public func redact(_ text: String, keeping identifiers: Set<String> = []) -> String {
+        var result = Self.maskingPasswordFields(in: text)
+        for secret in secrets where !identifiers.contains(secret) {
+            result = result.replacingWholeTokens(secret, with: "********")
         }
         return result
+    }
+
+    /// `text` with the value of every `user:password@` (after a `://`) and `password=` masked.
+    static func maskingPasswordFields(in text: String) -> String {
+        var result = ""
+        var rest = Substring(text)
+        // URI user info: scheme://user:password@host
+        while let scheme = rest.firstRange(of: "://") {
+            result += rest[..<scheme.upperBound]
+            rest = rest[scheme.upperBound...]
+            let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == " " }) ?? rest.endIndex
+            if let at = rest[..<authorityEnd].lastIndex(of: "@"),
+                let colon = rest[..<at].firstIndex(of: ":")
+            {
+                result += rest[...colon]
+                result += "********"
+                rest = rest[at...]
+            }
+        }
+        result += rest
+        // key=value and query-string passwords: the value after `password =`, quoted or not.
+        var masked = ""
+        var remaining = Substring(result)
+        while let keyword = remaining.indices.first(where: { remaining[$0...].prefix(8).lowercased() == "password" }) {
+            var index = remaining.index(keyword, offsetBy: 8)
+            masked += remaining[..<index]
+            remaining = remaining[index...]
+            while index < remaining.endIndex, remaining[index] == " " { index = remaining.index(after: index) }
+            guard index < remaining.endIndex, remaining[index] == "=" else { continue }
+            index = remaining.index(after: index)
+            while index < remaining.endIndex, remaining[index] == " " { index = remaining.index(after: index) }
+            masked += remaining[..<index]
+            var end = index
+            if end < remaining.endIndex, remaining[end] == "'" {
+                end = remaining.index(after: end)
+                while end < remaining.endIndex, remaining[end] != "'" {
+                    if remaining[end] == "\\", remaining.index(after: end) < remaining.endIndex {
+                        end = remaining.index(after: end)
+                    }
+                    end = remaining.index(after: end)
+                }
+                if end < remaining.endIndex { end = remaining.index(after: end) }
+            } else {
+                end =
+                    remaining[index...].firstIndex(where: { $0 == " " || $0 == "&" || $0 == "\"" })
+                    ?? remaining.endIndex
+            }
+            if end > index { masked += "********" }
+            remaining = remaining[end...]
+        }
+        masked += remaining
+        return masked
     }
 
     /// Passwords in a URI's user info (`postgresql://user:secret@host`) and in any
@@ -97,6 +154,26 @@ public struct SecretRedactor: Sendable {
 }
 
 extension String {
+    /// Each occurrence of `target` that stands alone, with no letter or digit right before or
+    /// after it, replaced.
+    func replacingWholeTokens(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        func isWordCharacter(_ character: Character) -> Bool { character.isLetter || character.isNumber }
+        var result = ""
+        var rest = Substring(self)
+        while let range = rest.firstRange(of: target) {
+            let before = range.lowerBound > startIndex ? self[index(before: range.lowerBound)] : nil
+            let after = range.upperBound < endIndex ? self[range.upperBound] : nil
+            let standsAlone =
+                !(before.map(isWordCharacter) ?? false) && !(after.map(isWordCharacter) ?? false)
+            result += rest[..<range.lowerBound]
+            result += standsAlone ? replacement : String(rest[range])
+            rest = rest[range.upperBound...]
+        }
+        result += rest
+        return result
+    }
+
     func replacingEvery(_ target: String, with replacement: String) -> String {
         guard !target.isEmpty else { return self }
         var result = ""

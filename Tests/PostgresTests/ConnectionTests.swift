@@ -149,6 +149,21 @@ import Testing
         }
     }
 
+    /// A password equal to the user and database (docker-compose's postgres) or to a letter of
+    /// the message: the error still names the database and the port it tried, unmasked.
+    @Test(arguments: ["postgres", "p", "o"])
+    func aPasswordLikeAWordHidesNoOtherWord(_ password: String) throws {
+        let url = "postgresql://postgres:\(password)@127.0.0.1:1/postgres?connect_timeout=5"
+        #expect(throws: PGError.self) { _ = try Connection(settings: ConnectionSettings(connectionString: url)) }
+        do {
+            _ = try Connection(settings: ConnectionSettings(connectionString: url))
+        } catch let error as PGError {
+            #expect(error.description.contains("127.0.0.1:1/postgres"), "\(error.description)")
+            #expect(error.description.contains("port 1 failed"), "\(error.description)")
+            #expect(!error.description.contains("*"), "\(error.description)")
+        }
+    }
+
     /// A refused login (wrong password where the server checks passwords, a missing database
     /// everywhere) is a connection error that never shows the password it was given.
     @Test(arguments: ["wrong-password", "missing-database"])

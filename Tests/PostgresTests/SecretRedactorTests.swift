@@ -21,6 +21,31 @@ import Testing
         #expect(redactor.redact("FATAL: from-env rejected") == "FATAL: ******** rejected")
     }
 
+    /// A password that is also a word, the user or the database: its field is masked, and no
+    /// other word is touched (issue: `p` made `port` into `********ort`, `x` made `expired`
+    /// `e********pired`, `postgres` hid the user and the database).
+    @Test func masksThePasswordFieldAndNoOtherWord() {
+        let short = SecretRedactor(connectionString: "postgresql://u:p@localhost:56999/keys")
+        #expect(short.redact("could not connect to port 56999") == "could not connect to port 56999")
+        let letter = SecretRedactor(connectionString: "host=localhost password=x")
+        #expect(letter.redact("timeout expired") == "timeout expired")
+        #expect(
+            letter.redact("bad option in: host=localhost password=x sslmode=on")
+                == "bad option in: host=localhost password=******** sslmode=on")
+        let same = SecretRedactor(connectionString: "postgresql://postgres:postgres@localhost:56101/postgres")
+        #expect(
+            same.redact(
+                "localhost:56101/postgres: FATAL: password authentication failed for user \"postgres\"",
+                keeping: ["postgres"])
+                == "localhost:56101/postgres: FATAL: password authentication failed for user \"postgres\"")
+        #expect(
+            same.redact("invalid URI: postgresql://postgres:postgres@localhost:56101/postgres?x", keeping: ["postgres"])
+                == "invalid URI: postgresql://postgres:********@localhost:56101/postgres?x")
+        // Standing alone elsewhere, a password that is no identifier is hidden as a whole token.
+        let word = SecretRedactor(connectionString: "postgresql://app:hunter2@db/keys")
+        #expect(word.redact("saw hunter2, not hunter22") == "saw ********, not hunter22")
+    }
+
     @Test func leavesTextWithoutSecretsAlone() {
         let redactor = SecretRedactor(connectionString: "host=localhost dbname=keys")
         #expect(redactor.redact("connection refused") == "connection refused")
