@@ -27,6 +27,8 @@ public final class KeyStore {
     ) throws(KeyStoreError) -> KeyStore {
         var settings = settings
         if let actor { settings.transactionSettings.append((actorSetting, actor.rawValue)) }
+        // An API key given as the user or database name is masked wherever the target is shown.
+        settings.concealsName = KeyShape.looksLikeKey
         do {
             return KeyStore(connection: try Connection(settings: settings))
         } catch let error as PGError {

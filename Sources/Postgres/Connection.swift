@@ -11,7 +11,7 @@ public final class Connection {
     let handle: OpaquePointer
     /// The settings the connection was made with.
     public let settings: ConnectionSettings
-    private let redactor: SecretRedactor
+    private var redactor: SecretRedactor
     private let noticeCollector = NoticeCollector()
     /// Set once the session cannot be trusted any more (lost, or abandoned after a timeout).
     var isBroken = false
@@ -33,7 +33,9 @@ public final class Connection {
         guard let connection else {
             throw PGError(.connectionFailed, step: "connecting", message: "out of memory")
         }
-        target = Self.describeTarget(of: connection)
+        let names = [PQuser(connection), PQdb(connection)].compactMap { $0.map { String(cString: $0) } }
+        redactor = redactor.adding(names.filter(settings.concealsName))
+        target = Self.describeTarget(of: connection, concealing: settings.concealsName)
         guard PQstatus(connection) == CONNECTION_OK else {
             // The user and database stay readable in the message even when the password is the
             // same text (postgres, postgres, postgres on a local Supabase), unless the server says
@@ -260,7 +262,9 @@ public final class Connection {
             constraintName: result.errorField(.constraintName))
     }
 
-    private static func describeTarget(of connection: OpaquePointer) -> String {
+    private static func describeTarget(
+        of connection: OpaquePointer, concealing conceals: (String) -> Bool
+    ) -> String {
         func field(_ value: UnsafeMutablePointer<CChar>?) -> String {
             value.map { String(cString: $0) } ?? ""
         }
@@ -269,7 +273,8 @@ public final class Connection {
             host = "local socket \(host.isEmpty ? "" : host)".trimmingWhitespace()
         }
         let port = field(PQport(connection))
-        let database = field(PQdb(connection))
+        var database = field(PQdb(connection))
+        if conceals(database) { database = "********" }
         return "\(host)\(port.isEmpty ? "" : ":\(port)")\(database.isEmpty ? "" : "/\(database)")"
     }
 }

@@ -19,6 +19,10 @@ public struct ConnectionSettings: Sendable {
     /// Settings made for every transaction, and only for it (`set_config(name, value, true)`),
     /// such as who is acting, for triggers to read.
     public var transactionSettings: [(name: String, value: String)] = []
+    /// Which user or database names are credentials in the wrong place (an API key given as the
+    /// database name): masked in the target and in every message. The Postgres layer does not
+    /// know what a key looks like; the key store says.
+    public var concealsName: @Sendable (String) -> Bool = { _ in false }
 
     /// Settings with time limits: the connection's, each statement's, and each lock wait's.
     public init(

@@ -12,6 +12,9 @@ public struct SecretRedactor: Sendable {
         self.secrets = Array(Set(secrets.filter { !$0.isEmpty })).sorted { $0.count > $1.count }
     }
 
+    /// This redactor, hiding `more` secrets too.
+    public func adding(_ more: [String]) -> SecretRedactor { SecretRedactor(secrets: secrets + more) }
+
     /// A redactor for every password written in `connectionString`, in URI or key=value form,
     /// percent-encoded or not, plus `PGPASSWORD` when it is set.
     public init(connectionString: String, environmentPassword: String? = nil) {

@@ -57,6 +57,19 @@ import Testing
         }
     }
 
+    /// An API key pasted as the database or user name is masked in the database line and the
+    /// error; the host and port stay, so the operator still sees where it went.
+    @Test(arguments: [
+        "postgresql://postgres@127.0.0.1:1/sk-proj-AbCdEf0123456789xyzXYZ?connect_timeout=5",
+        "host=127.0.0.1 port=1 user=sk-proj-AbCdEf0123456789xyzXYZ connect_timeout=5",
+    ])
+    func aKeyShapedDatabaseOrUserIsNeverShown(_ url: String) throws {
+        let output = try KeyAdminProcess.run(["--database-url", url, "--list"])
+        #expect(output.status != 0)
+        #expect(!output.stderr.contains("AbCdEf0123456789"), "\(output.stderr)")
+        #expect(output.stderr.contains("127.0.0.1:1/********"), "\(output.stderr)")
+    }
+
     @Test func withNoConfigurationAtAllTheErrorSaysSo() throws {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("home-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
