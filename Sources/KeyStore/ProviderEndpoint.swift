@@ -68,7 +68,11 @@ public struct EndpointURL: Hashable, Sendable, CustomStringConvertible {
         guard !path.contains("?"), !path.contains("#") else {
             throw Self.invalid("an endpoint is a base URL, without ?query or #fragment (the key is sent in a header)")
         }
-        guard path.split(separator: "/").allSatisfy({ !KeyShape.looksLikeKey(String($0)) }) else {
+        // In the path or the host: a host named like a key would be stored, listed and recorded
+        // in the history as it is.
+        let parts =
+            path.split(separator: "/") + authority.split(whereSeparator: { $0 == "." || $0 == ":" }) + [authority]
+        guard parts.allSatisfy({ !KeyShape.looksLikeKey(String($0)) }) else {
             throw Self.invalid(
                 "that URL holds something shaped like a key; the key is sent in a header, never in the URL")
         }

@@ -22,6 +22,9 @@ import Testing
         "https://api.example.com/v1/sk-proj-abcdefghij1234567890", "https://", "https://api.example.com:0",
         "https://api.example.com:65536", "https://api example.com", "https://api.example.com/ä", "ftp://a.example",
         "api.example.com", "https://a/" + String(repeating: "x", count: 2000),
+        // A key-shaped host, and a name that merely starts with localhost over plain http.
+        "https://sk-proj-abcdefghij1234567890.example.com/v1", "https://api.sk-proj-abcdefghij1234567890:8443/v1",
+        "http://localhost.attacker.example/v1",
     ])
     func refusedURLsAreNeverQuotedBack(_ text: String) {
         #expect {
