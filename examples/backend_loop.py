@@ -55,17 +55,28 @@ def call_provider(key, prompt):
         return error.code, error.headers, error.read()
 
 
-def draw_key(db, session):
+def draw_key(db, session, failed):
     """A key for this call: the conversation's own key (sticky) when there is a session, else
-    a random one. Both draw from the lowest tier that has an available key, by weight."""
-    if session:
-        return db.execute("SELECT get_sticky_api_key(%s, %s)", [PROVIDER, session]).fetchone()[0]
-    return db.execute("SELECT get_random_api_key(%s)", [PROVIDER]).fetchone()[0]
+    a random one; both draw from the lowest tier that has an available key, by weight. A key
+    that already failed this request is drawn around: a 5xx or 408 leaves it in the pool (the
+    third in a row cools it), so the same draw could give it again."""
+    if session and not failed:
+        key = db.execute("SELECT get_sticky_api_key(%s, %s)", [PROVIDER, session]).fetchone()[0]
+        if key is not None:
+            return key
+    for _ in range(8):
+        key = db.execute("SELECT get_random_api_key(%s)", [PROVIDER]).fetchone()[0]
+        if key not in failed:
+            return key
+    return None
 
 
-def chat(db, prompt, session=None):
-    """Draw, call, report. Returns (status, body); raises when the pool has no usable key."""
-    key = draw_key(db, session)
+def chat(db, prompt, session=None, failed=()):
+    """Draw, call, report. Returns (status, body, key), or None when every key drawn is one that
+    failed this request; raises when the pool has no usable key at all."""
+    key = draw_key(db, session, failed)
+    if key is None and failed:
+        return None
     if key is None:
         raise RuntimeError(f"no usable {PROVIDER} key: see keyadmin --list --provider {PROVIDER}")
     status, headers, body = call_provider(key, prompt)
@@ -75,23 +86,35 @@ def chat(db, prompt, session=None):
         "SELECT report_api_key_result(%s, %s, %s, %s)",
         [PROVIDER, key, status, retry_after_seconds(headers.get("Retry-After"))],
     )
-    return status, body
+    return status, body, key
 
 
 def main():
     prompt = sys.argv[1] if len(sys.argv) > 1 else "Say hello"
     attempts = int(os.environ.get("ATTEMPTS", "3"))
     session = os.environ.get("SESSION")
+    failed = set()
+    last_status = None
     with psycopg.connect(os.environ.get("DATABASE_URL", ""), autocommit=True) as db:
         for _ in range(attempts):
-            # A key that failed is out of the pool now (or cooling down): the next draw, sticky
-            # or not, is another key.
-            status, body = chat(db, prompt, session)
+            try:
+                answer = chat(db, prompt, session, failed)
+            except RuntimeError as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 1
+            if answer is None:
+                break  # no key left that has not failed this request
+            status, body, key = answer
             if 200 <= status < 300:
                 print(body.decode(errors="replace"))
                 return 0
-            # The report took this key out (for a while or for good): the next draw is another.
+            # Never again in this request, whatever the report did with it (a 429 or a 401
+            # took it out of the pool; a 5xx may leave it in for two more failures).
+            failed.add(key)
+            last_status = status
             print(f"{PROVIDER} answered {status}; trying another key", file=sys.stderr)
+    print(f"error: no {PROVIDER} key answered ({len(failed)} tried, the last with {last_status}); "
+          f"see keyadmin --list --provider {PROVIDER}", file=sys.stderr)
     return 1
 
 

@@ -6,7 +6,8 @@
 #   BENCH_DATABASE_URL=... scripts/bench.sh   # your own (a database it may fill and empty)
 #
 # Options through the environment: BENCH_KEYS (default 100000), BENCH_RUNS (process start-up
-# runs per side, default 40), BENCH_SECONDS (pgbench seconds per case, default 5).
+# runs per side, default 40), BENCH_SECONDS (pgbench seconds per case, default 5), BENCH_ONLY
+# (some of: startup bulk list health picks audit migrate check plans; default all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -74,7 +75,13 @@ peak_rss_mb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1 | awk '{ prin
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 rows=()
-row() { rows+=("$(printf '%-52s %14s %14s %7s  %s' "$@")"); }
+# Each row is printed as it is measured too, so that a section that fails loses nothing before it.
+row() {
+    rows+=("$(printf '%-52s %14s %14s %7s  %s' "$@")")
+    echo "  ${rows[-1]}"
+}
+# wants SECTION: whether BENCH_ONLY (empty: every section) names it.
+wants() { [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $1 "* ]]; }
 
 # --- Data: a provider with $keys keys, 10% deleted (gaps in the numbers) ---------------------
 say "loading $keys keys into provider bench (then deleting every tenth: gaps)"
@@ -97,6 +104,7 @@ naive_tps=$(tps 2 "$work/order_by_random.sql")
 row "get_random_api_key calls/s vs get_api_key (all available)" "$random_tps" "$exact_tps" "$(ratio "$random_tps" "$exact_tps")" ">= 0.80 (higher is better)"
 row "  (ORDER BY random() LIMIT 1, for reference)" "$naive_tps" "$exact_tps" "$(ratio "$naive_tps" "$exact_tps")" ""
 
+if wants startup; then
 # --- 2. A whole --get-key process against psql -Atc -----------------------------------------
 say "process start-up: keyadmin --get-key against psql -Atc ($runs runs each)"
 number=$(sql -c "SELECT min(k.key_number) FROM provider_api_keys k JOIN providers p ON p.id = k.provider_id WHERE p.provider_name = 'bench'")
@@ -118,6 +126,9 @@ if swiftc -O -static-stdlib -I "$floor_dir" scripts/floor/main.swift -o "$floor_
     row "  floor: a minimal Swift libpq program, ms" "$floor_ms" "$binary3_ms" "$(ratio "$floor_ms" "$binary3_ms")" "(reference)"
 fi
 
+fi
+
+if wants bulk; then
 # --- 3. Bulk load against \copy ----------------------------------------------------------------
 say "bulk load of $keys keys: keyadmin --add-bulk against psql \\copy"
 seq 1 "$keys" | awk '{ printf "sk-load-%08d-0123456789abcdef0123456789abcdef\n", $1 }' > "$work/load.txt"
@@ -149,6 +160,9 @@ row "--add-bulk peak memory, MB: $((keys * 10)) keys (vs $keys)" "$rss_big" "$rs
 rss_list_big=$(peak_rss_mb "$bin" --database-url "$url" --list --provider benchload)
 sql -c "DELETE FROM providers WHERE provider_name = 'benchload'"
 
+fi
+
+if wants list; then
 # --- 4. Listing against the same SELECT in psql -------------------------------------------------
 say "--list --provider bench ($keys keys) against psql running the same SELECT"
 utc() { echo "to_char($1 AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"; }
@@ -161,12 +175,15 @@ row "--list --provider bench, ms (vs psql SELECT)" "$list_ms" "$psql_list_ms" "$
 rss_list=$(peak_rss_mb "$bin" --database-url "$url" --list --provider bench)
 rss_psql=$(peak_rss_mb "$psql_binary" -X "$url" -c "$list_query")
 row "--list peak memory, MB (vs psql)" "$rss_list" "$rss_psql" "$(ratio "$rss_list" "$rss_psql")" "flat (streams)"
-row "--list peak memory, MB: $((keys * 10)) keys (vs $keys)" "$rss_list_big" "$rss_list" "$(ratio "$rss_list_big" "$rss_list")" "flat (about 1.0)"
+row "--list peak memory, MB: $((keys * 10)) keys (vs $keys)" "${rss_list_big:-n/a}" "$rss_list" "$(ratio "${rss_list_big:-0}" "$rss_list")" "flat (about 1.0)"
+
+fi
 
 # --- 5. Key health: the random pick with unavailable keys, and reports --------------------------
 # pgbench_tps CLIENTS SECONDS FILE: calls per second.
 pgbench_tps() { pgbench -n -c "$1" -j "$1" -T "$2" -f "$3" "$url" 2>/dev/null | awk '/^tps/ { printf "%.0f", $3 }'; }
 pgbench_ms() { pgbench -n -c 1 -T "$1" -f "$2" "$url" 2>/dev/null | awk '/latency average/ { printf "%.2f", $4 }'; }
+if wants health; then
 say "key health: 20% of the bench keys disabled, 10% cooling down (gaps stay)"
 sql -c "UPDATE provider_api_keys k SET disabled_at = now() FROM providers p WHERE p.id = k.provider_id AND p.provider_name = 'bench' AND k.key_number % 10 IN (1, 2)"
 sql -c "UPDATE provider_api_keys k SET cooldown_until = now() + interval '1 day' FROM providers p WHERE p.id = k.provider_id AND p.provider_name = 'bench' AND k.key_number % 10 = 3"
@@ -208,28 +225,64 @@ sql -c "DELETE FROM keyadmin.key_events WHERE action = 'bench_floor'"
 row "  floor: one UPDATE + one event INSERT, 8 clients" "$report_floor" "$exact" "$(ratio "$report_floor" "$exact")" "(reference)"
 row "report_api_key_result 429 calls/s vs the floor, 8 clients" "$report" "$report_floor" "$(ratio "$report" "$report_floor")" ">= 0.90 (higher is better)"
 
-# --- 5b. Selection policy: weights, sticky picks, backup tiers (migration 028) -----------------
-say "selection policy: weights 1-10, 20% disabled, 10% cooling down (gaps stay)"
-sql -c "UPDATE provider_api_keys k SET weight = 1 + k.key_number % 10, tier = 1, disabled_at = CASE WHEN k.key_number % 10 IN (1, 2) THEN now() END, cooldown_until = CASE WHEN k.key_number % 10 = 3 THEN now() + interval '1 day' ELSE '-infinity' END, consecutive_failures = 0 FROM providers p WHERE p.id = k.provider_id AND p.provider_name = 'bench'"
-sql -c "VACUUM ANALYZE provider_api_keys"
+fi
+
+if wants picks; then
+# --- 5b. The pick matrix: pools shaped to hurt the picks (migration 030) -------------------------
+# Each pool is one UPDATE away from the last, and each is measured after VACUUM ANALYZE with a
+# second provider of $keys keys all cooling down in the table (a 429 storm next door), so that
+# the statistics are what a real database has. Ratios to get_api_key on random numbers.
+say "pick matrix: a second provider of $keys keys, all cooling down"
+sql -c "DELETE FROM providers WHERE provider_name = 'benchstorm'" -c "INSERT INTO providers (provider_name) VALUES ('benchstorm')"
+sql -c "INSERT INTO provider_api_keys (provider_id, key_number, api_key, cooldown_until)
+        SELECT p.id, n, 'sk-storm-' || lpad(n::text, 8, '0') || '-0123456789abcdef0123456789abcdef', now() + interval '1 day'
+        FROM providers AS p, generate_series(1, $keys) AS n WHERE p.provider_name = 'benchstorm'"
 echo "\\set a random(1, 1000000000)
 SELECT get_sticky_api_key('bench', 'conversation-' || :a);" > "$work/sticky.sql"
-for clients in 1 8; do
-    exact=$(pgbench_tps "$clients" "$seconds" "$work/exact.sql")
-    random=$(pgbench_tps "$clients" "$seconds" "$work/random.sql")
-    sticky=$(pgbench_tps "$clients" "$seconds" "$work/sticky.sql")
-    row "weighted get_random_api_key, $clients client(s)" "$random" "$exact" "$(ratio "$random" "$exact")" ">= 0.60 (higher is better)"
-    row "get_sticky_api_key, random affinities, $clients client(s)" "$sticky" "$exact" "$(ratio "$sticky" "$exact")" ">= 0.50 (higher is better)"
-done
-say "selection policy: tier 1 all cooling down, tier 2 (a tenth of the keys) serving"
-sql -c "UPDATE provider_api_keys k SET disabled_at = NULL, tier = CASE WHEN k.key_number % 10 = 9 THEN 2 ELSE 1 END, cooldown_until = CASE WHEN k.key_number % 10 = 9 THEN '-infinity' ELSE now() + interval '1 day' END FROM providers p WHERE p.id = k.provider_id AND p.provider_name = 'bench'"
-sql -c "VACUUM ANALYZE provider_api_keys"
-exact=$(pgbench_tps 1 "$seconds" "$work/exact.sql")
-random=$(pgbench_tps 1 "$seconds" "$work/random.sql")
-sticky=$(pgbench_tps 1 "$seconds" "$work/sticky.sql")
-row "get_random_api_key, tier 1 cooling, tier 2 serving" "$random" "$exact" "$(ratio "$random" "$exact")" ">= 0.40 (higher is better)"
-row "get_sticky_api_key, tier 1 cooling, tier 2 serving" "$sticky" "$exact" "$(ratio "$sticky" "$exact")" "(reference)"
-sql -c "UPDATE provider_api_keys k SET weight = 1, tier = 1, cooldown_until = '-infinity' FROM providers p WHERE p.id = k.provider_id AND p.provider_name = 'bench'"
+# pick_row NAME RANDOM-TARGET STICKY-TARGET SET-CLAUSE: shapes the bench keys, then one row per
+# pick and client count.
+pick_row() {
+    sql -c "UPDATE provider_api_keys AS k SET $4, consecutive_failures = 0 FROM providers AS p
+            WHERE p.id = k.provider_id AND p.provider_name = 'bench'" \
+        -c "VACUUM ANALYZE provider_api_keys" -c "VACUUM ANALYZE keyadmin.key_slots" -c "VACUUM ANALYZE providers"
+    local clients exact random sticky
+    for clients in 1 8; do
+        exact=$(pgbench_tps "$clients" "$seconds" "$work/exact.sql")
+        random=$(pgbench_tps "$clients" "$seconds" "$work/random.sql")
+        sticky=$(pgbench_tps "$clients" "$seconds" "$work/sticky.sql")
+        row "weighted pick: $1, $clients cl." "$random" "$exact" "$(ratio "$random" "$exact")" ">= $2"
+        row "sticky pick: $1, $clients cl." "$sticky" "$exact" "$(ratio "$sticky" "$exact")" ">= $3"
+    done
+}
+every="tier = 1, disabled_at = NULL, cooldown_until = '-infinity'"
+unusable="disabled_at = CASE WHEN k.key_number % 10 IN (1, 2) THEN now() END,
+          cooldown_until = CASE WHEN k.key_number % 10 = 3 THEN now() + interval '1 day' ELSE '-infinity' END"
+say "pick matrix: equal weights, all available"
+pick_row "equal weights, all available" 0.80 0.60 "$every, weight = 1"
+say "pick matrix: weights 1-10, 20% disabled, 10% cooling"
+pick_row "weights 1-10, 30% unusable" 0.60 0.50 "tier = 1, weight = 1 + k.key_number % 10, $unusable"
+say "pick matrix: one key at weight 1000, the rest at 1, 30% unusable"
+pick_row "one key at 1000, rest at 1, 30% unusable" 0.50 0.40 \
+    "tier = 1, weight = CASE WHEN k.key_number = 7 THEN 1000 ELSE 1 END, $unusable"
+say "pick matrix: weights 1-1000, Zipf-like"
+pick_row "weights 1-1000, Zipf-like" 0.50 0.40 \
+    "$every, weight = least(1000, greatest(1, floor(1000.0 / (1 + (hashint4(k.key_number) & 1023)))::integer))"
+say "pick matrix: 100 available of $keys, the rest cooling"
+pick_row "100 available of $keys" 0.30 0.20 \
+    "tier = 1, weight = 1, disabled_at = NULL,
+     cooldown_until = CASE WHEN k.key_number % ($keys / 100) = 5 THEN '-infinity' ELSE now() + interval '1 day' END"
+say "pick matrix: tier 1 all cooling, tier 2 (1,000 keys) serving"
+pick_row "tier 1 cooling, tier 2 (1,000 keys) serving" 0.40 0.40 \
+    "weight = 1, disabled_at = NULL, tier = CASE WHEN k.key_number % ($keys / 1000) = 7 THEN 2 ELSE 1 END,
+     cooldown_until = CASE WHEN k.key_number % ($keys / 1000) = 7 THEN '-infinity'::timestamptz ELSE now() + interval '1 day' END"
+say "pick matrix: keys over tiers 1-9, 10% of each tier cooling"
+pick_row "tiers 1-9, 10% of each cooling" 0.50 0.40 \
+    "weight = 1, disabled_at = NULL, tier = 1 + k.key_number % 9,
+     cooldown_until = CASE WHEN (k.key_number / 9) % 10 = 0 THEN now() + interval '1 day' ELSE '-infinity' END"
+sql -c "UPDATE provider_api_keys AS k SET weight = 1, tier = 1, cooldown_until = '-infinity', disabled_at = NULL
+        FROM providers AS p WHERE p.id = k.provider_id AND p.provider_name = 'bench'"
+
+fi
 
 # --- 6. The audit trail's cost on a single-key command -----------------------------------------
 # Each keyadmin process is a new backend, which loads PL/pgSQL on its first trigger call (about
@@ -272,11 +325,11 @@ measure_audit() {
     row "--add-key, ms, audited, $where" "$audit_ms" "$plain_ms" "$(ratio "$audit_ms" "$plain_ms")" "$target"
     row "  floor: a trigger writing one constant event" "$floor_ms" "$plain_ms" "$(ratio "$floor_ms" "$plain_ms")" "(reference)"
 }
-measure_audit
+if wants audit; then measure_audit; fi
 
 # --- 7. Migration 023 on ten times the keys, against psql applying the same file -----------------
 # On the throw-away server only: it creates and drops databases of its own.
-if [ -z "${BENCH_DATABASE_URL:-}" ]; then
+if [ -z "${BENCH_DATABASE_URL:-}" ] && wants migrate; then
     migrate_keys=$((keys * 10))
     say "migration 023 on $migrate_keys keys: keyadmin --migrate against psql -1 -f"
     for db in keyadmin_bench_m1 keyadmin_bench_m2; do
@@ -300,6 +353,7 @@ if [ -z "${BENCH_DATABASE_URL:-}" ]; then
     for db in keyadmin_bench_m1 keyadmin_bench_m2; do "$psql_binary" -X -q -d postgres -c "DROP DATABASE $db" >/dev/null; done
 fi
 
+if wants check; then
 # --- 9. --check against a stand-in provider on loopback -----------------------------------------
 # 1,000 keys, each answered after 50 ms: 16 at a time cannot beat 1000 / 16 * 50 ms = 3125 ms.
 # Peak memory for ten times the keys (answered at once) must stay flat: keys are read a page at
@@ -349,13 +403,39 @@ row "--check peak memory, MB: 10000 keys (vs 1000)" "$rss_check_big" "$rss_check
 kill "${stand_in_pids[@]}" 2>/dev/null || true
 sql -c "DELETE FROM providers WHERE provider_name IN ('checkbench', 'checksmall', 'checkbig')" >/dev/null
 
+fi
+
 # --- 8. Section 6 on the throw-away server restarted as Supabase configures it -----------------
-if [ -z "${BENCH_DATABASE_URL:-}" ] && ! plpgsql_preloaded; then
+if [ -z "${BENCH_DATABASE_URL:-}" ] && wants audit && ! plpgsql_preloaded; then
     read -r cluster_version cluster_name < <(pg_lsclusters -h | awk -v port="$PGPORT" '$3 == port { print $1, $2; exit }')
     say "restarting the throw-away server ($cluster_version/$cluster_name) with plpgsql in shared_preload_libraries"
     sql -c "ALTER SYSTEM SET shared_preload_libraries = 'plpgsql'"
     pg_ctlcluster "$cluster_version" "$cluster_name" restart
     measure_audit
+fi
+
+# --- 10. No statement of the picks is planned per call (pg_stat_statements, nested statements) --
+# On the throw-away server only: restarted with pg_stat_statements preloaded. Each shape's picks
+# run 2,000 times in one session; a statement planned at every call would show plans = calls.
+if [ -z "${BENCH_DATABASE_URL:-}" ] && wants plans; then
+    read -r cluster_version cluster_name < <(pg_lsclusters -h | awk -v port="$PGPORT" '$3 == port { print $1, $2; exit }')
+    say "restarting the throw-away server with pg_stat_statements preloaded"
+    sql -c "ALTER SYSTEM SET shared_preload_libraries = 'plpgsql,pg_stat_statements'"
+    pg_ctlcluster "$cluster_version" "$cluster_name" restart
+    sql -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
+    for shape in "weight = 1, tier = 1, cooldown_until = '-infinity'" \
+                 "weight = CASE WHEN k.key_number = 7 THEN 1000 ELSE 1 END, cooldown_until = CASE WHEN k.key_number % 1000 = 5 THEN '-infinity' ELSE now() + interval '1 day' END"; do
+        sql -c "UPDATE provider_api_keys AS k SET $shape FROM providers AS p WHERE p.id = k.provider_id AND p.provider_name = 'bench'" \
+            -c "VACUUM ANALYZE provider_api_keys"
+        # Nested statements and their planning are tracked for this session (superuser settings).
+        sql -c "SET pg_stat_statements.track = 'all'" -c "SET pg_stat_statements.track_planning = on" \
+            -c "SELECT count(get_random_api_key('bench')), count(get_sticky_api_key('bench', 'c' || i)),
+                       count(get_api_key('bench', i)), count(report_api_key_result('bench', 'sk-none', 200))
+                FROM generate_series(1, 2000) AS i" >/dev/null
+    done
+    planned=$(sql -c "SELECT coalesce(max(plans::numeric / calls), 0)::numeric(6,3) FROM pg_stat_statements
+                      WHERE NOT toplevel AND calls >= 100")
+    row "pick, lookup, report statements: plans per call" "$planned" "1.000" "$planned" "<= 0.01 (1.00: planned every call)"
 fi
 
 echo

@@ -10,6 +10,19 @@ struct CommandContext {
     let err = BufferedOutput.standardError
 
     var json: Bool { invocation.output.json }
+
+    /// The rule for every command that deletes: `--yes`, or a terminal to ask on. Without either
+    /// it refuses before it changes anything (exit 2), so that a script or a pipe never deletes
+    /// unconfirmed. Returns whether to ask.
+    func shouldAsk(before command: String, deletes what: String) throws(KeyStoreError) -> Bool {
+        if invocation.assumeYes { return false }
+        guard Terminal.inputIsTerminal else {
+            throw .invalidInput(
+                "\(command) deletes \(what) and needs confirmation", hint: "add --yes to confirm when not on a terminal"
+            )
+        }
+        return true
+    }
 }
 
 /// Every command: its values, the options that go with it, its help, whether it writes, and

@@ -35,7 +35,7 @@ import Testing
             _ = try keyadmin(url, ["--enable-key", "openai", "1"])
             _ = try keyadmin(url, ["--set-expiry", "openai", "1", "2099-01-01"])
             _ = try keyadmin(url, ["--set-label", "openai", "1", "team-a"])
-            _ = try keyadmin(url, ["--delete-key", "openai", "1"])
+            _ = try keyadmin(url, ["--delete-key", "openai", "1", "--yes"])
             _ = try keyadmin(url, ["--add-key", "openai", "-", "--number", "1"], stdin: "sk-audit-two-00000002\n")
             _ = try keyadmin(url, ["--delete-provider", "openai", "--yes"])
             #expect(
@@ -243,11 +243,12 @@ import Testing
             try database.connect().query(
                 "UPDATE keyadmin.key_events SET occurred_at = now() - interval '400 days'", step: "age")
             _ = try keyadmin(url, ["--add-provider", "groq"])
-            let pruned = try keyadmin(url, ["--prune-history", "--before", "2020-01-01"])
+            let pruned = try keyadmin(url, ["--prune-history", "--before", "2020-01-01", "--yes"])
             #expect(pruned.result.hasPrefix("deleted 0 events"), "\(pruned.stderr)")
             let cutoff = try #require(
                 try database.values("SELECT to_char(now() - interval '1 day', 'YYYY-MM-DD') AS value").first ?? nil)
-            #expect(try keyadmin(url, ["--prune-history", "--before", cutoff]).result.hasPrefix("deleted 1 event"))
+            #expect(
+                try keyadmin(url, ["--prune-history", "--before", cutoff, "--yes"]).result.hasPrefix("deleted 1 event"))
             #expect(
                 try database.values("SELECT action AS value FROM keyadmin.key_events ORDER BY id")
                     == ["provider_added", "history_pruned", "history_pruned"])

@@ -110,7 +110,7 @@ import Testing
     @Test func notFoundExitsThreeWithAHint() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             _ = try keyadmin(database, "--add-provider", "openai")
-            let key = try keyadmin(database, "--delete-key", "openai", "7")
+            let key = try keyadmin(database, "--delete-key", "openai", "7", "--yes")
             #expect(key.status == 3)
             #expect(key.error == "error: no key #7 for provider \"openai\" (see keyadmin --list --provider openai)\n")
             let provider = try keyadmin(database, "--random-key", "anthropic")

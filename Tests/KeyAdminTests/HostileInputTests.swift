@@ -55,7 +55,7 @@ import Testing
         Case(arguments: ["--update-key", "openai", "99", "sk-valid-key-new01"], status: 3),
         Case(arguments: ["--delete-key", "openai", "0"], status: 2),
         Case(arguments: ["--delete-key", "openai", "1.5"], status: 2),
-        Case(arguments: ["--delete-key", "openai", "42"], status: 3),
+        Case(arguments: ["--delete-key", "openai", "42", "--yes"], status: 3),
         Case(arguments: ["--get-key", "openai", "0"], status: 2),
         Case(arguments: ["--get-key", "openai", "77"], status: 3),
         // Unknown providers

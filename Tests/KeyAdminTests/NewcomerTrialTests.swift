@@ -90,9 +90,11 @@ import Testing
     @Test func pruningRefusesATimeToComeAndAsksOnATerminal() throws {
         try withSolo { database in
             let events = try database.integer("SELECT count(*) AS value FROM keyadmin.key_events")
-            let future = try keyadmin(database, ["--prune-history", "--before", "2999-01-01"])
-            #expect(future.status == 2)
-            #expect(future.error.contains("later than now"), "\(future.stderr)")
+            for confirmation in [[], ["--yes"]] {
+                let future = try keyadmin(database, ["--prune-history", "--before", "2999-01-01"] + confirmation)
+                #expect(future.status == 2)
+                #expect(future.error.contains("later than now"), "\(future.stderr)")
+            }
             #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.key_events") == events)
 
             guard TerminalSession.isAvailable else { return }
@@ -352,7 +354,7 @@ import Testing
             let fingerprints = try database.values(
                 "SELECT left(encode(sha256(api_key::bytea), 'hex'), 12) AS value FROM provider_api_keys ORDER BY key_number"
             )
-            #expect(try keyadmin(database, ["--delete-key", "solo", "2"]).status == 0)
+            #expect(try keyadmin(database, ["--delete-key", "solo", "2", "--yes"]).status == 0)
             #expect(
                 try database.values(
                     "SELECT key_fingerprint AS value FROM keyadmin.key_events WHERE action = 'key_deleted'")

@@ -70,6 +70,38 @@ import Testing
         #expect(output.stderr.contains("127.0.0.1:1/********"), "\(output.stderr)")
     }
 
+    /// One rule for every command that deletes: without a terminal (a pipe, cron, CI) and
+    /// without --yes it refuses with exit 2 and deletes nothing.
+    @Test(arguments: [
+        ["--delete-key", "openai", "1"], ["--prune-history", "--before", "2020-01-01T00:00:00Z"],
+        ["--delete-provider", "openai"],
+    ])
+    func deletingWithoutATerminalNeedsYes(_ arguments: [String]) throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            _ = try KeyAdminProcess.run(["--database-url", database.connectionString, "--add-provider", "openai"])
+            _ = try KeyAdminProcess.run([
+                "--database-url", database.connectionString, "--add-key", "openai", "sk-confirm-key-000001",
+            ])
+            try database.connect().query(
+                "UPDATE keyadmin.key_events SET occurred_at = '2019-01-01T00:00:00Z'", step: "old events")
+            func counts() throws -> [String?] {
+                try database.values(
+                    "SELECT (SELECT count(*) FROM provider_api_keys) || '/' || (SELECT count(*) FROM keyadmin.key_events) AS value"
+                )
+            }
+            let before = try counts()
+            let refused = try KeyAdminProcess.run(["--database-url", database.connectionString] + arguments)
+            #expect(refused.status == 2, "\(refused.stderr)")
+            #expect(
+                refused.stderr.contains("needs confirmation") && refused.stderr.contains("--yes"), "\(refused.stderr)")
+            #expect(try counts() == before)
+            let confirmed = try KeyAdminProcess.run(
+                ["--database-url", database.connectionString] + arguments + ["--yes"])
+            #expect(confirmed.status == 0, "\(confirmed.stderr)")
+            #expect(try counts() != before)
+        }
+    }
+
     @Test func withNoConfigurationAtAllTheErrorSaysSo() throws {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("home-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
@@ -100,7 +132,7 @@ import Testing
             }
             for arguments in [
                 ["--list"], ["--add-provider", "mistral"], ["--add-key", "openai", "sk-json-key-000000002"],
-                ["--delete-key", "openai", "2"], ["--migrate"], ["--get-key", "openai", "1"],
+                ["--delete-key", "openai", "2", "--yes"], ["--migrate"], ["--get-key", "openai", "1"],
             ] {
                 let done = try keyadmin(database, arguments + ["--json"])
                 #expect(done.status == 0, "\(arguments): \(done.stderr)")
@@ -130,7 +162,7 @@ import Testing
 
     @Test func aDeletedKeyIsShownAndCanBePutBackUnderItsNumber() throws {
         try seeded { database in
-            let deleted = try keyadmin(database, ["--delete-key", "openai", "1"])
+            let deleted = try keyadmin(database, ["--delete-key", "openai", "1", "--yes"])
             #expect(deleted.status == 0)
             #expect(deleted.result.hasPrefix("deleted key #1 of openai (sk-se…0001)"), "\(deleted.stdout)")
             #expect(!deleted.stdout.contains("sk-seeded-key-00000001"))

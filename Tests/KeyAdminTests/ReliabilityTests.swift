@@ -265,7 +265,7 @@ import Testing
             #expect(try run("--get-key", "openai", "2").stdout == "sk-pooled-key-000002\n")
             #expect(try run("--random-key", "openai").stdout.hasPrefix("sk-pooled-key-"))
             _ = try run("--update-key", "openai", "1", "sk-pooled-replaced-01")
-            _ = try run("--delete-key", "openai", "2")
+            _ = try run("--delete-key", "openai", "2", "--yes")
             #expect(try run("--list", "--provider", "openai").stdout.contains("(1999 keys, all available)"))
             // Lifecycle and reports through the pooler: each report is one statement of its own.
             _ = try run("--disable-key", "openai", "3", "--reason", "pooled")

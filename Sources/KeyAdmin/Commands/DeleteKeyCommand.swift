@@ -1,9 +1,10 @@
 import KeyStore
 
-/// `--delete-key PROVIDER NUM`: on a terminal without --yes, shows the key (masked) and asks.
+/// `--delete-key PROVIDER NUM`: on a terminal without --yes, shows the key (masked) and asks;
+/// elsewhere it needs --yes.
 struct DeleteKeyCommand {
     static let entry = CommandEntry(
-        values: [.provider, .number], help: "delete key number NUM, showing it masked (asks on a terminal)",
+        values: [.provider, .number], help: "delete key number NUM, showing it masked (asks; --yes without a terminal)",
         writes: true
     ) { values, _ throws(UsageError) in
         .deleteKey(try values.provider(), number: try values.number())
@@ -23,9 +24,9 @@ struct DeleteKeyCommand {
             ])
     }
 
-    /// The key confirmed, so that only that key is deleted; `nil` where there is nobody to ask.
+    /// The key confirmed, so that only that key is deleted; `nil` with --yes.
     private func confirm(_ context: CommandContext) throws(KeyStoreError) -> APIKey? {
-        guard !context.invocation.assumeYes, Terminal.inputIsTerminal else { return nil }
+        guard try context.shouldAsk(before: "--delete-key", deletes: "key #\(number) of \(name)") else { return nil }
         let key = try context.store.storedKey(number: number, of: name)
         let answer = Terminal.ask(
             "Delete key #\(number) of \(name) (\(key.masked)) in \(context.target.address)? [y/N] ")

@@ -22,12 +22,7 @@ struct DeleteProviderCommand {
     }
 
     private func confirm(_ context: CommandContext) throws(KeyStoreError) {
-        if context.invocation.assumeYes { return }
-        guard Terminal.inputIsTerminal else {
-            throw .invalidInput(
-                "--delete-provider deletes every key of \(name) and needs confirmation",
-                hint: "add --yes to confirm when not on a terminal")
-        }
+        guard try context.shouldAsk(before: "--delete-provider", deletes: "every key of \(name)") else { return }
         guard let count = try context.store.keyCount(of: name) else { throw .providerNotFound(name) }
         let answer = Terminal.ask(
             "This deletes provider \(name) and its \(count) key\(count == 1 ? "" : "s") in \(context.target.address). Type the provider's name to confirm: "

@@ -25,9 +25,9 @@ struct PruneHistoryCommand {
             [JSONMember("before", .string(before.description)), JSONMember("deleted", .number(deleted))])
     }
 
-    /// On a terminal without --yes, says how many events would go and asks.
+    /// On a terminal without --yes, says how many events would go and asks; elsewhere needs --yes.
     private func confirm(_ context: CommandContext) throws(KeyStoreError) {
-        guard !context.invocation.assumeYes, Terminal.inputIsTerminal else { return }
+        guard try context.shouldAsk(before: "--prune-history", deletes: "events before \(before)") else { return }
         let count = try context.store.eventCount(before: before)
         let answer = Terminal.ask(
             "Delete \(count) event\(count == 1 ? "" : "s") before \(before) in \(context.target.address)? [y/N] ")
