@@ -147,7 +147,9 @@ import Testing
                 let failing = try runTool(["python3", example, "hi"], environment: environment)
                 #expect(failing.status == 1)
                 let lastLine = failing.output.split(separator: "\n").last.map(String.init) ?? ""
-                #expect(lastLine.hasPrefix("error: no openai key answered (1 tried, the last with 500)"), "\(failing.output)")
+                #expect(
+                    lastLine.hasPrefix("error: no openai key answered (1 tried, the last with 500)"),
+                    "\(failing.output)")
             }
         }
     }
