@@ -71,9 +71,13 @@ public struct UTCTime: Hashable, Comparable, Sendable, CustomStringConvertible {
         switch characters.count - index {
         case 0: break
         case 1 where at(index, is: "Z") || at(index, is: "z"): break
-        case 6:
-            guard at(index, is: "+") || at(index, is: "-"), at(index + 3, is: ":"),
-                let hours = number(index + 1..<index + 3), let minutes = number(index + 4..<index + 6),
+        case 3, 5, 6:
+            // ISO 8601's three forms of an offset: +02, +0200 (basic) and +02:00 (extended).
+            let length = characters.count - index
+            let minuteStart = length == 6 ? index + 4 : index + 3
+            guard at(index, is: "+") || at(index, is: "-"), length != 6 || at(index + 3, is: ":"),
+                let hours = number(index + 1..<index + 3),
+                let minutes = length == 3 ? 0 : number(minuteStart..<minuteStart + 2),
                 hours <= 14, minutes < 60
             else { return nil }
             let offset = Int64(hours * 3600 + minutes * 60)
