@@ -420,7 +420,7 @@ fi
 if [ -z "${BENCH_DATABASE_URL:-}" ] && wants plans; then
     read -r cluster_version cluster_name < <(pg_lsclusters -h | awk -v port="$PGPORT" '$3 == port { print $1, $2; exit }')
     say "restarting the throw-away server with pg_stat_statements preloaded"
-    sql -c "ALTER SYSTEM SET shared_preload_libraries = 'plpgsql,pg_stat_statements'"
+    sql -c "ALTER SYSTEM SET shared_preload_libraries = 'plpgsql', 'pg_stat_statements'"
     pg_ctlcluster "$cluster_version" "$cluster_name" restart
     sql -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
     for shape in "weight = 1, tier = 1, cooldown_until = '-infinity'" \
