@@ -549,22 +549,40 @@ DECLARE
     v_draw double precision;
     v_limit integer;
 BEGIN
-    SELECT p.id, p.last_key_number, p.tier_masses, p.slot_starts, p.max_weights
-    INTO v_provider_id, v_highest, v_masses, v_starts, v_largest
+    -- The provider's row, and four direct probes of tier 1 where they apply (the common pool:
+    -- one tier, equal weights): most calls end with this one statement. Where they do not apply,
+    -- the join condition gives no probe rows, and the rounds below begin.
+    v_draws := ARRAY[random(), random(), random(), random()];
+    SELECT p.id, p.last_key_number, p.tier_masses, p.slot_starts, p.max_weights, probe.api_key
+    INTO v_provider_id, v_highest, v_masses, v_starts, v_largest, v_key
     FROM public.providers AS p
+    LEFT JOIN LATERAL (
+        SELECT k.api_key
+        FROM unnest(v_draws) WITH ORDINALITY AS d(draw, position)
+        JOIN public.provider_api_keys AS k
+          ON k.provider_id = p.id AND k.key_number = 1 + floor(d.draw * p.last_key_number)::integer
+         AND p.last_key_number::bigint * p.max_weights[1] <= 2 * p.tier_masses[1]
+        WHERE k.tier = 1 AND k.disabled_at IS NULL AND k.cooldown_until <= now()
+          AND (k.expires_at IS NULL OR k.expires_at > now())
+          AND (d.draw * p.last_key_number - floor(d.draw * p.last_key_number)) * p.max_weights[1] < k.weight
+        ORDER BY d.position
+        LIMIT 1
+    ) AS probe ON true
     WHERE p.provider_name = lower(p_provider_name);
+    IF v_key IS NOT NULL THEN
+        RETURN v_key;
+    END IF;
     IF coalesce(v_highest, 0) = 0 THEN
         RETURN NULL;  -- no such provider, or it never had a key
     END IF;
-    v_limit := greatest(256, sqrt(8.0 * v_highest)::integer);
 
     FOR v_tier IN 1..9 LOOP
         CONTINUE WHEN v_masses[v_tier] = 0;
         v_available := NULL;
-        v_tier_starts := v_starts[v_tier * 10 - 9:v_tier * 10];
         FOR v_round IN 1..4 LOOP
             IF v_round = 2 THEN
                 CONTINUE WHEN v_hits > 0;
+                v_limit := greatest(256, sqrt(8.0 * v_highest)::integer);
                 v_draw := random();
                 SELECT c.available, CASE WHEN c.available <= v_limit THEN c.api_key END
                 INTO v_available, v_key
@@ -609,6 +627,7 @@ BEGIN
             ELSE
                 -- Through the slots: x in [0, mass) names a class (its range of count x bound),
                 -- a slot (x - start) / bound, and a remainder in [0, bound) below the weight.
+                v_tier_starts := v_starts[v_tier * 10 - 9:v_tier * 10];
                 SELECT (array_agg(k.api_key ORDER BY x.position) FILTER (WHERE x.remainder < k.weight))[1], count(*)
                 INTO v_key, v_hits
                 FROM (
