@@ -64,7 +64,8 @@ import Testing
         "host=127.0.0.1 port=1 user=sk-proj-AbCdEf0123456789xyzXYZ connect_timeout=5",
     ])
     func aKeyShapedDatabaseOrUserIsNeverShown(_ url: String) throws {
-        let output = try KeyAdminProcess.run(["--database-url", url, "--list"])
+        // Without PGDATABASE (pg_virtualenv sets one), libpq defaults the database to the user.
+        let output = try KeyAdminProcess.run(["--database-url", url, "--list"], unsetting: ["PGDATABASE"])
         #expect(output.status != 0)
         #expect(!output.stderr.contains("AbCdEf0123456789"), "\(output.stderr)")
         #expect(output.stderr.contains("127.0.0.1:1/********"), "\(output.stderr)")
