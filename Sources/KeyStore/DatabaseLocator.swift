@@ -110,6 +110,16 @@ public struct DatabaseLocator: Sendable {
                     "set WORKER_1_DATABASE_URL to the postgresql:// string from Supabase's Connect button (or Project Settings > Database)"
             )
         }
+        // A variable set to nothing (DATABASE_URL= in .env, often a template not filled in) would
+        // otherwise fall back to libpq's defaults without a word.
+        let emptyInEnvironment = Self.variableNames.filter { environment($0)?.isEmpty == true }
+        let emptyInDotEnv = Self.variableNames.filter { loaded?.dotEnv.values[$0]?.isEmpty == true }
+        for name in emptyInEnvironment {
+            warnings.append("\(name) is set but empty; using libpq's defaults (PGHOST and the rest)")
+        }
+        for name in emptyInDotEnv where !emptyInEnvironment.contains(name) {
+            warnings.append("\(name) is empty in \(dotEnvPath); using libpq's defaults (PGHOST and the rest)")
+        }
         var located = Located(connectionString: "", source: "libpq defaults", warnings: warnings)
         located.isUnconfigured = !hasLibpqSettings && !hasLibpqFiles
         return located

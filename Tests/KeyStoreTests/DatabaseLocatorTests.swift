@@ -58,6 +58,25 @@ import Testing
         }
     }
 
+    /// `DATABASE_URL=` left empty (a template not filled in) falls back to libpq's defaults, and
+    /// says so instead of connecting somewhere unannounced.
+    @Test func anEmptyVariableIsNamedWhenLibpqsDefaultsAreUsed() throws {
+        try withDotEnv("DATABASE_URL=\n") { (path: String) throws in
+            let fromFile = try DatabaseLocator(environment: [:], dotEnvPath: path).locate(commandLineURL: nil)
+            #expect(fromFile.source == "libpq defaults")
+            #expect(
+                fromFile.warnings == ["DATABASE_URL is empty in \(path); using libpq's defaults (PGHOST and the rest)"])
+            let fromEnvironment = try DatabaseLocator(environment: ["WORKER_1_DATABASE_URL": ""], dotEnvPath: path)
+                .locate(commandLineURL: nil)
+            #expect(
+                fromEnvironment.warnings.contains(
+                    "WORKER_1_DATABASE_URL is set but empty; using libpq's defaults (PGHOST and the rest)"))
+        }
+        try withDotEnv("DATABASE_URL=postgresql://file/db\n") { (path: String) throws in
+            #expect(try DatabaseLocator(environment: [:], dotEnvPath: path).locate(commandLineURL: nil).warnings == [])
+        }
+    }
+
     @Test func fallsBackToLibpqDefaults() throws {
         try withDotEnv(nil) { (path: String) throws in
             #expect(
