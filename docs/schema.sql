@@ -1108,7 +1108,7 @@ CREATE TRIGGER key_slots_on_insert AFTER INSERT ON public.provider_api_keys REFE
 
 CREATE TRIGGER key_slots_on_truncate AFTER TRUNCATE ON public.provider_api_keys FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.slots_on_truncate();
 
-CREATE TRIGGER key_slots_on_update AFTER UPDATE OF tier, weight, provider_id ON public.provider_api_keys FOR EACH ROW WHEN (((new.tier <> old.tier) OR (keyadmin.weight_class(new.weight) <> keyadmin.weight_class(old.weight)) OR (new.provider_id <> old.provider_id))) EXECUTE FUNCTION keyadmin.slots_on_update();
+CREATE TRIGGER key_slots_on_update AFTER UPDATE OF tier, weight, provider_id ON public.provider_api_keys FOR EACH ROW WHEN (((new.tier <> old.tier) OR (new.provider_id <> old.provider_id) OR (width_bucket(new.weight, '{1,2,4,8,16,32,64,128,256,512}'::integer[]) <> width_bucket(old.weight, '{1,2,4,8,16,32,64,128,256,512}'::integer[])))) EXECUTE FUNCTION keyadmin.slots_on_update();
 
 CREATE TRIGGER last_key_number_on_insert AFTER INSERT ON public.provider_api_keys REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.raise_last_key_number();
 

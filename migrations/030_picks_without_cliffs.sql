@@ -379,9 +379,12 @@ CREATE TRIGGER key_slots_on_delete AFTER DELETE ON public.provider_api_keys
     REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT
     EXECUTE FUNCTION keyadmin.slots_on_delete();
 DROP TRIGGER IF EXISTS key_slots_on_update ON public.provider_api_keys;
+-- The WHEN clause runs as the writer (the service role, say), who may not execute keyadmin's
+-- functions: keyadmin.weight_class written out, with pg_catalog's width_bucket.
 CREATE TRIGGER key_slots_on_update AFTER UPDATE OF tier, weight, provider_id ON public.provider_api_keys
-    FOR EACH ROW WHEN (NEW.tier <> OLD.tier OR keyadmin.weight_class(NEW.weight) <> keyadmin.weight_class(OLD.weight)
-                       OR NEW.provider_id <> OLD.provider_id)
+    FOR EACH ROW WHEN (NEW.tier <> OLD.tier OR NEW.provider_id <> OLD.provider_id
+                       OR pg_catalog.width_bucket(NEW.weight, '{1,2,4,8,16,32,64,128,256,512}'::integer[])
+                          <> pg_catalog.width_bucket(OLD.weight, '{1,2,4,8,16,32,64,128,256,512}'::integer[]))
     EXECUTE FUNCTION keyadmin.slots_on_update();
 DROP TRIGGER IF EXISTS key_slots_after_update ON public.provider_api_keys;
 CREATE TRIGGER key_slots_after_update AFTER UPDATE OF tier, weight, provider_id ON public.provider_api_keys

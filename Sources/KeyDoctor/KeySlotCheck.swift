@@ -4,6 +4,8 @@ import Postgres
 // writer; a data-only restore with triggers disabled, or session_replication_role = replica,
 // bypasses them, and the picks would then draw from stale slots.
 extension Doctor {
+    /// The weight class is written out (keyadmin.weight_class's expression): an operator who is
+    /// not the owner may not execute keyadmin's functions.
     func keySlots() throws -> [DoctorFinding] {
         let providers = try rows(
             """
@@ -12,7 +14,9 @@ extension Doctor {
                     LEFT JOIN keyadmin.key_slots AS s ON s.key_id = k.id
                     WHERE k.provider_id = p.id
                       AND (s.key_id IS NULL OR s.provider_id <> k.provider_id OR s.tier <> k.tier
-                           OR s.weight_class <> keyadmin.weight_class(k.weight)))::integer AS misplaced,
+                           OR s.weight_class
+                              <> width_bucket(k.weight, '{1,2,4,8,16,32,64,128,256,512}'::integer[]) - 1))::integer
+                       AS misplaced,
                    (SELECT count(*) FROM keyadmin.key_slots AS s WHERE s.provider_id = p.id)
                        <> (SELECT coalesce(sum(c), 0) FROM unnest(p.slot_counts) AS c) AS stale
             FROM public.providers AS p

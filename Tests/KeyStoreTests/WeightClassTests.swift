@@ -295,6 +295,29 @@ import Testing
         }
     }
 
+    /// The service role (a backend, Supabase's table editor) writes keys as a role that may not
+    /// execute keyadmin's functions: its adds, deletes, weight and tier changes keep the slots.
+    @Test func theServiceRoleWritesKeysAndTheSlotsFollow() throws {
+        try TestDatabase.with(likeSupabase: true) { (database: TestDatabase) throws in
+            try pool(database, count: 20, weight: { $0 })
+            let connection = try database.connect()
+            try connection.withTransaction { transaction in
+                try transaction.execute(
+                    SQLScript(
+                        trustedSQL: """
+                            SET LOCAL ROLE service_role;
+                            UPDATE provider_api_keys SET weight = 700 WHERE key_number = 5;
+                            UPDATE provider_api_keys SET tier = 2 WHERE key_number = 6;
+                            UPDATE provider_api_keys SET weight = weight + 1 WHERE key_number = 7;
+                            INSERT INTO provider_api_keys (provider_id, key_number, api_key, weight)
+                            SELECT id, 21, 'sk-service-role-key-21', 300 FROM providers;
+                            DELETE FROM provider_api_keys WHERE key_number = 1
+                            """), step: "writing as the service role")
+            }
+            #expect(try database.values(Self.slotProblems) == [])
+        }
+    }
+
     /// Several operators adding, deleting, reweighing and moving keys of one provider while
     /// backends draw: no lost or duplicate slot, no deadlock, every draw a key.
     @Test func slotsStayConsistentUnderConcurrentWritersAndReaders() throws {
