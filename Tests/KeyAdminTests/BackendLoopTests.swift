@@ -133,13 +133,20 @@ import Testing
                     "ATTEMPTS": "3",
                 ]) { $1 }
                 let example = Self.root.appendingPathComponent("examples/backend_loop.py").path
-                for session in 1...8 {
+                // Conversations whose sticky key is the failing one: each must move to the other key.
+                let sessions = try database.values(
+                    """
+                    SELECT 's' || i AS value FROM generate_series(1, 200) AS i
+                    WHERE get_sticky_api_key('openai', 's' || i) = 'sk-loop-broken-0000001' LIMIT 3
+                    """)
+                #expect(sessions.count == 3)
+                for session in sessions.compactMap({ $0 }) {
                     try? FileManager.default.removeItem(atPath: seenFile)
                     let run = try runTool(
-                        ["python3", example, "hi"], environment: environment.merging(["SESSION": "s\(session)"]) { $1 })
+                        ["python3", example, "hi"], environment: environment.merging(["SESSION": session]) { $1 })
                     #expect(run.status == 0, "\(run.output)")
                     let seen = (try? String(contentsOfFile: seenFile, encoding: .utf8))?.split(separator: "\n") ?? []
-                    #expect(seen.filter { $0 == "sk-loop-broken-0000001" }.count <= 1, "\(seen)")
+                    #expect(seen.filter { $0 == "sk-loop-broken-0000001" }.count == 1, "\(seen)")
                 }
                 try database.connect().query(
                     "UPDATE provider_api_keys SET disabled_at = now() WHERE api_key LIKE 'sk-loop-works%'",
