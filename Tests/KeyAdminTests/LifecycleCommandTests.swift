@@ -13,6 +13,36 @@ import Testing
             environment: ["KEYADMIN_ACTOR": "ops@test"])
     }
 
+    /// A cooldown that ends on another day shows its date, not only a time that reads as today's.
+    @Test func aCooldownEndingTomorrowShowsItsDate() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            _ = try keyadmin(database, ["--add-provider", "openai"])
+            _ = try keyadmin(database, ["--add-key", "openai", "sk-lifecycle-later-0001"])
+            _ = try keyadmin(database, ["--add-key", "openai", "sk-lifecycle-later-0002"])
+            try database.connect().query(
+                """
+                SELECT report_api_key_result('openai', 'sk-lifecycle-later-0001', 429, 86400),
+                       report_api_key_result('openai', 'sk-lifecycle-later-0002', 429, 600)
+                """, step: "two cooldowns")
+            let (today, tomorrow) =
+                try database.values(
+                    """
+                    SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD') || ' '
+                           || to_char((now() + interval '1 day') AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS value
+                    """
+                ).first.flatMap { $0 }.map { ($0.prefix(10), $0.suffix(10)) } ?? ("", "")
+            let list = try keyadmin(database, ["--list"])
+            #expect(list.stdout.contains("cooling down until \(tomorrow)T"), "\(list.stdout)")
+            // Ending today (unless today ends within the ten minutes): the time alone.
+            let endsToday = try database.values(
+                "SELECT (date_trunc('day', now() AT TIME ZONE 'UTC') + interval '1 day' > (now() AT TIME ZONE 'UTC') + interval '600 s')::text AS value"
+            )
+            if endsToday == ["true"] {
+                #expect(!list.stdout.contains("cooling down until \(today)T"), "\(list.stdout)")
+            }
+        }
+    }
+
     @Test func statesAreSetShownFilteredAndCleared() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             _ = try keyadmin(database, ["--add-provider", "openai"])

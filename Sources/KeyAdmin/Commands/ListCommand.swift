@@ -209,15 +209,16 @@ private struct ListLayout {
                 + (unusable ? Style.red.apply(state, when: colour) : state))
     }
 
-    /// The state at a glance: "cooling down until 14:05:30Z, in 4 min (2 failures, last HTTP 429)".
-    static func describe(_ key: StoredKey) -> String {
+    /// The state at a glance: "cooling down until 14:05:30Z, in 4 min (2 failures, last HTTP 429)";
+    /// a cooldown that ends on another day (UTC) than `today` shows its date too.
+    static func describe(_ key: StoredKey, today: String = String(UTCTime.now.description.prefix(10))) -> String {
         var text: String
         switch key.state {
         case .available:
             text = "available"
             if let expires = key.expiresAt { text += ", expires \(expires)" }
         case .coolingDown:
-            let until = key.cooldownUntil.map { String($0.dropFirst(11)) } ?? "?"
+            let until = key.cooldownUntil.map { $0.hasPrefix(today) ? String($0.dropFirst(11)) : $0 } ?? "?"
             text = "cooling down until \(until)" + (key.cooldownSecondsLeft.map { ", in \(duration($0))" } ?? "")
         case .disabled:
             text = key.disabledAutomatically ? "disabled automatically" : "disabled"
