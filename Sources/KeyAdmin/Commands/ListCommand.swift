@@ -51,6 +51,9 @@ private struct ListLayout {
     let stream: ResultStream
     /// Read once: whether the terminal takes colour does not change during a listing.
     let colour: Bool
+    /// Today's date (UTC), read once per listing, not once per key: a cooldown ending on another
+    /// day shows its date.
+    let today = String(UTCTime.now.description.prefix(10))
     private var pending: ArraySlice<ProviderSummary> = []
     private(set) var current: ProviderSummary?
     private var providersPrinted = 0
@@ -195,7 +198,7 @@ private struct ListLayout {
             return
         }
         let label = labelWidth > 0 ? padded(key.label ?? "", to: labelWidth) + "  " : ""
-        var state = Self.describe(key)
+        var state = Self.describe(key, today: today)
         // Tier and weight only where they are not the default.
         let policy = [
             key.tier == .primary ? nil : "tier \(key.tier)", key.weight == .standard ? nil : "weight \(key.weight)",
@@ -211,7 +214,7 @@ private struct ListLayout {
 
     /// The state at a glance: "cooling down until 14:05:30Z, in 4 min (2 failures, last HTTP 429)";
     /// a cooldown that ends on another day (UTC) than `today` shows its date too.
-    static func describe(_ key: StoredKey, today: String = String(UTCTime.now.description.prefix(10))) -> String {
+    static func describe(_ key: StoredKey, today: String) -> String {
         var text: String
         switch key.state {
         case .available:
