@@ -59,12 +59,13 @@ def draw_key(db, session, failed):
     """A key for this call: the conversation's own key (sticky) when there is a session, else
     a random one; both draw from the lowest tier that has an available key, by weight. A key
     that already failed this request is drawn around: a 5xx or 408 leaves it in the pool (the
-    third in a row cools it), so the same draw could give it again."""
+    third in a row cools it), so the same draw could give it again. 32 draws: with half the
+    pool's weight failed, one request in 2**32 gives up while a good key is left."""
     if session and not failed:
         key = db.execute("SELECT get_sticky_api_key(%s, %s)", [PROVIDER, session]).fetchone()[0]
         if key is not None:
             return key
-    for _ in range(8):
+    for _ in range(32):
         key = db.execute("SELECT get_random_api_key(%s)", [PROVIDER]).fetchone()[0]
         if key not in failed:
             return key
