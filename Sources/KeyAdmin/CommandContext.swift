@@ -29,7 +29,7 @@ struct CommandContext {
 /// how it is built from its values, in one entry each, kept in the command's own file.
 struct CommandEntry: Sendable {
     /// Builds the command from exactly `values.count` values, taken in order.
-    typealias Builder = @Sendable (inout CommandValues, ParsedModifiers) throws(UsageError) -> Command
+    typealias Builder = @Sendable (inout CommandValues, ParsedModifiers) throws(UsageError) -> any KeyAdminCommand
 
     let values: [ValueKind]
     let help: String

@@ -37,11 +37,11 @@ public enum CommandLineTool {
         // Who acts, for the audit trail: resolved once, before any I/O, and only for commands
         // that write.
         var actor: OperatorText?
-        if invocation.command.writes {
+        if invocation.name.entry.writes {
             do { actor = try invocation.resolveActor() } catch { printer.fail(error.description, status: .usage) }
         }
-        if case .completions(let shell) = invocation.command {
-            printer.out.write(CompletionsCommand(shell: shell).script)
+        if let standalone = invocation.command as? any StandaloneCommand {
+            printer.out.write(standalone.output)
             printer.finish()
         }
         if invocation.output.json { printer.out.hold() }

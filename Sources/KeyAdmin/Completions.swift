@@ -110,3 +110,7 @@ enum Completions {
         return escaped
     }
 }
+
+enum Shell: String, CaseIterable {
+    case bash, zsh, fish
+}

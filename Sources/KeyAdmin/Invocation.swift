@@ -6,8 +6,11 @@ import KeyStore
 /// several values), which is why this is a small table-driven parser rather than a general
 /// one: it also starts in microseconds, where reflection-based parsing cost about 40% of a
 /// whole `--get-key` process (measured with callgrind), and backends may run that per request.
-struct Invocation: Equatable {
-    var command: Command
+struct Invocation {
+    /// Which command, for what the table says about it (whether it writes, its usage).
+    var name: CommandName
+    /// Its handler, built from the checked values.
+    var command: any KeyAdminCommand
     var connection = ConnectionOptions()
     var output = OutputOptions()
     /// `--yes`: nothing is asked.
@@ -21,7 +24,7 @@ struct Invocation: Equatable {
         return try OperatorIdentity.fromEnvironment()
     }
 
-    enum Request: Equatable {
+    enum Request {
         case run(Invocation)
         case help
         /// `--version`, and whether `--json` was given with it.
@@ -98,6 +101,7 @@ struct Invocation: Equatable {
                 throw UsageError("\(modifier.rawValue) goes with \(joined), not with \(name.rawValue)")
             }
         }
+        self.name = name
         let modifiers = ParsedModifiers(command: name, values: given)
         var cursor = CommandValues(command: name, remaining: values[...])
         command = try name.entry.build(&cursor, modifiers)

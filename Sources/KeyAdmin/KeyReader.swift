@@ -33,3 +33,10 @@ extension [UInt8] {
         return bytes
     }
 }
+
+/// A KEY argument: the key itself (checked while parsing, before any I/O), or `-` for "read it
+/// from stdin".
+enum KeyInput: Equatable {
+    case argument(APIKey)
+    case standardInput
+}

@@ -4,7 +4,7 @@ import Testing
 @testable import KeyAdmin
 
 @Suite struct ArgumentTests {
-    func command(_ arguments: [String]) throws -> Command {
+    func command(_ arguments: [String]) throws -> any KeyAdminCommand {
         guard case .run(let invocation) = try Invocation.parse(arguments) else { throw UsageError("not a command") }
         return invocation.command
     }
@@ -21,56 +21,77 @@ import Testing
     @Test func seedSpellingsParse() throws {
         let openai = try ProviderName(validating: "openai")
         let key = try APIKey(validating: "sk-abc-12345678")
-        #expect(try command(["--list"]) == .list(provider: nil, reveal: false, state: nil, summary: false))
+        let noOptions = NewKeyOptions()
         #expect(
-            try command(["--list", "--provider", "OpenAI", "--reveal"])
-                == .list(provider: openai, reveal: true, state: nil, summary: false))
-        #expect(try command(["--add-provider", "openai"]) == .addProvider(openai))
+            try command(["--list"]) as? ListCommand
+                == ListCommand(provider: nil, reveal: false, state: nil, summary: false))
         #expect(
-            try command(["--add-key", "openai", "sk-abc-12345678"])
-                == .addKey(openai, .argument(key), number: nil, force: false, options: NewKeyOptions()))
+            try command(["--list", "--provider", "OpenAI", "--reveal"]) as? ListCommand
+                == ListCommand(provider: openai, reveal: true, state: nil, summary: false))
+        #expect(try command(["--add-provider", "openai"]) as? AddProviderCommand == AddProviderCommand(name: openai))
         #expect(
-            try command(["--add-key", "openai", "-"])
-                == .addKey(openai, .standardInput, number: nil, force: false, options: NewKeyOptions()))
+            try command(["--add-key", "openai", "sk-abc-12345678"]) as? AddKeyCommand
+                == AddKeyCommand(name: openai, input: .argument(key), number: nil, force: false, options: noOptions))
         #expect(
-            try command(["--add-key", "openai", "-", "--number", "#4"])
-                == .addKey(openai, .standardInput, number: 4, force: false, options: NewKeyOptions()))
+            try command(["--add-key", "openai", "-"]) as? AddKeyCommand
+                == AddKeyCommand(name: openai, input: .standardInput, number: nil, force: false, options: noOptions))
         #expect(
-            try command(["--add-bulk", "openai", "--file", "keys.txt"])
-                == .addBulk(openai, from: .file("keys.txt"), force: false, options: NewKeyOptions()))
+            try command(["--add-key", "openai", "-", "--number", "#4"]) as? AddKeyCommand
+                == AddKeyCommand(name: openai, input: .standardInput, number: 4, force: false, options: noOptions))
         #expect(
-            try command(["--add-bulk", "openai", "--file", "-"])
-                == .addBulk(openai, from: .standardInput, force: false, options: NewKeyOptions())
-        )
+            try command(["--add-bulk", "openai", "--file", "keys.txt"]) as? AddBulkCommand
+                == AddBulkCommand(name: openai, source: .file("keys.txt"), force: false, options: noOptions))
         #expect(
-            try command(["--update-key", "openai", "3", "sk-abc-12345678"])
-                == .updateKey(openai, number: 3, .argument(key), force: false))
-        #expect(try command(["--delete-key", "openai", "#3"]) == .deleteKey(openai, number: 3))
-        #expect(try command(["--delete-provider", "openai", "--yes"]) == .deleteProvider(openai))
-        #expect(try command(["--migrate", "--dry-run"]) == .migrate(dryRun: true))
-        #expect(try command(["--get-key", "openai", "2"]) == .getKey(openai, number: 2))
-        #expect(try command(["--random-key", "openai"]) == .randomKey(openai))
-        #expect(try command(["--completions", "zsh"]) == .completions(.zsh))
+            try command(["--add-bulk", "openai", "--file", "-"]) as? AddBulkCommand
+                == AddBulkCommand(name: openai, source: .standardInput, force: false, options: noOptions))
         #expect(
-            try command(["--disable-key", "openai", "3", "--reason", "revoked"])
-                == .disableKey(openai, number: 3, reason: try .reason("revoked")))
-        #expect(try command(["--enable-key", "openai", "#3"]) == .enableKey(openai, number: 3))
-        #expect(try command(["--set-label", "openai", "3", ""]) == .setLabel(openai, number: 3, try .label("")))
-        #expect(try command(["--set-expiry", "openai", "3", "never"]) == .setExpiry(openai, number: 3, .never))
+            try command(["--update-key", "openai", "3", "sk-abc-12345678"]) as? UpdateKeyCommand
+                == UpdateKeyCommand(name: openai, number: 3, input: .argument(key), force: false))
         #expect(
-            try command(["--set-expiry", "openai", "3", "2027-02-28 18:30"])
-                == .setExpiry(openai, number: 3, .at(try #require(UTCTime(iso8601: "2027-02-28T18:30:00Z")))))
+            try command(["--delete-key", "openai", "#3"]) as? DeleteKeyCommand
+                == DeleteKeyCommand(name: openai, number: 3))
         #expect(
-            try command(["--list", "--state", "cooling"])
-                == .list(provider: nil, reveal: false, state: .coolingDown, summary: false))
+            try command(["--delete-provider", "openai", "--yes"]) as? DeleteProviderCommand
+                == DeleteProviderCommand(name: openai))
+        #expect(try command(["--migrate", "--dry-run"]) as? MigrateCommand == MigrateCommand(dryRun: true))
+        #expect(try command(["--get-key", "openai", "2"]) as? GetKeyCommand == GetKeyCommand(name: openai, number: 2))
+        #expect(try command(["--random-key", "openai"]) as? RandomKeyCommand == RandomKeyCommand(name: openai))
+        #expect(try command(["--completions", "zsh"]) as? CompletionsCommand == CompletionsCommand(shell: .zsh))
+        #expect(
+            try command(["--disable-key", "openai", "3", "--reason", "revoked"]) as? DisableKeyCommand
+                == DisableKeyCommand(name: openai, number: 3, reason: try .reason("revoked")))
+        #expect(
+            try command(["--enable-key", "openai", "#3"]) as? EnableKeyCommand
+                == EnableKeyCommand(name: openai, number: 3))
+        #expect(
+            try command(["--set-label", "openai", "3", ""]) as? SetLabelCommand
+                == SetLabelCommand(name: openai, number: 3, label: try .label("")))
+        #expect(
+            try command(["--set-expiry", "openai", "3", "never"]) as? SetExpiryCommand
+                == SetExpiryCommand(name: openai, number: 3, expiry: .never))
+        #expect(
+            try command(["--set-expiry", "openai", "3", "2027-02-28 18:30"]) as? SetExpiryCommand
+                == SetExpiryCommand(
+                    name: openai, number: 3, expiry: .at(try #require(UTCTime(iso8601: "2027-02-28T18:30:00Z")))))
+        #expect(
+            try command(["--set-tier", "openai", "3", "2"]) as? SetTierCommand
+                == SetTierCommand(name: openai, number: 3, tier: try KeyTier(validating: "2")))
+        #expect(
+            try command(["--set-weight", "openai", "3", "7"]) as? SetWeightCommand
+                == SetWeightCommand(name: openai, number: 3, weight: try KeyWeight(validating: "7")))
+        #expect(
+            try command(["--list", "--state", "cooling"]) as? ListCommand
+                == ListCommand(provider: nil, reveal: false, state: .coolingDown, summary: false))
         #expect(
             try command(["--add-bulk", "openai", "--label", "team-a", "--expires", "2027-01-01T00:00:00+02:00"])
-                == .addBulk(
-                    openai, from: .standardInput, force: false,
+                as? AddBulkCommand
+                == AddBulkCommand(
+                    name: openai, source: .standardInput, force: false,
                     options: NewKeyOptions(
                         label: try .label("team-a"),
                         // Converted to UTC: what is stored and echoed is the same instant, in UTC.
                         expiry: .at(try #require(UTCTime(iso8601: "2026-12-31T22:00:00Z"))))))
+        #expect(try command(["--doctor", "--strict"]) as? DoctorCommand == DoctorCommand(strict: true))
     }
 
     @Test func everyCommandIsBuiltFromExactlyItsValues() throws {
@@ -117,17 +138,27 @@ import Testing
         #expect(invocation.connection.databaseURL == "postgresql://h/db")
         #expect(invocation.connection.lockTimeout == .milliseconds(500))
         #expect(
-            try command(["--delete-key", "openai", "1", "--yes"])
-                == .deleteKey(try ProviderName(validating: "openai"), number: 1))
-        #expect(try command(["--list", "--yes"]) == .list(provider: nil, reveal: false, state: nil, summary: false))
+            try command(["--delete-key", "openai", "1", "--yes"]) as? DeleteKeyCommand
+                == DeleteKeyCommand(name: try ProviderName(validating: "openai"), number: 1))
+        #expect(
+            try command(["--list", "--yes"]) as? ListCommand
+                == ListCommand(provider: nil, reveal: false, state: nil, summary: false))
     }
 
     @Test func helpAndVersionWinOverEverythingElse() throws {
-        #expect(try Invocation.parse([]) == .help)
-        #expect(try Invocation.parse(["--list", "--help"]) == .help)
-        #expect(try Invocation.parse(["--add-provider", "-h"]) == .help)
-        #expect(try Invocation.parse(["--version", "--bogus"]) == .version(json: false))
-        #expect(try Invocation.parse(["--version", "--json"]) == .version(json: true))
+        func request(_ arguments: [String]) throws -> String {
+            switch try Invocation.parse(arguments) {
+            case .help: "help"
+            case .version(let json): json ? "version as JSON" : "version"
+            case .run(let invocation): "run \(invocation.name.rawValue)"
+            }
+        }
+        #expect(try request([]) == "help")
+        #expect(try request(["--list", "--help"]) == "help")
+        #expect(try request(["--add-provider", "-h"]) == "help")
+        #expect(try request(["--version", "--bogus"]) == "version")
+        #expect(try request(["--version", "--json"]) == "version as JSON")
+        #expect(try request(["--list", "--json"]) == "run --list")
     }
 
     @Test(arguments: [
@@ -191,10 +222,10 @@ import Testing
         let groq = try ProviderName(validating: "groq")
         for odd in ["short", "OPENAI_API_KEY=sk-abcdef123456", "\"sk-abcdef123456\",", "k1234567,k2345678"] {
             #expect(
-                try command(["--add-key", "groq", odd, "--force"])
-                    == .addKey(
-                        groq, .argument(try APIKey(validating: odd, force: true)), number: nil, force: true,
-                        options: NewKeyOptions()))
+                try command(["--add-key", "groq", odd, "--force"]) as? AddKeyCommand
+                    == AddKeyCommand(
+                        name: groq, input: .argument(try APIKey(validating: odd, force: true)), number: nil,
+                        force: true, options: NewKeyOptions()))
         }
         #expect(throws: UsageError.self) { try Invocation.parse(["--add-key", "groq", "sk with space", "--force"]) }
         // Base64 padding is not NAME=value.

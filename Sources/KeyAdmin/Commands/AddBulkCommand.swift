@@ -1,12 +1,12 @@
 import KeyStore
 
 /// `--add-bulk PROVIDER [--file PATH]`: many keys, one per line, in one transaction.
-struct AddBulkCommand {
+struct AddBulkCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider], help: "add many keys, one per line, from stdin or --file", writes: true
     ) { values, modifiers throws(UsageError) in
-        .addBulk(
-            try values.provider(), from: try modifiers.bulkSource(), force: modifiers.has(.force),
+        AddBulkCommand(
+            name: try values.provider(), source: try modifiers.bulkSource(), force: modifiers.has(.force),
             options: try modifiers.newKeyOptions())
     }
 
@@ -86,4 +86,9 @@ struct AddBulkCommand {
         }
         return lines
     }
+}
+
+enum BulkSource: Equatable {
+    case standardInput
+    case file(String)
 }

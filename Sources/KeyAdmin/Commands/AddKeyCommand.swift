@@ -1,13 +1,14 @@
 import KeyStore
 
 /// `--add-key PROVIDER KEY [--number NUM] [--label TEXT] [--expires WHEN] [--force]`
-struct AddKeyCommand {
+struct AddKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .key], help: "add one key; KEY - reads it from stdin (hidden on a terminal)", writes: true
     ) { values, modifiers throws(UsageError) in
         let force = modifiers.has(.force)
-        return .addKey(
-            try values.provider(), try values.key(force: force), number: try modifiers.number(), force: force,
+        return AddKeyCommand(
+            name: try values.provider(), input: try values.key(force: force), number: try modifiers.number(),
+            force: force,
             options: try modifiers.newKeyOptions())
     }
 

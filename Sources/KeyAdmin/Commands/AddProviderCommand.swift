@@ -1,11 +1,11 @@
 import KeyStore
 
 /// `--add-provider NAME`
-struct AddProviderCommand {
+struct AddProviderCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.name], help: "add a provider (a-z 0-9 . _ -, starting with a letter or digit)", writes: true
     ) { values, modifiers throws(UsageError) in
-        .addProvider(try values.newProvider(force: modifiers.has(.force)))
+        AddProviderCommand(name: try values.newProvider(force: modifiers.has(.force)))
     }
 
     let name: ProviderName

@@ -14,11 +14,11 @@ import Postgres
 ///
 /// Exit 0 when every key answered 2xx, 5 when some answered otherwise, 6 when some got no
 /// answer at all (nothing is known about those), 130 after Ctrl-C.
-struct CheckCommand {
+struct CheckCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider], help: "ask the provider whether each key works, and record the answers", writes: true
     ) { values, modifiers throws(UsageError) in
-        .check(try values.provider(), try modifiers.checkOptions())
+        CheckCommand(name: try values.provider(), options: try modifiers.checkOptions())
     }
 
     let name: ProviderName

@@ -2,12 +2,12 @@ import KeyStore
 
 /// `--delete-key PROVIDER NUM`: on a terminal without --yes, shows the key (masked) and asks;
 /// elsewhere it needs --yes.
-struct DeleteKeyCommand {
+struct DeleteKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .number], help: "delete key number NUM, showing it masked (asks; --yes without a terminal)",
         writes: true
     ) { values, _ throws(UsageError) in
-        .deleteKey(try values.provider(), number: try values.number())
+        DeleteKeyCommand(name: try values.provider(), number: try values.number())
     }
 
     let name: ProviderName

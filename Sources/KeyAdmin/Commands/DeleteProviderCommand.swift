@@ -1,11 +1,11 @@
 import KeyStore
 
 /// `--delete-provider NAME`: asks for the name on a terminal; needs --yes elsewhere.
-struct DeleteProviderCommand {
+struct DeleteProviderCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.name], help: "delete a provider and all its keys (asks; --yes without a terminal)", writes: true
     ) { values, _ throws(UsageError) in
-        .deleteProvider(try values.provider())
+        DeleteProviderCommand(name: try values.provider())
     }
 
     let name: ProviderName

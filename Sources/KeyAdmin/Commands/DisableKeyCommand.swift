@@ -1,11 +1,11 @@
 import KeyStore
 
 /// `--disable-key PROVIDER NUM [--reason TEXT]`
-struct DisableKeyCommand {
+struct DisableKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .number], help: "disable key NUM (kept, never drawn) until --enable-key", writes: true
     ) { values, modifiers throws(UsageError) in
-        .disableKey(try values.provider(), number: try values.number(), reason: try modifiers.reason())
+        DisableKeyCommand(name: try values.provider(), number: try values.number(), reason: try modifiers.reason())
     }
 
     let name: ProviderName

@@ -3,12 +3,12 @@ import KeyStore
 
 /// `--doctor [--strict]`: one line per finding, `ok`, `warn` or `FAIL`, with the object and
 /// the fix; the report is printed whatever the verdict, then the exit code says it.
-struct DoctorCommand {
+struct DoctorCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [], help: "check that the keys are safe and the pools healthy: ok, warn or FAIL per check",
         writes: false
     ) { _, modifiers throws(UsageError) in
-        .doctor(strict: modifiers.has(.strict))
+        DoctorCommand(strict: modifiers.has(.strict))
     }
 
     let strict: Bool

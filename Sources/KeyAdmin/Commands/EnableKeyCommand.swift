@@ -1,11 +1,11 @@
 import KeyStore
 
 /// `--enable-key PROVIDER NUM`
-struct EnableKeyCommand {
+struct EnableKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .number], help: "enable key NUM again, clearing its cooldown and failures", writes: true
     ) { values, _ throws(UsageError) in
-        .enableKey(try values.provider(), number: try values.number())
+        EnableKeyCommand(name: try values.provider(), number: try values.number())
     }
 
     let name: ProviderName

@@ -1,11 +1,11 @@
 import KeyStore
 
 /// `--get-key PROVIDER NUM`: the key alone on stdout, for `$(...)`.
-struct GetKeyCommand {
+struct GetKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .number], help: "print key number NUM alone on its line", writes: false
     ) { values, _ throws(UsageError) in
-        .getKey(try values.provider(), number: try values.number())
+        GetKeyCommand(name: try values.provider(), number: try values.number())
     }
 
     let name: ProviderName

@@ -5,12 +5,12 @@ import KeyStore
 ///
 ///     2026-11-27T14:00:02Z  ops@laptop  key disabled  openai #3 [4f1c2a9be07d]  available → disabled  "revoked"
 ///         via postgres, keyadmin, 127.0.0.1
-struct HistoryCommand {
+struct HistoryCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [], help: "every change to the keys, newest first: when, who, what (keys as fingerprints)",
         writes: false
     ) { _, modifiers throws(UsageError) in
-        .history(try modifiers.historyFilter())
+        HistoryCommand(filter: try modifiers.historyFilter())
     }
 
     let filter: HistoryFilter

@@ -3,7 +3,7 @@ import KeyStore
 /// `--list [--provider NAME] [--state STATE] [--reveal]`: an aligned table per provider, or one
 /// JSON document, written while the keys stream in from the server (memory stays flat for any
 /// number of keys).
-struct ListCommand {
+struct ListCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [], help: "every provider with its key count and its keys, masked", writes: false
     ) { _, modifiers throws(UsageError) in
@@ -11,7 +11,7 @@ struct ListCommand {
         if modifiers.has(.summary), modifiers.has(.state) || modifiers.has(.reveal) {
             throw UsageError("--summary shows counts, not keys: leave out --state and --reveal")
         }
-        return .list(
+        return ListCommand(
             provider: try modifiers.provider(), reveal: modifiers.has(.reveal), state: try modifiers.state(),
             summary: modifiers.has(.summary))
     }

@@ -1,11 +1,11 @@
 import KeyStore
 
 /// `--migrate [--dry-run]`
-struct MigrateCommand {
+struct MigrateCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [], help: "apply the migrations this database has not had yet", writes: true
     ) { _, modifiers throws(UsageError) in
-        .migrate(dryRun: modifiers.has(.dryRun))
+        MigrateCommand(dryRun: modifiers.has(.dryRun))
     }
 
     let dryRun: Bool

@@ -1,7 +1,7 @@
 import KeyStore
 
 /// `--prune-history --before WHEN`
-struct PruneHistoryCommand {
+struct PruneHistoryCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [], help: "delete the history before --before WHEN (the trail's owner only), recording it",
         writes: true
@@ -12,7 +12,7 @@ struct PruneHistoryCommand {
             throw UsageError(
                 "--before \(before) is later than now; it would delete every event (give a time in the past)")
         }
-        return .pruneHistory(before: before)
+        return PruneHistoryCommand(before: before)
     }
 
     let before: UTCTime

@@ -1,11 +1,11 @@
 import KeyStore
 
 /// `--random-key PROVIDER`: an available key, drawn by `get_random_api_key`, alone on stdout.
-struct RandomKeyCommand {
+struct RandomKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider], help: "print a uniformly random key alone on its line", writes: false
     ) { values, _ throws(UsageError) in
-        .randomKey(try values.provider())
+        RandomKeyCommand(name: try values.provider())
     }
 
     let name: ProviderName

@@ -2,12 +2,12 @@ import KeyStore
 
 /// `--set-endpoint PROVIDER URL [--api STYLE]`: where `--check` asks about the provider's keys;
 /// `default` goes back to the built-in endpoint of a well-known name.
-struct SetEndpointCommand {
+struct SetEndpointCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .url],
         help: "where --check asks about the keys: the API's base URL (https), or default", writes: true
     ) { values, modifiers throws(UsageError) in
-        .setEndpoint(try values.provider(), try values.endpoint(style: modifiers.values[.api]))
+        SetEndpointCommand(name: try values.provider(), endpoint: try values.endpoint(style: modifiers.values[.api]))
     }
 
     let name: ProviderName

@@ -1,12 +1,14 @@
 import KeyStore
 
 /// `--set-expiry PROVIDER NUM WHEN`
-struct SetExpiryCommand {
+struct SetExpiryCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .number, .when], help: "set when key NUM expires: 2026-12-31, a date-time, now, or never",
         writes: true
     ) { values, modifiers throws(UsageError) in
-        .setExpiry(try values.provider(), number: try values.number(), try values.expiry(force: modifiers.has(.force)))
+        SetExpiryCommand(
+            name: try values.provider(), number: try values.number(),
+            expiry: try values.expiry(force: modifiers.has(.force)))
     }
 
     let name: ProviderName

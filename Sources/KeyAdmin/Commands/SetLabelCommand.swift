@@ -1,11 +1,11 @@
 import KeyStore
 
 /// `--set-label PROVIDER NUM TEXT` ("" clears it)
-struct SetLabelCommand {
+struct SetLabelCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .number, .text], help: "set the label of key NUM (\"\" clears it)", writes: true
     ) { values, _ throws(UsageError) in
-        .setLabel(try values.provider(), number: try values.number(), try values.label())
+        SetLabelCommand(name: try values.provider(), number: try values.number(), label: try values.label())
     }
 
     let name: ProviderName

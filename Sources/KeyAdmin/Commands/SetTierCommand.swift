@@ -1,12 +1,12 @@
 import KeyStore
 
 /// `--set-tier PROVIDER NUM TIER`
-struct SetTierCommand {
+struct SetTierCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .number, .tier], help: "move key NUM to tier 1-9 (2 serves only when 1 has no key)",
         writes: true
     ) { values, _ throws(UsageError) in
-        .setTier(try values.provider(), number: try values.number(), try values.tier())
+        SetTierCommand(name: try values.provider(), number: try values.number(), tier: try values.tier())
     }
 
     let name: ProviderName

@@ -1,12 +1,12 @@
 import KeyStore
 
 /// `--set-weight PROVIDER NUM WEIGHT`
-struct SetWeightCommand {
+struct SetWeightCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .number, .weight], help: "give key NUM a weight of 1-1000 in its tier (default 1)",
         writes: true
     ) { values, _ throws(UsageError) in
-        .setWeight(try values.provider(), number: try values.number(), try values.weight())
+        SetWeightCommand(name: try values.provider(), number: try values.number(), weight: try values.weight())
     }
 
     let name: ProviderName

@@ -1,13 +1,13 @@
 import KeyStore
 
 /// `--update-key PROVIDER NUM KEY [--force]`
-struct UpdateKeyCommand {
+struct UpdateKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .number, .key], help: "replace key number NUM; KEY may be -", writes: true
     ) { values, modifiers throws(UsageError) in
         let force = modifiers.has(.force)
-        return .updateKey(
-            try values.provider(), number: try values.number(), try values.key(force: force), force: force)
+        return UpdateKeyCommand(
+            name: try values.provider(), number: try values.number(), input: try values.key(force: force), force: force)
     }
 
     let name: ProviderName
