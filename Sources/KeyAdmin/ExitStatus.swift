@@ -1,7 +1,7 @@
 import KeyStore
 
 /// Exit codes, as documented in the README and `--help`.
-enum ExitStatus: Int32 {
+enum ExitStatus: Int32, CaseIterable {
     case success = 0
     case failure = 1
     case usage = 2
@@ -17,6 +17,21 @@ enum ExitStatus: Int32 {
     /// `--check` stopped by SIGTERM (128 + SIGTERM), likewise.
     case terminated = 143
     // 130 (128 + SIGINT) and 143 (SIGTERM) come from endProcessOnInterrupt().
+
+    /// What the code means, as `--help` lists it (the README's table says the same at length).
+    var meaning: String {
+        switch self {
+        case .success: "success"
+        case .failure: "failure"
+        case .usage: "usage or invalid input (nothing changed)"
+        case .notFound: "provider, key or usable key not found"
+        case .busy: "busy or timed out (try again)"
+        case .keysFailedCheck: "--check: some keys answered, not 2xx"
+        case .checkIncomplete: "--check: some got no answer"
+        case .interrupted: "interrupted by Ctrl-C (nothing committed; --check keeps the answers recorded)"
+        case .terminated: "stopped by SIGTERM, likewise"
+        }
+    }
 
     init(_ category: KeyStoreError.Category) {
         switch category {

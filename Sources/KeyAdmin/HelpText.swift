@@ -11,6 +11,7 @@ enum HelpText {
                     .joined(separator: " "), command.entry.help)
         }
         let options = Modifier.allCases.map { line($0.usage, $0.help) }
+        let exitCodes = ExitStatus.allCases.map { "  " + padded(String($0.rawValue), to: 5) + $0.meaning }
         return """
             keyadmin \(KeyAdminVersion.current): manage pools of LLM provider API keys in your own PostgreSQL (Supabase) database.
 
@@ -43,10 +44,8 @@ enum HelpText {
               keyadmin --check openai --revive             # ask OpenAI about every key; enable those that work again
               source <(keyadmin --completions bash)
 
-            Exit codes: 0 success, 1 failure, 2 usage or invalid input (nothing changed),
-            3 provider, key or usable key not found, 4 busy or timed out (try again),
-            5 --check: some keys answered, not 2xx, 6 --check: some got no answer,
-            130 interrupted by Ctrl-C (nothing committed; --check keeps the answers recorded).
+            Exit codes:
+            \(exitCodes.joined(separator: "\n"))
             """
     }
 }

@@ -5,15 +5,6 @@ import Testing
 
 /// The audit trail (migration 024): every change by anyone, the right event, never a key.
 @Suite struct AuditTests {
-    func keyadmin(
-        _ url: String, _ arguments: [String], stdin: String? = nil, actor: String? = "ops@test"
-    )
-        throws -> KeyAdminProcess.Output
-    {
-        try KeyAdminProcess.run(
-            ["--database-url", url] + arguments, stdin: stdin,
-            environment: actor.map { ["KEYADMIN_ACTOR": $0] } ?? [:])
-    }
 
     /// action, provider, number, before, after, actor: newest last.
     func events(_ database: TestDatabase) throws -> [String] {

@@ -5,8 +5,7 @@ import Testing
 /// examples/backend_loop.py, the loop the docs show, run as a backend would run it against a
 /// stand-in provider on loopback: it draws only available keys and reports 200, 429, 401 and 503.
 @Suite struct BackendLoopTests {
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = repositoryRoot
 
     /// python3 with psycopg (scripts/test.sh installs it).
     static var pythonWithPsycopg: Bool {

@@ -5,13 +5,6 @@ import Testing
 /// `--check` and `--set-endpoint` through the built binary, against stand-in providers on
 /// loopback (plain HTTP, and TLS with a test CA).
 @Suite struct CheckCommandTests {
-    func keyadmin(
-        _ database: TestDatabase, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]
-    ) throws -> KeyAdminProcess.Output {
-        try KeyAdminProcess.run(
-            ["--database-url", database.connectionString] + arguments, stdin: stdin,
-            environment: ["KEYADMIN_ACTOR": "ops@test"].merging(environment) { $1 })
-    }
 
     /// A provider `name` with `keys` (numbered in order) and its endpoint at `api`.
     func provider(

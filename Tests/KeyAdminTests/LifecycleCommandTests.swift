@@ -5,13 +5,6 @@ import Testing
 
 /// The lifecycle commands through the built binary: states at a glance, in JSON, filtered.
 @Suite struct LifecycleCommandTests {
-    func keyadmin(
-        _ database: TestDatabase, _ arguments: [String], stdin: String? = nil
-    ) throws -> KeyAdminProcess.Output {
-        try KeyAdminProcess.run(
-            ["--database-url", database.connectionString] + arguments, stdin: stdin,
-            environment: ["KEYADMIN_ACTOR": "ops@test"])
-    }
 
     /// A cooldown that ends on another day shows its date, not only a time that reads as today's.
     @Test func aCooldownEndingTomorrowShowsItsDate() throws {

@@ -5,11 +5,6 @@ import Testing
 /// What keeps a tired operator from hurting themselves: the database named, keys never echoed,
 /// deletes shown and undoable, output scripts can trust.
 @Suite struct OperatorSafetyTests {
-    func keyadmin(
-        _ database: TestDatabase, _ arguments: [String], stdin: String? = nil
-    ) throws -> KeyAdminProcess.Output {
-        try KeyAdminProcess.run(["--database-url", database.connectionString] + arguments, stdin: stdin)
-    }
 
     func seeded(_ body: (TestDatabase) throws -> Void) throws {
         try TestDatabase.with { (database: TestDatabase) throws in

@@ -18,9 +18,7 @@ enum PgTap {
 @Suite(
     .enabled(if: PgTap.isAvailable, "pg_prove or the pgtap extension is not installed (scripts/test.sh installs them)"))
 struct PgTapTests {
-    static let testFile = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("supabase/tests/keyadmin_security.test.sql").path
+    static let testFile = repositoryRoot.appendingPathComponent("supabase/tests/keyadmin_security.test.sql").path
 
     /// pg_prove takes a database name; the server and credentials go by libpq's variables.
     func prove(_ database: TestDatabase) throws -> (status: Int32, output: String) {

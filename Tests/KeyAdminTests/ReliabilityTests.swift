@@ -5,11 +5,6 @@ import Testing
 
 /// Load, faults and pooling: keys are stored whole or not at all, and the tool never hangs.
 @Suite struct ReliabilityTests {
-    func keyadmin(
-        _ database: TestDatabase, _ arguments: [String], stdin: String? = nil
-    ) throws -> KeyAdminProcess.Output {
-        try KeyAdminProcess.run(["--database-url", database.connectionString] + arguments, stdin: stdin)
-    }
 
     func writeKeys(_ keys: some Sequence<String>) throws -> URL {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("bulk-\(UUID().uuidString).txt")

@@ -4,15 +4,6 @@ import Testing
 
 /// --set-tier, --set-weight, --tier and --weight through the built binary.
 @Suite struct SelectionPolicyCommandTests {
-    func keyadmin(
-        _ database: TestDatabase, _ arguments: [String], stdin: String? = nil
-    ) throws
-        -> KeyAdminProcess.Output
-    {
-        try KeyAdminProcess.run(
-            ["--database-url", database.connectionString] + arguments, stdin: stdin,
-            environment: ["KEYADMIN_ACTOR": "ops@test"])
-    }
 
     func withPool(_ body: (TestDatabase) throws -> Void) throws {
         try TestDatabase.with { (database: TestDatabase) throws in

@@ -4,9 +4,7 @@ import Testing
 
 /// scripts/setup.sh migrates the database it set up, or refuses, naming the other one.
 @Suite struct SetupScriptTests {
-    static let scripts = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("scripts")
+    static let scripts = repositoryRoot.appendingPathComponent("scripts")
 
     @Test func refusesWhenTheEnvironmentNamesAnotherDatabaseThanItsOwn() throws {
         let project = FileManager.default.temporaryDirectory.appendingPathComponent("setup-\(UUID().uuidString)")

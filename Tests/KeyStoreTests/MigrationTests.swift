@@ -5,9 +5,7 @@ import Testing
 
 @testable import KeyStore
 
-let migrationsDirectory = URL(fileURLWithPath: #filePath)
-    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("migrations")
+let migrationsDirectory = repositoryRoot.appendingPathComponent("migrations")
 
 /// Every file in migrations/, in the order they apply.
 let migrationFiles: [String] = {

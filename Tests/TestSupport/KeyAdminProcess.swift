@@ -80,6 +80,44 @@ public struct KeyAdminProcess {
     }
 }
 
+/// Runs `keyadmin --database-url URL arguments...` as `actor` (KEYADMIN_ACTOR, for the audit
+/// trail; `nil` leaves the default, user@host): the one way the suites run the tool on a test
+/// database.
+public func keyadmin(
+    _ url: String, _ arguments: [String], stdin: String? = nil, actor: String? = "ops@test",
+    environment: [String: String] = [:]
+) throws -> KeyAdminProcess.Output {
+    let identity = actor.map { ["KEYADMIN_ACTOR": $0] } ?? [:]
+    return try KeyAdminProcess.run(
+        ["--database-url", url] + arguments, stdin: stdin, environment: identity.merging(environment) { $1 })
+}
+
+/// `keyadmin(database.connectionString, ...)`.
+public func keyadmin(
+    _ database: TestDatabase, _ arguments: [String], stdin: String? = nil, actor: String? = "ops@test",
+    environment: [String: String] = [:]
+) throws -> KeyAdminProcess.Output {
+    try keyadmin(database.connectionString, arguments, stdin: stdin, actor: actor, environment: environment)
+}
+
+extension TestDatabase {
+    /// A provider "solo" with keys #1 and #2.
+    public static func withSolo(_ body: (TestDatabase) throws -> Void) throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            _ = try keyadmin(database, ["--add-provider", "solo"])
+            let added = try keyadmin(
+                database, ["--add-bulk", "solo"], stdin: "sk-solo-key-0000000001\nsk-solo-key-0000000002\n")
+            guard added.status == 0 else { throw TestSupportError("adding solo's keys failed: \(added.stderr)") }
+            try body(database)
+        }
+    }
+}
+
+/// The repository's root directory (where Package.swift is), for tests that read its files or
+/// run its scripts.
+public let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
 /// A `keyadmin` process still running, for tests that interrupt or kill it.
 public final class RunningKeyAdmin {
     private let process = Process()
@@ -107,10 +145,19 @@ public final class RunningKeyAdmin {
         kill(process.processIdentifier, signal)
     }
 
-    /// Waits for it to exit and returns what it left.
+    /// Waits for it to exit and returns what it left. stderr drains on another thread while
+    /// stdout is read: a child that fills the stderr pipe first would otherwise block on it
+    /// while this waits for stdout to end.
     public func wait() -> KeyAdminProcess.Output {
+        let errorData = Locked(Data())
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { [error] in
+            let data = error.fileHandleForReading.readDataToEndOfFile()
+            errorData.withLock { $0 = data }
+        }
         let stdout = output.fileHandleForReading.readDataToEndOfFile()
-        let stderr = error.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        let stderr = errorData.withLock { $0 }
         process.waitUntilExit()
         let status =
             process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
