@@ -7,7 +7,8 @@ struct CommandContext {
     let target: DatabaseTarget
     /// Who makes the change, for the record; `nil` for commands that only read.
     let actor: OperatorText?
-    let err = BufferedOutput.standardError
+    /// The one printer: a handler's warnings and notes on stderr go through it too.
+    let printer: ResultPrinter
 
     var json: Bool { invocation.output.json }
 

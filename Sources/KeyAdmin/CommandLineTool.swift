@@ -66,14 +66,15 @@ public enum CommandLineTool {
             let database = DatabaseTarget(address: store.target, source: located.source)
             target = database
             let result = try invocation.command.run(
-                CommandContext(store: store, invocation: invocation, target: database, actor: actor))
+                CommandContext(store: store, invocation: invocation, target: database, actor: actor, printer: printer))
             try printer.print(result, on: database)
             if let failure = result.verdict?.failure {
                 printer.fail(afterPrinting: failure, on: database)
             }
             printer.finish()
         } catch {
-            let database = target.map { " [database \($0.label)]" } ?? source.map { " [database from \($0)]" } ?? ""
+            var database = target.map { " [database \($0.label)]" } ?? source.map { " [database from \($0)]" } ?? ""
+            if !error.concernsTheDatabase { database = "" }
             printer.fail(error.oneLine + database, status: ExitStatus(error.category))
         }
     }

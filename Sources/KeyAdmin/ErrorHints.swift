@@ -32,6 +32,13 @@ extension KeyStoreError {
         }
     }
 
+    /// Whether the error is about the database (and its line names which one): not so for a
+    /// failure of this machine's HTTP client.
+    var concernsTheDatabase: Bool {
+        if case .transport = self { return false }
+        return true
+    }
+
     /// The message and its hint as one line: "no provider named "x" (see keyadmin --list)".
     var oneLine: String {
         hint.map { "\(message) (\($0))" } ?? message

@@ -64,6 +64,13 @@ struct ResultPrinter {
         err.flush()
     }
 
+    /// A line for the person at the terminal while a command works ("read 12 key lines..."),
+    /// on stderr so that stdout stays the result.
+    func note(_ text: String) {
+        err.line(text)
+        err.flush()
+    }
+
     /// Writes what was printed (a held `--json` document included) and ends the process.
     func finish() -> Never {
         out.release()

@@ -45,7 +45,7 @@ public struct KeyCheck {
     ) throws(KeyStoreError) -> CheckSummary {
         try LibCurl.load()
         guard let group = TransferGroup() else {
-            throw .database("libcurl could not start a transfer group", hint: nil)
+            throw .transport("libcurl could not start a transfer group")
         }
         var keys = CandidatePages(check: self)
         var results = ResultsInOrder()
@@ -73,7 +73,7 @@ public struct KeyCheck {
                         timeout: options.timeout, caFile: options.caFile, userAgent: userAgent,
                         bodyLimit: Self.bodyLimit),
                     group.add(transfer)
-                else { throw .database("libcurl refused a request (out of memory?)", hint: nil) }
+                else { throw .transport("libcurl refused a request (out of memory?)") }
                 inFlight[ObjectIdentifier(transfer)] = candidate
                 results.launched(candidate.number)
             }

@@ -2,6 +2,9 @@ import Postgres
 
 /// Everything the key store can refuse or fail at, each case naming what the operator tried.
 /// The command line shows `message` and `hint` as one line and maps `category` to an exit code.
+///
+/// Not frozen: a new feature may add a case, so a library user switches over it with a
+/// `default:` (or over `category`, which is stable), as with any non-frozen enum of a library.
 public enum KeyStoreError: Error, Sendable, Equatable {
     /// Input that can never work (a bad name, key, number or file); nothing was changed.
     case invalidInput(String, hint: String?)
@@ -23,6 +26,9 @@ public enum KeyStoreError: Error, Sendable, Equatable {
     case noUsableKey(ProviderName, disabled: Int, expired: Int)
     /// Key `number` exists but may not be used: disabled or expired.
     case keyUnusable(ProviderName, number: Int, UnusableKey)
+    /// Key `number` exists but the command leaves keys in its state alone (`--check` does not
+    /// ask about a key an operator disabled): `why` ends "key #N of P ...", `hint` says what to do.
+    case keyLeftOut(ProviderName, number: Int, why: String, hint: String?)
     case numbersExhausted(ProviderName)
     /// The tables or functions are missing: the migration has not been applied.
     case schemaMissing
@@ -36,6 +42,9 @@ public enum KeyStoreError: Error, Sendable, Equatable {
     /// The connection broke during COMMIT: the change may or may not have been saved.
     case outcomeUnknown(String)
     case database(String, hint: String?)
+    /// The HTTP client (libcurl, for `--check`) failed on this machine: not the database's
+    /// fault, nor a provider's answer.
+    case transport(String)
     /// A key of a shape no provider uses (quoted, with a comma, too short...): almost always a
     /// paste accident. The caller may store it anyway when the operator insists.
     case unusualKey(String, advice: String?)
@@ -54,7 +63,7 @@ public enum KeyStoreError: Error, Sendable, Equatable {
     public var category: Category {
         switch self {
         case .invalidInput, .invalidBulkInput, .unusualKey, .unreadableInput: .usage
-        case .providerNotFound, .keyNotFound, .noKeys, .noUsableKey, .keyUnusable: .notFound
+        case .providerNotFound, .keyNotFound, .noKeys, .noUsableKey, .keyUnusable, .keyLeftOut: .notFound
         case .busy, .timedOut: .busy
         default: .failure
         }
@@ -82,6 +91,7 @@ public enum KeyStoreError: Error, Sendable, Equatable {
                 + [(disabled, "disabled"), (expired, "expired")].filter { $0.0 > 0 }.map { "\($0.0) \($0.1)" }
                 .joined(separator: ", ")
         case .keyUnusable(let name, let number, let key): "key #\(number) of \(name) \(key.description)"
+        case .keyLeftOut(let name, let number, let why, _): "key #\(number) of \(name) \(why)"
         case .numbersExhausted(let name): "provider \"\(name)\" has used every key number up to 2147483647"
         case .schemaMissing: "the KeyAdmin tables are not in this database"
         case .migrationDrift(let fileName):
@@ -92,7 +102,8 @@ public enum KeyStoreError: Error, Sendable, Equatable {
         case .noDatabaseConfigured:
             "no database is configured, and libpq's default (the local socket) did not answer"
         case .busy(let message), .timedOut(let message), .notConfigured(let message, _),
-            .connection(let message, _), .outcomeUnknown(let message), .database(let message, _):
+            .connection(let message, _), .outcomeUnknown(let message), .database(let message, _),
+            .transport(let message):
             message
         }
     }
@@ -104,6 +115,7 @@ public enum KeyStoreError: Error, Sendable, Equatable {
         case .invalidInput(_, let hint), .connection(_, let hint), .database(_, let hint): hint
         case .unusualKey(_, let advice): advice
         case .notConfigured(_, let hint): hint
+        case .keyLeftOut(_, _, _, let hint): hint
         case .numbersExhausted: "numbers are never reused; add the keys to a new provider"
         case .migrationDrift:
             "a migration must not change once applied; restore the file as it was and put the change in a new migration"

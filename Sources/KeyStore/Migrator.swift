@@ -146,3 +146,11 @@ public struct Migrator {
         REVOKE ALL ON TABLE keyadmin.schema_migrations FROM PUBLIC;
         """
 }
+
+extension KeyStore {
+    /// Applies the bundled migrations this database has not had (`Migrator`); with `dryRun`,
+    /// says what it would apply and changes nothing.
+    public func migrate(dryRun: Bool) throws(KeyStoreError) -> Migrator.Outcome {
+        try Migrator(connection: connection).run(dryRun: dryRun)
+    }
+}

@@ -299,7 +299,7 @@ import Testing
             #expect(missing.status == 3 && missing.stderr.contains("no key #9"), "\(missing.stderr)")
             #expect(try keyadmin(database, ["--disable-key", "standin", "3"]).status == 0)
             let disabled = try keyadmin(database, ["--check", "standin", "--key", "3"])
-            #expect(disabled.status == 2 && disabled.stderr.contains("disabled by an operator"), "\(disabled.stderr)")
+            #expect(disabled.status == 3 && disabled.stderr.contains("disabled by an operator"), "\(disabled.stderr)")
             let swapped = try keyadmin(database, ["--check", "standin", "--key", "sk-one-key-000000000001"])
             #expect(swapped.status == 2 && swapped.stderr.contains("looks like a key"))
             expectNoKeyShown(swapped, keys)

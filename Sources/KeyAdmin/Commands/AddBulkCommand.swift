@@ -31,9 +31,8 @@ struct AddBulkCommand: KeyAdminCommand, Equatable {
             let keyLines = lines.filter {
                 !$0.trimmingASCIIWhitespace().isEmpty && !$0.trimmingASCIIWhitespace().hasPrefix("#")
             }
-            context.err.line(
+            context.printer.note(
                 "read \(keyLines.count) key line\(keyLines.count == 1 ? "" : "s"); storing them in \(name)")
-            context.err.flush()
             var source = ArrayLineSource(lines)
             report = try loader.load(&source, into: name)
         case .standardInput:

@@ -41,21 +41,24 @@ struct CheckCommand: KeyAdminCommand, Equatable {
         return result
     }
 
-    /// Nothing to ask about: say why, unless it is only that every key is set aside.
+    /// Nothing to ask about: say why, unless it is only that every key is set aside. A key
+    /// that exists but is left out exits 3, as `--get-key` does for it.
     private func refuseEmpty(_ plan: CheckPlan) throws(KeyStoreError) {
         if let number = options.only {
             if plan.disabledByOperator > 0 {
-                throw .invalidInput(
-                    "key #\(number) of \(name) was disabled by an operator: --check never asks about it",
+                throw .keyLeftOut(
+                    name, number: number, why: "was disabled by an operator: --check never asks about it",
                     hint: "keyadmin --enable-key \(name) \(number) first")
             }
             if plan.disabledAutomatically > 0 {
-                throw .invalidInput(
-                    "key #\(number) of \(name) was disabled after a 401, 402 or 403",
+                throw .keyLeftOut(
+                    name, number: number, why: "was disabled after a 401, 402 or 403",
                     hint: "add --revive to ask again and enable it if it answers")
             }
             if plan.expired > 0 {
-                throw .invalidInput("key #\(number) of \(name) has expired: --check skips it", hint: nil)
+                throw .keyLeftOut(
+                    name, number: number, why: "has expired: --check skips it",
+                    hint: "keyadmin --set-expiry \(name) \(number) never, or --update-key \(name) \(number) -")
             }
             throw .keyNotFound(name, number: number)
         }
@@ -67,7 +70,7 @@ struct CheckCommand: KeyAdminCommand, Equatable {
     ) throws(KeyStoreError) {
         stream.open()
         let json = stream.json
-        let progress = ProgressLine(enabled: context.err.isTerminal, output: context.err, name: name)
+        let progress = ProgressLine(enabled: context.printer.err.isTerminal, output: context.printer.err, name: name)
         if let json {
             json.member("provider", name.rawValue)
             json.member("probe_url", endpoint.probeURL)

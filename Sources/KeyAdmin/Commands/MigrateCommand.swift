@@ -11,10 +11,10 @@ struct MigrateCommand: KeyAdminCommand, Equatable {
     let dryRun: Bool
 
     func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
-        let outcome = try Migrator(connection: context.store.connection).run(dryRun: dryRun)
+        let outcome = try context.store.migrate(dryRun: dryRun)
         for warning in outcome.warnings {
             let text = warning.hasPrefix("WARNING:") ? String(warning.dropFirst("WARNING:".count)) : warning
-            context.err.line("warning: \(text.trimmingASCIIWhitespace())")
+            context.printer.warning(text.trimmingASCIIWhitespace())
         }
         var lines = outcome.applied.map { "\(dryRun ? "would apply" : "applied") \($0.fileName)" }
         if outcome.applied.isEmpty {
