@@ -64,6 +64,10 @@ let package = Package(
         ),
         // Per-test databases on the server scripts/test.sh starts, and a runner for the built binary.
         .target(name: "TestSupport", dependencies: ["KeyStore", "Postgres"], path: "Tests/TestSupport"),
+        // Tests that need neither a server nor a process: `swift test --filter UnitTests` runs
+        // them in seconds.
+        .testTarget(
+            name: "UnitTests", dependencies: ["KeyAdmin", "KeyCheck", "KeyStore", "Postgres", "TestSupport"]),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "KeyStoreTests", dependencies: ["KeyStore", "Postgres", "TestSupport"]),
         // The library product as a consumer sees it: `import KeyStore`, public API only.
