@@ -116,6 +116,9 @@ static size_t read_header(char *line, size_t size, size_t count, void *user) {
     return length;
 }
 
+// CURLOPT_PROTOCOLS is deprecated since libcurl 7.85 in favour of CURLOPT_PROTOCOLS_STR, which
+// older libcurls (7.81 on Ubuntu 22.04) do not have: the old option works on both, so its
+// deprecation warning is silenced here and nowhere else.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 void *kc_transfer_new(const char *url, void *headers, long timeout_ms, const char *ca_file,

@@ -26,7 +26,7 @@ struct CommandContext {
     }
 }
 
-/// Every command: its values, the options that go with it, its help, whether it writes, and
+/// Every command: its values, its help, whether it writes, and
 /// how it is built from its values, in one entry each, kept in the command's own file.
 struct CommandEntry: Sendable {
     /// Builds the command from exactly `values.count` values, taken in order.

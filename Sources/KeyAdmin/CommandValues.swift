@@ -151,14 +151,14 @@ struct ParsedModifiers {
 
     func historyFilter() throws(UsageError) -> HistoryFilter {
         var filter = HistoryFilter(provider: try provider(), since: try time(.since))
-        if let text = values[.key] { filter.keyNumber = try CommandValues.keyNumber(text, usage: command.usage) }
+        if let text = values[.keyNumber] { filter.keyNumber = try CommandValues.keyNumber(text, usage: command.usage) }
         if let limit = try wholeNumber(.limit, in: 1...100_000) { filter.limit = limit }
         return filter
     }
 
     func checkOptions() throws(UsageError) -> CheckOptions {
         var options = CheckOptions()
-        if let text = values[.key] { options.only = try CommandValues.keyNumber(text, usage: command.usage) }
+        if let text = values[.keyNumber] { options.only = try CommandValues.keyNumber(text, usage: command.usage) }
         options.revive = has(.revive)
         options.recordEveryRefusal = has(.force)
         if let count = try wholeNumber(.concurrency, in: CheckOptions.concurrencyRange) { options.concurrency = count }

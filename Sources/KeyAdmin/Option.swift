@@ -13,7 +13,8 @@ enum Modifier: String, CaseIterable {
     case tier = "--tier"
     case weight = "--weight"
     case reason = "--reason"
-    case key = "--key"
+    /// `--key NUM`: a key number (the key itself is a `ValueKind.key`).
+    case keyNumber = "--key"
     case since = "--since"
     case limit = "--limit"
     case before = "--before"
@@ -40,7 +41,7 @@ enum Modifier: String, CaseIterable {
         case .state: "STATE"
         case .label, .reason: "TEXT"
         case .expires, .since, .before: "WHEN"
-        case .key: "NUM"
+        case .keyNumber: "NUM"
         case .tier: "TIER"
         case .weight: "WEIGHT"
         case .limit: "N"
@@ -56,7 +57,7 @@ enum Modifier: String, CaseIterable {
         switch self {
         case .provider: [.list, .history]
         case .reveal, .state, .summary: [.list]
-        case .key: [.history, .check]
+        case .keyNumber: [.history, .check]
         case .since, .limit: [.history]
         case .api: [.setEndpoint]
         case .revive, .concurrency, .timeout: [.check]
@@ -91,7 +92,7 @@ enum Modifier: String, CaseIterable {
         case .reason: "with --disable-key: why (shown by --list)"
         case .tier: "with --add-key, --add-bulk: the keys' tier, 1 (default) to 9; 2 serves when 1 has none"
         case .weight: "with --add-key, --add-bulk: the keys' weight in their tier, 1 (default) to 1000"
-        case .key: "with --history, --check: only this key number"
+        case .keyNumber: "with --history, --check: only this key number"
         case .api: "with --set-endpoint: how the API takes a key, openai (default), anthropic or google"
         case .revive: "with --check: also ask about keys disabled after a 401/402/403; enable those that answer"
         case .concurrency: "with --check: requests at once, 1-256 (default 16)"
@@ -110,7 +111,8 @@ enum Modifier: String, CaseIterable {
     }
 }
 
-/// What a value stands for: its name in usage lines, and how it is checked.
+/// What a value stands for, as usage lines name it. `CommandValues` checks each value as what
+/// its kind stands for.
 enum ValueKind {
     case provider, name, number, key, shell, text, when, tier, weight, url
 

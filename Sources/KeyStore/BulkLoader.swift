@@ -41,7 +41,8 @@ public struct BulkLoader {
     var chunkSize = 10_000
     static let skippedLinesKept = 1_000
 
-    /// Label and expiry for every key loaded (`--label`, `--expires`).
+    /// Label, expiry, tier and weight for every key loaded (`--label`, `--expires`, `--tier`,
+    /// `--weight`).
     let options: NewKeyOptions
 
     /// A loader into `store`; `force` stores keys of unusual shapes too, and `options` applies to

@@ -64,6 +64,20 @@ import Testing
         #expect(dumped == committed, "docs/schema.sql is stale: run scripts/schema.sh and commit the result")
     }
 
+    /// Each command file opens with its usage, as `--help` and the usage lines write it: a new
+    /// option that the comment forgets fails here.
+    @Test func eachCommandFileOpensWithItsUsage() throws {
+        let directory = Self.root.appendingPathComponent("Sources/KeyAdmin/Commands")
+        let headers = try FileManager.default.contentsOfDirectory(atPath: directory.path).map { file in
+            let text = Self.text("Sources/KeyAdmin/Commands/" + file)
+            let header = text.components(separatedBy: "\nstruct ").first ?? ""
+            return header.replacingOccurrences(of: "\n/// ", with: " ")
+        }
+        for command in CommandName.allCases {
+            #expect(headers.contains { $0.contains("`\(command.usage)`") }, "no file opens with `\(command.usage)`")
+        }
+    }
+
     @Test func exitCodesAreTheTools() {
         let section = String(Self.commandsSection)
         for status in ExitStatus.allCases {

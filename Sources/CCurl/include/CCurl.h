@@ -59,7 +59,8 @@ void *kc_multi_new(void);
 void kc_multi_free(void *multi);
 int kc_multi_add(void *multi, void *transfer);
 int kc_multi_remove(void *multi, void *transfer);
-/// Moves every transfer on as far as it can go without waiting; returns how many still run.
+/// Moves every transfer on as far as it can go without waiting; sets `*running` to how many
+/// still run and returns libcurl's CURLMcode (0 when all is well).
 int kc_multi_perform(void *multi, int *running);
 /// Waits at most `timeout_ms` for any transfer to have something to do.
 int kc_multi_wait(void *multi, int timeout_ms);

@@ -1,6 +1,6 @@
 import KeyStore
 
-/// `--add-provider NAME`
+/// `--add-provider NAME [--force]`: a name shaped like a key or an id needs `--force`.
 struct AddProviderCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.name], help: "add a provider (a-z 0-9 . _ -, starting with a letter or digit)", writes: true

@@ -2,7 +2,7 @@ import KeyCheck
 import KeyStore
 import Postgres
 
-/// `--check PROVIDER [--key NUM] [--revive] [--force] [--concurrency N] [--timeout SECONDS]`:
+/// `--check PROVIDER [--force] [--key NUM] [--revive] [--concurrency N] [--timeout SECONDS]`:
 /// asks the provider about each key and records the answers, a line per key as they come:
 ///
 ///     checking 3 keys of openai at https://api.openai.com/v1/models: 16 at a time, 10 s each

@@ -1,8 +1,8 @@
 import KeyStore
 
-/// `--list [--provider NAME] [--state STATE] [--reveal]`: an aligned table per provider, or one
-/// JSON document, written while the keys stream in from the server (memory stays flat for any
-/// number of keys).
+/// `--list [--provider NAME] [--reveal] [--state STATE] [--summary]`: an aligned table per
+/// provider, or one JSON document, written while the keys stream in from the server (memory
+/// stays flat for any number of keys).
 struct ListCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [], help: "every provider with its key count and its keys, masked", writes: false

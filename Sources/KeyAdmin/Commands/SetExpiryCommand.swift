@@ -1,6 +1,6 @@
 import KeyStore
 
-/// `--set-expiry PROVIDER NUM WHEN`
+/// `--set-expiry PROVIDER NUM WHEN [--force]`: a time in the past needs `--force`.
 struct SetExpiryCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .number, .when], help: "set when key NUM expires: 2026-12-31, a date-time, now, or never",
