@@ -13,8 +13,8 @@ public enum CommandLineTool {
             switch try Invocation.parse(arguments) {
             case .run(let parsed):
                 invocation = parsed
-            case .help:
-                BufferedOutput.standardOutput.line(HelpText.full)
+            case .help(let command):
+                BufferedOutput.standardOutput.line(command.map(HelpText.command) ?? HelpText.full)
                 ResultPrinter(json: false).finish()
             case .version(let json):
                 let printer = ResultPrinter(json: json)

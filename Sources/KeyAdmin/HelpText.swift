@@ -1,10 +1,31 @@
+/// What `--help` prints: every command and option, or (`--add-key --help`) one command with
+/// the options that go with it. Written from the command table, so it cannot leave one out.
 enum HelpText {
-    static var full: String {
-        func line(_ usage: String, _ help: String) -> String {
-            usage.count <= 28
-                ? "  " + usage + String(repeating: " ", count: 30 - usage.count) + help
-                : "  " + usage + "\n" + String(repeating: " ", count: 32) + help
+    private static func line(_ usage: String, _ help: String) -> String {
+        usage.count <= 28
+            ? "  " + usage + String(repeating: " ", count: 30 - usage.count) + help
+            : "  " + usage + "\n" + String(repeating: " ", count: 32) + help
+    }
+
+    /// One command: its usage, what it does, its own options, then the options every command takes.
+    static func command(_ command: CommandName) -> String {
+        // "with --add-key, --add-bulk: the keys' tier..." says which commands; here it is known.
+        func ownHelp(_ modifier: Modifier) -> String {
+            guard modifier.help.hasPrefix("with "), let colon = modifier.help.firstRange(of: ": ") else {
+                return modifier.help
+            }
+            return String(modifier.help[colon.upperBound...])
         }
+        let own = command.modifiers.map { line($0.usage, ownHelp($0)) }
+        let shared = Modifier.allCases.filter { $0.commands == nil }.map { line($0.usage, $0.help) }
+        var sections = ["Usage: keyadmin \(command.usage)", command.entry.help]
+        if !own.isEmpty { sections.append("Options:\n" + own.joined(separator: "\n")) }
+        sections.append("Options every command takes:\n" + shared.joined(separator: "\n"))
+        sections.append("Every command and exit code: keyadmin --help")
+        return sections.joined(separator: "\n\n")
+    }
+
+    static var full: String {
         let commands = CommandName.allCases.map { command in
             line(
                 ([command.rawValue] + command.entry.values.map(\.name) + command.requiredModifiers.map(\.usage))

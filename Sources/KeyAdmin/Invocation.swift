@@ -26,7 +26,8 @@ struct Invocation {
 
     enum Request {
         case run(Invocation)
-        case help
+        /// `--help`: with a command (`--add-key --help`), that command's help alone.
+        case help(CommandName?)
         /// `--version`, and whether `--json` was given with it.
         case version(json: Bool)
     }
@@ -35,7 +36,9 @@ struct Invocation {
     /// before any I/O happens. A value is never an argument that starts with `-` (except `-`
     /// itself, "standard input"), so `--add-provider -h` is help, not a provider named -h.
     static func parse(_ arguments: [String]) throws(UsageError) -> Request {
-        if arguments.isEmpty || arguments.contains(where: { $0 == "--help" || $0 == "-h" }) { return .help }
+        if arguments.isEmpty || arguments.contains(where: { $0 == "--help" || $0 == "-h" }) {
+            return .help(arguments.lazy.compactMap { CommandName(rawValue: $0) }.first)
+        }
         if arguments.contains("--version") { return .version(json: arguments.contains("--json")) }
         // For messages about a value that is missing or misplaced: the command's usage.
         let named = arguments.lazy.compactMap { CommandName(rawValue: $0) }.first

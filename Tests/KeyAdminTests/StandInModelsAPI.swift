@@ -5,7 +5,7 @@ import Testing
 /// Tests/Fixtures/stand_in_models_api.py, started for one test: a provider's model list on
 /// 127.0.0.1 (and a second listener on 127.0.0.2, where a redirect points), answering by key.
 final class StandInModelsAPI {
-    static let script = BackendLoopTests.root.appendingPathComponent("Tests/Fixtures/stand_in_models_api.py").path
+    static let script = repositoryRoot.appendingPathComponent("Tests/Fixtures/stand_in_models_api.py").path
 
     let work: URL
     let port: Int

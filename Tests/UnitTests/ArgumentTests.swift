@@ -148,14 +148,15 @@ import Testing
     @Test func helpAndVersionWinOverEverythingElse() throws {
         func request(_ arguments: [String]) throws -> String {
             switch try Invocation.parse(arguments) {
-            case .help: "help"
+            case .help(let command): command.map { "help for \($0.rawValue)" } ?? "help"
             case .version(let json): json ? "version as JSON" : "version"
             case .run(let invocation): "run \(invocation.name.rawValue)"
             }
         }
         #expect(try request([]) == "help")
-        #expect(try request(["--list", "--help"]) == "help")
-        #expect(try request(["--add-provider", "-h"]) == "help")
+        #expect(try request(["--help", "--bogus"]) == "help")
+        #expect(try request(["--list", "--help"]) == "help for --list")
+        #expect(try request(["--add-provider", "-h"]) == "help for --add-provider")
         #expect(try request(["--version", "--bogus"]) == "version")
         #expect(try request(["--version", "--json"]) == "version as JSON")
         #expect(try request(["--list", "--json"]) == "run --list")
