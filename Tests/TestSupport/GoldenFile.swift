@@ -4,6 +4,7 @@ import Foundation
 /// with a reviewed diff of these files. `UPDATE_GOLDEN=1 scripts/test.sh --filter Golden`
 /// writes them from the current output instead.
 public enum GoldenFile {
+    /// Tests/Golden in the repository.
     public static let directory = repositoryRoot.appendingPathComponent("Tests/Golden")
 
     /// The committed text of `name` (such as "help/--list.txt"); with UPDATE_GOLDEN=1, `actual`
