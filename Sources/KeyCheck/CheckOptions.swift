@@ -22,4 +22,16 @@ public struct CheckOptions: Sendable, Equatable {
 
     /// The defaults.
     public init() {}
+
+    /// `timeout` in whole milliseconds, as libcurl takes it and the heading shows it.
+    public var timeoutMilliseconds: Int { timeout.wholeMillisecondsForCurl }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down. (The Postgres layer has its own, for libpq: KeyCheck
+    /// does not depend on it for one line of arithmetic.)
+    var wholeMillisecondsForCurl: Int {
+        let (seconds, attoseconds) = components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
 }

@@ -10,6 +10,8 @@ public struct KeyCheckResult: Sendable {
     public let outcome: ProbeOutcome
     /// From the request's start to its end.
     public let elapsed: Duration
+    /// `elapsed` in whole milliseconds, as the table and `--json` show it.
+    public var milliseconds: Int { elapsed.wholeMillisecondsForCurl }
     /// The key's state when it was read, and after the answer was recorded (`nil`: not
     /// recorded, or the key was deleted or replaced during the check).
     public let stateBefore: KeyState

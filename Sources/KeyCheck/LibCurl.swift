@@ -1,6 +1,5 @@
 import CCurl
 import KeyStore
-import Postgres
 
 /// libcurl, loaded the first time a check needs it (see Sources/CCurl): every other command
 /// starts without it, and a machine without it runs them all.
@@ -36,7 +35,8 @@ final class Transfer {
             list = longer
         }
         headers = list
-        guard let handle = kc_transfer_new(url, list, timeout.wholeMilliseconds, caFile, userAgent, capture) else {
+        guard let handle = kc_transfer_new(url, list, timeout.wholeMillisecondsForCurl, caFile, userAgent, capture)
+        else {
             kc_headers_free(list)
             capture.deallocate()
             return nil
