@@ -41,15 +41,17 @@ struct CommandEntry: Sendable {
 }
 
 extension CommandResult {
-    /// The result of a change to one key: what happened, or that nothing needed to.
+    /// The result of a change to one key: what happened, or that nothing needed to; `value`,
+    /// the setting as it is now (`"tier": 2`), so that a script reads the new value, not only
+    /// whether it changed.
     static func keyChange(
-        _ name: ProviderName, _ number: Int, _ key: APIKey, changed: Bool, text: String
+        _ name: ProviderName, _ number: Int, _ key: APIKey, changed: Bool, text: String, value: JSONMember? = nil
     ) -> CommandResult {
         .report(
             text,
             [
                 JSONMember("provider", .string(name.rawValue)), JSONMember("number", .number(number)),
                 JSONMember("key", .string(key.masked)), JSONMember("changed", .bool(changed)),
-            ])
+            ] + (value.map { [$0] } ?? []))
     }
 }

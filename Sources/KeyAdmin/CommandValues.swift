@@ -94,7 +94,10 @@ struct CommandValues {
             if KeyShape.looksLikeKey(text) {
                 throw UsageError(KeyShape.misplacedKeyError(expected: "a key number").oneLine, usage: usage)
             }
-            throw UsageError("a key number is a whole number from 1 to 2147483647, such as 3", usage: usage)
+            // "--disable-key 3 openai": a name where the number goes is most likely the order.
+            let order =
+                (try? ProviderName(validating: text)) != nil ? "; check the order: PROVIDER comes before NUM" : ""
+            throw UsageError("a key number is a whole number from 1 to 2147483647, such as 3\(order)", usage: usage)
         }
         return Int(number)
     }
@@ -131,6 +134,15 @@ struct ParsedModifiers {
     func reason() throws(UsageError) -> OperatorText? {
         guard let text = values[.reason], !text.trimmingASCIIWhitespace().isEmpty else { return nil }
         do { return try OperatorText.reason(text) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    }
+
+    /// `--affinity TEXT`: any text but an empty one (every empty affinity would share one key).
+    func affinity() throws(UsageError) -> String? {
+        guard let text = values[.affinity] else { return nil }
+        guard !text.trimmingASCIIWhitespace().isEmpty else {
+            throw UsageError("--affinity takes a non-empty text, such as a conversation id", usage: command.usage)
+        }
+        return text
     }
 
     func actor() throws(UsageError) -> OperatorText? {

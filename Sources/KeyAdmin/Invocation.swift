@@ -80,7 +80,7 @@ struct Invocation {
                 throw UsageError(
                     KeyShape.misplacedKeyError(expected: "a value this command takes").oneLine, usage: named?.usage)
             } else if let named {
-                throw UsageError("too many values for \(named.rawValue)", usage: named.usage)
+                throw UsageError(tooManyValues(for: named, extra: argument), usage: named.usage)
             } else {
                 throw UsageError("an argument is not an option; options start with --, such as --list")
             }
@@ -108,6 +108,9 @@ struct Invocation {
         let modifiers = ParsedModifiers(command: name, values: given)
         var cursor = CommandValues(command: name, remaining: values[...])
         command = try name.entry.build(&cursor, modifiers)
+        if command is any StandaloneCommand, modifiers.has(.json) {
+            throw UsageError("\(name.rawValue) prints a script as it is: --json does not go with it", usage: name.usage)
+        }
         connection.databaseURL = try modifiers.databaseURL()
         connection.lockTimeout = try modifiers.duration(.lockTimeout, default: connection.lockTimeout)
         connection.statementTimeout = try modifiers.duration(.statementTimeout, default: connection.statementTimeout)
@@ -131,6 +134,17 @@ struct Invocation {
             remaining.removeFirst()
         }
         return taken
+    }
+
+    /// "too many values for --list; did you mean --provider openai?": a value where an option
+    /// was meant. The value is quoted only when it is a valid provider name.
+    static func tooManyValues(for command: CommandName, extra: String) -> String {
+        let message = "too many values for \(command.rawValue)"
+        if command.modifiers.contains(.file) { return message + "; give the file with --file PATH" }
+        if command.modifiers.contains(.provider), let name = try? ProviderName(validating: extra) {
+            return message + "; did you mean --provider \(name)?"
+        }
+        return message
     }
 
     /// "unknown option --lis (did you mean --list?)". The text is shown only when it has the

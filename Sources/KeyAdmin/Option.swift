@@ -23,6 +23,7 @@ enum Modifier: String, CaseIterable {
     case revive = "--revive"
     case concurrency = "--concurrency"
     case timeout = "--timeout"
+    case affinity = "--affinity"
     // Shared by every command.
     case yes = "--yes"
     case json = "--json"
@@ -39,7 +40,7 @@ enum Modifier: String, CaseIterable {
         case .timeout: "SECONDS"
         case .provider, .actor: "NAME"
         case .state: "STATE"
-        case .label, .reason: "TEXT"
+        case .label, .reason, .affinity: "TEXT"
         case .expires, .since, .before: "WHEN"
         case .keyNumber: "NUM"
         case .tier: "TIER"
@@ -61,6 +62,7 @@ enum Modifier: String, CaseIterable {
         case .since, .limit: [.history]
         case .api: [.setEndpoint]
         case .revive, .concurrency, .timeout: [.check]
+        case .affinity: [.randomKey]
         case .before: [.pruneHistory]
         case .strict: [.doctor]
         case .label, .expires, .tier, .weight: [.addKey, .addBulk]
@@ -97,6 +99,7 @@ enum Modifier: String, CaseIterable {
         case .revive: "with --check: also ask about keys disabled after a 401/402/403; enable those that answer"
         case .concurrency: "with --check: requests at once, 1-256 (default 16)"
         case .timeout: "with --check: the longest one request may take (default 10)"
+        case .affinity: "with --random-key: the same key for the same TEXT (a conversation id) while it serves"
         case .since: "with --history: only events from this time on"
         case .limit: "with --history: at most this many events (default 50)"
         case .before: "with --prune-history: delete the events before this time"

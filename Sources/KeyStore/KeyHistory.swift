@@ -93,6 +93,10 @@ extension KeyStore {
                                WHEN 'endpoint_set' THEN coalesce((e.detail ->> 'endpoint_url') || ' ('
                                                                  || (e.detail ->> 'api_style') || ' style)',
                                                                  'the built-in endpoint')
+                               -- Before is UTC with Z whatever the event's age (older ones stored +00:00).
+                               WHEN 'history_pruned' THEN format(
+                                   '%s events before %s', e.detail ->> 'deleted',
+                                   \(KeySQL.utc("(e.detail ->> 'before')::timestamptz")))
                                WHEN 'provider_checked' THEN format(
                                    '%s of %s keys: %s ok, %s disabled, %s still refused, %s cooling down, %s failing, '
                                    || '%s other answers, %s no answer, %s enabled again%s',
@@ -157,7 +161,7 @@ extension KeyStore {
                     """
                     WITH gone AS (DELETE FROM keyadmin.key_events WHERE occurred_at < \(time)::timestamptz RETURNING 1)
                     INSERT INTO keyadmin.key_events (action, detail, actor, db_role, application_name, client_address)
-                    SELECT 'history_pruned', jsonb_build_object('before', \(time)::timestamptz, 'deleted', count(*)),
+                    SELECT 'history_pruned', jsonb_build_object('before', \(time)::text, 'deleted', count(*)),
                            keyadmin.event_actor(), session_user, current_setting('application_name', true),
                            inet_client_addr()
                     FROM gone

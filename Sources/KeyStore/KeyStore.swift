@@ -238,7 +238,8 @@ public final class KeyStore {
         }
     }
 
-    /// A uniformly random available key, through the public `get_random_api_key` function
+    /// An available key from the lowest tier that has one, in proportion to weight, through the
+    /// public `get_random_api_key` function
     /// (which gives the key whose cooldown ends first when none is available). When it gives
     /// nothing, a second statement says why: an empty pool, or keys all disabled or expired.
     public func randomKey(of name: ProviderName) throws(KeyStoreError) -> APIKey {

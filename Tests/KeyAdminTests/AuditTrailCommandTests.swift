@@ -38,6 +38,23 @@ import Testing
         }
     }
 
+    /// A prune's event says how many went and before when, in UTC with Z, in text and JSON.
+    @Test func aPruneIsShownWithItsCountAndCutOff() throws {
+        try TestDatabase.withSolo { database in
+            let events = try #require(try database.integer("SELECT count(*) AS value FROM keyadmin.key_events"))
+            try database.connect().query(
+                "UPDATE keyadmin.key_events SET occurred_at = '2020-01-01T00:00:00Z'", step: "aging the events")
+            let pruned = try keyadmin(database, ["--prune-history", "--before", "2021-06-01T12:00:00+02:00", "--yes"])
+            #expect(pruned.status == 0, "\(pruned.stderr)")
+            #expect(pruned.result.hasPrefix("deleted \(events) events before 2021-06-01T10:00:00Z"), "\(pruned.stdout)")
+            let text = try keyadmin(database, ["--history", "--limit", "1"])
+            #expect(
+                text.result.contains("history pruned  \(events) events before 2021-06-01T10:00:00Z"), "\(text.stdout)")
+            let json = try keyadmin(database, ["--history", "--limit", "1", "--json"])
+            #expect(json.stdout.contains(#""before": "2021-06-01T10:00:00Z""#), "\(json.stdout)")
+        }
+    }
+
     @Test func historyShowsWhatChanged() throws {
         try TestDatabase.withSolo { database in
             _ = try keyadmin(database, ["--set-label", "solo", "1", "team-a"])

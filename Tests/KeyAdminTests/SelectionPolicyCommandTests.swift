@@ -21,6 +21,47 @@ import Testing
         }
     }
 
+    /// `--random-key --affinity` is the sticky pick backends make: the key get_sticky_api_key
+    /// gives for that text, every time.
+    @Test func anAffinityGivesTheStickyKey() throws {
+        try TestDatabase.withSolo { database in
+            for index in 3...8 {
+                #expect(try keyadmin(database, ["--add-key", "solo", "sk-solo-key-000000000\(index)"]).status == 0)
+            }
+            for affinity in ["chat-1", "chat-2", "user 7", "x"] {
+                let sticky = try database.values(
+                    "SELECT get_sticky_api_key('solo', \(affinity)) AS value")
+                for _ in 1...3 {
+                    let drawn = try keyadmin(database, ["--random-key", "solo", "--affinity", affinity])
+                    #expect(drawn.status == 0, "\(drawn.stderr)")
+                    #expect(drawn.stdout == (sticky.first ?? nil).map { $0 + "\n" }, "\(affinity)")
+                }
+            }
+            let json = try keyadmin(database, ["--random-key", "solo", "--affinity", "chat-1", "--json"])
+            #expect(json.stdout.contains(#""sticky":true"#), "\(json.stdout)")
+        }
+    }
+
+    /// `--set-tier`, `--set-weight`, `--set-label` and `--set-expiry` say the new value in JSON,
+    /// not only whether it changed.
+    @Test func settingsGiveTheirNewValueInJSON() throws {
+        try TestDatabase.withSolo { database in
+            let cases: [([String], String)] = [
+                (["--set-tier", "solo", "1", "3"], #""tier":3"#),
+                (["--set-weight", "solo", "1", "40"], #""weight":40"#),
+                (["--set-label", "solo", "1", "team-a"], #""label":"team-a""#),
+                (["--set-label", "solo", "1", ""], #""label":null"#),
+                (["--set-expiry", "solo", "1", "2099-01-31T18:00:00+02:00"], #""expiry":"2099-01-31T16:00:00Z""#),
+                (["--set-expiry", "solo", "1", "never"], #""expiry":"never""#),
+            ]
+            for (arguments, member) in cases {
+                let run = try keyadmin(database, arguments + ["--json"])
+                #expect(run.status == 0, "\(run.stderr)")
+                #expect(run.stdout.contains(member), "\(arguments): \(run.stdout)")
+            }
+        }
+    }
+
     @Test func tiersAndWeightsAreSetShownAndRecorded() throws {
         try withPool { database in
             let set = try keyadmin(database, ["--set-weight", "openai", "1", "3"])

@@ -233,6 +233,36 @@ import Testing
         _ = try APIKey(validating: "QUJDREVGR0hJSktMTU5PUA==")
     }
 
+    @Test func swappedOrMisplacedValuesGetAHintAboutTheOrder() {
+        #expect(usageError(["--disable-key", "3", "openai"]).contains("check the order: PROVIDER comes before NUM"))
+        #expect(!usageError(["--disable-key", "openai", "x y"]).contains("check the order"))
+        #expect(
+            usageError(["--list", "openai"]).hasPrefix("too many values for --list; did you mean --provider openai?"))
+        #expect(
+            usageError(["--history", "OpenAI"]).hasPrefix(
+                "too many values for --history; did you mean --provider openai?"))
+        #expect(
+            usageError(["--add-bulk", "openai", "keys.txt"]).hasPrefix(
+                "too many values for --add-bulk; give the file with --file PATH"))
+        // Not a provider name: nothing is quoted back.
+        #expect(usageError(["--list", "a b"]).hasPrefix("too many values for --list (usage:"))
+    }
+
+    @Test func randomKeyTakesAnAffinityAndScriptsRefuseJSON() throws {
+        let openai = try ProviderName(validating: "openai")
+        #expect(
+            try command(["--random-key", "openai", "--affinity", "chat-7"]) as? RandomKeyCommand
+                == RandomKeyCommand(name: openai, affinity: "chat-7"))
+        #expect(
+            usageError(["--random-key", "openai", "--affinity", " "]).hasPrefix("--affinity takes a non-empty text"))
+        #expect(
+            usageError(["--get-key", "openai", "1", "--affinity", "x"]).hasPrefix("--affinity goes with --random-key"))
+        #expect(
+            usageError(["--completions", "bash", "--json"])
+                == "--completions prints a script as it is: --json does not go with it (usage: keyadmin --completions SHELL)"
+        )
+    }
+
     @Test func mistakesAreExplainedInOneLineWithTheCommandsUsage() {
         #expect(
             usageError(["--add-key", "openai"])

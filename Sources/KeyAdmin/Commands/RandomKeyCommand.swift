@@ -1,17 +1,31 @@
 import KeyStore
 
-/// `--random-key PROVIDER`: an available key, drawn by `get_random_api_key`, alone on stdout.
+/// `--random-key PROVIDER [--affinity TEXT]`: an available key alone on stdout, drawn as
+/// backends draw it: from the lowest tier that has one, in proportion to weight
+/// (`get_random_api_key`), or, with `--affinity`, the same key for the same text while it stays
+/// available and its tier serves (`get_sticky_api_key`).
 struct RandomKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
-        values: [.provider], help: "print a uniformly random key alone on its line", writes: false
-    ) { values, _ throws(UsageError) in
-        RandomKeyCommand(name: try values.provider())
+        values: [.provider], help: "print an available key alone on its line, drawn by tier and weight", writes: false
+    ) { values, modifiers throws(UsageError) in
+        RandomKeyCommand(name: try values.provider(), affinity: try modifiers.affinity())
     }
 
     let name: ProviderName
+    /// `--affinity`: a conversation or user id; never printed (it may be anything).
+    var affinity: String? = nil
 
     func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
-        let key = try context.store.randomKey(of: name)
-        return CommandResult(body: .secret(key, members: [JSONMember("provider", .string(name.rawValue))]))
+        let key: APIKey
+        if let affinity {
+            key = try context.store.stickyKey(of: name, affinity: affinity)
+        } else {
+            key = try context.store.randomKey(of: name)
+        }
+        return CommandResult(
+            body: .secret(
+                key,
+                members: [JSONMember("provider", .string(name.rawValue)), JSONMember("sticky", .bool(affinity != nil))])
+        )
     }
 }

@@ -27,6 +27,16 @@ struct SetExpiryCommand: KeyAdminCommand, Equatable {
             name, number, key, changed: changed,
             text: changed
                 ? "key #\(number) of \(name) (\(key.masked)) now \(when)"
-                : "key #\(number) of \(name) (\(key.masked)) already \(when); nothing changed")
+                : "key #\(number) of \(name) (\(key.masked)) already \(when); nothing changed",
+            value: JSONMember("expiry", .string(Self.word(for: expiry))))
+    }
+
+    /// "never", "now" or the time in UTC: the expiry as given, normalised.
+    static func word(for expiry: Expiry) -> String {
+        switch expiry {
+        case .never: "never"
+        case .now: "now"
+        case .at(let time): time.description
+        }
     }
 }

@@ -19,6 +19,7 @@ struct SetLabelCommand: KeyAdminCommand, Equatable {
             name, number, key, changed: changed,
             text: changed
                 ? "\(what) key #\(number) of \(name) (\(key.masked))"
-                : "key #\(number) of \(name) (\(key.masked)) already has that label; nothing changed")
+                : "key #\(number) of \(name) (\(key.masked)) already has that label; nothing changed",
+            value: JSONMember("label", label.rawValue.isEmpty ? .null : .string(label.rawValue)))
     }
 }

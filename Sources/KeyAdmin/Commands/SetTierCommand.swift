@@ -19,6 +19,7 @@ struct SetTierCommand: KeyAdminCommand, Equatable {
             name, number, key, changed: changed,
             text: changed
                 ? "key #\(number) of \(name) (\(key.masked)) is in tier \(tier) now"
-                : "key #\(number) of \(name) (\(key.masked)) is in tier \(tier) already; nothing changed")
+                : "key #\(number) of \(name) (\(key.masked)) is in tier \(tier) already; nothing changed",
+            value: JSONMember("tier", .number(tier.rawValue)))
     }
 }

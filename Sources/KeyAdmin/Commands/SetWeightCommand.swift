@@ -19,6 +19,7 @@ struct SetWeightCommand: KeyAdminCommand, Equatable {
             name, number, key, changed: changed,
             text: changed
                 ? "key #\(number) of \(name) (\(key.masked)) has weight \(weight) now"
-                : "key #\(number) of \(name) (\(key.masked)) has weight \(weight) already; nothing changed")
+                : "key #\(number) of \(name) (\(key.masked)) has weight \(weight) already; nothing changed",
+            value: JSONMember("weight", .number(weight.rawValue)))
     }
 }
