@@ -19,10 +19,12 @@ public struct Doctor {
         "public.report_api_key_result(text, text, integer, integer)",
     ]
 
-    /// Runs every check, in a fixed order; a check that cannot run is a finding, never a throw.
-    public func run() -> [DoctorFinding] {
+    /// Runs every check, in a fixed order; a check that cannot run is a finding, unless what
+    /// stopped it was a time limit (`--statement-timeout`, `--lock-timeout`): that throws
+    /// `timedOut` or `busy`, one error for the whole run, as every other command gives.
+    public func run() throws(KeyStoreError) -> [DoctorFinding] {
         var findings = transport()
-        findings += checked("schema", schema)
+        findings += try checked("schema", schema)
         // Without the tables every other check could only say "could not check".
         let tablesExist =
             (try? rows(
@@ -44,18 +46,27 @@ public struct Doctor {
             ("functions", functionShapes), ("server logging", serverLogging), ("pool health", poolHealth),
             ("endpoints", endpoints), ("key slots", keySlots),
         ] as [(String, () throws -> [DoctorFinding])] {
-            findings += checked(name, check)
+            findings += try checked(name, check)
         }
         return findings
     }
 
     /// A check that could not run is a finding too, never a crash.
-    private func checked(_ name: String, _ check: () throws -> [DoctorFinding]) -> [DoctorFinding] {
+    private func checked(
+        _ name: String, _ check: () throws -> [DoctorFinding]
+    ) throws(KeyStoreError) -> [DoctorFinding] {
         do {
             return try check()
         } catch let error as KeyStoreError {
+            if error.category == .busy { throw error }
             return [DoctorFinding(name, .fail, "database", error.message, fix: error.advice.map(DoctorFix.advice))]
         } catch let error as PGError {
+            if error.kind == .timedOut || error.sqlState == .queryCanceled {
+                throw .timedOut("running the \(name) check: the statement ran past its time limit and was cancelled")
+            }
+            if error.sqlState == .lockNotAvailable {
+                throw .busy("running the \(name) check: another session holds what it reads")
+            }
             return [DoctorFinding(name, .fail, "database", "could not check: \(error.message)")]
         } catch {
             return [DoctorFinding(name, .fail, "database", "could not check: \(error)")]

@@ -51,6 +51,22 @@ import Testing
         }
     }
 
+    /// A time limit ends the doctor as it ends every command: one line and exit 4, not a FAIL
+    /// line per check that it stopped.
+    @Test func aLockItCannotGetIsOneBusyLineNotAFailurePerCheck() throws {
+        try TestDatabase.withSolo { database in
+            let holder = try LockHolder(
+                "LOCK TABLE public.provider_api_keys IN ACCESS EXCLUSIVE MODE", settings: database.settings())
+            let blocked = try doctor(database, ["--lock-timeout", "0.3"])
+            #expect(blocked.status == 4, "\(blocked.stdout)\(blocked.stderr)")
+            #expect(blocked.stdout.isEmpty, "\(blocked.stdout)")
+            #expect(blocked.stderr.split(separator: "\n").count == 1, "\(blocked.stderr)")
+            #expect(blocked.error.contains("another session holds"), "\(blocked.stderr)")
+            try holder.release()
+            #expect(try doctor(database).status == 0)
+        }
+    }
+
     @Test func anUnmigratedDatabaseIsOneSchemaFailureNotOnePerCheck() throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let output = try doctor(database)

@@ -14,7 +14,7 @@ struct DoctorCommand: KeyAdminCommand, Equatable {
     let strict: Bool
 
     func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
-        let findings = Doctor(store: context.store).run()
+        let findings = try Doctor(store: context.store).run()
         let counts = (
             ok: findings.filter { $0.status == .ok }.count, warn: findings.filter { $0.status == .warn }.count,
             fail: findings.filter { $0.status == .fail }.count
