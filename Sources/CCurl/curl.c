@@ -108,6 +108,9 @@ static size_t read_header(char *line, size_t size, size_t count, void *user) {
     if (length >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         capture->retry_after[0] = '\0';
         capture->date[0] = '\0';
+        capture->location[0] = '\0';
+    } else if (length > 9 && strncasecmp(line, "location:", 9) == 0) {
+        keep_value(capture->location, sizeof capture->location, line + 9, length - 9);
     } else if (length > 12 && strncasecmp(line, "retry-after:", 12) == 0) {
         keep_value(capture->retry_after, sizeof capture->retry_after, line + 12, length - 12);
     } else if (length > 5 && strncasecmp(line, "date:", 5) == 0) {

@@ -74,6 +74,9 @@ public enum CheckVerdict: Sendable, Equatable {
     case interrupted
     /// Every key asked was refused, so none was disabled (`RefusalGuard`).
     case everyKeyRefused
+    /// Every request without an answer was redirected (to `host`, when the redirect named
+    /// one): the endpoint is wrong; no key was sent on, and nothing is known about them.
+    case redirected(toHost: String?)
     /// Some requests got no answer: nothing is known about those keys.
     case someGotNoAnswer
     /// Some keys answered, but not 2xx; the pool reflects the answers.
@@ -85,6 +88,7 @@ extension CheckSummary {
     public var verdict: CheckVerdict? {
         if interrupted { return .interrupted }
         if withheld > 0 { return .everyKeyRefused }
+        if redirected > 0 && redirected == noAnswer { return .redirected(toHost: redirectHost) }
         if noAnswer > 0 { return .someGotNoAnswer }
         if unsuccessfulAnswers > 0 { return .someAnsweredNot2xx }
         return nil

@@ -41,6 +41,10 @@ public struct CheckSummary: Sendable {
     public internal(set) var otherStatus = 0
     /// Timeouts, network and TLS errors, redirects: nothing recorded.
     public internal(set) var noAnswer = 0
+    /// Of `noAnswer`, the redirects: the endpoint points somewhere else.
+    public internal(set) var redirected = 0
+    /// The host the first redirect named, when it named one.
+    public internal(set) var redirectHost: String?
     /// Keys enabled again (`--revive`).
     public internal(set) var revived = 0
     /// Keys that were to be checked.
@@ -64,6 +68,10 @@ public struct CheckSummary: Sendable {
         }
         guard let status = result.outcome.recordableStatus else {
             noAnswer += 1
+            if case .redirected(_, let host) = result.outcome {
+                redirected += 1
+                redirectHost = redirectHost ?? host
+            }
             return
         }
         switch status {

@@ -57,6 +57,7 @@ final class Transfer {
     /// The answer's `Retry-After` and `Date` headers, when it had them.
     var retryAfter: String? { Self.text(kc_capture_retry_after(capture)) }
     var date: String? { Self.text(kc_capture_date(capture)) }
+    var location: String? { Self.text(kc_capture_location(capture)) }
     /// The body's first kilobyte.
     var bodyHead: String { String(cString: kc_capture_body_head(capture)) }
 

@@ -8,8 +8,9 @@ public enum ProbeOutcome: Sendable, Equatable {
     /// An answer whose status is not a refusal, but whose body says the key is invalid: Google
     /// answers a bad key with 400 and `API_KEY_INVALID`. Recorded as a 401.
     case keyRejected(status: Int, reason: String)
-    /// A redirect, not followed (the key would go with it): the endpoint is wrong.
-    case redirected(status: Int)
+    /// A redirect, not followed (the key would go with it): the endpoint is wrong. `toHost`:
+    /// the host its Location names (no path, no user info), `nil` for the same host or none.
+    case redirected(status: Int, toHost: String?)
     /// No answer within the time limit.
     case timedOut
     /// No answer: the host was not reached, TLS failed, or the connection broke. `reason` is
@@ -19,7 +20,7 @@ public enum ProbeOutcome: Sendable, Equatable {
     /// The status, when there was an answer.
     public var httpStatus: Int? {
         switch self {
-        case .answered(let status, _), .redirected(let status), .keyRejected(let status, _): status
+        case .answered(let status, _), .redirected(let status, _), .keyRejected(let status, _): status
         case .timedOut, .noAnswer: nil
         }
     }
@@ -33,6 +34,21 @@ public enum ProbeOutcome: Sendable, Equatable {
         }
     }
 
+    /// The host of a redirect's Location, for the message that names it: `https://u:p@h:8443/x`
+    /// gives `h:8443`. `nil` for a relative Location, or one whose host has characters no host
+    /// name has (it is the server's text, shown to an operator).
+    static func host(of location: String?) -> String? {
+        guard let location, let scheme = location.firstRange(of: "://") else { return nil }
+        var rest = location[scheme.upperBound...]
+        if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
+        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+        let allowed = rest.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                || ".-:[]".unicodeScalars.contains($0)
+        }
+        return allowed && !rest.isEmpty && rest.count <= 260 ? String(rest) : nil
+    }
+
     /// The key answered 2xx.
     public var isSuccess: Bool { recordableStatus.map { (200...299).contains($0) } ?? false }
 
@@ -43,7 +59,7 @@ public enum ProbeOutcome: Sendable, Equatable {
             if style == .google && status == 400 && transfer.bodyHead.contains("API_KEY_INVALID") {
                 self = .keyRejected(status: status, reason: "API_KEY_INVALID")
             } else if (300...399).contains(status) {
-                self = .redirected(status: status)
+                self = .redirected(status: status, toHost: Self.host(of: transfer.location))
             } else {
                 self = .answered(
                     status: status,

@@ -109,8 +109,10 @@ import Testing
             #expect(run.status == 6, "\(run.stderr)")
             #expect(run.stdout.contains("5 keys: 1 ok, 1 disabled (401), 3 no answer\n"), "\(run.stdout)")
             #expect(run.stdout.contains("timeout"))
-            #expect(run.stdout.contains("302 ") && run.stdout.contains("a redirect, not followed"))
+            #expect(
+                run.stdout.contains("302 ") && run.stdout.contains("a redirect to 127.0.0.2:\(api.port), not followed"))
             #expect(run.stderr.contains("error: 3 of 5 keys got no answer"), "\(run.stderr)")
+            #expect(run.stderr.contains("(1 redirected to 127.0.0.2:\(api.port))"), "\(run.stderr)")
             expectNoKeyShown(run, keys)
             for key in ["sk-check-slow-0000000001", "sk-check-closed-00000002", "sk-check-moved-000000003"] {
                 #expect(try state(database, key) == "available failures=0 last=-")
@@ -284,6 +286,25 @@ import Testing
             #expect(run.output.hasSuffix("status 1\n"), "\(run.output)")
             // One line: nothing of the check is printed before it.
             #expect(!run.output.contains("checking"), "\(run.output)")
+        }
+    }
+
+    /// An endpoint that redirects every request is named as the cause, with where it points
+    /// (the host only), not as keys that "got no answer" for want of time.
+    @Test func anEndpointThatRedirectsIsSaidToRedirect() throws {
+        let keys = ["sk-check-moved-000000001", "sk-check-moved-000000002"]
+        let api = try StandInModelsAPI(answers: [:], defaultAnswer: "redirect")
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try provider(database, "standin", keys: keys, at: api.baseURL())
+            let run = try keyadmin(database, ["--check", "standin"])
+            #expect(run.status == 6, "\(run.stderr)")
+            #expect(
+                run.error.hasPrefix("error: the endpoint redirected 2 of 2 requests (to 127.0.0.2:\(api.port));"),
+                "\(run.stderr)")
+            #expect(run.error.contains("keyadmin --set-endpoint standin"), "\(run.stderr)")
+            #expect(!run.error.contains("--timeout"), "\(run.stderr)")
+            expectNoKeyShown(run, keys)
+            #expect(api.requests.allSatisfy { $0.listener == "127.0.0.1" })
         }
     }
 

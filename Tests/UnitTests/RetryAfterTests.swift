@@ -24,3 +24,15 @@ import Testing
         }
     }
 }
+
+/// The host a redirect names, as `--check` shows it: never a path, a query or user info.
+@Suite struct RedirectHostTests {
+    @Test func onlyTheHostIsKept() {
+        #expect(ProbeOutcome.host(of: "https://api.example.com/v2/models?x=1") == "api.example.com")
+        #expect(ProbeOutcome.host(of: "https://user:secret@h.example:8443/p") == "h.example:8443")
+        #expect(ProbeOutcome.host(of: "http://[::1]:8080/") == "[::1]:8080")
+        #expect(ProbeOutcome.host(of: "/v2/models") == nil)
+        #expect(ProbeOutcome.host(of: "https://bad host/") == nil)
+        #expect(ProbeOutcome.host(of: nil) == nil)
+    }
+}

@@ -17,10 +17,13 @@ typedef struct kc_capture {
     /// The last response's Retry-After and Date header values, NUL-terminated; empty when absent.
     char retry_after[128];
     char date[128];
+    /// The last response's Location (a redirect's target, never followed), NUL-terminated.
+    char location[512];
 } kc_capture;
 
 static inline const char *kc_capture_retry_after(const kc_capture *capture) { return capture->retry_after; }
 static inline const char *kc_capture_date(const kc_capture *capture) { return capture->date; }
+static inline const char *kc_capture_location(const kc_capture *capture) { return capture->location; }
 static inline const char *kc_capture_body_head(const kc_capture *capture) { return capture->body_head; }
 
 /// How a finished transfer ended.

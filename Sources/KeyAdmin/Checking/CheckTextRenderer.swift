@@ -43,9 +43,9 @@ struct CheckTextRenderer: CheckRenderer {
         case .keyRejected(let code, let reason):
             status = String(code)
             note = "\(reason): recorded as a 401"
-        case .redirected(let code):
+        case .redirected(let code, let host):
             status = String(code)
-            note = "a redirect, not followed: check the endpoint"
+            note = "a redirect" + (host.map { " to \($0)" } ?? "") + ", not followed: check the endpoint"
         case .timedOut:
             status = "timeout"
             note = "no answer in time"

@@ -65,9 +65,16 @@ struct CheckCommand: KeyAdminCommand, Equatable {
                     + "is the endpoint right, or is the account out of credit?",
                 hint: "keyadmin --set-endpoint fixes the endpoint; --force records the refusals",
                 status: .keysFailedCheck)
+        case .redirected(let host):
+            CommandFailure(
+                message: "the endpoint redirected \(summary.redirected) of \(summary.checked) requests"
+                    + (host.map { " (to \($0))" } ?? "") + "; a key is never sent on, so nothing is known about those",
+                hint: "keyadmin --set-endpoint \(name) with the URL it points to", status: .checkIncomplete)
         case .someGotNoAnswer:
             CommandFailure(
-                message: "\(summary.noAnswer) of \(summary.checked) keys got no answer; nothing is known about them",
+                message: "\(summary.noAnswer) of \(summary.checked) keys got no answer; nothing is known about them"
+                    + (summary.redirected > 0
+                        ? " (\(summary.redirected) redirected\(summary.redirectHost.map { " to \($0)" } ?? ""))" : ""),
                 hint: "see \(shown); check the endpoint and the network, or raise --timeout", status: .checkIncomplete)
         case .someAnsweredNot2xx:
             CommandFailure(
