@@ -55,6 +55,9 @@ public struct CheckSummary: Sendable {
     public internal(set) var withheld = 0
     /// The check stopped after the first refusals, with nothing to vouch for the endpoint.
     public internal(set) var stoppedAfterRefusals = false
+    /// Keys whose requests were in flight when the check stopped (Ctrl-C, the refusal guard):
+    /// asked, but their answers were not waited for; nothing is recorded for them.
+    public internal(set) var droppedInFlight: [Int] = []
 
     /// Answers that were not 2xx, the network's failures aside.
     public var unsuccessfulAnswers: Int { checked - succeeded - noAnswer }

@@ -98,6 +98,9 @@ public struct KeyCheck {
                 break
             }
         }
+        // Requests still in flight when the check stopped are dropped: their keys are said to
+        // be unchecked, by number, rather than skipped silently.
+        summary.droppedInFlight = inFlight.values.map(\.number).sorted()
         group.removeAll()
         // Refusals still held: a few are recorded at the end; after a stop, none.
         let (toRecord, withheld) =

@@ -256,6 +256,30 @@ import Testing
         }
     }
 
+    /// Keys whose requests were in flight when the refusal guard stopped the check are named
+    /// as not checked, not skipped silently: every key the provider saw is either in the table
+    /// or in that list, never both.
+    @Test func keysInFlightWhenTheGuardStopsAreNamed() throws {
+        let keys = (1...60).map { "sk-in-flight-\(String(format: "%08d", $0))" }
+        // The first 32 are refused at once; the rest would answer after a minute.
+        let api = try StandInModelsAPI(
+            answers: Dictionary(uniqueKeysWithValues: keys.prefix(32).map { ($0, "401") }), defaultAnswer: "slow")
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try provider(database, "standin", keys: keys, at: api.baseURL())
+            let run = try keyadmin(database, ["--check", "standin", "--json"])
+            #expect(run.status == 5, "\(run.stderr)")
+            let document = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+            let rows = Set(((document?["keys"] as? [[String: Any]]) ?? []).compactMap { $0["number"] as? Int })
+            let inFlight = (document?["not_checked"] as? [String: Any])?["in_flight_when_stopped"] as? [Int] ?? []
+            let seen = Set(api.requests.compactMap(\.key).compactMap { key in keys.firstIndex(of: key).map { $0 + 1 } })
+            #expect(rows.isDisjoint(with: inFlight), "\(rows) \(inFlight)")
+            #expect(
+                seen.isSubset(of: rows.union(inFlight)),
+                "seen \(seen.sorted()), table \(rows.sorted()), in flight \(inFlight)")
+            #expect(inFlight.allSatisfy { $0 > 32 }, "\(inFlight)")
+        }
+    }
+
     /// Whether this process may hide files in a mount namespace of its own (root, `unshare -m`).
     static var mountNamespaces: Bool {
         getuid() == 0 && (try? runTool(["unshare", "-m", "true"]).status) == 0

@@ -54,6 +54,7 @@ struct CheckJSONRenderer: CheckRenderer {
                 JSONMember("disabled_by_operator", .number(plan.disabledByOperator)),
                 JSONMember("disabled_automatically", .number(revive ? 0 : plan.disabledAutomatically)),
                 JSONMember("expired", .number(plan.expired)),
+                JSONMember("in_flight_when_stopped", .array(summary.droppedInFlight.map { .number($0) })),
             ]))
     }
 }

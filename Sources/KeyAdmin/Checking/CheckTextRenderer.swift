@@ -26,7 +26,9 @@ struct CheckTextRenderer: CheckRenderer {
 
     func end(_ summary: CheckSummary, plan: CheckPlan, revive: Bool) {
         stream.line(plan.candidates == 0 ? "nothing to check" : Self.describe(summary))
-        if let notChecked = Self.notChecked(plan, revive: revive) { stream.line("not checked: \(notChecked)") }
+        if let notChecked = Self.notChecked(plan, revive: revive, dropped: summary.droppedInFlight) {
+            stream.line("not checked: \(notChecked)")
+        }
     }
 
     private static func row(_ number: String, _ key: String, _ status: String, _ ms: String, _ state: String) -> String
@@ -98,8 +100,13 @@ struct CheckTextRenderer: CheckRenderer {
         return line
     }
 
-    private static func notChecked(_ plan: CheckPlan, revive: Bool) -> String? {
+    private static func notChecked(_ plan: CheckPlan, revive: Bool, dropped: [Int]) -> String? {
         var parts: [String] = []
+        if !dropped.isEmpty {
+            let numbers = dropped.map { "#\($0)" }
+            let shown = numbers.count <= 10 ? numbers : numbers.prefix(10) + ["..."]
+            parts.append("\(dropped.count) in flight when the check stopped (\(shown.joined(separator: ", ")))")
+        }
         if plan.disabledByOperator > 0 { parts.append("\(plan.disabledByOperator) disabled by an operator") }
         if !revive && plan.disabledAutomatically > 0 {
             parts.append("\(plan.disabledAutomatically) disabled after a 401/402/403 (add --revive)")
