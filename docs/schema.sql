@@ -61,6 +61,16 @@ CREATE FUNCTION keyadmin.key_state(p_disabled_at timestamp with time zone, p_exp
            END
 $$;
 
+CREATE FUNCTION keyadmin.note_key_replaced() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+BEGIN
+    NEW.replaced_at := now();
+    RETURN NEW;
+END
+$$;
+
 CREATE FUNCTION keyadmin.raise_last_key_number() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -878,7 +888,10 @@ BEGIN
                                    THEN format('HTTP %s reported at %s', p_http_status,
                                                to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
                                    ELSE k.disabled_reason END,
-            disabled_by = CASE WHEN v_kind = 'refused' AND k.disabled_at IS NULL THEN session_user::text
+            -- The actor the transaction names (keyadmin --check --actor sets keyadmin.actor), as
+            -- the history's event says; a backend's own role otherwise.
+            disabled_by = CASE WHEN v_kind = 'refused' AND k.disabled_at IS NULL
+                               THEN coalesce(nullif(current_setting('keyadmin.actor', true), ''), session_user::text)
                                ELSE k.disabled_by END,
             last_status = p_http_status,
             last_reported_at = now()
@@ -981,6 +994,7 @@ CREATE TABLE public.provider_api_keys (
     last_reported_at timestamp with time zone,
     tier smallint DEFAULT 1 NOT NULL,
     weight integer DEFAULT 1 NOT NULL,
+    replaced_at timestamp with time zone,
     CONSTRAINT provider_api_keys_api_key_format CHECK (((api_key ~ '^[!-~]+$'::text) AND (char_length(api_key) <= 2048))),
     CONSTRAINT provider_api_keys_disabled_reason_format CHECK (((char_length(disabled_reason) <= 200) AND (disabled_reason !~ '[[:cntrl:]]'::text))),
     CONSTRAINT provider_api_keys_health_values CHECK (((consecutive_failures >= 0) AND ((last_status >= 100) AND (last_status <= 599)))),
@@ -1004,6 +1018,8 @@ COMMENT ON COLUMN public.provider_api_keys.label IS 'A short operator note; neve
 COMMENT ON COLUMN public.provider_api_keys.tier IS '1 (primary) to 9: get_random_api_key draws from the lowest tier that has an available key.';
 
 COMMENT ON COLUMN public.provider_api_keys.weight IS '1 to 1000: within its tier, a key is drawn in proportion to its weight.';
+
+COMMENT ON COLUMN public.provider_api_keys.replaced_at IS 'When api_key was last replaced (UPDATE of api_key); NULL: the key is the one the row was created with.';
 
 CREATE SEQUENCE public.provider_api_keys_id_seq
     AS integer
@@ -1103,6 +1119,8 @@ CREATE TRIGGER key_events_provider_renamed AFTER UPDATE OF provider_name ON publ
 
 CREATE TRIGGER key_events_providers_inserted AFTER INSERT ON public.providers REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_providers_inserted();
 
+CREATE TRIGGER key_replaced_at BEFORE UPDATE OF api_key ON public.provider_api_keys FOR EACH ROW WHEN ((new.api_key IS DISTINCT FROM old.api_key)) EXECUTE FUNCTION keyadmin.note_key_replaced();
+
 CREATE TRIGGER key_slots_after_update AFTER UPDATE OF tier, weight, provider_id ON public.provider_api_keys FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.slots_after_update();
 
 CREATE TRIGGER key_slots_on_delete AFTER DELETE ON public.provider_api_keys REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.slots_on_delete();
@@ -1137,6 +1155,8 @@ REVOKE ALL ON FUNCTION keyadmin.event_actor() FROM PUBLIC;
 REVOKE ALL ON FUNCTION keyadmin.key_fingerprint(p_api_key text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION keyadmin.key_state(p_disabled_at timestamp with time zone, p_expires_at timestamp with time zone, p_cooldown_until timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION keyadmin.note_key_replaced() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION keyadmin.raise_last_key_number() FROM PUBLIC;
 

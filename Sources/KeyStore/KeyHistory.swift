@@ -94,6 +94,7 @@ extension KeyStore {
                                                                  || (e.detail ->> 'api_style') || ' style)',
                                                                  'the built-in endpoint')
                                -- Before is UTC with Z whatever the event's age (older ones stored +00:00).
+                               WHEN 'key_replaced' THEN 'was [' || (e.detail ->> 'previous_fingerprint') || ']'
                                WHEN 'history_pruned' THEN format(
                                    '%s events before %s', e.detail ->> 'deleted',
                                    \(KeySQL.utc("(e.detail ->> 'before')::timestamptz")))

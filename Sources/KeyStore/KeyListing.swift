@@ -44,6 +44,8 @@ public struct StoredKey: Sendable {
     public let fingerprint: String
     /// When the key was added, ISO 8601 in UTC.
     public let createdAt: String
+    /// When the key itself was last replaced (`--update-key`), ISO 8601 in UTC; `nil`: never.
+    public let replacedAt: String?
     /// Its health now.
     public let state: KeyState
     /// Its tier (1 serves first).
@@ -146,7 +148,7 @@ extension KeyStore {
                     """
                     SELECT p.provider_name, k.key_number, k.api_key, \(KeySQL.fingerprint) AS fingerprint,
                            \(KeySQL.state) AS state, k.label, k.tier, k.weight,
-                           \(KeySQL.utc("k.created_at")) AS created_at,
+                           \(KeySQL.utc("k.created_at")) AS created_at, \(KeySQL.utc("k.replaced_at")) AS replaced_at,
                            \(KeySQL.utc("k.disabled_at")) AS disabled_at, k.disabled_reason, k.disabled_by,
                            k.disabled_automatically, \(KeySQL.utc("k.expires_at")) AS expires_at,
                            CASE WHEN k.cooldown_until > now() THEN \(KeySQL.utc("k.cooldown_until")) END AS cooldown_until,
@@ -166,6 +168,7 @@ extension KeyStore {
                             key: APIKey(checked: try row.decode("api_key")),
                             fingerprint: try row.decode("fingerprint"),
                             createdAt: try row.decodeIfPresent("created_at") ?? "",
+                            replacedAt: try row.decodeIfPresent("replaced_at"),
                             state: KeyState(rawValue: try row.decode("state")) ?? .available,
                             tier: KeyTier(checked: try row.decode("tier")),
                             weight: KeyWeight(checked: try row.decode("weight")),

@@ -55,6 +55,31 @@ import Testing
         }
     }
 
+    /// A replaced key says when in --list (text and JSON), and its history event names the
+    /// key it replaced by fingerprint as well as the new one.
+    @Test func aReplacedKeySaysWhenAndWhatItReplaced() throws {
+        try TestDatabase.withSolo { database in
+            let before = try keyadmin(database, ["--list", "--json"])
+            #expect(before.stdout.contains(#""replaced_at":null"#), "\(before.stdout)")
+            let old = try #require(
+                try database.values(
+                    "SELECT keyadmin.key_fingerprint(api_key) AS value FROM provider_api_keys WHERE key_number = 1"
+                ).first ?? nil)
+            #expect(try keyadmin(database, ["--update-key", "solo", "1", "sk-solo-key-replaced-0001"]).status == 0)
+            let text = try keyadmin(database, ["--list"])
+            #expect(text.stdout.contains("available [replaced 20"), "\(text.stdout)")
+            let json = try keyadmin(database, ["--list", "--json"])
+            #expect(json.stdout.contains(#""replaced_at":"20"#), "\(json.stdout)")
+            // An UPDATE that leaves the key as it is (a label) does not count as a replacement.
+            #expect(try keyadmin(database, ["--set-label", "solo", "2", "x"]).status == 0)
+            #expect(
+                try database.values("SELECT count(replaced_at)::text AS value FROM provider_api_keys") == ["1"])
+            let history = try keyadmin(database, ["--history", "--limit", "2"])
+            #expect(history.stdout.contains("key replaced  solo #1 ["), "\(history.stdout)")
+            #expect(history.stdout.contains("was [\(old)]"), "\(history.stdout)")
+        }
+    }
+
     @Test func historyShowsWhatChanged() throws {
         try TestDatabase.withSolo { database in
             _ = try keyadmin(database, ["--set-label", "solo", "1", "team-a"])

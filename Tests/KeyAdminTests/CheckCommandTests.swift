@@ -313,6 +313,24 @@ import Testing
         }
     }
 
+    /// A key a check disables names the check's actor in --list, as its history event does
+    /// (it named the database role).
+    @Test func aKeyDisabledByACheckNamesTheChecksActor() throws {
+        let keys = ["sk-check-actor-000000001", "sk-check-actor-000000002", "sk-check-actor-000000003"]
+        let api = try StandInModelsAPI(answers: [keys[0]: "401"])
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try provider(database, "standin", keys: keys, at: api.baseURL())
+            let run = try keyadmin(database, ["--check", "standin", "--actor", "alice@ops"])
+            #expect(run.status == 5, "\(run.stderr)")
+            let list = try keyadmin(database, ["--list", "--json"])
+            #expect(list.stdout.contains(#""disabled_by":"alice@ops""#), "\(list.stdout)")
+            #expect(
+                try database.values(
+                    "SELECT actor AS value FROM keyadmin.key_events WHERE action = 'key_disabled_automatically'")
+                    == ["alice@ops"])
+        }
+    }
+
     /// An endpoint that redirects every request is named as the cause, with where it points
     /// (the host only), not as keys that "got no answer" for want of time.
     @Test func anEndpointThatRedirectsIsSaidToRedirect() throws {

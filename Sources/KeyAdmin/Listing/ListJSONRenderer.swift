@@ -52,6 +52,7 @@ final class ListJSONRenderer: ListRenderer {
         json.member("key", reveal ? key.key.revealed : key.key.masked)
         json.member("fingerprint", key.fingerprint)
         json.member("created_at", key.createdAt)
+        json.member("replaced_at", key.replacedAt)
         json.member("state", key.state.rawValue)
         json.member("tier", number: key.tier.rawValue)
         json.member("weight", number: key.weight.rawValue)

@@ -62,9 +62,10 @@ final class ListTextRenderer: ListRenderer {
         let shown = reveal ? key.key.revealed : key.key.masked
         let label = labelWidth > 0 ? padded(key.label ?? "", to: labelWidth) + "  " : ""
         var state = Self.describe(key, today: today)
-        // Tier and weight only where they are not the default.
+        // Tier and weight only where they are not the default; a replaced key says when.
         let policy = [
             key.tier == .primary ? nil : "tier \(key.tier)", key.weight == .standard ? nil : "weight \(key.weight)",
+            key.replacedAt.map { "replaced \($0)" },
         ].compactMap { $0 }
         if !policy.isEmpty { state += " [\(policy.joined(separator: ", "))]" }
         let unusable = key.state == .disabled || key.state == .expired
