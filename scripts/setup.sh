@@ -11,6 +11,8 @@
 #
 # Settings, for a machine with needs of its own: KEYADMIN_DATA_DIR (where the local cluster lives),
 # KEYADMIN_LOCAL_PORT (its port, 54329), KEYADMIN_BIN (an existing keyadmin binary: no build).
+# Once .env names the cluster setup.sh made, later runs (--stop and --remove too) use that one;
+# settings that name another are refused.
 #
 #   scripts/setup.sh --stop     stops the local PostgreSQL it started (its data stays)
 #   scripts/setup.sh --remove   stops it and deletes its data and password, and its line in .env; it
@@ -31,6 +33,25 @@ else
     as_owner=()
 fi
 local_port=${KEYADMIN_LOCAL_PORT:-54329}
+
+# A checkout set up before keeps its cluster: .env names it (setup.sh's comment line, and the
+# port in the URL after it). Settings that name another one are refused rather than followed:
+# following them would write a new cluster into .env and leave the one with the keys running,
+# unreferenced.
+env_marker='# Written by scripts/setup.sh: the local PostgreSQL in '
+env_line=$( { [ -f .env ] && grep -m1 -F "$env_marker" .env; } || true)
+if [ -n "$env_line" ]; then
+    env_data=${env_line#"$env_marker"}
+    env_port=$(grep -A1 -F "$env_line" .env | sed -nE 's#^DATABASE_URL=.*@localhost:([0-9]+)/.*#\1#p' | head -1)
+    if [ -n "${KEYADMIN_DATA_DIR:-}" ] && [ "$KEYADMIN_DATA_DIR" != "$env_data" ]; then
+        die "this checkout's .env uses the local PostgreSQL in $env_data, not KEYADMIN_DATA_DIR ($KEYADMIN_DATA_DIR); unset KEYADMIN_DATA_DIR to keep using it, or run scripts/setup.sh --remove first to start again elsewhere"
+    fi
+    if [ -n "${KEYADMIN_LOCAL_PORT:-}" ] && [ -n "$env_port" ] && [ "$KEYADMIN_LOCAL_PORT" != "$env_port" ]; then
+        die "this checkout's .env uses the local PostgreSQL on port $env_port, not KEYADMIN_LOCAL_PORT ($KEYADMIN_LOCAL_PORT); unset KEYADMIN_LOCAL_PORT to keep using it, or run scripts/setup.sh --remove first"
+    fi
+    local_data=$env_data
+    [ -n "$env_port" ] && local_port=$env_port
+fi
 
 # Each checkout that set up the local database is listed beside it, one path a line.
 checkouts_file="$local_data.checkouts"
@@ -61,6 +82,15 @@ remove_our_env_lines() {
 
 case "${1:-}" in
     --stop|--remove)
+        # The cluster is this machine's: another clone may have its DATABASE_URL in .env, and
+        # keys in it. Removing it from here would delete them unseen; stopping it first would
+        # take that checkout's database down before refusing. So: refuse before anything.
+        if [ "$1" = --remove ]; then
+            others=$(other_checkouts)
+            if [ -n "$others" ]; then
+                die "another checkout uses the local PostgreSQL in $local_data: $others; run scripts/setup.sh --remove there first (its keys are in it)"
+            fi
+        fi
         if [ -s "$local_data/PG_VERSION" ]; then
             bindir=$(postgres_bin_dir)
             if "${as_owner[@]}" "$bindir/pg_ctl" -D "$local_data" status >/dev/null 2>&1; then
@@ -73,12 +103,6 @@ case "${1:-}" in
             say "there is no local PostgreSQL in $local_data"
         fi
         if [ "$1" = --remove ]; then
-            # The cluster is this machine's: another clone may have its DATABASE_URL in .env,
-            # and keys in it. Removing it from here would delete them unseen.
-            others=$(other_checkouts)
-            if [ -n "$others" ]; then
-                die "another checkout uses the local PostgreSQL in $local_data: $others; run scripts/setup.sh --remove there first (its keys are in it)"
-            fi
             rm -rf "$local_data" "$local_data.password" "$local_data.checkouts"
             remove_our_env_lines
             say "removed $local_data, its password file and setup.sh's lines in .env"

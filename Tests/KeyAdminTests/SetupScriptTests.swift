@@ -104,6 +104,23 @@ import Testing
         #expect(dotEnv().components(separatedBy: "DATABASE_URL=").count == 2, "one DATABASE_URL line")
         #expect(dotEnv().contains("OPENAI_ORG=org-team-a"))
 
+        // Without the settings, .env says which cluster and port: the same one, keys and all.
+        let bin = ["KEYADMIN_BIN": KeyAdminProcess.executable.path]
+        let fromDotEnv = try Self.setup(project, environment: bin)
+        #expect(fromDotEnv.status == 0, "\(fromDotEnv.stderr)")
+        #expect(fromDotEnv.stdout.contains("openai  30 keys, all available"), "\(fromDotEnv.stdout)")
+        // Settings that name another cluster are refused, and .env is left as it was.
+        let before = dotEnv()
+        let elsewhere = try Self.setup(
+            project, environment: bin.merging(["KEYADMIN_DATA_DIR": data.path + "-other"]) { $1 })
+        #expect(elsewhere.status != 0)
+        #expect(elsewhere.stderr.contains(".env uses the local PostgreSQL in \(data.path), not"), "\(elsewhere.stderr)")
+        #expect(dotEnv() == before)
+        #expect(!FileManager.default.fileExists(atPath: data.path + "-other"))
+        // --stop without the settings stops the cluster .env names.
+        let stopped = try Self.setup(project, ["--stop"], environment: [:])
+        #expect(stopped.stderr.contains("stopped the local PostgreSQL in \(data.path)"), "\(stopped.stderr)")
+
         let removed = try Self.setup(project, ["--remove"], environment: environment)
         #expect(removed.status == 0, "\(removed.stderr)")
         #expect(dotEnv() == "# my settings\nOPENAI_ORG=org-team-a\n")
@@ -131,6 +148,8 @@ import Testing
         #expect(refused.status != 0)
         #expect(refused.stderr.contains("another checkout uses the local PostgreSQL"), "\(refused.stderr)")
         #expect(refused.stderr.contains(theirs.path))
+        // Refused before anything was done: not even a look at whether the server runs.
+        #expect(!refused.stderr.contains("not running") && !refused.stderr.contains("stopped"), "\(refused.stderr)")
         #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent("PG_VERSION").path))
 
         // Once the other checkout no longer uses it, the removal goes through.
