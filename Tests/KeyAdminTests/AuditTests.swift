@@ -299,6 +299,69 @@ import Testing
         }
     }
 
+    /// The boundary between one event per key and one summary event: 100 keys are 100
+    /// key_added events, 101 keys one keys_added event with the count and the numbers.
+    @Test(arguments: [(100, 100, "key_added"), (101, 1, "keys_added")])
+    func aBulkLoadIsOneEventPerKeyUpToAHundred(keys count: Int, events: Int, action: String) throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            _ = try keyadmin(database, ["--add-provider", "openai"])
+            let keys = (1...count).map { "sk-bulk-boundary-\(String(format: "%06d", $0))" }
+            let added = try keyadmin(database, ["--add-bulk", "openai"], stdin: keys.joined(separator: "\n"))
+            #expect(added.status == 0, "\(added.stderr)")
+            #expect(
+                try database.values(
+                    "SELECT action || ' ' || count(*) AS value FROM keyadmin.key_events WHERE action LIKE 'key%added' GROUP BY action"
+                ) == ["\(action) \(events)"])
+        }
+    }
+
+    /// A check of one provider records one provider_checked event, for that provider only.
+    @Test func aCheckRecordsOneEventForItsProvider() throws {
+        let api = try StandInModelsAPI(answers: [:])
+        try TestDatabase.with { (database: TestDatabase) throws in
+            for name in ["first", "second"] {
+                _ = try keyadmin(database, ["--add-provider", name])
+                _ = try keyadmin(database, ["--add-key", name, "sk-\(name)-check-key-0001"])
+                _ = try keyadmin(database, ["--set-endpoint", name, api.baseURL()])
+            }
+            #expect(try keyadmin(database, ["--check", "second"]).status == 0)
+            #expect(
+                try database.values(
+                    "SELECT provider_name AS value FROM keyadmin.key_events WHERE action = 'provider_checked'")
+                    == ["second"])
+        }
+    }
+
+    /// A carriage return can reach neither a label nor a reason, whoever writes it (23514);
+    /// what JSON must escape (quotes, backslashes, U+2028) comes back unchanged through --json.
+    @Test func labelsAndReasonsComeBackUnchangedInJSON() throws {
+        try TestDatabase.withSolo { database in
+            let connection = try database.connect()
+            for column in ["label", "disabled_reason"] {
+                var state: String?
+                do {
+                    try connection.execute(
+                        SQLScript(trustedSQL: "UPDATE provider_api_keys SET \(column) = E'a\\rb' WHERE key_number = 1"),
+                        step: "writing a carriage return")
+                } catch let error as PGError { state = error.sqlState?.rawValue }
+                #expect(state == "23514", "\(column)")
+            }
+            let label = "say \"hi\" \\ back\u{2028}slash ☃"
+            let reason = "revoked: \"leaked\" in C:\\logs"
+            try connection.query(
+                """
+                UPDATE provider_api_keys SET label = \(label), disabled_at = now(), disabled_reason = \(reason)
+                WHERE key_number = 1
+                """, step: "writing with SQL")
+            let list = try keyadmin(database, ["--list", "--json"])
+            let document = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [String: Any]
+            let keys = ((document?["providers"] as? [[String: Any]])?.first?["keys"] as? [[String: Any]]) ?? []
+            let first = keys.first { $0["number"] as? Int == 1 }
+            #expect(first?["label"] as? String == label, "\(list.stdout)")
+            #expect(first?["reason"] as? String == reason, "\(list.stdout)")
+        }
+    }
+
     /// The server's own log, after a bulk load with duplicates (the load that falls back from
     /// COPY) and after failing commands, holds no key.
     @Test(.enabled(if: PrivateServer.isAvailable, "no PostgreSQL server binaries"))

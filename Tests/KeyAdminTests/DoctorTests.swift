@@ -67,6 +67,25 @@ import Testing
         }
     }
 
+    /// A role's own setting in every database (`ALTER ROLE r SET`, no `IN DATABASE`) is seen
+    /// too. On a server of its own: a role-wide setting would reach every other test's database.
+    @Test(.enabled(if: PrivateServer.isAvailable, "no PostgreSQL server binaries"))
+    func aRoleWideLogSettingIsAWarning() throws {
+        let server = try PrivateServer()
+        let url = server.connectionString
+        #expect(try keyadmin(url, ["--migrate"]).status == 0)
+        let connection = try Connection(settings: ConnectionSettings(connectionString: url))
+        try connection.execute(
+            SQLScript(trustedSQL: "CREATE ROLE chatty_backend; ALTER ROLE chatty_backend SET log_statement = 'all'"),
+            step: "a role that logs everything")
+        let run = try KeyAdminProcess.run(["--database-url", url, "--doctor"])
+        let line = run.stdout.split(separator: "\n").first {
+            $0.contains("log_statement = all for role chatty_backend")
+        }
+        #expect(line?.hasPrefix("warn") == true, "\(run.stdout)")
+        #expect(run.stdout.contains("ALTER ROLE chatty_backend RESET log_statement;"), "\(run.stdout)")
+    }
+
     @Test func anUnmigratedDatabaseIsOneSchemaFailureNotOnePerCheck() throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let output = try doctor(database)

@@ -40,6 +40,39 @@ import Testing
         }
     }
 
+    /// Tiers, weights and endpoints written with plain SQL (psql, the SQL editor) are held to
+    /// what the command line accepts: a check violation (23514), nothing changed.
+    @Test(arguments: [
+        "UPDATE provider_api_keys SET weight = 0", "UPDATE provider_api_keys SET weight = 1001",
+        "UPDATE provider_api_keys SET tier = 0", "UPDATE provider_api_keys SET tier = 10",
+        "UPDATE providers SET endpoint_url = 'https://u:p@x.example/v1'",
+        "UPDATE providers SET endpoint_url = 'https://user@x.example/v1'",
+    ])
+    func outOfRangeSettingsAreCheckViolations(_ statement: String) throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let connection = try database.connect()
+            try connection.execute(
+                SQLScript(
+                    trustedSQL: """
+                        INSERT INTO providers (provider_name) VALUES ('openai');
+                        INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 1, 'sk-existing-key-0001' FROM providers;
+                        """), step: "seed")
+            var state: String?
+            do {
+                try connection.execute(SQLScript(trustedSQL: statement), step: "bad setting")
+            } catch let error as PGError {
+                state = error.sqlState?.rawValue
+            }
+            #expect(state == "23514", "\(statement)")
+            #expect(
+                try database.values(
+                    """
+                    SELECT k.tier || '/' || k.weight || '/' || coalesce(p.endpoint_url, '-') AS value
+                    FROM provider_api_keys AS k JOIN providers AS p ON p.id = k.provider_id
+                    """) == ["1/1/-"])
+        }
+    }
+
     @Test func duplicateKeyErrorQuotesOnlyTheHash() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             let connection = try database.connect()

@@ -184,8 +184,18 @@ import Testing
                 ).rows.flatMap { [try $0.decodeIfPresent("random"), try $0.decodeIfPresent("sticky")] }
             }
             #expect(picks.allSatisfy { $0 == "sk-policy-key-2" || $0 == "sk-policy-key-3" }, "\(picks)")
-            #expect(
-                try database.attempt("SELECT get_sticky_api_key('openai', 'x')", as: "anon") == .insufficientPrivilege)
+            // Refused by the function's own privilege, not by the table behind it: anon may not
+            // even call it.
+            for function in [
+                "get_sticky_api_key('openai', 'x')", "get_random_api_key('openai')", "get_api_key('openai', 2)",
+            ] {
+                let refused = try database.refusal("SELECT \(function)", as: "anon")
+                #expect(refused?.sqlState == .insufficientPrivilege, "\(function)")
+                let name = String(function.prefix { $0 != "(" })
+                #expect(
+                    refused?.message.contains("permission denied for function \(name)") == true,
+                    "\(String(describing: refused?.message))")
+            }
         }
     }
 

@@ -74,6 +74,12 @@ public final class TestDatabase: Sendable {
     /// Runs `statement` as `role` (SET LOCAL ROLE inside a transaction that is rolled back) and
     /// returns the SQLSTATE it failed with, or nil if it worked.
     public func attempt(_ statement: String, as role: String) throws -> SQLState? {
+        try refusal(statement, as: role)?.sqlState
+    }
+
+    /// Like `attempt`, the whole error: its message says which object refused (a function, or
+    /// the table behind it), which the SQLSTATE alone does not.
+    public func refusal(_ statement: String, as role: String) throws -> PGError? {
         struct RollBack: Error {}
         do {
             try connect().withTransaction { transaction in
@@ -82,7 +88,7 @@ public final class TestDatabase: Sendable {
                 throw RollBack()  // roll back whatever worked
             }
         } catch let error as PGError {
-            return error.sqlState
+            return error
         } catch is RollBack {
             return nil
         }
