@@ -37,6 +37,8 @@ struct CommandEntry: Sendable {
     /// Whether the command changes data. Only those name an actor for the audit trail, so a
     /// read (a backend's --get-key) does not look up the user and host it would not use.
     let writes: Bool
+    /// One typical use, for the command's own `--help`.
+    let example: String
     let build: Builder
 }
 

@@ -54,6 +54,8 @@ enum CommandName: String, CaseIterable {
         }
     }
 
+    var exitStatuses: [ExitStatus] { ExitStatus.possible(for: self) }
+
     var modifiers: [Modifier] { Modifier.allCases.filter { $0.commands?.contains(self) ?? false } }
 
     /// Options this command cannot do without.

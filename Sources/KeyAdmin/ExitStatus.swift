@@ -33,6 +33,23 @@ enum ExitStatus: Int32, CaseIterable {
         }
     }
 
+    /// The codes `command` can end with, for its own `--help`.
+    static func possible(for command: CommandName) -> [ExitStatus] {
+        // It prints a script and touches nothing: it works, or its argument was wrong.
+        if command == .completions { return [.success, .usage] }
+        return allCases.filter { status in
+            switch status {
+            case .keysFailedCheck, .checkIncomplete: command == .check
+            // No such provider or key: only commands that name one (adding a provider never does).
+            case .notFound:
+                command != .addProvider
+                    && (command.entry.values.contains { $0 == .provider || $0 == .name }
+                        || command.modifiers.contains(.provider))
+            case .success, .failure, .usage, .busy, .interrupted, .terminated: true
+            }
+        }
+    }
+
     init(_ category: KeyStoreError.Category) {
         switch category {
         case .failure: self = .failure

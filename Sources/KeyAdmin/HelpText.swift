@@ -20,8 +20,14 @@ enum HelpText {
         let shared = Modifier.allCases.filter { $0.commands == nil }.map { line($0.usage, $0.help) }
         var sections = ["Usage: keyadmin \(command.usage)", command.entry.help]
         if !own.isEmpty { sections.append("Options:\n" + own.joined(separator: "\n")) }
-        sections.append("Options every command takes:\n" + shared.joined(separator: "\n"))
-        sections.append("Every command and exit code: keyadmin --help")
+        // --completions prints before any database is looked for, and refuses --json.
+        if command != .completions {
+            sections.append("Options every command takes:\n" + shared.joined(separator: "\n"))
+        }
+        sections.append("Example:\n  " + command.entry.example)
+        let codes = command.exitStatuses.map { "  " + padded(String($0.rawValue), to: 5) + $0.meaning }
+        sections.append("Exit codes:\n" + codes.joined(separator: "\n"))
+        sections.append("Every command: keyadmin --help")
         return sections.joined(separator: "\n\n")
     }
 

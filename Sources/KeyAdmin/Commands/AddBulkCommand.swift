@@ -4,7 +4,8 @@ import KeyStore
 /// [--weight WEIGHT]`: many keys, one per line, in one transaction.
 struct AddBulkCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
-        values: [.provider], help: "add many keys, one per line, from stdin or --file", writes: true
+        values: [.provider], help: "add many keys, one per line, from stdin or --file", writes: true,
+        example: "keyadmin --add-bulk openai --file ~/openai-keys.txt --tier 2"
     ) { values, modifiers throws(UsageError) in
         AddBulkCommand(
             name: try values.provider(), source: try modifiers.bulkSource(), force: modifiers.has(.force),

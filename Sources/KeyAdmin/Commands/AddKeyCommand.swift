@@ -4,7 +4,8 @@ import KeyStore
 /// [--weight WEIGHT]`: one key, numbered highest-plus-one unless `--number` gives a free number.
 struct AddKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
-        values: [.provider, .key], help: "add one key; KEY - reads it from stdin (hidden on a terminal)", writes: true
+        values: [.provider, .key], help: "add one key; KEY - reads it from stdin (hidden on a terminal)", writes: true,
+        example: "keyadmin --add-key openai -            # the key from stdin, hidden on a terminal"
     ) { values, modifiers throws(UsageError) in
         let force = modifiers.has(.force)
         return AddKeyCommand(

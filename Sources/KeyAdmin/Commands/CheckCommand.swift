@@ -9,7 +9,8 @@ import KeyStore
 /// answer at all (nothing is known about those), 130 after Ctrl-C (143 after SIGTERM).
 struct CheckCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
-        values: [.provider], help: "ask the provider whether each key works, and record the answers", writes: true
+        values: [.provider], help: "ask the provider whether each key works, and record the answers", writes: true,
+        example: "keyadmin --check openai --revive       # ask about every key; enable those that work again"
     ) { values, modifiers throws(UsageError) in
         CheckCommand(name: try values.provider(), options: try modifiers.checkOptions())
     }

@@ -5,7 +5,8 @@ import KeyStore
 struct DeleteKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .number], help: "delete key number NUM, showing it masked (asks; --yes without a terminal)",
-        writes: true
+        writes: true,
+        example: "keyadmin --delete-key openai 3"
     ) { values, _ throws(UsageError) in
         DeleteKeyCommand(name: try values.provider(), number: try values.number())
     }

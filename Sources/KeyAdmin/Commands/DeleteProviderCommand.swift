@@ -3,7 +3,8 @@ import KeyStore
 /// `--delete-provider NAME`: asks for the name on a terminal; needs --yes elsewhere.
 struct DeleteProviderCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
-        values: [.name], help: "delete a provider and all its keys (asks; --yes without a terminal)", writes: true
+        values: [.name], help: "delete a provider and all its keys (asks; --yes without a terminal)", writes: true,
+        example: "keyadmin --delete-provider openai --yes"
     ) { values, _ throws(UsageError) in
         DeleteProviderCommand(name: try values.provider())
     }

@@ -3,7 +3,8 @@ import KeyStore
 /// `--disable-key PROVIDER NUM [--reason TEXT]`
 struct DisableKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
-        values: [.provider, .number], help: "disable key NUM (kept, never drawn) until --enable-key", writes: true
+        values: [.provider, .number], help: "disable key NUM (kept, never drawn) until --enable-key", writes: true,
+        example: "keyadmin --disable-key openai 3 --reason \"leaked in a log\""
     ) { values, modifiers throws(UsageError) in
         DisableKeyCommand(name: try values.provider(), number: try values.number(), reason: try modifiers.reason())
     }

@@ -6,7 +6,8 @@ import KeyStore
 struct DoctorCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [], help: "check that the keys are safe and the pools healthy: ok, warn or FAIL per check",
-        writes: false
+        writes: false,
+        example: "keyadmin --doctor --strict"
     ) { _, modifiers throws(UsageError) in
         DoctorCommand(strict: modifiers.has(.strict))
     }

@@ -3,7 +3,8 @@ import KeyStore
 /// `--enable-key PROVIDER NUM`
 struct EnableKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
-        values: [.provider, .number], help: "enable key NUM again, clearing its cooldown and failures", writes: true
+        values: [.provider, .number], help: "enable key NUM again, clearing its cooldown and failures", writes: true,
+        example: "keyadmin --enable-key openai 3"
     ) { values, _ throws(UsageError) in
         EnableKeyCommand(name: try values.provider(), number: try values.number())
     }

@@ -3,7 +3,8 @@ import KeyStore
 /// `--get-key PROVIDER NUM`: the key alone on stdout, for `$(...)`.
 struct GetKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
-        values: [.provider, .number], help: "print key number NUM alone on its line", writes: false
+        values: [.provider, .number], help: "print key number NUM alone on its line", writes: false,
+        example: "export OPENAI_API_KEY=$(keyadmin --get-key openai 3)"
     ) { values, _ throws(UsageError) in
         GetKeyCommand(name: try values.provider(), number: try values.number())
     }

@@ -8,7 +8,8 @@ import KeyStore
 struct HistoryCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [], help: "every change to the keys, newest first: when, who, what (keys as fingerprints)",
-        writes: false
+        writes: false,
+        example: "keyadmin --history --provider openai --since 2026-12-01"
     ) { _, modifiers throws(UsageError) in
         HistoryCommand(filter: try modifiers.historyFilter())
     }

@@ -5,7 +5,8 @@ import KeyStore
 /// stays flat for any number of keys).
 struct ListCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
-        values: [], help: "every provider with its key count and its keys, masked", writes: false
+        values: [], help: "every provider with its key count and its keys, masked", writes: false,
+        example: "keyadmin --list --provider openai --state cooling"
     ) { _, modifiers throws(UsageError) in
         // A summary counts every state; a filter would leave it saying less than it seems to.
         if modifiers.has(.summary), modifiers.has(.state) || modifiers.has(.reveal) {

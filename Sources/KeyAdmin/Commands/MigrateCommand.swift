@@ -3,7 +3,8 @@ import KeyStore
 /// `--migrate [--dry-run]`
 struct MigrateCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
-        values: [], help: "apply the migrations this database has not had yet", writes: true
+        values: [], help: "apply the migrations this database has not had yet", writes: true,
+        example: "keyadmin --migrate --dry-run"
     ) { _, modifiers throws(UsageError) in
         MigrateCommand(dryRun: modifiers.has(.dryRun))
     }

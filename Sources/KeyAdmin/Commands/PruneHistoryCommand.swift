@@ -4,7 +4,8 @@ import KeyStore
 struct PruneHistoryCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [], help: "delete the history before --before WHEN (the trail's owner only), recording it",
-        writes: true
+        writes: true,
+        example: "keyadmin --prune-history --before 2026-01-01 --yes"
     ) { _, modifiers throws(UsageError) in
         let before = try modifiers.time(.before, required: true) ?? UTCTime(secondsSinceEpoch: 0)
         // A time to come would take every event, the last minutes' included: never what is meant.

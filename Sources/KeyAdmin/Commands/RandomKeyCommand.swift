@@ -6,7 +6,8 @@ import KeyStore
 /// available and its tier serves (`get_sticky_api_key`).
 struct RandomKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
-        values: [.provider], help: "print an available key alone on its line, drawn by tier and weight", writes: false
+        values: [.provider], help: "print an available key alone on its line, drawn by tier and weight", writes: false,
+        example: "export OPENAI_API_KEY=$(keyadmin --random-key openai --affinity chat-42)"
     ) { values, modifiers throws(UsageError) in
         RandomKeyCommand(name: try values.provider(), affinity: try modifiers.affinity())
     }

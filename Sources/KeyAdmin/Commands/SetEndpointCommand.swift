@@ -5,7 +5,8 @@ import KeyStore
 struct SetEndpointCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .url],
-        help: "where --check asks about the keys: the API's base URL (https), or default", writes: true
+        help: "where --check asks about the keys: the API's base URL (https), or default", writes: true,
+        example: "keyadmin --set-endpoint azure https://example.openai.azure.com/openai/v1"
     ) { values, modifiers throws(UsageError) in
         SetEndpointCommand(name: try values.provider(), endpoint: try values.endpoint(style: modifiers.values[.api]))
     }

@@ -4,7 +4,8 @@ import KeyStore
 struct SetExpiryCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .number, .when], help: "set when key NUM expires: 2026-12-31, a date-time, now, or never",
-        writes: true
+        writes: true,
+        example: "keyadmin --set-expiry openai 3 2026-12-31"
     ) { values, modifiers throws(UsageError) in
         SetExpiryCommand(
             name: try values.provider(), number: try values.number(),

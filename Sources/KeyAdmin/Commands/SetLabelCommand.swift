@@ -3,7 +3,8 @@ import KeyStore
 /// `--set-label PROVIDER NUM TEXT` ("" clears it)
 struct SetLabelCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
-        values: [.provider, .number, .text], help: "set the label of key NUM (\"\" clears it)", writes: true
+        values: [.provider, .number, .text], help: "set the label of key NUM (\"\" clears it)", writes: true,
+        example: "keyadmin --set-label openai 3 team-a"
     ) { values, _ throws(UsageError) in
         SetLabelCommand(name: try values.provider(), number: try values.number(), label: try values.label())
     }

@@ -4,7 +4,8 @@ import KeyStore
 struct SetTierCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .number, .tier], help: "move key NUM to tier 1-9 (2 serves only when 1 has no key)",
-        writes: true
+        writes: true,
+        example: "keyadmin --set-tier openai 7 2         # a backup: serves when tier 1 has none"
     ) { values, _ throws(UsageError) in
         SetTierCommand(name: try values.provider(), number: try values.number(), tier: try values.tier())
     }

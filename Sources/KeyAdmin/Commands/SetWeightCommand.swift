@@ -4,7 +4,8 @@ import KeyStore
 struct SetWeightCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .number, .weight], help: "give key NUM a weight of 1-1000 in its tier (default 1)",
-        writes: true
+        writes: true,
+        example: "keyadmin --set-weight openai 3 5       # drawn five times as often as weight 1"
     ) { values, _ throws(UsageError) in
         SetWeightCommand(name: try values.provider(), number: try values.number(), weight: try values.weight())
     }

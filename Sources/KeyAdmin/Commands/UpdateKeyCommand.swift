@@ -3,7 +3,8 @@ import KeyStore
 /// `--update-key PROVIDER NUM KEY [--force]`
 struct UpdateKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
-        values: [.provider, .number, .key], help: "replace key number NUM; KEY may be -", writes: true
+        values: [.provider, .number, .key], help: "replace key number NUM; KEY may be -", writes: true,
+        example: "keyadmin --update-key openai 3 -"
     ) { values, modifiers throws(UsageError) in
         let force = modifiers.has(.force)
         return UpdateKeyCommand(
