@@ -101,8 +101,16 @@ import Testing
             "python3", Self.root.appendingPathComponent("Tests/Fixtures/stand_in_provider.py").path, answersJSON,
             seenFile, portFile,
         ]
+        // Its output goes nowhere: a child that outlived the tests while holding the runner's
+        // stdout made `swift test` wait for it (its 120 s timer) after the last test ended.
+        provider.standardOutput = FileHandle.nullDevice
+        provider.standardError = FileHandle.nullDevice
         try provider.run()
-        defer { provider.terminate() }
+        defer {
+            // SIGKILL: the runner leaves SIGTERM ignored, and children inherit that.
+            kill(provider.processIdentifier, SIGKILL)
+            provider.waitUntilExit()
+        }
         var port: String?
         for _ in 0..<500 where port == nil {
             port = try? String(contentsOfFile: portFile, encoding: .utf8)

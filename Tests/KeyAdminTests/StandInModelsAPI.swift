@@ -33,6 +33,9 @@ final class StandInModelsAPI {
         try JSONSerialization.data(withJSONObject: config).write(to: configFile)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", Self.script, configFile.path]
+        // Never the runner's stdout: `swift test` waits for every holder of it to exit.
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         try process.run()
         var found: Int?
         for _ in 0..<1000 where found == nil {
