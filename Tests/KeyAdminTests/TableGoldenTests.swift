@@ -46,8 +46,8 @@ import Testing
             let run = try keyadmin(database, ["--check", "standin", "--concurrency", "1"])
             #expect(run.status == 5, "\(run.stderr)")
             // The milliseconds column is the machine's pace.
-            let table = Self.normalized(run.stdout).replacing(#/(?m)^( +#\d  \S+ +\d{3} +)\d+/#) { match in
-                String(match.output.1) + "MS"
+            let table = Self.normalized(run.stdout).replacing(#/(?m)^( +#\d  \S+ +\d{3}) +\d+/#) { match in
+                String(match.output.1) + "  MS"
             }
             let text = table + "stderr: " + run.error
             #expect(text == GoldenFile.expected("tables/check.txt", actual: text))

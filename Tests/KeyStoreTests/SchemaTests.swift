@@ -6,6 +6,18 @@ import Testing
 @testable import KeyStore
 
 @Suite struct ConstraintTests {
+    /// A connection to `database` with provider openai and its key #1, written with plain SQL.
+    static func seeded(_ database: TestDatabase) throws -> Connection {
+        let connection = try database.connect()
+        try connection.execute(
+            SQLScript(
+                trustedSQL: """
+                    INSERT INTO providers (provider_name) VALUES ('openai');
+                    INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 1, 'sk-existing-key-0001' FROM providers;
+                    """), step: "seed")
+        return connection
+    }
+
     /// Rows written by psql or the SQL editor, not by keyadmin, still have to be sane.
     @Test(arguments: [
         "INSERT INTO providers (provider_name) VALUES ('OpenAI')",
@@ -25,13 +37,7 @@ import Testing
     ])
     func refusesBadRowsFromAnyWriter(_ statement: String) throws {
         try TestDatabase.with { (database: TestDatabase) throws in
-            let connection = try database.connect()
-            try connection.execute(
-                SQLScript(
-                    trustedSQL: """
-                        INSERT INTO providers (provider_name) VALUES ('openai');
-                        INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 1, 'sk-existing-key-0001' FROM providers;
-                        """), step: "seed")
+            let connection = try Self.seeded(database)
             #expect(throws: PGError.self) {
                 try connection.execute(SQLScript(trustedSQL: statement), step: "bad row")
             }
@@ -50,13 +56,7 @@ import Testing
     ])
     func outOfRangeSettingsAreCheckViolations(_ statement: String) throws {
         try TestDatabase.with { (database: TestDatabase) throws in
-            let connection = try database.connect()
-            try connection.execute(
-                SQLScript(
-                    trustedSQL: """
-                        INSERT INTO providers (provider_name) VALUES ('openai');
-                        INSERT INTO provider_api_keys (provider_id, key_number, api_key) SELECT id, 1, 'sk-existing-key-0001' FROM providers;
-                        """), step: "seed")
+            let connection = try Self.seeded(database)
             var state: String?
             do {
                 try connection.execute(SQLScript(trustedSQL: statement), step: "bad setting")
