@@ -47,7 +47,11 @@ BEGIN
 END $$;
 SQL
 if [ -n "$admin" ]; then
-    target=$(printf '%s' "$admin" | sed -E "s#/[^/?]*(\?|$)#/$database\1#")
+    case "$admin" in
+        postgres://*|postgresql://*) target=$(printf '%s' "$admin" | sed -E "s#^([a-z]+://[^/?]*)(/[^?]*)?#\1/$database#") ;;
+        # key=value: libpq takes the last of a repeated keyword.
+        *) target="$admin dbname=$database" ;;
+    esac
 else
     target="dbname=$database"
 fi
