@@ -279,7 +279,6 @@ SET search_path = ''
 AS $$
 DECLARE
     v_moved integer[];
-    v_providers integer[];
     v_provider_id integer;
 BEGIN
     WITH queued AS (DELETE FROM keyadmin.key_slot_changes RETURNING key_id)
@@ -292,11 +291,9 @@ BEGIN
            OR s.weight_class <> keyadmin.weight_class(k.weight))
     INTO v_moved;
     IF cardinality(v_moved) > 0 THEN
-        -- Two statements: the keys must leave their old slots before they are appended (their
-        -- key_id is unique), and one expression would not promise which call runs first.
-        v_providers := keyadmin.remove_slots(v_moved);
-        v_providers := v_providers || keyadmin.append_slots(v_moved);
-        FOR v_provider_id IN SELECT DISTINCT p FROM unnest(v_providers) AS p ORDER BY 1 LOOP
+        FOR v_provider_id IN
+            SELECT DISTINCT p FROM unnest(keyadmin.remove_slots(v_moved) || keyadmin.append_slots(v_moved)) AS p ORDER BY 1
+        LOOP
             PERFORM keyadmin.store_slot_layout(v_provider_id);
         END LOOP;
     END IF;

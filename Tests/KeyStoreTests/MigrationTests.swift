@@ -105,6 +105,35 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
         }
     }
 
+    /// Every migration that has shipped, with the SHA-256 databases recorded when they applied
+    /// it. A shipped file is never edited (`--migrate` would stop on every such database with
+    /// "has changed since it was applied"): a change goes in the next numbered file. A new
+    /// migration adds its line here when it lands.
+    static let shipped: [String: String] = [
+        "021_simplify_provider_api_keys.sql": "57ab70cbd39dbd62e24078557e95ed21710c3f2fccc2f9e6de09d1d241234849",
+        "022_provider_names_start_with_letter_or_digit.sql":
+            "92881907b0f47ba93a157aabb2cfcf1738dc23924cdf19fd4b635566b6c7b7fa",
+        "023_key_lifecycle.sql": "d77d9cc4a4a329af36452a0c215b67d886b587df31cc1bd7d7a461d67b672ee1",
+        "024_audit_trail.sql": "66b2ffc473aa64881bac04a10b5dbf526979ccddc64f123c7bde3287c77cb3ba",
+        "025_service_role_exact_privileges.sql": "a0158dc9fae1cc4033d39d301564d6e769bbc0c760d8b6d5ae94c8f793e7f5d1",
+        "026_audit_triggers_without_helper_calls.sql":
+            "ffd2050110d8d28aec3ab5084f4623b2fb63bcaa06171632d782932b1f33ca94",
+        "027_bounded_events_and_reason_changes.sql": "b4aa0d10d61cd0e4fb51f90e7514682fad791793f7928a6016f1735b364d96db",
+        "028_selection_policy.sql": "fe5c472b461d88b513e977fbd722818177c1f8b393e0080d5cef074fa9a3a527",
+        "029_provider_endpoints.sql": "0a331f1fb5457a1d2f2dc09bd1db9aa00f5a86626fe9dc57c1bc2a20216ee7bb",
+        "030_picks_without_cliffs.sql": "49031ee3f0b7e316eb924e0236f2e932775ae080d0a8a8d9f24d933ae1e178a5",
+        "031_same_actor_and_replacement_time.sql": "fa8169397863325d892b42c971be7d3d22b52fde255908cee253b63353394b11",
+        "032_slot_moves_in_order.sql": "0c716c4af8af2a9a23d2b22bba39ab9538dddbfe4fbfecbdcb2c7c195dae5da1",
+    ]
+
+    @Test func shippedMigrationsAreNeverEdited() throws {
+        for file in migrationFiles {
+            let name = URL(fileURLWithPath: file).lastPathComponent
+            let recorded = try #require(Self.shipped[name], "\(name) is not in the list of shipped migrations")
+            #expect(try sha256Hex(ofFile: file) == recorded, "\(name) was edited after it shipped")
+        }
+    }
+
     @Test func twoMigratorsAtOnceApplyOnce() throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let results = Locked<[Result<Migrator.Outcome, KeyStoreError>]>([])
