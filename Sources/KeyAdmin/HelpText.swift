@@ -7,6 +7,11 @@ enum HelpText {
             : "  " + usage + "\n" + String(repeating: " ", count: 32) + help
     }
 
+    /// "  3    provider, key or usable key not found", a line per code.
+    private static func exitCodeLines(_ statuses: [ExitStatus]) -> String {
+        statuses.map { "  " + padded(String($0.rawValue), to: 5) + $0.meaning }.joined(separator: "\n")
+    }
+
     /// One command: its usage, what it does, its own options, then the options every command takes.
     static func command(_ command: CommandName) -> String {
         // "with --add-key, --add-bulk: the keys' tier..." says which commands; here it is known.
@@ -25,8 +30,7 @@ enum HelpText {
             sections.append("Options every command takes:\n" + shared.joined(separator: "\n"))
         }
         sections.append("Example:\n  " + command.entry.example)
-        let codes = command.exitStatuses.map { "  " + padded(String($0.rawValue), to: 5) + $0.meaning }
-        sections.append("Exit codes:\n" + codes.joined(separator: "\n"))
+        sections.append("Exit codes:\n" + exitCodeLines(command.exitStatuses))
         sections.append("Every command: keyadmin --help")
         return sections.joined(separator: "\n\n")
     }
@@ -38,7 +42,7 @@ enum HelpText {
                     .joined(separator: " "), command.entry.help)
         }
         let options = Modifier.allCases.map { line($0.usage, $0.help) }
-        let exitCodes = ExitStatus.allCases.map { "  " + padded(String($0.rawValue), to: 5) + $0.meaning }
+        let exitCodes = exitCodeLines(ExitStatus.allCases)
         return """
             keyadmin \(KeyAdminVersion.current): manage pools of LLM provider API keys in your own PostgreSQL (Supabase) database.
 
@@ -72,7 +76,7 @@ enum HelpText {
               source <(keyadmin --completions bash)
 
             Exit codes:
-            \(exitCodes.joined(separator: "\n"))
+            \(exitCodes)
             """
     }
 }

@@ -35,18 +35,17 @@ public enum ProbeOutcome: Sendable, Equatable {
     }
 
     /// The host of a redirect's Location, for the message that names it: `https://u:p@h:8443/x`
-    /// gives `h:8443`. `nil` for a relative Location, or one whose host has characters no host
-    /// name has (it is the server's text, shown to an operator).
+    /// gives `h:8443`. `nil` for a relative Location, or one whose host `EndpointURL` would not
+    /// take or that is shaped like a key (it is the server's text, shown to an operator).
     static func host(of location: String?) -> String? {
         guard let location, let scheme = location.firstRange(of: "://") else { return nil }
-        var rest = location[scheme.upperBound...]
-        if let end = rest.firstIndex(where: { $0 == "/" || $0 == "?" || $0 == "#" }) { rest = rest[..<end] }
-        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
-        let allowed = rest.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
-                || ".-:[]".unicodeScalars.contains($0)
-        }
-        return allowed && !rest.isEmpty && rest.count <= 260 ? String(rest) : nil
+        var authority = location[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        let parts = authority.split { $0 == "." || $0 == ":" }
+        guard authority.count <= 260, EndpointURL.host(ofAuthority: authority) != nil,
+            !parts.contains(where: { KeyShape.looksLikeKey(String($0)) })
+        else { return nil }
+        return String(authority)
     }
 
     /// The key answered 2xx.

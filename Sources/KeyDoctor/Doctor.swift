@@ -61,12 +61,9 @@ public struct Doctor {
             if error.category == .busy { throw error }
             return [DoctorFinding(name, .fail, "database", error.message, fix: error.advice.map(DoctorFix.advice))]
         } catch let error as PGError {
-            if error.kind == .timedOut || error.sqlState == .queryCanceled {
-                throw .timedOut("running the \(name) check: the statement ran past its time limit and was cancelled")
-            }
-            if error.sqlState == .lockNotAvailable {
-                throw .busy("running the \(name) check: another session holds what it reads")
-            }
+            // The store's own reading of the error: a time limit or a held lock ends the run.
+            let translated = KeyStoreError.from(error)
+            if translated.category == .busy { throw translated }
             return [DoctorFinding(name, .fail, "database", "could not check: \(error.message)")]
         } catch {
             return [DoctorFinding(name, .fail, "database", "could not check: \(error)")]

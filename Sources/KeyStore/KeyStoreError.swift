@@ -128,7 +128,7 @@ public enum KeyStoreError: Error, Sendable, Equatable {
 extension KeyStoreError {
     /// The operator-facing meaning of an error from the Postgres layer. Constraint violations
     /// are recognised by SQLSTATE and constraint name, never by reading the DETAIL.
-    static func from(_ error: PGError, provider: ProviderName? = nil) -> KeyStoreError {
+    public static func from(_ error: PGError, provider: ProviderName? = nil) -> KeyStoreError {
         switch error.kind {
         case .invalidConnectionString:
             return .connection("cannot use the connection string: \(error.message)", hint: error.hint)

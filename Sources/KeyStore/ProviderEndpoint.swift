@@ -76,7 +76,7 @@ public struct EndpointURL: Hashable, Sendable, CustomStringConvertible {
             throw Self.invalid(
                 "that URL holds something shaped like a key; the key is sent in a header, never in the URL")
         }
-        guard let host = Self.host(of: authority) else {
+        guard let host = Self.host(ofAuthority: authority) else {
             throw Self.invalid("that URL has no valid host (and port, 1-65535)")
         }
         if scheme == "http" && !Self.isLoopback(host) {
@@ -91,7 +91,7 @@ public struct EndpointURL: Hashable, Sendable, CustomStringConvertible {
     init(checked text: String) {
         rawValue = text
         let rest = text.drop { $0 != "/" }.dropFirst(2)
-        host = Self.host(of: rest.prefix { $0 != "/" }) ?? ""
+        host = Self.host(ofAuthority: rest.prefix { $0 != "/" }) ?? ""
     }
 
     /// The URL a probe asks: `path` under this one.
@@ -100,8 +100,9 @@ public struct EndpointURL: Hashable, Sendable, CustomStringConvertible {
     /// The URL.
     public var description: String { rawValue }
 
-    /// `host[:port]` → host, when both parts are well formed.
-    private static func host(of authority: Substring) -> String? {
+    /// `host[:port]` → host, when both parts are well formed (`[::1]:8080` → `[::1]`); `nil`
+    /// otherwise. `--check` also uses it on a redirect's Location before naming its host.
+    public static func host(ofAuthority authority: Substring) -> String? {
         var host = authority
         var port: Substring?
         if authority.hasPrefix("[") {

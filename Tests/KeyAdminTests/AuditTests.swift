@@ -338,13 +338,9 @@ import Testing
         try TestDatabase.withSolo { database in
             let connection = try database.connect()
             for column in ["label", "disabled_reason"] {
-                var state: String?
-                do {
-                    try connection.execute(
-                        SQLScript(trustedSQL: "UPDATE provider_api_keys SET \(column) = E'a\\rb' WHERE key_number = 1"),
-                        step: "writing a carriage return")
-                } catch let error as PGError { state = error.sqlState?.rawValue }
-                #expect(state == "23514", "\(column)")
+                let refused = try database.refusal(
+                    "UPDATE provider_api_keys SET \(column) = E'a\\rb' WHERE key_number = 1")
+                #expect(refused?.sqlState?.rawValue == "23514", "\(column)")
             }
             let label = "say \"hi\" \\ back\u{2028}slash ☃"
             let reason = "revoked: \"leaked\" in C:\\logs"

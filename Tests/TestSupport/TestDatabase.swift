@@ -78,13 +78,16 @@ public final class TestDatabase: Sendable {
     }
 
     /// Like `attempt`, the whole error: its message says which object refused (a function, or
-    /// the table behind it), which the SQLSTATE alone does not.
-    public func refusal(_ statement: String, as role: String) throws -> PGError? {
+    /// the table behind it), which the SQLSTATE alone does not. Without `role`, as the test's
+    /// own (superuser) connection.
+    public func refusal(_ statement: String, as role: String? = nil) throws -> PGError? {
         struct RollBack: Error {}
         do {
             try connect().withTransaction { transaction in
-                try transaction.execute(SQLScript(trustedSQL: "SET LOCAL ROLE \(role)"), step: "becoming \(role)")
-                try transaction.execute(SQLScript(trustedSQL: statement), step: "as \(role)")
+                if let role {
+                    try transaction.execute(SQLScript(trustedSQL: "SET LOCAL ROLE \(role)"), step: "becoming \(role)")
+                }
+                try transaction.execute(SQLScript(trustedSQL: statement), step: "as \(role ?? "the owner")")
                 throw RollBack()  // roll back whatever worked
             }
         } catch let error as PGError {
