@@ -35,11 +35,51 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION keyadmin.count_report(p_key_id integer, p_provider_id integer, p_day date, p_kind text, p_tokens integer, p_account text, p_count_account boolean) RETURNS bigint[]
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_usage bigint[];
+BEGIN
+    INSERT INTO keyadmin.key_usage AS u
+        (key_id, day, provider_id, succeeded, rate_limited, refused, failed, other, tokens)
+    VALUES (p_key_id, p_day, p_provider_id,
+            (p_kind = 'success')::integer, (p_kind = 'rate_limited')::integer, (p_kind = 'refused')::integer,
+            (p_kind = 'failed')::integer, (p_kind = 'not_the_key')::integer, coalesce(p_tokens, 0))
+    ON CONFLICT (key_id, day) DO UPDATE
+    SET succeeded = u.succeeded + excluded.succeeded, rate_limited = u.rate_limited + excluded.rate_limited,
+        refused = u.refused + excluded.refused, failed = u.failed + excluded.failed,
+        other = u.other + excluded.other, tokens = u.tokens + excluded.tokens
+    RETURNING ARRAY[u.succeeded + u.refused + u.failed + u.other, u.tokens]::bigint[] INTO v_usage;
+    IF p_count_account AND p_account IS NOT NULL THEN
+        INSERT INTO keyadmin.account_usage AS a (provider_id, account, day, requests, tokens)
+        VALUES (p_provider_id, p_account, p_day, (p_kind <> 'rate_limited')::integer, coalesce(p_tokens, 0))
+        ON CONFLICT (provider_id, account, day) DO UPDATE
+        SET requests = a.requests + excluded.requests, tokens = a.tokens + excluded.tokens
+        RETURNING ARRAY[a.requests, a.tokens] INTO v_usage;
+    END IF;
+    RETURN v_usage;
+END
+$$;
+
 CREATE FUNCTION keyadmin.event_actor() RETURNS text
     LANGUAGE sql STABLE
     SET search_path TO ''
     AS $$
     SELECT coalesce(nullif(current_setting('keyadmin.actor', true), ''), session_user::text)
+$$;
+
+CREATE FUNCTION keyadmin.forget_provider_usage() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+    DELETE FROM keyadmin.key_usage WHERE provider_id = OLD.id;
+    DELETE FROM keyadmin.account_usage WHERE provider_id = OLD.id;
+    DELETE FROM keyadmin.usage_pruned WHERE provider_id = OLD.id;
+    RETURN NULL;
+END
 $$;
 
 CREATE FUNCTION keyadmin.key_fingerprint(p_api_key text) RETURNS text
@@ -60,6 +100,10 @@ CREATE FUNCTION keyadmin.key_state(p_disabled_at timestamp with time zone, p_exp
                ELSE 'available'
            END
 $$;
+
+CREATE FUNCTION keyadmin.next_reset(p_zone text, p_at timestamp with time zone DEFAULT now()) RETURNS timestamp with time zone
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$ SELECT (pg_catalog.date_trunc('day', p_at AT TIME ZONE p_zone) + interval '1 day') AT TIME ZONE p_zone $$;
 
 CREATE FUNCTION keyadmin.note_key_replaced() RETURNS trigger
     LANGUAGE plpgsql
@@ -151,6 +195,7 @@ DECLARE
     v_actions text[] := '{}';
     v_reasons text[] := '{}';
     v_details jsonb[] := '{}';
+    v_spreading boolean := coalesce(current_setting('keyadmin.spreading', true) = 'on', false);
     v_provider text;
     v_fingerprint text;
     v_before text;
@@ -168,7 +213,6 @@ BEGIN
         v_reasons := v_reasons || NEW.disabled_reason;
         v_details := v_details || NULL::jsonb;
     END IF;
-    -- A disabled key given a new reason (keyadmin --disable-key again, with --reason).
     IF OLD.disabled_at IS NOT NULL AND NEW.disabled_at IS NOT NULL
        AND NEW.disabled_reason IS DISTINCT FROM OLD.disabled_reason THEN
         v_actions := v_actions || 'disable_reason_set'::text;
@@ -190,10 +234,22 @@ BEGIN
         v_reasons := v_reasons || NULL::text;
         v_details := v_details || jsonb_build_object('label', NEW.label);
     END IF;
-    IF OLD.cooldown_until <= now() AND NEW.cooldown_until > now() AND NEW.disabled_at IS NULL THEN
+    IF NEW.account IS DISTINCT FROM OLD.account THEN
+        v_actions := v_actions || 'account_set'::text;
+        v_reasons := v_reasons || NULL::text;
+        v_details := v_details || jsonb_build_object('account', NEW.account, 'previous_account', OLD.account);
+    END IF;
+    IF NOT v_spreading AND OLD.cooldown_until <= now() AND NEW.cooldown_until > now() AND NEW.disabled_at IS NULL
+       AND NOT coalesce(NEW.exhausted_until > now(), false) THEN
         v_actions := v_actions || 'cooldown_started'::text;
         v_reasons := v_reasons || NULL::text;
         v_details := v_details || jsonb_build_object('until', NEW.cooldown_until, 'http_status', NEW.last_status);
+    END IF;
+    IF NOT v_spreading AND NOT coalesce(OLD.exhausted_until > now(), false) AND NEW.exhausted_until > now()
+       AND NEW.disabled_at IS NULL THEN
+        v_actions := v_actions || 'key_exhausted'::text;
+        v_reasons := v_reasons || NULL::text;
+        v_details := v_details || jsonb_build_object('until', NEW.exhausted_until);
     END IF;
     IF NEW.tier IS DISTINCT FROM OLD.tier THEN
         v_actions := v_actions || 'tier_set'::text;
@@ -210,20 +266,23 @@ BEGIN
         v_reasons := v_reasons || NULL::text;
         v_details := v_details || jsonb_build_object('previous_number', OLD.key_number);
     END IF;
+    IF cardinality(v_actions) = 0 THEN
+        RETURN NULL;  -- a key an account's spread moved: that spread's event says so
+    END IF;
 
-    -- The columns every event of this row shares, computed once (plain expressions, evaluated
-    -- without a query); then one INSERT per change (its plan is made once per session).
     v_provider := (SELECT p.provider_name FROM public.providers AS p WHERE p.id = NEW.provider_id);
     v_fingerprint := left(encode(sha256(decode(replace(NEW.api_key, E'\\', E'\\\\'), 'escape')), 'hex'), 12);
     v_before := CASE WHEN OLD.disabled_at IS NOT NULL THEN 'disabled'
                  WHEN OLD.expires_at IS NOT NULL AND OLD.expires_at <= now() THEN 'expired'
+                 WHEN OLD.exhausted_until > now() THEN 'exhausted'
                  WHEN OLD.cooldown_until > now() THEN 'cooling_down'
                  ELSE 'available' END;
     v_after := CASE WHEN NEW.disabled_at IS NOT NULL THEN 'disabled'
                 WHEN NEW.expires_at IS NOT NULL AND NEW.expires_at <= now() THEN 'expired'
+                WHEN NEW.exhausted_until > now() THEN 'exhausted'
                 WHEN NEW.cooldown_until > now() THEN 'cooling_down'
                 ELSE 'available' END;
-    FOR i IN 1..coalesce(array_length(v_actions, 1), 0) LOOP
+    FOR i IN 1..cardinality(v_actions) LOOP
         INSERT INTO keyadmin.key_events
             (action, provider_name, key_number, key_fingerprint, state_before, state_after, reason, detail,
              actor, db_role, application_name, client_address)
@@ -355,6 +414,29 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION keyadmin.record_usage_policy_set() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+BEGIN
+    INSERT INTO keyadmin.key_events (action, provider_name, detail, actor, db_role, application_name, client_address)
+    SELECT a.action, NEW.provider_name, a.detail,
+           coalesce(nullif(current_setting('keyadmin.actor', true), ''), session_user::text),
+           session_user, current_setting('application_name', true), inet_client_addr()
+    FROM (VALUES
+        ('reset_zone_set', NEW.reset_zone IS DISTINCT FROM OLD.reset_zone,
+         jsonb_build_object('reset_zone', NEW.reset_zone, 'previous_reset_zone', OLD.reset_zone)),
+        ('quota_set', NEW.requests_per_day IS DISTINCT FROM OLD.requests_per_day
+                      OR NEW.tokens_per_day IS DISTINCT FROM OLD.tokens_per_day,
+         jsonb_build_object('requests_per_day', NEW.requests_per_day, 'tokens_per_day', NEW.tokens_per_day,
+                            'previous_requests_per_day', OLD.requests_per_day,
+                            'previous_tokens_per_day', OLD.tokens_per_day))
+    ) AS a (action, happened, detail)
+    WHERE a.happened;
+    RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION keyadmin.remove_slots(p_key_ids integer[]) RETURNS integer[]
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO ''
@@ -397,6 +479,67 @@ BEGIN
         END LOOP;
     END LOOP;
     RETURN v_providers;
+END
+$$;
+
+CREATE FUNCTION keyadmin.reset_zone_of(p_provider_name text, p_reset_zone text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT coalesce(p_reset_zone,
+                    CASE WHEN p_provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END)
+$$;
+
+CREATE FUNCTION keyadmin.rest_account(p_key_id integer, p_provider_id integer, p_account text, p_until timestamp with time zone, p_exhausted boolean, p_detail jsonb) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_provider_id integer := p_provider_id;
+    v_account text := p_account;
+    v_rested jsonb;
+BEGIN
+    PERFORM pg_catalog.set_config('keyadmin.spreading', 'on', true);
+    -- SKIP LOCKED: a sibling another report holds is left to that report (never a wait here, so
+    -- two 429s of one account at once cannot deadlock, each holding its own key).
+    WITH rested AS (
+        UPDATE public.provider_api_keys AS k
+        SET cooldown_until = greatest(k.cooldown_until, p_until),
+            exhausted_until = CASE WHEN p_exhausted THEN p_until ELSE k.exhausted_until END
+        WHERE k.id IN (
+            SELECT s.id
+            FROM public.provider_api_keys AS s
+            WHERE s.provider_id = v_provider_id
+              AND ((v_account IS NULL AND s.id = p_key_id)
+                   OR (s.account = v_account AND (p_exhausted OR s.id <> p_key_id)))
+              AND s.disabled_at IS NULL
+              AND (s.cooldown_until < p_until OR (p_exhausted AND s.exhausted_until IS DISTINCT FROM p_until))
+            FOR NO KEY UPDATE SKIP LOCKED
+        )
+        RETURNING k.key_number, k.api_key
+    )
+    SELECT jsonb_build_object(
+               'key_count', count(*),
+               'key_numbers', to_jsonb((array_agg(r.key_number ORDER BY r.key_number))[1:100]),
+               'fingerprints', to_jsonb((array_agg(
+                   left(encode(sha256(decode(replace(r.api_key, E'\\', E'\\\\'), 'escape')), 'hex'), 12)
+                   ORDER BY r.key_number))[1:100]),
+               'keys_omitted', greatest(count(*) - 100, 0))
+    INTO v_rested
+    FROM rested AS r;
+    PERFORM pg_catalog.set_config('keyadmin.spreading', '', true);
+    IF (v_rested ->> 'key_count')::integer > 0 THEN
+        INSERT INTO keyadmin.key_events
+            (action, provider_name, key_number, detail, state_after, actor, db_role, application_name, client_address)
+        SELECT CASE WHEN v_account IS NULL THEN 'key_exhausted'
+                    WHEN p_exhausted THEN 'account_exhausted' ELSE 'account_cooled' END, p.provider_name,
+               CASE WHEN v_account IS NULL THEN (v_rested -> 'key_numbers' ->> 0)::integer END,
+               jsonb_strip_nulls(jsonb_build_object('account', v_account, 'until', p_until) || p_detail || v_rested),
+               CASE WHEN p_exhausted THEN 'exhausted' ELSE 'cooling_down' END,
+               coalesce(nullif(current_setting('keyadmin.actor', true), ''), session_user::text),
+               session_user, current_setting('application_name', true), inet_client_addr()
+        FROM public.providers AS p WHERE p.id = v_provider_id;
+    END IF;
+    RETURN (v_rested ->> 'key_count')::integer;
 END
 $$;
 
@@ -848,7 +991,7 @@ $$;
 
 COMMENT ON FUNCTION public.get_sticky_api_key(p_provider_name text, p_affinity text) IS 'The same available key for the same affinity (a conversation or user id) while it stays available and its tier serves; across affinities in proportion to weight; the degrade rule and NULL as get_random_api_key.';
 
-CREATE FUNCTION public.report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer DEFAULT NULL::integer) RETURNS text
+CREATE FUNCTION public.report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer DEFAULT NULL::integer, p_tokens integer DEFAULT NULL::integer, p_window text DEFAULT NULL::text) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO ''
     AS $$
@@ -860,20 +1003,77 @@ DECLARE
         WHEN p_http_status = 408 OR p_http_status BETWEEN 500 AND 599 THEN 'failed'
         ELSE 'not_the_key'
     END;
+    v_id integer;
+    v_provider_id integer;
+    v_account text;
+    v_zone text;
+    v_requests_quota bigint;
+    v_tokens_quota bigint;
     v_state text;
+    v_changes boolean;
+    v_cooled_until timestamptz;
+    v_reset timestamptz;
+    v_usage bigint[];
+    v_rest_seconds integer;
 BEGIN
     IF p_http_status IS NULL OR p_http_status NOT BETWEEN 100 AND 599 THEN
         RAISE EXCEPTION 'p_http_status must be an HTTP status code from 100 to 599'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF p_tokens < 0 THEN
+        RAISE EXCEPTION 'p_tokens must be zero or more (the tokens the request used), or NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF p_window IS NOT NULL AND p_window NOT IN ('minute', 'day') THEN
+        RAISE EXCEPTION 'p_window must be ''minute'' or ''day'' (which limit the provider named), or NULL'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
 
-    -- One UPDATE for every status that changes something: it finds the key through the hash
-    -- index and returns the state afterwards. The right-hand sides all read the row as it was.
-    IF v_kind <> 'not_the_key' THEN
+    -- The key, its provider and what its report has to change: one probe of the hash index.
+    SELECT k.id, k.provider_id, k.account,
+           coalesce(p.reset_zone, CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END),
+           p.requests_per_day, p.tokens_per_day,
+           CASE
+               WHEN k.disabled_at IS NOT NULL THEN 'disabled'
+               WHEN k.expires_at IS NOT NULL AND k.expires_at <= now() THEN 'expired'
+               WHEN k.exhausted_until > now() THEN 'exhausted'
+               WHEN k.cooldown_until > now() THEN 'cooling_down'
+               ELSE 'available'
+           END,
+           CASE v_kind
+               -- A success on a healthy key (or on a resting exhausted one) writes nothing to it.
+               WHEN 'success' THEN p_window IS NOT NULL OR k.consecutive_failures <> 0
+                                   OR (k.cooldown_until > now() AND NOT coalesce(k.exhausted_until > now(), false))
+               WHEN 'not_the_key' THEN false
+               ELSE true
+           END
+    INTO v_id, v_provider_id, v_account, v_zone, v_requests_quota, v_tokens_quota, v_state, v_changes
+    FROM public.provider_api_keys AS k
+    JOIN public.providers AS p ON p.id = k.provider_id + 0
+    WHERE sha256(decode(replace(k.api_key, E'\\', E'\\\\'), 'escape'))
+          = sha256(decode(replace(p_api_key, E'\\', E'\\\\'), 'escape'))
+      AND p.provider_name = lower(p_provider_name);
+    IF NOT FOUND THEN
+        RETURN NULL;  -- not in the pool: nothing to change, nothing counted
+    END IF;
+
+    IF v_changes THEN
+        -- A change of state stays durable even when an earlier report of this transaction
+        -- (a batch) chose an asynchronous commit for its count: back to the session's setting.
+        IF current_setting('synchronous_commit') = 'off' THEN
+            PERFORM set_config('synchronous_commit', s.reset_val, true)
+            FROM pg_catalog.pg_settings AS s WHERE s.name = 'synchronous_commit';
+        END IF;
+        v_rest_seconds := CASE WHEN p_retry_after_seconds > 0 THEN least(p_retry_after_seconds, 86400) ELSE 60 END;
+        -- The right-hand sides all read the row as it is when locked. A per-day limit is left to
+        -- the exhaustion below; this sets the key's own health, as before.
         UPDATE public.provider_api_keys AS k
         SET consecutive_failures = CASE WHEN v_kind = 'success' THEN 0 ELSE k.consecutive_failures + 1 END,
             cooldown_until = CASE
-                WHEN v_kind = 'success' THEN '-infinity'
+                WHEN p_window = 'day' AND v_kind IN ('success', 'rate_limited') THEN k.cooldown_until
+                WHEN v_kind = 'success' AND p_window = 'minute'
+                    THEN greatest(k.cooldown_until, now() + make_interval(secs => v_rest_seconds))
+                WHEN v_kind = 'success' THEN CASE WHEN k.exhausted_until > now() THEN k.cooldown_until ELSE '-infinity' END
                 WHEN v_kind = 'rate_limited' THEN greatest(k.cooldown_until, now() + CASE
                     WHEN p_retry_after_seconds > 0 THEN make_interval(secs => least(p_retry_after_seconds, 86400))
                     ELSE make_interval(secs => least(600, 10 * power(2, least(k.consecutive_failures, 16))))
@@ -888,49 +1088,72 @@ BEGIN
                                    THEN format('HTTP %s reported at %s', p_http_status,
                                                to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
                                    ELSE k.disabled_reason END,
-            -- The actor the transaction names (keyadmin --check --actor sets keyadmin.actor), as
-            -- the history's event says; a backend's own role otherwise.
             disabled_by = CASE WHEN v_kind = 'refused' AND k.disabled_at IS NULL
                                THEN coalesce(nullif(current_setting('keyadmin.actor', true), ''), session_user::text)
                                ELSE k.disabled_by END,
             last_status = p_http_status,
             last_reported_at = now()
-        FROM public.providers AS p
-        WHERE sha256(decode(replace(k.api_key, E'\\', E'\\\\'), 'escape'))
-              = sha256(decode(replace(p_api_key, E'\\', E'\\\\'), 'escape'))
-          AND k.provider_id + 0 = p.id
-          AND p.provider_name = lower(p_provider_name)
-          -- A success on a healthy key writes nothing.
-          AND (v_kind <> 'success' OR k.consecutive_failures <> 0 OR k.cooldown_until > now())
+        WHERE k.id = v_id
         RETURNING CASE
             WHEN k.disabled_at IS NOT NULL THEN 'disabled'
             WHEN k.expires_at IS NOT NULL AND k.expires_at <= now() THEN 'expired'
+            WHEN k.exhausted_until > now() THEN 'exhausted'
             WHEN k.cooldown_until > now() THEN 'cooling_down'
             ELSE 'available'
-        END INTO v_state;
-        IF FOUND THEN
-            RETURN v_state;
-        END IF;
+        END, CASE WHEN k.cooldown_until > now() THEN k.cooldown_until END
+        INTO v_state, v_cooled_until;
+    ELSIF pg_current_xact_id_if_assigned() IS NULL THEN
+        -- Only the count is written, and nothing before it in this transaction: its commit need
+        -- not wait for the disk. Transaction-local, and undone below if a change follows.
+        PERFORM set_config('synchronous_commit', 'off', true);
     END IF;
 
-    -- Nothing to change, or the key is not in the pool (NULL).
-    SELECT CASE
-               WHEN k.disabled_at IS NOT NULL THEN 'disabled'
-               WHEN k.expires_at IS NOT NULL AND k.expires_at <= now() THEN 'expired'
-               WHEN k.cooldown_until > now() THEN 'cooling_down'
-               ELSE 'available'
-           END
-    INTO v_state
-    FROM public.provider_api_keys AS k
-    JOIN public.providers AS p ON p.id = k.provider_id + 0
-    WHERE sha256(decode(replace(k.api_key, E'\\', E'\\\\'), 'escape'))
-          = sha256(decode(replace(p_api_key, E'\\', E'\\\\'), 'escape'))
-      AND p.provider_name = lower(p_provider_name);
+    -- keyadmin --check's probes (a model list, which no provider counts against a quota) set
+    -- keyadmin.probe: their answers change the keys' health, not the usage.
+    IF current_setting('keyadmin.probe', true) IS DISTINCT FROM 'on' THEN
+        v_usage := keyadmin.count_report(v_id, v_provider_id, (now() AT TIME ZONE v_zone)::date, v_kind, p_tokens,
+                                         v_account, v_requests_quota IS NOT NULL OR v_tokens_quota IS NOT NULL);
+    END IF;
+
+    IF v_state IN ('disabled', 'expired') THEN
+        RETURN v_state;
+    END IF;
+    IF (p_window = 'day' AND v_kind IN ('success', 'rate_limited'))
+       OR v_usage[1] >= v_requests_quota OR v_usage[2] >= v_tokens_quota THEN
+        -- The provider's day (or the quota) is used up: the account rests until the reset.
+        IF current_setting('synchronous_commit') = 'off' THEN
+            PERFORM set_config('synchronous_commit', s.reset_val, true)
+            FROM pg_catalog.pg_settings AS s WHERE s.name = 'synchronous_commit';
+        END IF;
+        v_reset := keyadmin.next_reset(v_zone, now());
+        PERFORM keyadmin.rest_account(v_id, v_provider_id, v_account, v_reset, true, jsonb_build_object(
+            'cause', CASE WHEN p_window = 'day' AND v_kind IN ('success', 'rate_limited') THEN 'provider' ELSE 'quota' END,
+            'http_status', p_http_status, 'requests_today', v_usage[1], 'tokens_today', v_usage[2],
+            'requests_per_day', v_requests_quota, 'tokens_per_day', v_tokens_quota, 'reset_zone', v_zone));
+        RETURN 'exhausted';
+    END IF;
+    IF v_account IS NOT NULL AND v_cooled_until IS NOT NULL
+       AND (v_kind = 'rate_limited' OR (v_kind = 'success' AND p_window = 'minute')) THEN
+        -- The account's limit, not the key's: its siblings rest until the same time.
+        PERFORM keyadmin.rest_account(v_id, v_provider_id, v_account, v_cooled_until, false,
+                                      jsonb_build_object('http_status', p_http_status));
+    END IF;
     RETURN v_state;
 END
 $$;
 
-COMMENT ON FUNCTION public.report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer) IS 'Records what a backend saw using a key (HTTP status, Retry-After seconds) and returns the key''s state afterwards, or NULL when the key is not in the pool.';
+COMMENT ON FUNCTION public.report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer, p_tokens integer, p_window text) IS 'Records what a provider answered for a key: 2xx heals it, 429 cools it (and its account; p_window => ''day'' exhausts them until the provider''s reset), 401/402/403 disable it, repeated 408/5xx cool it; counts the request and p_tokens for the day. Returns the key''s state, NULL when it is not in the pool.';
+
+CREATE TABLE keyadmin.account_usage (
+    provider_id integer NOT NULL,
+    account text NOT NULL,
+    day date NOT NULL,
+    requests bigint DEFAULT 0 NOT NULL,
+    tokens bigint DEFAULT 0 NOT NULL
+)
+WITH (fillfactor='70');
+
+COMMENT ON TABLE keyadmin.account_usage IS 'Requests (all but 429s) and tokens per account and day, kept while the provider has a quota: what the quota is compared with.';
 
 CREATE TABLE keyadmin.key_events (
     id bigint NOT NULL,
@@ -976,6 +1199,33 @@ CREATE TABLE keyadmin.key_slots (
 
 COMMENT ON TABLE keyadmin.key_slots IS 'The keys of each provider, tier and weight class numbered densely from 1, for the weighted picks; kept by triggers on provider_api_keys.';
 
+CREATE TABLE keyadmin.key_usage (
+    key_id integer NOT NULL,
+    day date NOT NULL,
+    provider_id integer NOT NULL,
+    succeeded integer DEFAULT 0 NOT NULL,
+    rate_limited integer DEFAULT 0 NOT NULL,
+    refused integer DEFAULT 0 NOT NULL,
+    failed integer DEFAULT 0 NOT NULL,
+    other integer DEFAULT 0 NOT NULL,
+    tokens bigint DEFAULT 0 NOT NULL
+)
+WITH (fillfactor='70');
+
+COMMENT ON TABLE keyadmin.key_usage IS 'Reported requests per key and day of the provider''s reset zone, by outcome (2xx, 429, 401/402/403, 408/5xx, other), and tokens. Written by report_api_key_result only.';
+
+CREATE TABLE keyadmin.usage_pruned (
+    provider_id integer NOT NULL,
+    succeeded bigint DEFAULT 0 NOT NULL,
+    rate_limited bigint DEFAULT 0 NOT NULL,
+    refused bigint DEFAULT 0 NOT NULL,
+    failed bigint DEFAULT 0 NOT NULL,
+    other bigint DEFAULT 0 NOT NULL,
+    tokens bigint DEFAULT 0 NOT NULL
+);
+
+COMMENT ON TABLE keyadmin.usage_pruned IS 'What pruned usage days had counted, per provider: totals are this plus keyadmin.key_usage, so they never decrease.';
+
 CREATE TABLE public.provider_api_keys (
     id integer NOT NULL,
     provider_id integer NOT NULL,
@@ -995,6 +1245,9 @@ CREATE TABLE public.provider_api_keys (
     tier smallint DEFAULT 1 NOT NULL,
     weight integer DEFAULT 1 NOT NULL,
     replaced_at timestamp with time zone,
+    account text,
+    exhausted_until timestamp with time zone,
+    CONSTRAINT provider_api_keys_account_format CHECK ((((char_length(account) >= 1) AND (char_length(account) <= 100)) AND (account !~ '[[:cntrl:]]'::text) AND (account = btrim(account)))),
     CONSTRAINT provider_api_keys_api_key_format CHECK (((api_key ~ '^[!-~]+$'::text) AND (char_length(api_key) <= 2048))),
     CONSTRAINT provider_api_keys_disabled_reason_format CHECK (((char_length(disabled_reason) <= 200) AND (disabled_reason !~ '[[:cntrl:]]'::text))),
     CONSTRAINT provider_api_keys_health_values CHECK (((consecutive_failures >= 0) AND ((last_status >= 100) AND (last_status <= 599)))),
@@ -1021,6 +1274,10 @@ COMMENT ON COLUMN public.provider_api_keys.weight IS '1 to 1000: within its tier
 
 COMMENT ON COLUMN public.provider_api_keys.replaced_at IS 'When api_key was last replaced (UPDATE of api_key); NULL: the key is the one the row was created with.';
 
+COMMENT ON COLUMN public.provider_api_keys.account IS 'The provider''s project or organisation the key belongs to, whose limits it shares; NULL: an account of its own.';
+
+COMMENT ON COLUMN public.provider_api_keys.exhausted_until IS 'The key (and its account) used up a daily limit: it rests until this reset of its provider (cooldown_until is set to the same time).';
+
 CREATE SEQUENCE public.provider_api_keys_id_seq
     AS integer
     START WITH 1
@@ -1042,10 +1299,14 @@ CREATE TABLE public.providers (
     slot_counts integer[] DEFAULT array_fill(0, ARRAY[90]) NOT NULL,
     slot_starts bigint[] DEFAULT array_fill((0)::bigint, ARRAY[90]) NOT NULL,
     tier_masses bigint[] DEFAULT array_fill((0)::bigint, ARRAY[9]) NOT NULL,
+    reset_zone text,
+    requests_per_day bigint,
+    tokens_per_day bigint,
     CONSTRAINT providers_endpoint_format CHECK ((((endpoint_url IS NULL) = (api_style IS NULL)) AND (api_style = ANY (ARRAY['openai'::text, 'anthropic'::text, 'google'::text])) AND (char_length(endpoint_url) <= 2000) AND (endpoint_url ~ '^https?://[^/@[:space:][:cntrl:]]+(/[^[:space:][:cntrl:]]*)?$'::text))),
     CONSTRAINT providers_max_weights_shape CHECK (((array_length(max_weights, 1) = 9) AND (array_lower(max_weights, 1) = 1))),
     CONSTRAINT providers_provider_name_format CHECK ((provider_name ~ '^[a-z0-9._-]{1,64}$'::text)),
-    CONSTRAINT providers_provider_name_starts_with_letter_or_digit CHECK ((provider_name ~ '^[a-z0-9]'::text))
+    CONSTRAINT providers_provider_name_starts_with_letter_or_digit CHECK ((provider_name ~ '^[a-z0-9]'::text)),
+    CONSTRAINT providers_usage_policy CHECK ((((reset_zone IS NULL) OR (('2000-01-01 00:00:00+00'::timestamp with time zone AT TIME ZONE reset_zone) IS NOT NULL)) AND (requests_per_day > 0) AND (tokens_per_day > 0)))
 );
 
 COMMENT ON TABLE public.providers IS 'LLM providers whose API keys KeyAdmin manages; names are lower-case.';
@@ -1062,6 +1323,12 @@ COMMENT ON COLUMN public.providers.slot_starts IS 'For each tier and weight clas
 
 COMMENT ON COLUMN public.providers.tier_masses IS 'For each tier, the sum of count x bound over its classes: the range a probe draws from.';
 
+COMMENT ON COLUMN public.providers.reset_zone IS 'IANA time zone whose midnight resets the provider''s daily quotas; NULL: America/Los_Angeles for google and gemini, UTC otherwise.';
+
+COMMENT ON COLUMN public.providers.requests_per_day IS 'Daily budget of requests (all but 429s) for each account of the provider; NULL: none.';
+
+COMMENT ON COLUMN public.providers.tokens_per_day IS 'Daily budget of tokens for each account of the provider; NULL: none.';
+
 CREATE SEQUENCE public.providers_id_seq
     AS integer
     START WITH 1
@@ -1076,6 +1343,9 @@ ALTER TABLE ONLY public.provider_api_keys ALTER COLUMN id SET DEFAULT nextval('p
 
 ALTER TABLE ONLY public.providers ALTER COLUMN id SET DEFAULT nextval('public.providers_id_seq'::regclass);
 
+ALTER TABLE ONLY keyadmin.account_usage
+    ADD CONSTRAINT account_usage_pkey PRIMARY KEY (provider_id, account, day);
+
 ALTER TABLE ONLY keyadmin.key_events
     ADD CONSTRAINT key_events_pkey PRIMARY KEY (id);
 
@@ -1084,6 +1354,12 @@ ALTER TABLE ONLY keyadmin.key_slots
 
 ALTER TABLE ONLY keyadmin.key_slots
     ADD CONSTRAINT key_slots_pkey PRIMARY KEY (provider_id, tier, weight_class, slot) INCLUDE (key_id);
+
+ALTER TABLE ONLY keyadmin.key_usage
+    ADD CONSTRAINT key_usage_pkey PRIMARY KEY (key_id, day);
+
+ALTER TABLE ONLY keyadmin.usage_pruned
+    ADD CONSTRAINT usage_pruned_pkey PRIMARY KEY (provider_id);
 
 ALTER TABLE ONLY public.provider_api_keys
     ADD CONSTRAINT provider_api_keys_pkey PRIMARY KEY (id);
@@ -1099,6 +1375,10 @@ ALTER TABLE ONLY public.providers
 
 CREATE INDEX key_events_provider_key ON keyadmin.key_events USING btree (provider_name, key_number, occurred_at DESC);
 
+CREATE INDEX key_usage_provider_day ON keyadmin.key_usage USING btree (provider_id, day);
+
+CREATE INDEX provider_api_keys_account ON public.provider_api_keys USING btree (provider_id, account) WHERE (account IS NOT NULL);
+
 CREATE INDEX provider_api_keys_enabled_by_cooldown ON public.provider_api_keys USING btree (provider_id, cooldown_until) WHERE (disabled_at IS NULL);
 
 CREATE INDEX provider_api_keys_enabled_by_tier ON public.provider_api_keys USING btree (provider_id, tier, cooldown_until) WHERE (disabled_at IS NULL);
@@ -1107,7 +1387,7 @@ CREATE UNIQUE INDEX provider_api_keys_key_hash_provider_id_key ON public.provide
 
 CREATE TRIGGER key_events_endpoint_set AFTER UPDATE OF endpoint_url, api_style ON public.providers FOR EACH ROW WHEN (((new.endpoint_url IS DISTINCT FROM old.endpoint_url) OR (new.api_style IS DISTINCT FROM old.api_style))) EXECUTE FUNCTION keyadmin.record_endpoint_set();
 
-CREATE TRIGGER key_events_key_updated AFTER UPDATE ON public.provider_api_keys FOR EACH ROW WHEN (((new.api_key IS DISTINCT FROM old.api_key) OR (new.disabled_at IS DISTINCT FROM old.disabled_at) OR (new.disabled_reason IS DISTINCT FROM old.disabled_reason) OR (new.expires_at IS DISTINCT FROM old.expires_at) OR (new.label IS DISTINCT FROM old.label) OR (new.key_number IS DISTINCT FROM old.key_number) OR (new.tier IS DISTINCT FROM old.tier) OR (new.weight IS DISTINCT FROM old.weight) OR ((old.cooldown_until <= now()) AND (new.cooldown_until > now())))) EXECUTE FUNCTION keyadmin.record_key_updated();
+CREATE TRIGGER key_events_key_updated AFTER UPDATE ON public.provider_api_keys FOR EACH ROW WHEN (((new.api_key IS DISTINCT FROM old.api_key) OR (new.disabled_at IS DISTINCT FROM old.disabled_at) OR (new.disabled_reason IS DISTINCT FROM old.disabled_reason) OR (new.expires_at IS DISTINCT FROM old.expires_at) OR (new.label IS DISTINCT FROM old.label) OR (new.key_number IS DISTINCT FROM old.key_number) OR (new.tier IS DISTINCT FROM old.tier) OR (new.weight IS DISTINCT FROM old.weight) OR (new.account IS DISTINCT FROM old.account) OR ((((old.cooldown_until <= now()) AND (new.cooldown_until > now())) OR (new.exhausted_until IS DISTINCT FROM old.exhausted_until)) AND (current_setting('keyadmin.spreading'::text, true) IS DISTINCT FROM 'on'::text)))) EXECUTE FUNCTION keyadmin.record_key_updated();
 
 CREATE TRIGGER key_events_keys_deleted AFTER DELETE ON public.provider_api_keys REFERENCING OLD TABLE AS deleted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_keys_deleted();
 
@@ -1118,6 +1398,8 @@ CREATE TRIGGER key_events_provider_deleting BEFORE DELETE ON public.providers FO
 CREATE TRIGGER key_events_provider_renamed AFTER UPDATE OF provider_name ON public.providers FOR EACH ROW WHEN ((new.provider_name IS DISTINCT FROM old.provider_name)) EXECUTE FUNCTION keyadmin.record_provider_renamed();
 
 CREATE TRIGGER key_events_providers_inserted AFTER INSERT ON public.providers REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.record_providers_inserted();
+
+CREATE TRIGGER key_events_usage_policy_set AFTER UPDATE OF reset_zone, requests_per_day, tokens_per_day ON public.providers FOR EACH ROW WHEN (((new.reset_zone IS DISTINCT FROM old.reset_zone) OR (new.requests_per_day IS DISTINCT FROM old.requests_per_day) OR (new.tokens_per_day IS DISTINCT FROM old.tokens_per_day))) EXECUTE FUNCTION keyadmin.record_usage_policy_set();
 
 CREATE TRIGGER key_replaced_at BEFORE UPDATE OF api_key ON public.provider_api_keys FOR EACH ROW WHEN ((new.api_key IS DISTINCT FROM old.api_key)) EXECUTE FUNCTION keyadmin.note_key_replaced();
 
@@ -1135,6 +1417,8 @@ CREATE TRIGGER last_key_number_on_insert AFTER INSERT ON public.provider_api_key
 
 CREATE TRIGGER last_key_number_on_update AFTER UPDATE OF key_number, provider_id ON public.provider_api_keys FOR EACH ROW WHEN (((new.key_number > old.key_number) OR (new.provider_id <> old.provider_id))) EXECUTE FUNCTION keyadmin.raise_last_key_number_renumbered();
 
+CREATE TRIGGER usage_provider_deleted AFTER DELETE ON public.providers FOR EACH ROW EXECUTE FUNCTION keyadmin.forget_provider_usage();
+
 ALTER TABLE ONLY public.provider_api_keys
     ADD CONSTRAINT provider_api_keys_provider_id_fkey FOREIGN KEY (provider_id) REFERENCES public.providers(id) ON DELETE CASCADE;
 
@@ -1150,11 +1434,19 @@ GRANT USAGE ON SCHEMA keyadmin TO service_role;
 
 REVOKE ALL ON FUNCTION keyadmin.append_slots(p_key_ids integer[]) FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION keyadmin.count_report(p_key_id integer, p_provider_id integer, p_day date, p_kind text, p_tokens integer, p_account text, p_count_account boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION keyadmin.count_report(p_key_id integer, p_provider_id integer, p_day date, p_kind text, p_tokens integer, p_account text, p_count_account boolean) TO service_role;
+
 REVOKE ALL ON FUNCTION keyadmin.event_actor() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION keyadmin.forget_provider_usage() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION keyadmin.key_fingerprint(p_api_key text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION keyadmin.key_state(p_disabled_at timestamp with time zone, p_expires_at timestamp with time zone, p_cooldown_until timestamp with time zone) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION keyadmin.next_reset(p_zone text, p_at timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION keyadmin.next_reset(p_zone text, p_at timestamp with time zone) TO service_role;
 
 REVOKE ALL ON FUNCTION keyadmin.note_key_replaced() FROM PUBLIC;
 
@@ -1180,7 +1472,14 @@ REVOKE ALL ON FUNCTION keyadmin.record_provider_renamed() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION keyadmin.record_providers_inserted() FROM PUBLIC;
 
+REVOKE ALL ON FUNCTION keyadmin.record_usage_policy_set() FROM PUBLIC;
+
 REVOKE ALL ON FUNCTION keyadmin.remove_slots(p_key_ids integer[]) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION keyadmin.reset_zone_of(p_provider_name text, p_reset_zone text) FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION keyadmin.rest_account(p_key_id integer, p_provider_id integer, p_account text, p_until timestamp with time zone, p_exhausted boolean, p_detail jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION keyadmin.rest_account(p_key_id integer, p_provider_id integer, p_account text, p_until timestamp with time zone, p_exhausted boolean, p_detail jsonb) TO service_role;
 
 REVOKE ALL ON FUNCTION keyadmin.slots_after_update() FROM PUBLIC;
 
@@ -1207,8 +1506,8 @@ GRANT ALL ON FUNCTION public.get_random_api_key(p_provider_name text) TO service
 REVOKE ALL ON FUNCTION public.get_sticky_api_key(p_provider_name text, p_affinity text) FROM PUBLIC;
 GRANT ALL ON FUNCTION public.get_sticky_api_key(p_provider_name text, p_affinity text) TO service_role;
 
-REVOKE ALL ON FUNCTION public.report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer) FROM PUBLIC;
-GRANT ALL ON FUNCTION public.report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer) TO service_role;
+REVOKE ALL ON FUNCTION public.report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer, p_tokens integer, p_window text) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer, p_tokens integer, p_window text) TO service_role;
 
 GRANT SELECT ON TABLE keyadmin.key_events TO service_role;
 

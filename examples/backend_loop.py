@@ -2,8 +2,11 @@
 """The loop KeyAdmin is made for: draw a key, call the provider, report what happened.
 
 A backend draws an available key with get_random_api_key, calls the provider with it, and
-reports the HTTP status (and Retry-After) with report_api_key_result. The report is what takes
-rate-limited keys out for a while and revoked keys out for good, so the next draw skips them.
+reports the HTTP status (and Retry-After) with report_api_key_result, with the tokens the answer
+used and, when the provider said which limit it is about, its window ('minute' or 'day'). The
+report is what takes rate-limited keys out for a while, exhausted ones until the provider's
+daily reset and revoked ones out for good, so the next draw skips them; it also counts the
+request for keyadmin --usage and --metrics.
 
     pip install "psycopg[binary]"
     DATABASE_URL=postgresql://... python3 examples/backend_loop.py "Say hello"
@@ -13,6 +16,7 @@ OPENAI_BASE_URL (https://api.openai.com/v1), ATTEMPTS (3: how many keys to try),
 conversation id: its calls stay on one key, which keeps the provider's prompt cache warm).
 Works through PgBouncer or Supavisor in transaction mode: autocommit, no prepared statements.
 """
+import datetime
 import email.utils
 import json
 import os
@@ -39,6 +43,80 @@ def retry_after_seconds(value):
     except (TypeError, ValueError):
         return None
     return max(0, int(when.timestamp() - time.time()))
+
+
+def tokens_used(body):
+    """The tokens an answer says it used: OpenAI's usage.total_tokens, Anthropic's input plus
+    output tokens, Gemini's usageMetadata.totalTokenCount; None when it says nothing."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    usage = answer.get("usage") or {}
+    if isinstance(usage.get("total_tokens"), int):
+        return usage["total_tokens"]
+    if isinstance(usage.get("input_tokens"), int):
+        return usage["input_tokens"] + (usage.get("output_tokens") or 0)
+    metadata = answer.get("usageMetadata") or {}
+    return metadata.get("totalTokenCount") if isinstance(metadata.get("totalTokenCount"), int) else None
+
+
+def duration_seconds(text):
+    """OpenAI's reset durations ("20ms", "6m0s", "1h2m3s") as whole seconds, rounded up."""
+    total, number = 0.0, ""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    i = 0
+    while i < len(text):
+        if text[i].isdigit() or text[i] == ".":
+            number += text[i]
+            i += 1
+            continue
+        unit = "ms" if text.startswith("ms", i) else text[i]
+        if unit not in units or not number:
+            return None
+        total += float(number) * units[unit]
+        number, i = "", i + len(unit)
+    return int(-(-total // 1)) if not number else None
+
+
+def limit_window(status, headers, body):
+    """Which limit an answer is about, as (window, seconds until it resets), or (None, None).
+
+    A 429 from Gemini names its quota (QuotaFailure.violations[].quotaId): a ...PerDay... quota
+    is the day, which resets at midnight Pacific time, not after Retry-After. A 2xx that says no
+    request is left (OpenAI's x-ratelimit-remaining-requests, Anthropic's
+    anthropic-ratelimit-requests-remaining) rests the key until the reset it gives, before it
+    meets a 429: a reset more than an hour away is the day's limit."""
+    if status == 429:
+        try:
+            details = json.loads(body).get("error", {}).get("details", [])
+        except (ValueError, AttributeError):
+            return None, None
+        for detail in details if isinstance(details, list) else []:
+            for violation in detail.get("violations", []) if isinstance(detail, dict) else []:
+                quota = str(violation.get("quotaId", ""))
+                if "PerDay" in quota:
+                    return "day", None
+                if "PerMinute" in quota:
+                    return "minute", None
+        return None, None
+    if not 200 <= status < 300:
+        return None, None
+    seconds = None
+    if headers.get("x-ratelimit-remaining-requests") == "0":
+        seconds = duration_seconds(headers.get("x-ratelimit-reset-requests", ""))
+    elif headers.get("anthropic-ratelimit-requests-remaining") == "0":
+        reset = headers.get("anthropic-ratelimit-requests-reset", "")
+        try:
+            when = datetime.datetime.fromisoformat(reset.replace("Z", "+00:00"))
+            seconds = max(1, int(when.timestamp() - time.time()) + 1)
+        except ValueError:
+            seconds = None
+    if seconds is None:
+        return None, None
+    return ("day" if seconds > 3600 else "minute"), seconds
 
 
 def call_provider(key, prompt):
@@ -81,11 +159,14 @@ def chat(db, prompt, session=None, failed=()):
     if key is None:
         raise RuntimeError(f"no usable {PROVIDER} key: see keyadmin --list --provider {PROVIDER}")
     status, headers, body = call_provider(key, prompt)
-    # 2xx clears the key's failures; 429 cools it down for Retry-After; 401/402/403 disable it;
-    # 408 and 5xx count as failures. Never log the key.
+    # 2xx clears the key's failures; 429 cools it (and its account) down for Retry-After, or
+    # until the provider's reset when the day's limit is used up; 401/402/403 disable it; 408
+    # and 5xx count as failures. Every report counts the request and its tokens. Never log the key.
+    window, reset_seconds = limit_window(status, headers, body)
     db.execute(
-        "SELECT report_api_key_result(%s, %s, %s, %s)",
-        [PROVIDER, key, status, retry_after_seconds(headers.get("Retry-After"))],
+        "SELECT report_api_key_result(%s, %s, %s, %s, p_tokens => %s, p_window => %s)",
+        [PROVIDER, key, status, reset_seconds or retry_after_seconds(headers.get("Retry-After")),
+         tokens_used(body), window],
     )
     return status, body, key
 

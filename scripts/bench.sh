@@ -7,7 +7,7 @@
 #
 # Options through the environment: BENCH_KEYS (default 100000), BENCH_RUNS (process start-up
 # runs per side, default 40), BENCH_SECONDS (pgbench seconds per case, default 5), BENCH_ONLY
-# (some of: startup bulk list health picks audit migrate check plans; default all).
+# (some of: startup bulk list health picks usage audit migrate check plans; default all).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -284,6 +284,61 @@ sql -c "UPDATE provider_api_keys AS k SET weight = 1, tier = 1, cooldown_until =
 
 fi
 
+if wants usage; then
+# --- 5c. Usage and quotas (migration 033) -------------------------------------------------------
+# Reports that count, against the exact lookup and against the same report with counting left out
+# (keyadmin.probe, as --check sets it, in the same statement); a 429 that cools an account of ten
+# keys against one on a key of no account; --usage over 30 days of 100,000 keys; --metrics.
+say "usage: 2xx reports that count, from 8 clients"
+sql -c "UPDATE provider_api_keys AS k SET cooldown_until = '-infinity', consecutive_failures = 0, disabled_at = NULL,
+               exhausted_until = NULL, account = NULL
+        FROM providers AS p WHERE p.id = k.provider_id AND p.provider_name = 'bench'"
+sql -c "DELETE FROM keyadmin.key_usage" -c "VACUUM ANALYZE provider_api_keys"
+echo "\\set n random(1, $keys)
+SELECT report_api_key_result('bench', 'sk-bench-' || lpad(:n::text, 8, '0') || '-0123456789abcdef0123456789abcdef', 200, NULL, 350);" > "$work/count.sql"
+echo "\\set n random(1, $keys)
+SELECT set_config('keyadmin.probe', 'on', true), report_api_key_result('bench', 'sk-bench-' || lpad(:n::text, 8, '0') || '-0123456789abcdef0123456789abcdef', 200, NULL, 350);" > "$work/nocount.sql"
+exact=$(pgbench_tps 8 "$seconds" "$work/exact.sql")
+counted=$(pgbench_tps 8 "$seconds" "$work/count.sql")
+uncounted=$(pgbench_tps 8 "$seconds" "$work/nocount.sql")
+counted_again=$(pgbench_tps 8 "$seconds" "$work/count.sql")
+counted=$(( (counted + counted_again) / 2 ))
+row "2xx report that counts, 8 clients" "$counted" "$exact" "$(ratio "$counted" "$exact")" ">= 0.50 (higher is better)"
+row "2xx report that counts vs one that does not, 8 clients" "$counted" "$uncounted" "$(ratio "$counted" "$uncounted")" ">= 0.90 (two runs around one)"
+
+say "usage: 429s on keys of accounts of 10 against keys of none, 8 clients"
+echo "\\set n random(1, $keys)
+SELECT report_api_key_result('bench', 'sk-bench-' || lpad(:n::text, 8, '0') || '-0123456789abcdef0123456789abcdef', 429, 60);" > "$work/limited.sql"
+alone=$(pgbench_tps 8 "$seconds" "$work/limited.sql")
+sql -c "UPDATE provider_api_keys AS k SET cooldown_until = '-infinity', consecutive_failures = 0, account = 'org-' || (k.key_number / 10)
+        FROM providers AS p WHERE p.id = k.provider_id AND p.provider_name = 'bench'" -c "VACUUM ANALYZE provider_api_keys"
+in_account=$(pgbench_tps 8 "$seconds" "$work/limited.sql")
+row "429 on a key of an account of 10 (vs of none), 8 clients" "$in_account" "$alone" "$(ratio "$in_account" "$alone")" ">= 0.50 (higher is better)"
+sql -c "UPDATE provider_api_keys AS k SET cooldown_until = '-infinity', consecutive_failures = 0, account = NULL
+        FROM providers AS p WHERE p.id = k.provider_id AND p.provider_name = 'bench'"
+
+say "usage: 30 days of every bench key ($(( keys * 9 / 10 * 30 )) rows), then --usage and --metrics"
+sql -c "DELETE FROM keyadmin.key_usage" \
+    -c "INSERT INTO keyadmin.key_usage (key_id, day, provider_id, succeeded, rate_limited, refused, failed, other, tokens)
+        SELECT k.id, current_date - d, k.provider_id, 20 + (k.key_number + d) % 50, (k.key_number * d) % 3, 0,
+               (k.key_number + d) % 2, 0, 1000 * (20 + (k.key_number + d) % 50)
+        FROM provider_api_keys AS k JOIN providers AS p ON p.id = k.provider_id, generate_series(0, 29) AS d
+        WHERE p.provider_name = 'bench'" \
+    -c "VACUUM ANALYZE keyadmin.key_usage"
+usage_run() { "$bin" --database-url "$url" --usage bench --days 30; }
+usage_one_day() { "$bin" --database-url "$url" --usage bench --days 1; }
+metrics_run() { "$bin" --database-url "$url" --metrics; }
+read -r usage_ms _ < <(paired_ms 5 nothing usage_run nothing)
+row "--usage bench --days 30, ms (3,000,000 rows)" "$usage_ms" "1000" "$(ratio "$usage_ms" 1000)" "<= 1.00 (1 s)"
+rss_usage_30=$(peak_rss_mb "$bin" --database-url "$url" --usage bench --days 30)
+rss_usage_1=$(peak_rss_mb "$bin" --database-url "$url" --usage bench --days 1)
+row "--usage peak memory, MB: 30 days (vs 1)" "$rss_usage_30" "$rss_usage_1" "$(ratio "$rss_usage_30" "$rss_usage_1")" "flat (about 1.0)"
+read -r metrics_ms _ < <(paired_ms 5 nothing metrics_run nothing)
+row "--metrics, ms ($keys keys, 30 days of usage)" "$metrics_ms" "200" "$(ratio "$metrics_ms" 200)" "<= 1.00 (200 ms)"
+sql -c "DELETE FROM keyadmin.key_usage"
+
+fi
+
 # --- 6. The audit trail's cost on a single-key command -----------------------------------------
 # Each keyadmin process is a new backend, which loads PL/pgSQL on its first trigger call (about
 # 1 ms) unless the server preloads it, as Supabase's does (shared_preload_libraries holds
@@ -430,7 +485,9 @@ if [ -z "${BENCH_DATABASE_URL:-}" ] && wants plans; then
         # Nested statements and their planning are tracked for this session (superuser settings).
         sql -c "SET pg_stat_statements.track = 'all'" -c "SET pg_stat_statements.track_planning = on" \
             -c "SELECT count(get_random_api_key('bench')), count(get_sticky_api_key('bench', 'c' || i)),
-                       count(get_api_key('bench', i)), count(report_api_key_result('bench', 'sk-none', 200))
+                       count(get_api_key('bench', i)), count(report_api_key_result('bench', 'sk-none', 200)),
+                       count(report_api_key_result('bench', 'sk-bench-' || lpad(i::text, 8, '0')
+                                                   || '-0123456789abcdef0123456789abcdef', 200, NULL, 10))
                 FROM generate_series(1, 2000) AS i" >/dev/null
     done
     planned=$(sql -c "SELECT coalesce(max(plans::numeric / calls), 0)::numeric(6,3) FROM pg_stat_statements

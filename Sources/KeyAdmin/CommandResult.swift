@@ -11,6 +11,9 @@ struct CommandResult {
         case streamed(write: (ResultStream) throws(KeyStoreError) -> Void)
         /// A key for `$(...)`: alone on stdout as text; as JSON, `members` then the key.
         case secret(APIKey, members: [JSONMember])
+        /// A document in a format of its own (`--metrics`' Prometheus text): alone on stdout,
+        /// with no database line, which would break the format.
+        case exposition(String)
     }
 
     var body: Body

@@ -21,9 +21,15 @@ enum CommandName: String, CaseIterable {
     case setTier = "--set-tier"
     case setWeight = "--set-weight"
     case setEndpoint = "--set-endpoint"
+    case setAccount = "--set-account"
+    case setReset = "--set-reset"
+    case setQuota = "--set-quota"
     case check = "--check"
     case history = "--history"
     case pruneHistory = "--prune-history"
+    case usage = "--usage"
+    case metrics = "--metrics"
+    case pruneUsage = "--prune-usage"
     case doctor = "--doctor"
     case completions = "--completions"
 
@@ -46,9 +52,15 @@ enum CommandName: String, CaseIterable {
         case .setTier: SetTierCommand.entry
         case .setWeight: SetWeightCommand.entry
         case .setEndpoint: SetEndpointCommand.entry
+        case .setAccount: SetAccountCommand.entry
+        case .setReset: SetResetCommand.entry
+        case .setQuota: SetQuotaCommand.entry
         case .check: CheckCommand.entry
         case .history: HistoryCommand.entry
         case .pruneHistory: PruneHistoryCommand.entry
+        case .usage: UsageCommand.entry
+        case .metrics: MetricsCommand.entry
+        case .pruneUsage: PruneUsageCommand.entry
         case .doctor: DoctorCommand.entry
         case .completions: CompletionsCommand.entry
         }
@@ -59,7 +71,7 @@ enum CommandName: String, CaseIterable {
     var modifiers: [Modifier] { Modifier.allCases.filter { $0.commands?.contains(self) ?? false } }
 
     /// Options this command cannot do without.
-    var requiredModifiers: [Modifier] { self == .pruneHistory ? [.before] : [] }
+    var requiredModifiers: [Modifier] { self == .pruneHistory || self == .pruneUsage ? [.before] : [] }
 
     /// "--add-key PROVIDER KEY [--number NUM] [--force]"
     var usage: String {

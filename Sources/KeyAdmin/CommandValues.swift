@@ -20,6 +20,15 @@ struct CommandValues {
         }
     }
 
+    /// `[PROVIDER]`: `nil` when it was left out.
+    mutating func optionalProvider() throws(UsageError) -> ProviderName? {
+        guard let text = remaining.first, !text.isEmpty else {
+            _ = next()
+            return nil
+        }
+        return try provider()
+    }
+
     /// The name of a provider to create: not shaped like a key or an id unless `force`.
     mutating func newProvider(force: Bool) throws(UsageError) -> ProviderName {
         do { return try ProviderName(validatingNew: next(), force: force) } catch {
@@ -58,6 +67,28 @@ struct CommandValues {
 
     mutating func tier() throws(UsageError) -> KeyTier {
         do { return try KeyTier(validating: next()) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    }
+
+    /// An account name, or `none` (`nil`): no account.
+    mutating func account() throws(UsageError) -> AccountName? {
+        do { return try AccountName.parsing(next()) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    }
+
+    /// A zone name as typed (the server checks it), or `default` (`nil`): the built-in one.
+    mutating func zone() throws(UsageError) -> String? {
+        let text = next().trimmingASCIIWhitespace()
+        if text.lowercased() == "default" { return nil }
+        // Shapes only here (no message quotes it): letters, digits and / _ + - as zone names have.
+        guard !text.isEmpty, text.count <= 64, !KeyShape.looksLikeKey(text),
+            text.unicodeScalars.allSatisfy({
+                $0.isASCII && ($0.properties.isAlphabetic || "0123456789/_+-".unicodeScalars.contains($0))
+            })
+        else {
+            throw UsageError(
+                "a reset zone is an IANA time zone name such as America/Los_Angeles or UTC, or default",
+                usage: command.usage)
+        }
+        return text
     }
 
     mutating func weight() throws(UsageError) -> KeyWeight {
@@ -131,6 +162,33 @@ struct ParsedModifiers {
         return state
     }
 
+    /// `--requests-per-day N --tokens-per-day N` (`none` clears one; one not given is kept); at
+    /// least one of them.
+    func quota() throws(UsageError) -> QuotaChange {
+        guard has(.requestsPerDay) || has(.tokensPerDay) else {
+            throw UsageError(
+                "\(command.rawValue) needs --requests-per-day N or --tokens-per-day N (none clears one)",
+                usage: command.usage)
+        }
+        do {
+            return QuotaChange(
+                requests: try values[.requestsPerDay].map { text throws(KeyStoreError) in
+                    try QuotaChange.Limit(parsing: text, what: "requests-per-day")
+                } ?? .unchanged,
+                tokens: try values[.tokensPerDay].map { text throws(KeyStoreError) in
+                    try QuotaChange.Limit(parsing: text, what: "tokens-per-day")
+                } ?? .unchanged)
+        } catch {
+            throw UsageError(error.oneLine, usage: command.usage)
+        }
+    }
+
+    /// `--account NAME`; `nil` when not given (or `none`).
+    func account() throws(UsageError) -> AccountName? {
+        guard let text = values[.account] else { return nil }
+        do { return try AccountName.parsing(text) } catch { throw UsageError(error.oneLine, usage: command.usage) }
+    }
+
     func reason() throws(UsageError) -> OperatorText? {
         guard let text = values[.reason], !text.trimmingASCIIWhitespace().isEmpty else { return nil }
         do { return try OperatorText.reason(text) } catch { throw UsageError(error.oneLine, usage: command.usage) }
@@ -187,6 +245,7 @@ struct ParsedModifiers {
             if let text = values[.expires] { options.expiry = try Expiry(parsing: text) }
             if let text = values[.tier] { options.tier = try KeyTier(validating: text) }
             if let text = values[.weight] { options.weight = try KeyWeight(validating: text) }
+            if let text = values[.account] { options.account = try AccountName.parsing(text) }
         } catch {
             throw UsageError(error.oneLine, usage: command.usage)
         }

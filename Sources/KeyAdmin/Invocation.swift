@@ -126,6 +126,11 @@ struct Invocation {
     ) throws(UsageError) -> [String] {
         var taken: [String] = []
         for valueName in names {
+            // "[PROVIDER]": taken when the next argument is a value, left out otherwise.
+            if valueName.hasPrefix("["), remaining.first.map({ $0 != "-" && $0.hasPrefix("-") }) ?? true {
+                taken.append("")
+                continue
+            }
             guard let value = remaining.first, value == "-" || !value.hasPrefix("-") else {
                 let reason = remaining.first == nil ? "" : "; a value does not start with -"
                 throw UsageError("\(option) is missing \(valueName)\(reason)", usage: usage)

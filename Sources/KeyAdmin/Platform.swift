@@ -161,3 +161,10 @@ func interruptSignal() -> Int32? {
 func interruptedStatus() -> ExitStatus {
     interruptSignal() == SIGTERM ? .terminated : .interrupted
 }
+
+/// The width of the terminal on `descriptor`, or `nil` when it is not one (a pipe) or says 0.
+func terminalColumns(_ descriptor: Int32) -> Int? {
+    var size = winsize()
+    guard ioctl(descriptor, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+    return Int(size.ws_col)
+}

@@ -36,6 +36,8 @@ struct ResultPrinter {
             case .secret(let key, let members):
                 writer.members(members)
                 writer.member(JSONMember("key", .string(key.revealed)))
+            case .exposition(let text):
+                writer.member(JSONMember("text", .string(text)))
             }
             writer.endObject()
             writer.endDocument()
@@ -52,6 +54,8 @@ struct ResultPrinter {
         case .secret(let key, _):
             // Alone on stdout, for `$(...)`: no database line.
             out.line(key.revealed)
+        case .exposition(let text):
+            out.write(text)
         }
     }
 

@@ -16,7 +16,7 @@ public struct Doctor {
     static let keyTables = ["public.providers", "public.provider_api_keys"]
     static let functions = [
         "public.get_api_key(text, integer)", "public.get_random_api_key(text)", "public.get_sticky_api_key(text, text)",
-        "public.report_api_key_result(text, text, integer, integer)",
+        "public.report_api_key_result(text, text, integer, integer, integer, text)",
     ]
 
     /// Runs every check, in a fixed order; a check that cannot run is a finding, unless what

@@ -14,10 +14,16 @@ extension Doctor {
                     DoctorFinding(
                         "pool health", .warn, name, "no keys yet", fix: .addKeys(provider: name)))
             } else if available == 0 {
+                // Resting keys come back by themselves: say which kind of rest, and until when to look.
+                let resting = [
+                    pool.exhaustedCount > 0 ? "\(pool.exhaustedCount) exhausted until the daily reset" : nil,
+                    pool.coolingCount > 0 ? "\(pool.coolingCount) cooling down" : nil,
+                ].compactMap { $0 }.joined(separator: ", ")
                 findings.append(
                     DoctorFinding(
-                        "pool health", .fail, name, "no available key (\(total) key\(total == 1 ? "" : "s"))",
-                        fix: .inspectKeys(provider: name, state: nil)))
+                        "pool health", .fail, name,
+                        "no available key (\(total) key\(total == 1 ? "" : "s")\(resting.isEmpty ? "" : ": " + resting))",
+                        fix: .inspectKeys(provider: name, state: pool.exhaustedCount > 0 ? .exhausted : nil)))
             } else if available * 2 < total {
                 findings.append(
                     DoctorFinding(

@@ -151,11 +151,15 @@ private struct Load {
             let expiry = options.expiry?.timestamp
             let tier = String((options.tier ?? .primary).rawValue)
             let weight = String((options.weight ?? .standard).rawValue)
+            let account = options.account?.rawValue
             let rows = chunk.keys.enumerated().lazy.map { (offset, key) -> [String?] in
-                [provider, String(firstNumber + offset), key, label, expiry, tier, weight]
+                [provider, String(firstNumber + offset), key, label, expiry, tier, weight, account]
             }
             let copied = try transaction.copyIn(
-                "COPY public.provider_api_keys (provider_id, key_number, api_key, label, expires_at, tier, weight) FROM STDIN",
+                """
+                COPY public.provider_api_keys (provider_id, key_number, api_key, label, expires_at, tier, weight, account)
+                FROM STDIN
+                """,
                 rows: rows, step: step)
             try transaction.query("RELEASE SAVEPOINT keyadmin_bulk_chunk", step: step)
             recordAdded(copied)
@@ -192,10 +196,12 @@ private struct Load {
                 ) AS k ON true
             ),
             inserted AS (
-                INSERT INTO public.provider_api_keys (provider_id, key_number, api_key, label, expires_at, tier, weight)
+                INSERT INTO public.provider_api_keys
+                    (provider_id, key_number, api_key, label, expires_at, tier, weight, account)
                 SELECT \(provider), \(highestNumber) + row_number() OVER (ORDER BY c.line), c.api_key,
                        \(options.label?.rawValue), \(options.expiry?.timestamp)::timestamptz,
-                       \((options.tier ?? .primary).rawValue)::smallint, \((options.weight ?? .standard).rawValue)
+                       \((options.tier ?? .primary).rawValue)::smallint, \((options.weight ?? .standard).rawValue),
+                       \(options.account?.rawValue)::text
                 FROM classified AS c
                 WHERE c.stored_as IS NULL
                 RETURNING 1

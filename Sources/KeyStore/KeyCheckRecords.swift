@@ -155,7 +155,10 @@ extension KeyStore {
 
     /// The check's transactions say so in their events' `application_name` (the audit triggers
     /// read it): a key disabled by a check is told apart from one a backend's report disabled.
-    static let asTheCheck: Query = "SELECT set_config('application_name', 'keyadmin --check', true)"
+    /// `keyadmin.probe` keeps its probes out of the usage counts (migration 033).
+    static let asTheCheck: Query = """
+        SELECT set_config('application_name', 'keyadmin --check', true), set_config('keyadmin.probe', 'on', true)
+        """
 
     /// Records that a check ran, by whom, what it asked and what it found (`counts`, never a
     /// key), as one `provider_checked` event.

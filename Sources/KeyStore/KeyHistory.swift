@@ -95,6 +95,29 @@ extension KeyStore {
                                                                  'the built-in endpoint')
                                -- Before is UTC with Z whatever the event's age (older ones stored +00:00).
                                WHEN 'key_replaced' THEN 'was [' || (e.detail ->> 'previous_fingerprint') || ']'
+                               WHEN 'account_set' THEN coalesce('account ' || (e.detail ->> 'account'), 'no account')
+                               WHEN 'reset_zone_set' THEN 'resets at midnight '
+                                   || coalesce(e.detail ->> 'reset_zone', 'of the built-in zone')
+                               WHEN 'quota_set' THEN coalesce(
+                                   nullif(concat_ws(' and ', (e.detail ->> 'requests_per_day') || ' requests',
+                                                    (e.detail ->> 'tokens_per_day') || ' tokens'), '') || ' a day per account',
+                                   'no quota')
+                               WHEN 'account_cooled' THEN format(
+                                   '%s more keys of account %s until %s (HTTP %s)', e.detail ->> 'key_count',
+                                   e.detail ->> 'account', \(KeySQL.utc("(e.detail ->> 'until')::timestamptz")),
+                                   e.detail ->> 'http_status')
+                               WHEN 'account_exhausted' THEN format(
+                                   '%s keys of account %s until %s (%s)', e.detail ->> 'key_count',
+                                   e.detail ->> 'account', \(KeySQL.utc("(e.detail ->> 'until')::timestamptz")),
+                                   CASE e.detail ->> 'cause' WHEN 'quota' THEN 'the daily quota is used up'
+                                        ELSE 'the provider''s daily limit' END)
+                               WHEN 'key_exhausted' THEN format(
+                                   'until %s%s', \(KeySQL.utc("(e.detail ->> 'until')::timestamptz")),
+                                   CASE e.detail ->> 'cause' WHEN 'quota' THEN ' (the daily quota is used up)'
+                                        WHEN 'provider' THEN ' (the provider''s daily limit)' ELSE '' END)
+                               WHEN 'usage_pruned' THEN format(
+                                   '%s key-days of usage before %s (the totals keep them)', e.detail ->> 'deleted',
+                                   \(KeySQL.utc("(e.detail ->> 'before')::timestamptz")))
                                WHEN 'history_pruned' THEN format(
                                    '%s events before %s', e.detail ->> 'deleted',
                                    \(KeySQL.utc("(e.detail ->> 'before')::timestamptz")))
@@ -114,6 +137,7 @@ extension KeyStore {
                     WHERE (\(filter.provider?.rawValue)::text IS NULL OR e.provider_name = \(filter.provider?.rawValue))
                       AND (\(filter.since?.description)::timestamptz IS NULL OR e.occurred_at >= \(filter.since?.description)::timestamptz)
                       AND (\(filter.keyNumber)::integer IS NULL OR e.key_number = \(filter.keyNumber)
+                           OR e.detail -> 'key_numbers' @> to_jsonb(\(filter.keyNumber)::integer)
                            OR \(filter.keyNumber) BETWEEN (e.detail ->> 'first_number')::integer
                                                       AND (e.detail ->> 'last_number')::integer
                            -- A provider deleted before 027 recorded no number range.

@@ -4,6 +4,8 @@ import Postgres
 public enum KeyState: String, Sendable, CaseIterable {
     case available
     case coolingDown = "cooling_down"
+    /// A daily limit (the provider's or a quota) is used up: it rests until the provider's reset.
+    case exhausted
     case disabled
     case expired
 
@@ -12,6 +14,7 @@ public enum KeyState: String, Sendable, CaseIterable {
         switch text.lowercased() {
         case "available": self = .available
         case "cooling", "cooling_down", "cooling-down", "cooldown": self = .coolingDown
+        case "exhausted": self = .exhausted
         case "disabled": self = .disabled
         case "expired": self = .expired
         default: return nil
@@ -19,7 +22,7 @@ public enum KeyState: String, Sendable, CaseIterable {
     }
 
     /// The words `--list --state` is given, one per state, as help and completions show them.
-    public static let filterWords = ["available", "cooling", "disabled", "expired"]
+    public static let filterWords = ["available", "cooling", "exhausted", "disabled", "expired"]
 
     /// For people: "cooling down".
     public var words: String { rawValue.replacingUnderscores() }
@@ -146,13 +149,19 @@ public struct NewKeyOptions: Hashable, Sendable {
     public var tier: KeyTier?
     /// The weight; 1 when not given.
     public var weight: KeyWeight?
+    /// The provider's project or organisation the keys belong to; each its own when not given.
+    public var account: AccountName?
 
-    /// Settings for new keys; by default no label, no expiry, tier 1 and weight 1.
-    public init(label: OperatorText? = nil, expiry: Expiry? = nil, tier: KeyTier? = nil, weight: KeyWeight? = nil) {
+    /// Settings for new keys; by default no label, no expiry, tier 1, weight 1, no account.
+    public init(
+        label: OperatorText? = nil, expiry: Expiry? = nil, tier: KeyTier? = nil, weight: KeyWeight? = nil,
+        account: AccountName? = nil
+    ) {
         self.label = label
         self.expiry = expiry
         self.tier = tier
         self.weight = weight
+        self.account = account
     }
 }
 

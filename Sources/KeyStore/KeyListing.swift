@@ -20,6 +20,10 @@ public struct ProviderSummary: Sendable, Equatable {
     public let createdAt: String
     /// Each tier that has keys, lowest first, with how many it has and how many are available.
     public let tiers: [TierSummary]
+    /// The time zone whose midnight resets its daily limits.
+    public let resetZone: String
+    /// The daily budget of each of its accounts, when set.
+    public let quota: DailyQuota
 }
 
 /// One tier of a provider's pool.
@@ -74,6 +78,28 @@ public struct StoredKey: Sendable {
     public let lastStatus: Int?
     /// When a backend last reported on the key.
     public let lastReportedAt: String?
+    /// The provider's project or organisation the key belongs to, when set.
+    public let account: String?
+    /// While exhausted: when it comes back, as the provider's zone tells it ("00:00 America/Los_Angeles").
+    public let exhaustedUntilLocal: String?
+    /// Today's usage (the provider's day): the key's own, and its account's when it has one.
+    public let usageToday: UsageToday
+}
+
+/// Requests (all but 429s) and tokens counted today, per key and per account.
+public struct UsageToday: Sendable, Equatable {
+    /// Requests reported for the key today, whatever their outcome.
+    public let keyRequests: Int
+    /// Tokens reported for the key today.
+    public let keyTokens: Int
+    /// What the quota is compared with: the account's requests (all but 429s) and tokens, or the
+    /// key's when it has no account or no quota is kept.
+    public let quotaRequests: Int
+    /// Tokens the quota is compared with, chosen as `quotaRequests` is.
+    public let quotaTokens: Int
+
+    /// Nothing counted.
+    public static let none = UsageToday(keyRequests: 0, keyTokens: 0, quotaRequests: 0, quotaTokens: 0)
 }
 
 extension KeyStore {
@@ -95,10 +121,12 @@ extension KeyStore {
                 let result = try transaction.query(
                     """
                     WITH per_tier AS (
-                        SELECT p.id, p.provider_name, p.created_at, k.tier,
+                        SELECT p.id, p.provider_name, p.created_at, k.tier, \(KeySQL.resetZone) AS reset_zone,
+                               p.requests_per_day, p.tokens_per_day,
                                count(k.id)::integer AS key_count,
                                count(k.id) FILTER (WHERE \(KeySQL.state) = 'available')::integer AS available,
                                count(k.id) FILTER (WHERE \(KeySQL.state) = 'cooling_down')::integer AS cooling_down,
+                               count(k.id) FILTER (WHERE \(KeySQL.state) = 'exhausted')::integer AS exhausted,
                                count(k.id) FILTER (WHERE \(KeySQL.state) = 'disabled')::integer AS disabled,
                                count(k.id) FILTER (WHERE \(KeySQL.state) = 'expired')::integer AS expired,
                                count(k.id) FILTER (WHERE \(state?.rawValue)::text IS NULL OR \(KeySQL.state) = \(state?.rawValue))::integer
@@ -113,13 +141,18 @@ extension KeyStore {
                     )
                     SELECT provider_name,
                            sum(key_count)::integer AS key_count, sum(available)::integer AS available,
-                           sum(cooling_down)::integer AS cooling_down, sum(disabled)::integer AS disabled,
+                           sum(cooling_down)::integer AS cooling_down, sum(exhausted)::integer AS exhausted,
+                           sum(disabled)::integer AS disabled,
                            sum(expired)::integer AS expired, sum(matching)::integer AS matching,
                            max(highest_number) AS highest_number, max(longest_key) AS longest_key,
                            max(longest_label) AS longest_label,
                            coalesce(string_agg(tier || ':' || key_count || ':' || available, ',' ORDER BY tier)
                                     FILTER (WHERE tier IS NOT NULL), '') AS tiers,
-                           \(KeySQL.utc("min(created_at)")) AS created_at
+                           \(KeySQL.utc("min(created_at)")) AS created_at,
+                           min(reset_zone) AS reset_zone, min(requests_per_day) AS requests_per_day,
+                           min(tokens_per_day) AS tokens_per_day,
+                           has_table_privilege('keyadmin.key_usage', 'SELECT')
+                               AND has_table_privilege('keyadmin.account_usage', 'SELECT') AS usage_visible
                     FROM per_tier
                     GROUP BY id, provider_name
                     ORDER BY provider_name
@@ -139,8 +172,13 @@ extension KeyStore {
                         stateCounts: counts, matchingCount: try row.decode("matching"),
                         highestNumber: try row.decode("highest_number"), longestKey: try row.decode("longest_key"),
                         longestLabel: try row.decode("longest_label"),
-                        createdAt: try row.decodeIfPresent("created_at") ?? "", tiers: tiers)
+                        createdAt: try row.decodeIfPresent("created_at") ?? "", tiers: tiers,
+                        resetZone: try row.decode("reset_zone"),
+                        quota: DailyQuota(
+                            requests: try row.decodeIfPresent("requests_per_day"),
+                            tokens: try row.decodeIfPresent("tokens_per_day")))
                 }
+                let usageVisible = try result.rows.first?.decode("usage_visible", as: Bool.self) ?? false
                 if let provider, providers.isEmpty { throw KeyStoreError.providerNotFound(provider) }
                 try summaries(providers)
                 guard includingKeys, providers.contains(where: { $0.matchingCount > 0 }) else { return }
@@ -154,9 +192,15 @@ extension KeyStore {
                            CASE WHEN k.cooldown_until > now() THEN \(KeySQL.utc("k.cooldown_until")) END AS cooldown_until,
                            CASE WHEN k.cooldown_until > now() THEN ceil(extract(epoch FROM k.cooldown_until - now()))::integer END
                                AS cooldown_seconds_left,
-                           k.consecutive_failures, k.last_status, \(KeySQL.utc("k.last_reported_at")) AS last_reported_at
+                           k.consecutive_failures, k.last_status, \(KeySQL.utc("k.last_reported_at")) AS last_reported_at,
+                           k.account,
+                           CASE WHEN k.exhausted_until > now()
+                                THEN to_char(k.exhausted_until AT TIME ZONE \(KeySQL.resetZone), 'HH24:MI') || ' '
+                                     || \(KeySQL.resetZone) END AS exhausted_until_local,
+                           \(KeySQL.usageTodayColumns)
                     FROM public.provider_api_keys AS k
                     JOIN public.providers AS p ON p.id = k.provider_id
+                    \(usageVisible ? KeySQL.usageTodayJoins : KeySQL.noUsageJoins)
                     WHERE (\(provider?.rawValue)::text IS NULL OR p.provider_name = \(provider?.rawValue))
                       AND (\(state?.rawValue)::text IS NULL OR \(KeySQL.state) = \(state?.rawValue))
                     ORDER BY p.provider_name, k.key_number
@@ -182,7 +226,13 @@ extension KeyStore {
                             cooldownSecondsLeft: try row.decodeIfPresent("cooldown_seconds_left"),
                             consecutiveFailures: try row.decode("consecutive_failures"),
                             lastStatus: try row.decodeIfPresent("last_status"),
-                            lastReportedAt: try row.decodeIfPresent("last_reported_at")))
+                            lastReportedAt: try row.decodeIfPresent("last_reported_at"),
+                            account: try row.decodeIfPresent("account"),
+                            exhaustedUntilLocal: try row.decodeIfPresent("exhausted_until_local"),
+                            usageToday: UsageToday(
+                                keyRequests: try row.decode("key_requests"), keyTokens: try row.decode("key_tokens"),
+                                quotaRequests: try row.decode("quota_requests"),
+                                quotaTokens: try row.decode("quota_tokens"))))
                 }
             }
         }

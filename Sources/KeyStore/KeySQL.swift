@@ -22,11 +22,13 @@ enum KeySQL {
 
 extension KeySQL {
     /// The state of key `k`, in the words of KeyState (and of report_api_key_result, which
-    /// computes the same in migration 023): disabled before expired before cooling down.
+    /// computes the same in migration 033): disabled before expired before exhausted before
+    /// cooling down (an exhausted key's cooldown lasts as long as its exhaustion).
     static let state: SQLFragment = """
         CASE
             WHEN k.disabled_at IS NOT NULL THEN 'disabled'
             WHEN k.expires_at IS NOT NULL AND k.expires_at <= now() THEN 'expired'
+            WHEN k.exhausted_until > now() THEN 'exhausted'
             WHEN k.cooldown_until > now() THEN 'cooling_down'
             ELSE 'available'
         END
@@ -39,6 +41,12 @@ extension KeySQL {
     /// keyadmin.key_fingerprint() computes it in migration 024 (a test compares the two).
     static let fingerprint: SQLFragment = "left(encode(\(keyHash(of: .column("k.api_key"))), 'hex'), 12)"
 
+    /// The time zone whose midnight resets provider `p`'s daily limits, as migration 033's
+    /// report computes it (and keyadmin.reset_zone_of).
+    static let resetZone: SQLFragment = """
+        coalesce(p.reset_zone, CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END)
+        """
+
     /// A timestamp as ISO 8601 in UTC, the form every listing shows.
     static func utc(_ column: SQLFragment) -> SQLFragment {
         "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
@@ -50,4 +58,37 @@ enum ConstraintName {
     static let keyHash = "provider_api_keys_key_hash_provider_id_key"
     static let providerName = "providers_provider_name_key"
     static let keyNumber = "provider_api_keys_provider_id_key_number_key"
+}
+
+extension KeySQL {
+    /// Today's usage of key `k` of provider `p` (its provider's day), as joins: `key_today` has
+    /// the key's requests (every outcome), its requests but 429s (`served`) and tokens;
+    /// `account_today` its account's requests (but 429s) and tokens, kept while a quota is set.
+    static let usageTodayJoins: SQLFragment = """
+        LEFT JOIN LATERAL (
+            SELECT (u.succeeded + u.rate_limited + u.refused + u.failed + u.other)::bigint AS requests,
+                   (u.succeeded + u.refused + u.failed + u.other)::bigint AS served, u.tokens
+            FROM keyadmin.key_usage AS u
+            WHERE u.key_id = k.id AND u.day = (now() AT TIME ZONE \(resetZone))::date
+        ) AS key_today ON true
+        LEFT JOIN LATERAL (
+            SELECT a.requests, a.tokens
+            FROM keyadmin.account_usage AS a
+            WHERE a.provider_id = k.provider_id AND a.account = k.account
+              AND a.day = (now() AT TIME ZONE \(resetZone))::date
+        ) AS account_today ON true
+        """
+
+    /// The same columns, empty, for a role that may not read the usage tables.
+    static let noUsageJoins: SQLFragment = """
+        CROSS JOIN (SELECT NULL::bigint AS requests, NULL::bigint AS served, NULL::bigint AS tokens) AS key_today
+        CROSS JOIN (SELECT NULL::bigint AS requests, NULL::bigint AS tokens) AS account_today
+        """
+
+    /// The columns of the joins above: key_requests, key_tokens, quota_requests, quota_tokens.
+    static let usageTodayColumns: SQLFragment = """
+        coalesce(key_today.requests, 0) AS key_requests, coalesce(key_today.tokens, 0) AS key_tokens,
+        coalesce(account_today.requests, key_today.served, 0) AS quota_requests,
+        coalesce(account_today.tokens, key_today.tokens, 0) AS quota_tokens
+        """
 }

@@ -110,10 +110,11 @@ public final class KeyStore {
                     ),
                     inserted AS (
                         INSERT INTO public.provider_api_keys
-                            (provider_id, key_number, api_key, label, expires_at, tier, weight)
+                            (provider_id, key_number, api_key, label, expires_at, tier, weight, account)
                         SELECT \(provider), chosen.key_number, \(key.revealed), \(options.label?.rawValue),
                                \(options.expiry?.timestamp)::timestamptz,
-                               \((options.tier ?? .primary).rawValue)::smallint, \((options.weight ?? .standard).rawValue)
+                               \((options.tier ?? .primary).rawValue)::smallint, \((options.weight ?? .standard).rawValue),
+                               \(options.account?.rawValue)::text
                         FROM chosen
                         ON CONFLICT DO NOTHING
                         RETURNING key_number
@@ -249,6 +250,28 @@ public final class KeyStore {
             ).singleRow()
             if let key: String = try row.decodeIfPresent("api_key") { return APIKey(checked: key) }
             throw try whyNoKeyIsAvailable(name)
+        }
+    }
+
+    /// When a pick had to give a resting key (none was available: the degrade rule gives the one
+    /// whose rest ends first), what rests it: "exhausted until 00:00 America/Los_Angeles
+    /// (08:00Z)" or "cooling down until 14:05:30Z"; `nil` for an available key.
+    public func rest(of key: APIKey, of name: ProviderName) throws(KeyStoreError) -> String? {
+        try translatingErrors(provider: name) {
+            try connection.query(
+                """
+                SELECT CASE \(KeySQL.state)
+                           WHEN 'exhausted' THEN format('exhausted until %s %s (%sZ)',
+                               to_char(k.exhausted_until AT TIME ZONE \(KeySQL.resetZone), 'HH24:MI'), \(KeySQL.resetZone),
+                               to_char(k.exhausted_until AT TIME ZONE 'UTC', 'HH24:MI'))
+                           WHEN 'cooling_down' THEN 'cooling down until ' || \(KeySQL.utc("k.cooldown_until"))
+                       END AS rest
+                FROM public.provider_api_keys AS k
+                JOIN public.providers AS p ON p.id = k.provider_id + 0
+                WHERE \(KeySQL.keyHash(of: .column("k.api_key"))) = \(KeySQL.keyHash(of: .value(key.revealed)))
+                  AND p.provider_name = \(name.rawValue)
+                """, step: "reading the state of the drawn key"
+            ).rows.first?.decodeIfPresent("rest")
         }
     }
 

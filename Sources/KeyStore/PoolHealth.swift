@@ -8,6 +8,10 @@ public struct PoolHealth: Sendable, Equatable {
     public let keyCount: Int
     /// Keys that `get_random_api_key` may draw now.
     public let availableCount: Int
+    /// Keys resting until the provider's reset (a daily limit used up).
+    public let exhaustedCount: Int
+    /// Keys cooling down (a 429, or failures in a row).
+    public let coolingCount: Int
     /// Enabled keys that expire within seven days, by number.
     public let expiringSoon: [Int]
     /// Keys disabled automatically (a 401, 402 or 403 reported), by number.
@@ -29,6 +33,8 @@ extension KeyStore {
                     SELECT p.provider_name,
                            count(k.id)::integer AS total,
                            count(k.id) FILTER (WHERE \(KeySQL.state) = 'available')::integer AS available,
+                           count(k.id) FILTER (WHERE \(KeySQL.state) = 'exhausted')::integer AS exhausted,
+                           count(k.id) FILTER (WHERE \(KeySQL.state) = 'cooling_down')::integer AS cooling,
                            coalesce(array_agg(k.key_number ORDER BY k.key_number)
                                FILTER (WHERE k.disabled_at IS NULL AND k.expires_at > now()
                                          AND k.expires_at <= now() + interval '7 days'), '{}')::text AS expiring,
@@ -45,7 +51,8 @@ extension KeyStore {
                 ).rows.map { row in
                     PoolHealth(
                         provider: try row.decode("provider_name"), keyCount: try row.decode("total"),
-                        availableCount: try row.decode("available"),
+                        availableCount: try row.decode("available"), exhaustedCount: try row.decode("exhausted"),
+                        coolingCount: try row.decode("cooling"),
                         expiringSoon: Self.integers(inArrayText: try row.decode("expiring")),
                         disabledAutomatically: Self.integers(inArrayText: try row.decode("auto_disabled")),
                         primaryTier: try row.decodeIfPresent("primary_tier"),

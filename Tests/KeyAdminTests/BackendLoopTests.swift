@@ -86,6 +86,65 @@ import Testing
         }
     }
 
+    /// The example reads what each provider says about its limits and usage: Gemini's per-day
+    /// quota in a 429 exhausts the key until the reset; OpenAI's and Anthropic's "no request
+    /// left" headers on a 200 rest the key for the seconds they give; every answer's tokens
+    /// are counted. One provider per style, one key each, so each run draws that key.
+    @Test(.enabled(if: pythonWithPsycopg, "python3 with psycopg is not installed"))
+    func theExampleReportsTokensAndTheLimitEachProviderNames() throws {
+        let answers: [String: [Int?]] = [
+            "sk-loop-plain-000000001": [200, nil, nil], "sk-loop-gemday-00000001": [429, 60, 1],
+            "sk-loop-oaiempty-000001": [200, nil, 2], "sk-loop-antempty-000001": [200, nil, 3],
+        ]
+        let providers = [
+            "plain": "sk-loop-plain-000000001", "gemini": "sk-loop-gemday-00000001",
+            "oai": "sk-loop-oaiempty-000001", "ant": "sk-loop-antempty-000001",
+        ]
+        try withStandIn(answers) { listening, _ in
+            try TestDatabase.with { (database: TestDatabase) throws in
+                for (provider, key) in providers {
+                    _ = try keyadmin(database, ["--add-provider", provider])
+                    #expect(try keyadmin(database, ["--add-key", provider, key]).status == 0)
+                }
+                let example = Self.root.appendingPathComponent("examples/backend_loop.py").path
+                for provider in providers.keys.sorted() {
+                    let run = try runTool(
+                        ["python3", example, "hi"],
+                        environment: ProcessInfo.processInfo.environment.merging([
+                            "DATABASE_URL": database.connectionString, "KEYADMIN_PROVIDER": provider,
+                            "OPENAI_BASE_URL": "http://127.0.0.1:\(listening)/v1", "ATTEMPTS": "1",
+                        ]) { $1 })
+                    #expect(run.status == (provider == "gemini" ? 1 : 0), "\(provider): \(run.output)")
+                }
+                let states = try database.values(
+                    """
+                    SELECT p.provider_name || ' ' || CASE
+                               WHEN k.exhausted_until = keyadmin.next_reset('America/Los_Angeles') THEN 'exhausted'
+                               WHEN k.cooldown_until > now() THEN 'resting ' || ceil(extract(epoch FROM k.cooldown_until - now()))
+                               ELSE 'available' END
+                           || ' ' || coalesce((SELECT sum(u.tokens) FROM keyadmin.key_usage AS u WHERE u.key_id = k.id), 0)
+                           AS value
+                    FROM provider_api_keys AS k JOIN providers AS p ON p.id = k.provider_id ORDER BY 1
+                    """
+                ).compactMap { $0 }
+                // Rests are as long as the headers said, less the seconds the run took.
+                let resting = { (line: String, seconds: Int) -> Bool in
+                    guard let left = Int(line.split(separator: " ")[2]) else { return false }
+                    return (seconds - 20...seconds).contains(left)
+                }
+                #expect(states.count == 4)
+                #expect(states.contains("gemini exhausted 0"), "\(states)")
+                #expect(states.contains("plain available 42"), "\(states)")
+                #expect(
+                    states.first { $0.hasPrefix("oai resting") }.map { resting($0, 30) && $0.hasSuffix(" 42") } == true,
+                    "\(states)")
+                #expect(
+                    states.first { $0.hasPrefix("ant resting") }.map { resting($0, 46) && $0.hasSuffix(" 42") } == true,
+                    "\(states)")
+            }
+        }
+    }
+
     /// The stand-in provider (Tests/Fixtures/stand_in_provider.py) answering by key, for `body`
     /// with its port and the file where it writes each key it saw.
     func withStandIn(_ answers: [String: [Int?]], _ body: (String, String) throws -> Void) throws {

@@ -101,7 +101,7 @@ import Testing
             #expect(expiredKey["expires_at"] as? String == "2020-01-01T00:00:00Z")
             #expect(
                 (provider["states"] as? [String: Int]) == [
-                    "available": 2, "cooling_down": 1, "disabled": 1, "expired": 1,
+                    "available": 2, "cooling_down": 1, "exhausted": 0, "disabled": 1, "expired": 1,
                 ])
 
             // A new key under a number starts available and keeps its label.

@@ -110,9 +110,11 @@ import Testing
         ])
         #expect(completed.output == "cooling\n", "\(completed.output)")
         let zsh = try KeyAdminProcess.run(["--completions", "zsh"]).stdout
-        #expect(zsh.contains("]:STATE:(available cooling disabled expired)'"), "\(zsh)")
+        #expect(zsh.contains("]:STATE:(available cooling exhausted disabled expired)'"), "\(zsh)")
         let fish = try KeyAdminProcess.run(["--completions", "fish"]).stdout
-        #expect(fish.contains("complete -c keyadmin -l state -x -a 'available cooling disabled expired'"), "\(fish)")
+        #expect(
+            fish.contains("complete -c keyadmin -l state -x -a 'available cooling exhausted disabled expired'"),
+            "\(fish)")
     }
 
     @Test func aProviderWithoutKeysIsAWarningNotAFailure() throws {

@@ -288,6 +288,21 @@ import Testing
             _ = try run("--set-endpoint", "openai", api.baseURL())
             #expect(try run("--check", "openai", "--concurrency", "64").stdout.contains("1999 keys: 1999 ok\n"))
             #expect(try run("--list", "--provider", "openai", "--state", "cooling").stdout.contains("no keys"))
+            // Accounts, quotas and usage (migration 033) through the pooler: a count committed
+            // asynchronously is still there for the next transaction on another server session.
+            _ = try run("--set-account", "openai", "7", "org-a")
+            _ = try run("--set-account", "openai", "8", "org-a")
+            _ = try run("--set-reset", "openai", "Europe/Berlin")
+            _ = try run("--set-quota", "openai", "--requests-per-day", "2")
+            for _ in 0..<2 {
+                _ = try backend.query(
+                    "SELECT report_api_key_result('openai', 'sk-pooled-key-7-x', 200, p_tokens => 5)", step: "report")
+            }
+            #expect(try run("--list", "--provider", "openai", "--state", "exhausted").stdout.contains("#8 "))
+            // --check's 1,999 probes are not usage; the backend's five reports are.
+            #expect(try run("--usage", "openai").stdout.contains("total: 5 requests (2 2xx, 3 429), 10 tokens"))
+            #expect(try run("--metrics").stdout.contains("keyadmin_tokens_total{provider=\"openai\"} 10"))
+            _ = try run("--prune-usage", "--before", "2020-01-01", "--yes")
             _ = try run("--doctor")
             _ = try run("--list", "--json")
             _ = try run("--delete-provider", "openai", "--yes")

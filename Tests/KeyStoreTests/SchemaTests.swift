@@ -143,7 +143,7 @@ import Testing
                     "get_api_key(p_provider_name text, p_key_number integer) text invoker search_path=\"\"",
                     "get_random_api_key(p_provider_name text) text invoker search_path=\"\",plan_cache_mode=force_generic_plan",
                     "get_sticky_api_key(p_provider_name text, p_affinity text) text invoker search_path=\"\",plan_cache_mode=force_generic_plan",
-                    "report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer DEFAULT NULL::integer) text invoker search_path=\"\"",
+                    "report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer DEFAULT NULL::integer, p_tokens integer DEFAULT NULL::integer, p_window text DEFAULT NULL::text) text invoker search_path=\"\"",
                 ])
         }
     }
@@ -274,8 +274,31 @@ import Testing
                     "get_api_key(text,integer) anon=false authenticated=false service_role=true public=false",
                     "get_random_api_key(text) anon=false authenticated=false service_role=true public=false",
                     "get_sticky_api_key(text,text) anon=false authenticated=false service_role=true public=false",
-                    "report_api_key_result(text,text,integer,integer) anon=false authenticated=false service_role=true public=false",
+                    "report_api_key_result(text,text,integer,integer,integer,text) anon=false authenticated=false service_role=true public=false",
                 ])
+            // The service role calls nothing of KeyAdmin's own but what the report calls to count
+            // and to rest an account (migration 033), and reads no usage.
+            #expect(
+                try database.values(
+                    """
+                    SELECT p.oid::regprocedure::text AS value FROM pg_proc AS p
+                    WHERE p.pronamespace = 'keyadmin'::regnamespace
+                      AND has_function_privilege('service_role', p.oid, 'EXECUTE')
+                    ORDER BY 1
+                    """) == [
+                        "keyadmin.count_report(integer,integer,date,text,integer,text,boolean)",
+                        "keyadmin.next_reset(text,timestamp with time zone)",
+                        "keyadmin.rest_account(integer,integer,text,timestamp with time zone,boolean,jsonb)",
+                    ])
+            #expect(
+                try database.values(
+                    """
+                    SELECT t AS value FROM unnest(ARRAY['keyadmin.key_usage', 'keyadmin.account_usage',
+                                                        'keyadmin.usage_pruned']) AS t
+                    WHERE has_table_privilege('service_role', t, 'SELECT, INSERT, UPDATE, DELETE')
+                       OR has_table_privilege('anon', t, 'SELECT, INSERT, UPDATE, DELETE')
+                       OR has_table_privilege('authenticated', t, 'SELECT, INSERT, UPDATE, DELETE')
+                    """) == [])
             // KeyAdmin's own functions (trigger bodies, helpers) are nobody's to call directly.
             #expect(
                 try database.values(

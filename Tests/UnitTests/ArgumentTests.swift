@@ -98,7 +98,9 @@ import Testing
         // The table's value list and its builder agree: the builder takes each value once.
         func sample(_ kind: ValueKind) -> String {
             switch kind {
-            case .provider, .name: "openai"
+            case .provider, .name, .optionalProvider: "openai"
+            case .account: "project-alpha"
+            case .zone: "Europe/Berlin"
             case .number: "3"
             case .key: "sk-abc-12345678"
             case .shell: "bash"
@@ -109,15 +111,21 @@ import Testing
             case .url: "https://api.example.com/v1"
             }
         }
+        // Options a command cannot do without, beyond its values.
+        let options = [CommandName.setQuota: ["--requests-per-day", "1500"]]
         for name in CommandName.allCases {
-            let values = name.entry.values.map(sample) + name.requiredModifiers.flatMap { [$0.rawValue, "2020-01-01"] }
+            let values =
+                name.entry.values.map(sample) + name.requiredModifiers.flatMap { [$0.rawValue, "2020-01-01"] }
+                + (options[name] ?? [])
             _ = try command([name.rawValue] + values)
             #expect(throws: UsageError.self, "\(name.rawValue) with a value too many") {
-                try Invocation.parse([name.rawValue] + values + ["extra"])
+                try Invocation.parse([name.rawValue] + name.entry.values.map(sample) + ["extra"])
             }
-            if !name.entry.values.isEmpty {
+            // A value that may be left out ([PROVIDER]) has no "too few".
+            if let last = name.entry.values.last, last != .optionalProvider {
                 #expect(throws: UsageError.self, "\(name.rawValue) with a value too few") {
-                    try Invocation.parse([name.rawValue] + values.dropLast())
+                    try Invocation.parse(
+                        [name.rawValue] + name.entry.values.map(sample).dropLast() + (options[name] ?? []))
                 }
             }
         }
@@ -266,7 +274,7 @@ import Testing
     @Test func mistakesAreExplainedInOneLineWithTheCommandsUsage() {
         #expect(
             usageError(["--add-key", "openai"])
-                == "--add-key is missing KEY (usage: keyadmin --add-key PROVIDER KEY [--number NUM] [--force] [--label TEXT] [--expires WHEN] [--tier TIER] [--weight WEIGHT])"
+                == "--add-key is missing KEY (usage: keyadmin --add-key PROVIDER KEY [--number NUM] [--force] [--label TEXT] [--expires WHEN] [--tier TIER] [--weight WEIGHT] [--account NAME])"
         )
         #expect(
             usageError(["--list", "--provider"])

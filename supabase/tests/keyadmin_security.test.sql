@@ -8,7 +8,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 
-SELECT plan(49);
+SELECT plan(68);
 
 SELECT has_table('public', 'providers', 'the providers table exists');
 SELECT has_table('public', 'provider_api_keys', 'the key table exists');
@@ -33,7 +33,7 @@ SELECT ok(NOT has_function_privilege(r, f, 'EXECUTE'), format('%s cannot execute
 FROM unnest(ARRAY['public', 'anon', 'authenticated']) AS r,
      unnest(ARRAY['public.get_api_key(text, integer)', 'public.get_random_api_key(text)',
                   'public.get_sticky_api_key(text, text)',
-                  'public.report_api_key_result(text, text, integer, integer)']) AS f;
+                  'public.report_api_key_result(text, text, integer, integer, integer, text)']) AS f;
 
 SELECT ok(NOT has_sequence_privilege(r, pg_get_serial_sequence(t, 'id'), 'USAGE, SELECT, UPDATE'),
           format('%s cannot use the sequence of %s', r, t))
@@ -43,7 +43,7 @@ FROM unnest(ARRAY['public', 'anon', 'authenticated']) AS r,
 SELECT isnt_definer('public', 'get_api_key', ARRAY['text', 'integer'], 'get_api_key is SECURITY INVOKER');
 SELECT isnt_definer('public', 'get_random_api_key', ARRAY['text'], 'get_random_api_key is SECURITY INVOKER');
 SELECT isnt_definer('public', 'get_sticky_api_key', ARRAY['text', 'text'], 'get_sticky_api_key is SECURITY INVOKER');
-SELECT isnt_definer('public', 'report_api_key_result', ARRAY['text', 'text', 'integer', 'integer'],
+SELECT isnt_definer('public', 'report_api_key_result', ARRAY['text', 'text', 'integer', 'integer', 'integer', 'text'],
                     'report_api_key_result is SECURITY INVOKER');
 
 SELECT ok(EXISTS (SELECT 1 FROM pg_proc AS p, unnest(p.proconfig) AS c
@@ -51,7 +51,7 @@ SELECT ok(EXISTS (SELECT 1 FROM pg_proc AS p, unnest(p.proconfig) AS c
           format('%s has a pinned search_path', f))
 FROM unnest(ARRAY['public.get_api_key(text, integer)', 'public.get_random_api_key(text)',
                   'public.get_sticky_api_key(text, text)',
-                  'public.report_api_key_result(text, text, integer, integer)']) AS f;
+                  'public.report_api_key_result(text, text, integer, integer, integer, text)']) AS f;
 
 SELECT ok(has_table_privilege('service_role', 'public.provider_api_keys', 'SELECT, INSERT, UPDATE, DELETE'),
           'the service role can manage keys');
@@ -75,6 +75,21 @@ SELECT ok(NOT has_table_privilege('service_role', 'keyadmin.key_events', 'INSERT
 SELECT ok(NOT has_function_privilege(r, 'keyadmin.record_check(text, jsonb)', 'EXECUTE'),
           format('%s cannot record a check', r))
 FROM unnest(ARRAY['public', 'anon', 'authenticated', 'service_role']) AS r;
+
+-- Usage (migration 033): no API role reads or writes it; the service role only counts through
+-- the report, and calls nothing new but what the report calls.
+SELECT ok(NOT has_table_privilege(r, t, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER'),
+          format('%s has no privilege on %s', r, t))
+FROM unnest(ARRAY['public', 'anon', 'authenticated', 'service_role']) AS r,
+     unnest(ARRAY['keyadmin.key_usage', 'keyadmin.account_usage', 'keyadmin.usage_pruned']) AS t;
+
+SELECT ok(NOT has_function_privilege(r, f, 'EXECUTE'), format('%s cannot execute %s', r, f))
+FROM unnest(ARRAY['public', 'anon', 'authenticated']) AS r,
+     unnest(ARRAY['keyadmin.count_report(integer, integer, date, text, integer, text, boolean)',
+                  'keyadmin.rest_account(integer, integer, text, timestamptz, boolean, jsonb)']) AS f;
+
+SELECT is(count(*)::integer, 1, 'report_api_key_result has one form: a call with four arguments is not ambiguous')
+FROM pg_proc WHERE proname = 'report_api_key_result' AND pronamespace = 'public'::regnamespace;
 
 SELECT * FROM finish();
 ROLLBACK;

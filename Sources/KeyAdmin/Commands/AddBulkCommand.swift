@@ -1,7 +1,7 @@
 import KeyStore
 
 /// `--add-bulk PROVIDER [--file PATH] [--force] [--label TEXT] [--expires WHEN] [--tier TIER]
-/// [--weight WEIGHT]`: many keys, one per line, in one transaction.
+/// [--weight WEIGHT] [--account NAME]`: many keys, one per line, in one transaction.
 struct AddBulkCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider], help: "add many keys, one per line, from stdin or --file", writes: true,

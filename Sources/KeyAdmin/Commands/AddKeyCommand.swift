@@ -1,7 +1,7 @@
 import KeyStore
 
 /// `--add-key PROVIDER KEY [--number NUM] [--force] [--label TEXT] [--expires WHEN] [--tier TIER]
-/// [--weight WEIGHT]`: one key, numbered highest-plus-one unless `--number` gives a free number.
+/// [--weight WEIGHT] [--account NAME]`: one key, numbered highest-plus-one unless `--number` gives a free number.
 struct AddKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
         values: [.provider, .key], help: "add one key; KEY - reads it from stdin (hidden on a terminal)", writes: true,

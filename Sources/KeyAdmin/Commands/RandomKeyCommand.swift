@@ -23,6 +23,11 @@ struct RandomKeyCommand: KeyAdminCommand, Equatable {
         } else {
             key = try context.store.randomKey(of: name)
         }
+        if let rest = try context.store.rest(of: key, of: name) {
+            context.printer.warning(
+                "no key of \(name) is available: every enabled one is exhausted or cooling down; "
+                    + "this is the one whose rest ends first (\(rest))")
+        }
         return CommandResult(
             body: .secret(
                 key,

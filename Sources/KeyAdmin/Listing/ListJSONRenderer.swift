@@ -29,6 +29,9 @@ final class ListJSONRenderer: ListRenderer {
                 "states",
                 .object(KeyState.allCases.map { JSONMember($0.rawValue, .number(provider.stateCounts[$0] ?? 0)) })),
             JSONMember("created_at", .string(provider.createdAt)),
+            JSONMember("reset_zone", .string(provider.resetZone)),
+            JSONMember("requests_per_day", provider.quota.requests.map { .number($0) } ?? .null),
+            JSONMember("tokens_per_day", provider.quota.tokens.map { .number($0) } ?? .null),
             JSONMember(
                 "tiers",
                 .array(
@@ -66,6 +69,9 @@ final class ListJSONRenderer: ListRenderer {
         json.member("consecutive_failures", number: key.consecutiveFailures)
         json.member("last_status", number: key.lastStatus)
         json.member("last_reported_at", key.lastReportedAt)
+        json.member("account", key.account)
+        json.member("requests_today", number: key.usageToday.keyRequests)
+        json.member("tokens_today", number: key.usageToday.keyTokens)
         json.endObject()
     }
 

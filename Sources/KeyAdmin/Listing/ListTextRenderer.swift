@@ -16,6 +16,8 @@ final class ListTextRenderer: ListRenderer {
     private var numberWidth = 2
     private var keyWidth = 10
     private var labelWidth = 0
+    /// The provider's daily budget, for "1,500/1,500 requests today".
+    private var quota = DailyQuota.none
 
     init(stream: ResultStream, reveal: Bool, summary: Bool) {
         self.stream = stream
@@ -43,6 +45,7 @@ final class ListTextRenderer: ListRenderer {
         numberWidth = String(provider.highestNumber).count + 1
         keyWidth = reveal ? max(3, provider.longestKey) : 10
         labelWidth = provider.longestLabel
+        quota = provider.quota
         if provider.keyCount == 0 {
             stream.line("  no keys; add some with keyadmin --add-bulk \(provider.name)")
         } else if provider.matchingCount == 0 {
@@ -62,10 +65,11 @@ final class ListTextRenderer: ListRenderer {
         let shown = reveal ? key.key.revealed : key.key.masked
         let label = labelWidth > 0 ? padded(key.label ?? "", to: labelWidth) + "  " : ""
         var state = Self.describe(key, today: today)
-        // Tier and weight only where they are not the default; a replaced key says when.
+        if let usage = Self.usage(key.usageToday, quota: quota) { state += ", \(usage)" }
+        // Tier, weight and account only where they are not the default; a replaced key says when.
         let policy = [
             key.tier == .primary ? nil : "tier \(key.tier)", key.weight == .standard ? nil : "weight \(key.weight)",
-            key.replacedAt.map { "replaced \($0)" },
+            key.account.map { "account \($0)" }, key.replacedAt.map { "replaced \($0)" },
         ].compactMap { $0 }
         if !policy.isEmpty { state += " [\(policy.joined(separator: ", "))]" }
         let unusable = key.state == .disabled || key.state == .expired
@@ -109,6 +113,9 @@ final class ListTextRenderer: ListRenderer {
         case .coolingDown:
             let until = key.cooldownUntil.map { $0.hasPrefix(today) ? String($0.dropFirst(11)) : $0 } ?? "?"
             text = "cooling down until \(until)" + (key.cooldownSecondsLeft.map { ", in \(duration($0))" } ?? "")
+        case .exhausted:
+            let utc = key.cooldownUntil.map { " (\($0.dropFirst(11).prefix(5))Z)" } ?? ""
+            text = "exhausted until \(key.exhaustedUntilLocal ?? "the reset")\(utc)"
         case .disabled:
             text = key.disabledAutomatically ? "disabled automatically" : "disabled"
             if let reason = key.reason { text += ": \(reason)" }
@@ -123,6 +130,23 @@ final class ListTextRenderer: ListRenderer {
                 + (key.lastStatus.map { ", last HTTP \($0)" } ?? "") + ")"
         }
         return text
+    }
+
+    /// "1,500/1,500 requests today" (against the account's quota), "12 requests today, 3,400
+    /// tokens"; `nil` when nothing was counted today and no quota is set.
+    static func usage(_ usage: UsageToday, quota: DailyQuota) -> String? {
+        var parts: [String] = []
+        if let limit = quota.requests {
+            parts.append("\(usage.quotaRequests.grouped)/\(limit.grouped) requests today")
+        } else if usage.keyRequests > 0 {
+            parts.append("\(usage.keyRequests.grouped) request\(usage.keyRequests == 1 ? "" : "s") today")
+        }
+        if let limit = quota.tokens {
+            parts.append("\(usage.quotaTokens.grouped)/\(limit.grouped) tokens")
+        } else if usage.keyTokens > 0 {
+            parts.append("\(usage.keyTokens.grouped) tokens")
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
     }
 
     static func duration(_ seconds: Int) -> String {
