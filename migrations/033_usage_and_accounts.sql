@@ -135,15 +135,33 @@ CREATE TABLE IF NOT EXISTS keyadmin.usage_pruned (
 COMMENT ON TABLE keyadmin.usage_pruned IS
     'What pruned usage days had counted, per provider: totals are this plus keyadmin.key_usage, so they never decrease.';
 
-REVOKE ALL ON TABLE keyadmin.key_usage, keyadmin.account_usage, keyadmin.usage_pruned FROM PUBLIC;
+-- Per provider and finished day (two days back in its zone, so that no report can still land on
+-- it): the sums of that day's rows, written by keyadmin --metrics as days finish, so that the
+-- totals it exports read a few rows per provider and only the last two days' key rows.
+CREATE TABLE IF NOT EXISTS keyadmin.usage_days (
+    provider_id integer NOT NULL,
+    day date NOT NULL,
+    succeeded bigint NOT NULL,
+    rate_limited bigint NOT NULL,
+    refused bigint NOT NULL,
+    failed bigint NOT NULL,
+    other bigint NOT NULL,
+    tokens bigint NOT NULL,
+    PRIMARY KEY (provider_id, day)
+);
+
+COMMENT ON TABLE keyadmin.usage_days IS
+    'Sums of keyadmin.key_usage per provider and finished day, kept by keyadmin --metrics; pruned with the days they sum.';
+
+REVOKE ALL ON TABLE keyadmin.key_usage, keyadmin.account_usage, keyadmin.usage_pruned, keyadmin.usage_days FROM PUBLIC;
 DO $$
 DECLARE
     v_role text;
 BEGIN
     FOREACH v_role IN ARRAY ARRAY['anon', 'authenticated', 'service_role'] LOOP
         IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = v_role) THEN
-            EXECUTE format('REVOKE ALL ON TABLE keyadmin.key_usage, keyadmin.account_usage, keyadmin.usage_pruned FROM %I',
-                           v_role);
+            EXECUTE format('REVOKE ALL ON TABLE keyadmin.key_usage, keyadmin.account_usage, keyadmin.usage_pruned, '
+                           'keyadmin.usage_days FROM %I', v_role);
         END IF;
     END LOOP;
 END
@@ -160,6 +178,7 @@ BEGIN
     DELETE FROM keyadmin.key_usage WHERE provider_id = OLD.id;
     DELETE FROM keyadmin.account_usage WHERE provider_id = OLD.id;
     DELETE FROM keyadmin.usage_pruned WHERE provider_id = OLD.id;
+    DELETE FROM keyadmin.usage_days WHERE provider_id = OLD.id;
     RETURN NULL;
 END
 $$;
@@ -169,6 +188,68 @@ REVOKE ALL ON FUNCTION keyadmin.forget_provider_usage() FROM PUBLIC;
 DROP TRIGGER IF EXISTS usage_provider_deleted ON public.providers;
 CREATE TRIGGER usage_provider_deleted AFTER DELETE ON public.providers
     FOR EACH ROW EXECUTE FUNCTION keyadmin.forget_provider_usage();
+
+-- Deletes the usage days before p_before's date in each provider's reset zone, adds what they
+-- counted to keyadmin.usage_pruned first (so totals never decrease), and records one
+-- usage_pruned event; returns how many key-days went. keyadmin --prune-usage calls it; so can a
+-- pg_cron schedule (docs/monitoring.md). Its owner's only: no API role may execute it.
+CREATE OR REPLACE FUNCTION keyadmin.prune_usage(p_before timestamptz)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_deleted integer;
+BEGIN
+    -- keyadmin --metrics sums finished days under the same lock: a day it summed while this
+    -- pruning moved its rows to usage_pruned would be counted twice.
+    PERFORM pg_advisory_xact_lock(hashtext('keyadmin.usage_days'));
+    WITH gone AS (
+        DELETE FROM keyadmin.key_usage AS u
+        USING public.providers AS p
+        WHERE p.id = u.provider_id
+          AND u.day < (p_before AT TIME ZONE coalesce(p.reset_zone,
+                           CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END))::date
+        RETURNING u.*
+    ),
+    per_provider AS (
+        SELECT g.provider_id, count(*) AS days, sum(g.succeeded) AS succeeded, sum(g.rate_limited) AS rate_limited,
+               sum(g.refused) AS refused, sum(g.failed) AS failed, sum(g.other) AS other, sum(g.tokens) AS tokens
+        FROM gone AS g
+        GROUP BY g.provider_id
+    ),
+    kept AS (
+        INSERT INTO keyadmin.usage_pruned AS t (provider_id, succeeded, rate_limited, refused, failed, other, tokens)
+        SELECT provider_id, succeeded, rate_limited, refused, failed, other, tokens FROM per_provider
+        ON CONFLICT (provider_id) DO UPDATE
+        SET succeeded = t.succeeded + excluded.succeeded, rate_limited = t.rate_limited + excluded.rate_limited,
+            refused = t.refused + excluded.refused, failed = t.failed + excluded.failed,
+            other = t.other + excluded.other, tokens = t.tokens + excluded.tokens
+        RETURNING 1
+    )
+    SELECT coalesce(sum(days), 0)::integer INTO v_deleted FROM per_provider;
+    -- The sums of those days (usage_pruned has them now) and their per-account counts go too.
+    DELETE FROM keyadmin.usage_days AS d
+    USING public.providers AS p
+    WHERE p.id = d.provider_id
+      AND d.day < (p_before AT TIME ZONE coalesce(p.reset_zone,
+                       CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END))::date;
+    DELETE FROM keyadmin.account_usage AS a
+    USING public.providers AS p
+    WHERE p.id = a.provider_id
+      AND a.day < (p_before AT TIME ZONE coalesce(p.reset_zone,
+                       CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END))::date;
+    INSERT INTO keyadmin.key_events (action, detail, actor, db_role, application_name, client_address)
+    VALUES ('usage_pruned',
+            jsonb_build_object('before', to_char(p_before AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                               'deleted', v_deleted),
+            coalesce(nullif(current_setting('keyadmin.actor', true), ''), session_user::text),
+            session_user, current_setting('application_name', true), inet_client_addr());
+    RETURN v_deleted;
+END
+$$;
+
+REVOKE ALL ON FUNCTION keyadmin.prune_usage(timestamptz) FROM PUBLIC;
 
 -- The next midnight in a zone, as a timestamptz: local midnight of the next local day, converted
 -- back (so a day of 23 or 25 hours ends at the right instant). The report calls it when a day's

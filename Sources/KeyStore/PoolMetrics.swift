@@ -36,10 +36,14 @@ public struct PoolMetrics: Sendable, Equatable {
 }
 
 extension KeyStore {
-    /// One snapshot of every pool. Reads every key once and every usage row once.
+    /// One snapshot of every pool. Reads every key once; the usage totals are what pruned days
+    /// counted, plus the sums of finished days (keyadmin.usage_days), plus the rows of the days
+    /// after them. Days that finished since the last run are summed into usage_days first, where
+    /// the role may write and the server is not a standby; elsewhere their rows are read instead.
     public func metrics() throws(KeyStoreError) -> PoolMetrics {
         try translatingErrors {
-            try connection.withTransaction(TransactionOptions(isolation: .repeatableRead, readOnly: true)) {
+            try closeFinishedUsageDays()
+            return try connection.withTransaction(TransactionOptions(isolation: .repeatableRead, readOnly: true)) {
                 transaction in
                 let keys = try transaction.query(
                     """
@@ -62,12 +66,30 @@ extension KeyStore {
                 }
                 let providers = try transaction.query(
                     """
-                    WITH used AS (
-                        SELECT u.provider_id, sum(u.succeeded) AS succeeded, sum(u.rate_limited) AS rate_limited,
-                               sum(u.refused) AS refused, sum(u.failed) AS failed, sum(u.other) AS other,
-                               sum(u.tokens) AS tokens
-                        FROM keyadmin.key_usage AS u
-                        GROUP BY u.provider_id
+                    WITH closed AS (
+                        SELECT d.provider_id, max(d.day) AS last_day, sum(d.succeeded) AS succeeded,
+                               sum(d.rate_limited) AS rate_limited, sum(d.refused) AS refused, sum(d.failed) AS failed,
+                               sum(d.other) AS other, sum(d.tokens) AS tokens
+                        FROM keyadmin.usage_days AS d
+                        GROUP BY d.provider_id
+                    ),
+                    used AS (
+                        SELECT p.id AS provider_id,
+                               coalesce(c.succeeded, 0) + coalesce(l.succeeded, 0) AS succeeded,
+                               coalesce(c.rate_limited, 0) + coalesce(l.rate_limited, 0) AS rate_limited,
+                               coalesce(c.refused, 0) + coalesce(l.refused, 0) AS refused,
+                               coalesce(c.failed, 0) + coalesce(l.failed, 0) AS failed,
+                               coalesce(c.other, 0) + coalesce(l.other, 0) AS other,
+                               coalesce(c.tokens, 0) + coalesce(l.tokens, 0) AS tokens
+                        FROM public.providers AS p
+                        LEFT JOIN closed AS c ON c.provider_id = p.id
+                        LEFT JOIN LATERAL (
+                            SELECT sum(u.succeeded) AS succeeded, sum(u.rate_limited) AS rate_limited,
+                                   sum(u.refused) AS refused, sum(u.failed) AS failed, sum(u.other) AS other,
+                                   sum(u.tokens) AS tokens
+                            FROM keyadmin.key_usage AS u
+                            WHERE u.provider_id = p.id AND u.day > coalesce(c.last_day, '-infinity'::date)
+                        ) AS l ON true
                     ),
                     exhausted AS (
                         SELECT k.provider_id, count(DISTINCT coalesce('a' || k.account, 'k' || k.id::text)) AS accounts
@@ -104,56 +126,53 @@ extension KeyStore {
 
     /// Deletes the usage days before `cutoff`'s day in each provider's reset zone, adding what
     /// they counted to the pruned totals first (so totals never decrease), and records that it
-    /// did, in one transaction. Returns how many key-days went.
+    /// did, in one transaction (keyadmin.prune_usage, which a pg_cron schedule may call too).
+    /// Returns how many key-days went.
     public func pruneUsage(before cutoff: UTCTime) throws(KeyStoreError) -> Int {
-        let time = cutoff.description
-        return try translatingErrors {
+        try translatingErrors {
             try connection.withTransaction { transaction in
                 try transaction.query(
-                    """
-                    WITH gone AS (
-                        DELETE FROM keyadmin.key_usage AS u
-                        USING public.providers AS p
-                        WHERE p.id = u.provider_id
-                          AND u.day < (\(time)::timestamptz AT TIME ZONE \(KeySQL.resetZone))::date
-                        RETURNING u.*
-                    ),
-                    per_provider AS (
-                        SELECT g.provider_id, count(*) AS days, sum(g.succeeded) AS succeeded,
-                               sum(g.rate_limited) AS rate_limited, sum(g.refused) AS refused, sum(g.failed) AS failed,
-                               sum(g.other) AS other, sum(g.tokens) AS tokens
-                        FROM gone AS g
-                        GROUP BY g.provider_id
-                    ),
-                    kept AS (
-                        INSERT INTO keyadmin.usage_pruned AS t
-                            (provider_id, succeeded, rate_limited, refused, failed, other, tokens)
-                        SELECT provider_id, succeeded, rate_limited, refused, failed, other, tokens FROM per_provider
-                        ON CONFLICT (provider_id) DO UPDATE
-                        SET succeeded = t.succeeded + excluded.succeeded, rate_limited = t.rate_limited + excluded.rate_limited,
-                            refused = t.refused + excluded.refused, failed = t.failed + excluded.failed,
-                            other = t.other + excluded.other, tokens = t.tokens + excluded.tokens
-                        RETURNING 1
-                    ),
-                    accounts AS (
-                        DELETE FROM keyadmin.account_usage AS a
-                        USING public.providers AS p
-                        WHERE p.id = a.provider_id
-                          AND a.day < (\(time)::timestamptz AT TIME ZONE \(KeySQL.resetZone))::date
-                        RETURNING 1
-                    )
-                    INSERT INTO keyadmin.key_events (action, detail, actor, db_role, application_name, client_address)
-                    SELECT 'usage_pruned',
-                           jsonb_build_object('before', \(time)::text,
-                                              'deleted', coalesce((SELECT sum(days) FROM per_provider), 0),
-                                              'account_days_deleted', (SELECT count(*) FROM accounts),
-                                              'providers', (SELECT count(*) FROM kept)),
-                           keyadmin.event_actor(), session_user, current_setting('application_name', true),
-                           inet_client_addr()
-                    RETURNING (detail ->> 'deleted')::integer AS deleted
-                    """, step: "pruning the usage"
+                    "SELECT keyadmin.prune_usage(\(cutoff.description)::timestamptz) AS deleted",
+                    step: "pruning the usage"
                 ).singleRow().decode("deleted")
             }
+        }
+    }
+
+    /// Sums the days that finished since the last run (two days back in each provider's zone:
+    /// no report still lands there) into keyadmin.usage_days, one row per provider and day; the
+    /// first run sums every finished day once. Nothing on a standby, or for a role that may
+    /// not write there (the totals then read those days' rows).
+    private func closeFinishedUsageDays() throws {
+        try connection.withTransaction { transaction in
+            let allowed: Bool = try transaction.query(
+                """
+                SELECT NOT pg_is_in_recovery() AND has_table_privilege('keyadmin.usage_days', 'INSERT')
+                       AND has_table_privilege('keyadmin.key_usage', 'SELECT') AS allowed
+                """, step: "looking at the server"
+            ).singleRow().decode("allowed")
+            guard allowed else { return }
+            // keyadmin.prune_usage takes the same lock: a day summed here while a pruning moved
+            // its rows to usage_pruned would be counted twice.
+            try transaction.query(
+                "SELECT pg_advisory_xact_lock(hashtext('keyadmin.usage_days'))", step: "waiting for a pruning")
+            try transaction.query(
+                """
+                WITH span AS (
+                    SELECT p.id, (now() AT TIME ZONE \(KeySQL.resetZone))::date - 1 AS before,
+                           coalesce((SELECT max(d.day) FROM keyadmin.usage_days AS d WHERE d.provider_id = p.id),
+                                    '-infinity'::date) AS after
+                    FROM public.providers AS p
+                )
+                INSERT INTO keyadmin.usage_days
+                    (provider_id, day, succeeded, rate_limited, refused, failed, other, tokens)
+                SELECT u.provider_id, u.day, sum(u.succeeded), sum(u.rate_limited), sum(u.refused), sum(u.failed),
+                       sum(u.other), sum(u.tokens)
+                FROM span AS s
+                JOIN keyadmin.key_usage AS u ON u.provider_id = s.id AND u.day > s.after AND u.day < s.before
+                GROUP BY u.provider_id, u.day
+                ON CONFLICT (provider_id, day) DO NOTHING
+                """, step: "summing the finished usage days")
         }
     }
 }

@@ -200,10 +200,15 @@ import Testing
             #expect(samples.contains("keyadmin_exhausted_accounts gauge provider=gemini 0"))
             try database.connect().execute(
                 SQLScript(trustedSQL: "UPDATE keyadmin.key_usage SET day = day - 40"), step: "age the usage")
+            // A run sums the finished days once (keyadmin.usage_days), and the totals stay.
+            #expect(try keyadmin(database, ["--metrics"]).stdout == metrics.stdout)
+            #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.usage_days") == 1)
+            #expect(try keyadmin(database, ["--metrics"]).stdout == metrics.stdout)
             let pruned = try keyadmin(
                 database, ["--prune-usage", "--before", UTCTimeText.daysAgo(30), "--yes"])
             #expect(pruned.status == 0 && pruned.stdout.contains("deleted 2 key-days of usage"), "\(pruned.stdout)")
             #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.key_usage") == 0)
+            #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.usage_days") == 0)
             #expect(try keyadmin(database, ["--metrics"]).stdout == metrics.stdout)
             #expect(try keyadmin(database, ["--history", "--limit", "1"]).stdout.contains("usage pruned"))
             #expect(try keyadmin(database, ["--metrics", "--json"]).status == 2)

@@ -294,7 +294,7 @@ import Testing
                 try database.values(
                     """
                     SELECT t AS value FROM unnest(ARRAY['keyadmin.key_usage', 'keyadmin.account_usage',
-                                                        'keyadmin.usage_pruned']) AS t
+                                                        'keyadmin.usage_pruned', 'keyadmin.usage_days']) AS t
                     WHERE has_table_privilege('service_role', t, 'SELECT, INSERT, UPDATE, DELETE')
                        OR has_table_privilege('anon', t, 'SELECT, INSERT, UPDATE, DELETE')
                        OR has_table_privilege('authenticated', t, 'SELECT, INSERT, UPDATE, DELETE')

@@ -8,7 +8,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pgtap;
 
-SELECT plan(68);
+SELECT plan(75);
 
 SELECT has_table('public', 'providers', 'the providers table exists');
 SELECT has_table('public', 'provider_api_keys', 'the key table exists');
@@ -81,12 +81,14 @@ FROM unnest(ARRAY['public', 'anon', 'authenticated', 'service_role']) AS r;
 SELECT ok(NOT has_table_privilege(r, t, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER'),
           format('%s has no privilege on %s', r, t))
 FROM unnest(ARRAY['public', 'anon', 'authenticated', 'service_role']) AS r,
-     unnest(ARRAY['keyadmin.key_usage', 'keyadmin.account_usage', 'keyadmin.usage_pruned']) AS t;
+     unnest(ARRAY['keyadmin.key_usage', 'keyadmin.account_usage', 'keyadmin.usage_pruned',
+                  'keyadmin.usage_days']) AS t;
 
 SELECT ok(NOT has_function_privilege(r, f, 'EXECUTE'), format('%s cannot execute %s', r, f))
 FROM unnest(ARRAY['public', 'anon', 'authenticated']) AS r,
      unnest(ARRAY['keyadmin.count_report(integer, integer, date, text, integer, text, boolean)',
-                  'keyadmin.rest_account(integer, integer, text, timestamptz, boolean, jsonb)']) AS f;
+                  'keyadmin.rest_account(integer, integer, text, timestamptz, boolean, jsonb)',
+                  'keyadmin.prune_usage(timestamptz)']) AS f;
 
 SELECT is(count(*)::integer, 1, 'report_api_key_result has one form: a call with four arguments is not ambiguous')
 FROM pg_proc WHERE proname = 'report_api_key_result' AND pronamespace = 'public'::regnamespace;
