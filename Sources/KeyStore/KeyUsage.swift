@@ -18,6 +18,16 @@ public struct UsageCounts: Sendable, Equatable {
     /// No requests.
     public init() {}
 
+    /// Adds `other`'s counts to these.
+    public mutating func add(_ other: UsageCounts) {
+        succeeded += other.succeeded
+        rateLimited += other.rateLimited
+        refused += other.refused
+        failed += other.failed
+        self.other += other.other
+        tokens += other.tokens
+    }
+
     /// Every reported request, whatever its answer.
     public var requests: Int { succeeded + rateLimited + refused + failed + other }
 

@@ -64,7 +64,11 @@ extension KeyStore {
                         provider: try row.decode("provider_name"), tier: try row.decode("tier"),
                         state: KeyState(rawValue: try row.decode("state")) ?? .available, count: try row.decode("keys"))
                 }
-                let providers = try transaction.query(
+                // Per provider: what pruned days counted plus the sums of the finished days, and the
+                // day those end; then, one query each, the rows after it (an index range whose
+                // bounds the planner sees, not a parameter of a join it would guess a third of).
+                var providers: [PoolMetrics.ProviderTotals] = []
+                for row in try transaction.query(
                     """
                     WITH closed AS (
                         SELECT d.provider_id, max(d.day) AS last_day, sum(d.succeeded) AS succeeded,
@@ -73,51 +77,48 @@ extension KeyStore {
                         FROM keyadmin.usage_days AS d
                         GROUP BY d.provider_id
                     ),
-                    used AS (
-                        SELECT p.id AS provider_id,
-                               coalesce(c.succeeded, 0) + coalesce(l.succeeded, 0) AS succeeded,
-                               coalesce(c.rate_limited, 0) + coalesce(l.rate_limited, 0) AS rate_limited,
-                               coalesce(c.refused, 0) + coalesce(l.refused, 0) AS refused,
-                               coalesce(c.failed, 0) + coalesce(l.failed, 0) AS failed,
-                               coalesce(c.other, 0) + coalesce(l.other, 0) AS other,
-                               coalesce(c.tokens, 0) + coalesce(l.tokens, 0) AS tokens
-                        FROM public.providers AS p
-                        LEFT JOIN closed AS c ON c.provider_id = p.id
-                        LEFT JOIN LATERAL (
-                            SELECT sum(u.succeeded) AS succeeded, sum(u.rate_limited) AS rate_limited,
-                                   sum(u.refused) AS refused, sum(u.failed) AS failed, sum(u.other) AS other,
-                                   sum(u.tokens) AS tokens
-                            FROM keyadmin.key_usage AS u
-                            WHERE u.provider_id = p.id AND u.day > coalesce(c.last_day, '-infinity'::date)
-                        ) AS l ON true
-                    ),
                     exhausted AS (
                         SELECT k.provider_id, count(DISTINCT coalesce('a' || k.account, 'k' || k.id::text)) AS accounts
                         FROM public.provider_api_keys AS k
                         WHERE k.disabled_at IS NULL AND k.exhausted_until > now()
                         GROUP BY k.provider_id
                     )
-                    SELECT p.provider_name, p.requests_per_day, p.tokens_per_day,
-                           (coalesce(u.succeeded, 0) + coalesce(g.succeeded, 0))::bigint AS succeeded,
-                           (coalesce(u.rate_limited, 0) + coalesce(g.rate_limited, 0))::bigint AS rate_limited,
-                           (coalesce(u.refused, 0) + coalesce(g.refused, 0))::bigint AS refused,
-                           (coalesce(u.failed, 0) + coalesce(g.failed, 0))::bigint AS failed,
-                           (coalesce(u.other, 0) + coalesce(g.other, 0))::bigint AS other,
-                           (coalesce(u.tokens, 0) + coalesce(g.tokens, 0))::bigint AS tokens,
+                    SELECT p.id, p.provider_name, p.requests_per_day, p.tokens_per_day,
+                           coalesce(c.last_day, '-infinity'::date)::text AS last_closed_day,
+                           (coalesce(c.succeeded, 0) + coalesce(g.succeeded, 0))::bigint AS succeeded,
+                           (coalesce(c.rate_limited, 0) + coalesce(g.rate_limited, 0))::bigint AS rate_limited,
+                           (coalesce(c.refused, 0) + coalesce(g.refused, 0))::bigint AS refused,
+                           (coalesce(c.failed, 0) + coalesce(g.failed, 0))::bigint AS failed,
+                           (coalesce(c.other, 0) + coalesce(g.other, 0))::bigint AS other,
+                           (coalesce(c.tokens, 0) + coalesce(g.tokens, 0))::bigint AS tokens,
                            coalesce(e.accounts, 0)::integer AS exhausted_accounts
                     FROM public.providers AS p
-                    LEFT JOIN used AS u ON u.provider_id = p.id
+                    LEFT JOIN closed AS c ON c.provider_id = p.id
                     LEFT JOIN keyadmin.usage_pruned AS g ON g.provider_id = p.id
                     LEFT JOIN exhausted AS e ON e.provider_id = p.id
                     ORDER BY p.provider_name
                     """, step: "summing the usage"
-                ).rows.map { row in
-                    PoolMetrics.ProviderTotals(
-                        provider: try row.decode("provider_name"), counts: try UsageCounts(row),
-                        exhaustedAccounts: try row.decode("exhausted_accounts"),
-                        quota: DailyQuota(
-                            requests: try row.decodeIfPresent("requests_per_day"),
-                            tokens: try row.decodeIfPresent("tokens_per_day")))
+                ).rows {
+                    var counts = try UsageCounts(row)
+                    let live = try transaction.query(
+                        """
+                        SELECT coalesce(sum(u.succeeded), 0)::bigint AS succeeded,
+                               coalesce(sum(u.rate_limited), 0)::bigint AS rate_limited,
+                               coalesce(sum(u.refused), 0)::bigint AS refused, coalesce(sum(u.failed), 0)::bigint AS failed,
+                               coalesce(sum(u.other), 0)::bigint AS other, coalesce(sum(u.tokens), 0)::bigint AS tokens
+                        FROM keyadmin.key_usage AS u
+                        WHERE u.provider_id = \(try row.decode("id", as: Int.self))
+                          AND u.day > \(try row.decode("last_closed_day", as: String.self))::date
+                        """, step: "summing the usage of the last days"
+                    ).singleRow()
+                    counts.add(try UsageCounts(live))
+                    providers.append(
+                        PoolMetrics.ProviderTotals(
+                            provider: try row.decode("provider_name"), counts: counts,
+                            exhaustedAccounts: try row.decode("exhausted_accounts"),
+                            quota: DailyQuota(
+                                requests: try row.decodeIfPresent("requests_per_day"),
+                                tokens: try row.decodeIfPresent("tokens_per_day"))))
                 }
                 return PoolMetrics(keys: keys, providers: providers)
             }
@@ -141,7 +142,8 @@ extension KeyStore {
 
     /// Sums the days that finished since the last run (two days back in each provider's zone:
     /// no report still lands there) into keyadmin.usage_days, one row per provider and day; the
-    /// first run sums every finished day once. Nothing on a standby, or for a role that may
+    /// first run sums every finished day once. One statement per provider that has days to sum,
+    /// with its bounds as values the planner sees. Nothing on a standby, or for a role that may
     /// not write there (the totals then read those days' rows).
     private func closeFinishedUsageDays() throws {
         try connection.withTransaction { transaction in
@@ -156,23 +158,33 @@ extension KeyStore {
             // its rows to usage_pruned would be counted twice.
             try transaction.query(
                 "SELECT pg_advisory_xact_lock(hashtext('keyadmin.usage_days'))", step: "waiting for a pruning")
-            try transaction.query(
+            let spans = try transaction.query(
                 """
-                WITH span AS (
-                    SELECT p.id, (now() AT TIME ZONE \(KeySQL.resetZone))::date - 1 AS before,
-                           coalesce((SELECT max(d.day) FROM keyadmin.usage_days AS d WHERE d.provider_id = p.id),
-                                    '-infinity'::date) AS after
-                    FROM public.providers AS p
+                SELECT p.id, coalesce(max(d.day), '-infinity'::date)::text AS after,
+                       ((now() AT TIME ZONE \(KeySQL.resetZone))::date - 1)::text AS before
+                FROM public.providers AS p
+                LEFT JOIN keyadmin.usage_days AS d ON d.provider_id = p.id
+                GROUP BY p.id
+                """, step: "finding the finished usage days"
+            ).rows.map {
+                (
+                    try $0.decode("id", as: Int.self), try $0.decode("after", as: String.self),
+                    try $0.decode("before", as: String.self)
                 )
-                INSERT INTO keyadmin.usage_days
-                    (provider_id, day, succeeded, rate_limited, refused, failed, other, tokens)
-                SELECT u.provider_id, u.day, sum(u.succeeded), sum(u.rate_limited), sum(u.refused), sum(u.failed),
-                       sum(u.other), sum(u.tokens)
-                FROM span AS s
-                JOIN keyadmin.key_usage AS u ON u.provider_id = s.id AND u.day > s.after AND u.day < s.before
-                GROUP BY u.provider_id, u.day
-                ON CONFLICT (provider_id, day) DO NOTHING
-                """, step: "summing the finished usage days")
+            }
+            for (provider, after, before) in spans {
+                try transaction.query(
+                    """
+                    INSERT INTO keyadmin.usage_days
+                        (provider_id, day, succeeded, rate_limited, refused, failed, other, tokens)
+                    SELECT u.provider_id, u.day, sum(u.succeeded), sum(u.rate_limited), sum(u.refused), sum(u.failed),
+                           sum(u.other), sum(u.tokens)
+                    FROM keyadmin.key_usage AS u
+                    WHERE u.provider_id = \(provider) AND u.day > \(after)::date AND u.day < \(before)::date
+                    GROUP BY u.provider_id, u.day
+                    ON CONFLICT (provider_id, day) DO NOTHING
+                    """, step: "summing the finished usage days")
+            }
         }
     }
 }

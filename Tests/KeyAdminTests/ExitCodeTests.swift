@@ -17,7 +17,8 @@ import Testing
             ["--disable-key", provider, number], ["--enable-key", provider, number],
             ["--set-label", provider, number, "note"], ["--set-expiry", provider, number, "never"],
             ["--set-tier", provider, number, "2"], ["--set-weight", provider, number, "3"],
-            ["--check", provider, "--key", number],
+            ["--check", provider, "--key", number], ["--set-account", provider, number, "org-a"],
+            ["--usage", provider, "--key", number],
         ]
     }
 
@@ -28,7 +29,8 @@ import Testing
                 Self.naming("ghost", key: "1") + [
                     ["--random-key", "ghost"], ["--delete-provider", "ghost", "--yes"],
                     ["--set-endpoint", "ghost", "https://api.example.com/v1"], ["--check", "ghost"],
-                    ["--history", "--provider", "ghost"],
+                    ["--history", "--provider", "ghost"], ["--set-reset", "ghost", "UTC"],
+                    ["--set-quota", "ghost", "--requests-per-day", "10"], ["--usage", "ghost"],
                 ]
             for arguments in ghostCommands {
                 let run = try keyadmin(database, arguments, stdin: "sk-exit-code-key-00000009\n")

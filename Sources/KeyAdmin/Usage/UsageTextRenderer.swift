@@ -9,14 +9,7 @@ struct UsageTextRenderer {
         if let number = filter.keyNumber { scope += " key #\(number)" }
         if let account = filter.account { scope += " account \(account)" }
         var lines = ["\(scope): requests per day, the last \(filter.days) day\(filter.days == 1 ? "" : "s")"]
-        let total = report.days.reduce(into: UsageCounts()) { sum, day in
-            sum.succeeded += day.counts.succeeded
-            sum.rateLimited += day.counts.rateLimited
-            sum.refused += day.counts.refused
-            sum.failed += day.counts.failed
-            sum.other += day.counts.other
-            sum.tokens += day.counts.tokens
-        }
+        let total = report.days.reduce(into: UsageCounts()) { $0.add($1.counts) }
         if total.requests == 0 {
             lines.append("  no requests reported (backends report with report_api_key_result)")
         } else {
