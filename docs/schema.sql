@@ -78,6 +78,7 @@ BEGIN
     DELETE FROM keyadmin.key_usage WHERE provider_id = OLD.id;
     DELETE FROM keyadmin.account_usage WHERE provider_id = OLD.id;
     DELETE FROM keyadmin.usage_pruned WHERE provider_id = OLD.id;
+    DELETE FROM keyadmin.usage_days WHERE provider_id = OLD.id;
     RETURN NULL;
 END
 $$;
@@ -112,6 +113,61 @@ CREATE FUNCTION keyadmin.note_key_replaced() RETURNS trigger
 BEGIN
     NEW.replaced_at := now();
     RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION keyadmin.prune_usage(p_before timestamp with time zone) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO ''
+    AS $$
+DECLARE
+    v_deleted integer;
+BEGIN
+    -- keyadmin --metrics sums finished days under the same lock: a day it summed while this
+    -- pruning moved its rows to usage_pruned would be counted twice.
+    PERFORM pg_advisory_xact_lock(hashtext('keyadmin.usage_days'));
+    WITH gone AS (
+        DELETE FROM keyadmin.key_usage AS u
+        USING public.providers AS p
+        WHERE p.id = u.provider_id
+          AND u.day < (p_before AT TIME ZONE coalesce(p.reset_zone,
+                           CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END))::date
+        RETURNING u.*
+    ),
+    per_provider AS (
+        SELECT g.provider_id, count(*) AS days, sum(g.succeeded) AS succeeded, sum(g.rate_limited) AS rate_limited,
+               sum(g.refused) AS refused, sum(g.failed) AS failed, sum(g.other) AS other, sum(g.tokens) AS tokens
+        FROM gone AS g
+        GROUP BY g.provider_id
+    ),
+    kept AS (
+        INSERT INTO keyadmin.usage_pruned AS t (provider_id, succeeded, rate_limited, refused, failed, other, tokens)
+        SELECT provider_id, succeeded, rate_limited, refused, failed, other, tokens FROM per_provider
+        ON CONFLICT (provider_id) DO UPDATE
+        SET succeeded = t.succeeded + excluded.succeeded, rate_limited = t.rate_limited + excluded.rate_limited,
+            refused = t.refused + excluded.refused, failed = t.failed + excluded.failed,
+            other = t.other + excluded.other, tokens = t.tokens + excluded.tokens
+        RETURNING 1
+    )
+    SELECT coalesce(sum(days), 0)::integer INTO v_deleted FROM per_provider;
+    -- The sums of those days (usage_pruned has them now) and their per-account counts go too.
+    DELETE FROM keyadmin.usage_days AS d
+    USING public.providers AS p
+    WHERE p.id = d.provider_id
+      AND d.day < (p_before AT TIME ZONE coalesce(p.reset_zone,
+                       CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END))::date;
+    DELETE FROM keyadmin.account_usage AS a
+    USING public.providers AS p
+    WHERE p.id = a.provider_id
+      AND a.day < (p_before AT TIME ZONE coalesce(p.reset_zone,
+                       CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END))::date;
+    INSERT INTO keyadmin.key_events (action, detail, actor, db_role, application_name, client_address)
+    VALUES ('usage_pruned',
+            jsonb_build_object('before', to_char(p_before AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+                               'deleted', v_deleted),
+            coalesce(nullif(current_setting('keyadmin.actor', true), ''), session_user::text),
+            session_user, current_setting('application_name', true), inet_client_addr());
+    RETURN v_deleted;
 END
 $$;
 
@@ -250,6 +306,12 @@ BEGIN
         v_actions := v_actions || 'key_exhausted'::text;
         v_reasons := v_reasons || NULL::text;
         v_details := v_details || jsonb_build_object('until', NEW.exhausted_until);
+    END IF;
+    -- An operator's --enable-key (or any writer) ended a rest before the reset.
+    IF OLD.exhausted_until > now() AND NEW.exhausted_until IS NULL THEN
+        v_actions := v_actions || 'exhaustion_cleared'::text;
+        v_reasons := v_reasons || NULL::text;
+        v_details := v_details || jsonb_build_object('was_until', OLD.exhausted_until);
     END IF;
     IF NEW.tier IS DISTINCT FROM OLD.tier THEN
         v_actions := v_actions || 'tier_set'::text;
@@ -1214,6 +1276,19 @@ WITH (fillfactor='70');
 
 COMMENT ON TABLE keyadmin.key_usage IS 'Reported requests per key and day of the provider''s reset zone, by outcome (2xx, 429, 401/402/403, 408/5xx, other), and tokens. Written by report_api_key_result only.';
 
+CREATE TABLE keyadmin.usage_days (
+    provider_id integer NOT NULL,
+    day date NOT NULL,
+    succeeded bigint NOT NULL,
+    rate_limited bigint NOT NULL,
+    refused bigint NOT NULL,
+    failed bigint NOT NULL,
+    other bigint NOT NULL,
+    tokens bigint NOT NULL
+);
+
+COMMENT ON TABLE keyadmin.usage_days IS 'Sums of keyadmin.key_usage per provider and finished day, kept by keyadmin --metrics; pruned with the days they sum.';
+
 CREATE TABLE keyadmin.usage_pruned (
     provider_id integer NOT NULL,
     succeeded bigint DEFAULT 0 NOT NULL,
@@ -1358,6 +1433,9 @@ ALTER TABLE ONLY keyadmin.key_slots
 ALTER TABLE ONLY keyadmin.key_usage
     ADD CONSTRAINT key_usage_pkey PRIMARY KEY (key_id, day);
 
+ALTER TABLE ONLY keyadmin.usage_days
+    ADD CONSTRAINT usage_days_pkey PRIMARY KEY (provider_id, day);
+
 ALTER TABLE ONLY keyadmin.usage_pruned
     ADD CONSTRAINT usage_pruned_pkey PRIMARY KEY (provider_id);
 
@@ -1449,6 +1527,8 @@ REVOKE ALL ON FUNCTION keyadmin.next_reset(p_zone text, p_at timestamp with time
 GRANT ALL ON FUNCTION keyadmin.next_reset(p_zone text, p_at timestamp with time zone) TO service_role;
 
 REVOKE ALL ON FUNCTION keyadmin.note_key_replaced() FROM PUBLIC;
+
+REVOKE ALL ON FUNCTION keyadmin.prune_usage(p_before timestamp with time zone) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION keyadmin.raise_last_key_number() FROM PUBLIC;
 

@@ -634,6 +634,12 @@ BEGIN
         v_reasons := v_reasons || NULL::text;
         v_details := v_details || jsonb_build_object('until', NEW.exhausted_until);
     END IF;
+    -- An operator's --enable-key (or any writer) ended a rest before the reset.
+    IF OLD.exhausted_until > now() AND NEW.exhausted_until IS NULL THEN
+        v_actions := v_actions || 'exhaustion_cleared'::text;
+        v_reasons := v_reasons || NULL::text;
+        v_details := v_details || jsonb_build_object('was_until', OLD.exhausted_until);
+    END IF;
     IF NEW.tier IS DISTINCT FROM OLD.tier THEN
         v_actions := v_actions || 'tier_set'::text;
         v_reasons := v_reasons || NULL::text;

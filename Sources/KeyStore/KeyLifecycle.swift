@@ -211,16 +211,17 @@ extension KeyStore {
         }
     }
 
-    /// Enables key `number` and clears its cooldown and failure count.
+    /// Enables key `number` and clears its cooldown, its exhaustion and its failure count.
     public func enableKey(number: Int, of name: ProviderName) throws(KeyStoreError) -> (key: APIKey, changed: Bool) {
         try changeKey(number: number, of: name, step: "enabling key #\(number) of \(name)") { provider, transaction in
             try transaction.query(
                 """
                 UPDATE public.provider_api_keys AS k
                 SET disabled_at = NULL, disabled_automatically = false, disabled_reason = NULL, disabled_by = NULL,
-                    cooldown_until = '-infinity', consecutive_failures = 0
+                    cooldown_until = '-infinity', exhausted_until = NULL, consecutive_failures = 0
                 WHERE k.provider_id = \(provider) AND k.key_number = \(number)
-                  AND (k.disabled_at IS NOT NULL OR k.cooldown_until > '-infinity' OR k.consecutive_failures <> 0)
+                  AND (k.disabled_at IS NOT NULL OR k.cooldown_until > '-infinity' OR k.consecutive_failures <> 0
+                       OR k.exhausted_until IS NOT NULL)
                 RETURNING k.api_key
                 """, step: "enabling key #\(number) of \(name)")
         }

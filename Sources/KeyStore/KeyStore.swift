@@ -153,7 +153,8 @@ public final class KeyStore {
                     """
                     UPDATE public.provider_api_keys
                     SET api_key = \(key.revealed), disabled_at = NULL, disabled_automatically = false,
-                        disabled_reason = NULL, disabled_by = NULL, cooldown_until = '-infinity', expires_at = NULL,
+                        disabled_reason = NULL, disabled_by = NULL, cooldown_until = '-infinity', exhausted_until = NULL,
+                        expires_at = NULL,
                         consecutive_failures = 0, last_status = NULL, last_reported_at = NULL
                     WHERE provider_id = \(provider) AND key_number = \(number)
                     """, step: "replacing key #\(number) of \(name)"

@@ -119,9 +119,16 @@ import Testing
             #expect(drawn.stderr.contains("exhausted until 00:00 America/Los_Angeles"))
             let doctor = try keyadmin(database, ["--doctor"])
             #expect(doctor.stdout.contains("FAIL  pool health: gemini: no available key (4 keys: 4 exhausted"))
+            // An operator ends a rest early: the key is drawn again, and the history says so.
+            let enabled = try keyadmin(database, ["--enable-key", "gemini", "4"])
+            #expect(enabled.status == 0 && enabled.stdout.contains("exhaustion"), "\(enabled.stdout)")
+            #expect(try keyadmin(database, ["--random-key", "gemini"]).stdout == "sk-gem-usage-0004\n")
+            #expect(
+                try database.values("SELECT action AS value FROM keyadmin.key_events ORDER BY id DESC LIMIT 1")
+                    == ["exhaustion_cleared"])
             let json = try json(try keyadmin(database, ["--list", "--json"]))
             let provider = try #require((json["providers"] as? [[String: Any]])?.first)
-            #expect((provider["states"] as? [String: Int])?["exhausted"] == 4)
+            #expect((provider["states"] as? [String: Int])?["exhausted"] == 3)
             #expect(provider["reset_zone"] as? String == "America/Los_Angeles")
         }
     }

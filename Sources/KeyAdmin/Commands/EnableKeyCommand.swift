@@ -3,7 +3,8 @@ import KeyStore
 /// `--enable-key PROVIDER NUM`
 struct EnableKeyCommand: KeyAdminCommand, Equatable {
     static let entry = CommandEntry(
-        values: [.provider, .number], help: "enable key NUM again, clearing its cooldown and failures", writes: true,
+        values: [.provider, .number], help: "enable key NUM again, clearing its cooldown, exhaustion and failures",
+        writes: true,
         example: "keyadmin --enable-key openai 3"
     ) { values, _ throws(UsageError) in
         EnableKeyCommand(name: try values.provider(), number: try values.number())
@@ -17,7 +18,7 @@ struct EnableKeyCommand: KeyAdminCommand, Equatable {
         return .keyChange(
             name, number, key, changed: changed,
             text: changed
-                ? "enabled key #\(number) of \(name) (\(key.masked)); its cooldown and failures are cleared"
+                ? "enabled key #\(number) of \(name) (\(key.masked)); its cooldown, exhaustion and failures are cleared"
                 : "key #\(number) of \(name) (\(key.masked)) was already enabled; nothing changed")
     }
 }
