@@ -17,6 +17,17 @@ import Testing
         #expect(try onPrimary("--disable-key", "openai", "2").status == 0)
         #expect(try onPrimary("--set-weight", "openai", "3", "5").status == 0)
         #expect(try onPrimary("--set-tier", "openai", "4", "2").status == 0)
+        // Usage of two days, one of them finished long ago (summed into usage_days on the
+        // standby's primary only: the standby reads its rows).
+        let counted = try runTool([
+            "psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-c",
+            """
+            SELECT report_api_key_result('openai', 'sk-standby-key-1-0000', 200, p_tokens => 7) FROM generate_series(1, 2);
+            UPDATE keyadmin.key_usage SET day = day - 10;
+            SELECT report_api_key_result('openai', 'sk-standby-key-3-0000', 200, p_tokens => 1);
+            """, primary.connectionString,
+        ])
+        #expect(counted.status == 0, "\(counted.output)")
         let standby = try PrivateServer(standbyOf: primary)
         let url = standby.connectionString
         // The standby has replayed the primary once it shows the disabled key.
@@ -47,6 +58,13 @@ import Testing
         ])
         #expect(report.status != 0)
         #expect(report.output.contains("read-only transaction"), "\(report.output)")
+        // Usage and metrics read only: on the standby they read the rows the primary has not summed.
+        let usage = try KeyAdminProcess.run(["--database-url", url, "--usage", "openai", "--days", "30"])
+        #expect(usage.status == 0, "\(usage.stderr)")
+        #expect(usage.stdout.contains("total: 3 requests (3 2xx), 15 tokens"), "\(usage.stdout)")
+        let metrics = try KeyAdminProcess.run(["--database-url", url, "--metrics"])
+        #expect(metrics.status == 0, "\(metrics.stderr)")
+        #expect(metrics.stdout.contains("keyadmin_tokens_total{provider=\"openai\"} 15"), "\(metrics.stdout)")
         let write = try KeyAdminProcess.run(["--database-url", url, "--disable-key", "openai", "1"])
         #expect(write.status == 1)
         #expect(write.stderr.contains("connect to the primary, not a read replica"), "\(write.stderr)")
