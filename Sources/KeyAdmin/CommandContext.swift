@@ -24,6 +24,15 @@ struct CommandContext {
         }
         return true
     }
+
+    /// Asks `question` (answered y or yes, any case) on the terminal; anything else refuses,
+    /// having changed nothing.
+    func requireYes(to question: String) throws(KeyStoreError) {
+        let answer = Terminal.ask(question + " [y/N] ")
+        guard let answer, ["y", "yes"].contains(answer.trimmingASCIIWhitespace().lowercased()) else {
+            throw .invalidInput("not confirmed; nothing was deleted", hint: nil)
+        }
+    }
 }
 
 /// Every command: its values, its help, whether it writes, and

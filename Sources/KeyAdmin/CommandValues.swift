@@ -219,6 +219,15 @@ struct ParsedModifiers {
         }
     }
 
+    /// `--before WHEN`, required, and not later than now: `what` a time to come would delete.
+    func pastCutoff(deleting what: String) throws(UsageError) -> UTCTime {
+        let before = try time(.before, required: true) ?? UTCTime(secondsSinceEpoch: 0)
+        guard before <= .now else {
+            throw UsageError("--before \(before) is later than now; it would delete \(what) (give a time in the past)")
+        }
+        return before
+    }
+
     func historyFilter() throws(UsageError) -> HistoryFilter {
         var filter = HistoryFilter(provider: try provider(), since: try time(.since))
         if let text = values[.keyNumber] { filter.keyNumber = try CommandValues.keyNumber(text, usage: command.usage) }

@@ -222,6 +222,28 @@ import Testing
         }
     }
 
+    /// --prune-usage deletes only when confirmed: --yes, or y on a terminal; a pipe without --yes
+    /// and a "n" change nothing.
+    @Test func pruningUsageIsConfirmed() throws {
+        try seeded { database in
+            try database.connect().execute(
+                SQLScript(trustedSQL: "UPDATE keyadmin.key_usage SET day = day - 40"), step: "age the usage")
+            let cutoff = UTCTimeText.daysAgo(30)
+            let piped = try keyadmin(database, ["--prune-usage", "--before", cutoff])
+            #expect(piped.status == 2 && piped.stderr.contains("needs confirmation"), "\(piped.stderr)")
+            #expect(try keyadmin(database, ["--prune-usage", "--before", "2999-01-01", "--yes"]).status == 2)
+            #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.key_usage") == 2)
+            guard TerminalSession.isAvailable else { return }
+            let arguments = ["--database-url", database.connectionString, "--prune-usage", "--before", cutoff]
+            let declined = try TerminalSession.run(arguments, answers: [("[y/N] ", "n")])
+            #expect(declined.status == 2, "\(declined.output)")
+            #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.key_usage") == 2)
+            let accepted = try TerminalSession.run(arguments, answers: [("[y/N] ", "y")])
+            #expect(accepted.status == 0, "\(accepted.output)")
+            #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.key_usage") == 0)
+        }
+    }
+
     /// For each sample: name, type, sorted labels, value.
     static let parser = """
         import sys

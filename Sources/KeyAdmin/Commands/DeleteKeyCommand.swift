@@ -29,11 +29,7 @@ struct DeleteKeyCommand: KeyAdminCommand, Equatable {
     private func confirm(_ context: CommandContext) throws(KeyStoreError) -> APIKey? {
         guard try context.shouldAsk(before: "--delete-key", deletes: "key #\(number) of \(name)") else { return nil }
         let key = try context.store.storedKey(number: number, of: name)
-        let answer = Terminal.ask(
-            "Delete key #\(number) of \(name) (\(key.masked)) in \(context.target.address)? [y/N] ")
-        guard let answer, ["y", "yes"].contains(answer.trimmingASCIIWhitespace().lowercased()) else {
-            throw .invalidInput("not confirmed; nothing was deleted", hint: nil)
-        }
+        try context.requireYes(to: "Delete key #\(number) of \(name) (\(key.masked)) in \(context.target.address)?")
         return key
     }
 }

@@ -7,13 +7,8 @@ struct PruneHistoryCommand: KeyAdminCommand, Equatable {
         writes: true,
         example: "keyadmin --prune-history --before 2026-01-01 --yes"
     ) { _, modifiers throws(UsageError) in
-        let before = try modifiers.time(.before, required: true) ?? UTCTime(secondsSinceEpoch: 0)
         // A time to come would take every event, the last minutes' included: never what is meant.
-        guard before <= .now else {
-            throw UsageError(
-                "--before \(before) is later than now; it would delete every event (give a time in the past)")
-        }
-        return PruneHistoryCommand(before: before)
+        PruneHistoryCommand(before: try modifiers.pastCutoff(deleting: "every event"))
     }
 
     let before: UTCTime
@@ -30,10 +25,7 @@ struct PruneHistoryCommand: KeyAdminCommand, Equatable {
     private func confirm(_ context: CommandContext) throws(KeyStoreError) {
         guard try context.shouldAsk(before: "--prune-history", deletes: "events before \(before)") else { return }
         let count = try context.store.eventCount(before: before)
-        let answer = Terminal.ask(
-            "Delete \(count) event\(count == 1 ? "" : "s") before \(before) in \(context.target.address)? [y/N] ")
-        guard let answer, ["y", "yes"].contains(answer.trimmingASCIIWhitespace().lowercased()) else {
-            throw .invalidInput("not confirmed; nothing was deleted", hint: nil)
-        }
+        try context.requireYes(
+            to: "Delete \(count) event\(count == 1 ? "" : "s") before \(before) in \(context.target.address)?")
     }
 }

@@ -8,22 +8,14 @@ struct PruneUsageCommand: KeyAdminCommand, Equatable {
         writes: true,
         example: "keyadmin --prune-usage --before 2026-11-01 --yes"
     ) { _, modifiers throws(UsageError) in
-        let before = try modifiers.time(.before, required: true) ?? UTCTime(secondsSinceEpoch: 0)
-        guard before <= .now else {
-            throw UsageError(
-                "--before \(before) is later than now; it would delete today's counts (give a time in the past)")
-        }
-        return PruneUsageCommand(before: before)
+        PruneUsageCommand(before: try modifiers.pastCutoff(deleting: "today's counts"))
     }
 
     let before: UTCTime
 
     func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
         if try context.shouldAsk(before: "--prune-usage", deletes: "usage days before \(before)") {
-            let answer = Terminal.ask("Delete the usage days before \(before) in \(context.target.address)? [y/N] ")
-            guard let answer, ["y", "yes"].contains(answer.trimmingASCIIWhitespace().lowercased()) else {
-                throw .invalidInput("not confirmed; nothing was deleted", hint: nil)
-            }
+            try context.requireYes(to: "Delete the usage days before \(before) in \(context.target.address)?")
         }
         let deleted = try context.store.pruneUsage(before: before)
         return .report(
