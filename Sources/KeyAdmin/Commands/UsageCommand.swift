@@ -12,16 +12,16 @@ struct UsageCommand: KeyAdminCommand, Equatable {
         let given = try values.optionalProvider()
         let option = try modifiers.provider()
         if given != nil, option != nil {
-            throw UsageError("name the provider once: as PROVIDER or with --provider", usage: CommandName.usage.usage)
+            throw UsageError("name the provider once: as PROVIDER or with --provider", usage: modifiers.command.usage)
         }
         var filter = UsageFilter(provider: given ?? option)
         if let days = try modifiers.wholeNumber(.days, in: UsageFilter.dayRange) { filter.days = days }
         if let text = modifiers.values[.keyNumber] {
-            filter.keyNumber = try CommandValues.keyNumber(text, usage: CommandName.usage.usage)
+            filter.keyNumber = try CommandValues.keyNumber(text, usage: modifiers.command.usage)
         }
         filter.account = try modifiers.account()
         if filter.provider == nil, filter.keyNumber != nil || filter.account != nil {
-            throw UsageError("--key and --account need the provider they belong to", usage: CommandName.usage.usage)
+            throw UsageError("--key and --account need the provider they belong to", usage: modifiers.command.usage)
         }
         return UsageCommand(filter: filter)
     }
