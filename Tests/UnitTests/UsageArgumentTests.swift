@@ -19,9 +19,8 @@ import Testing
         }
     }
 
-    let gemini = try! ProviderName(validating: "gemini")
-
     @Test func eachCommandIsBuiltFromWhatWasGiven() throws {
+        let gemini = try ProviderName(validating: "gemini")
         #expect(
             try command(["--set-quota", "gemini", "--requests-per-day", "1_500"]) as? SetQuotaCommand
                 == SetQuotaCommand(name: gemini, change: QuotaChange(requests: .perDay(1500), tokens: .unchanged)))
