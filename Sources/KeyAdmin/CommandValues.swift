@@ -173,10 +173,10 @@ struct ParsedModifiers {
         do {
             return QuotaChange(
                 requests: try values[.requestsPerDay].map { text throws(KeyStoreError) in
-                    try QuotaChange.Limit(parsing: text, what: "requests-per-day")
+                    try QuotaChange.Limit(parsing: text, what: Modifier.requestsPerDay.rawValue)
                 } ?? .unchanged,
                 tokens: try values[.tokensPerDay].map { text throws(KeyStoreError) in
-                    try QuotaChange.Limit(parsing: text, what: "tokens-per-day")
+                    try QuotaChange.Limit(parsing: text, what: Modifier.tokensPerDay.rawValue)
                 } ?? .unchanged)
         } catch {
             throw UsageError(error.oneLine, usage: command.usage)

@@ -18,14 +18,6 @@ public struct DailyQuota: Sendable, Equatable {
     /// No budget.
     public static let none = DailyQuota(requests: nil, tokens: nil)
 
-    /// "1,500 requests and 2,000,000 tokens a day", or "none".
-    public var description: String {
-        let parts = [requests.map { "\($0.grouped) requests" }, tokens.map { "\($0.grouped) tokens" }].compactMap {
-            $0
-        }
-        return parts.isEmpty ? "none" : parts.joined(separator: " and ") + " a day"
-    }
-
     /// One budget as typed: a whole number from 1, or `none`. `what` names it in errors, which
     /// never quote the text.
     public static func limit(parsing text: String, what: String) throws(KeyStoreError) -> Int? {
@@ -33,8 +25,7 @@ public struct DailyQuota: Sendable, Equatable {
         if trimmed.lowercased() == "none" { return nil }
         guard let value = Int(trimmed.filter { $0 != "_" && $0 != "," }), value > 0, value <= 1_000_000_000_000_000
         else {
-            throw .invalidInput(
-                "\(what) takes a whole number from 1, or none", hint: "for example --\(what) 1500")
+            throw .invalidInput("\(what) takes a whole number from 1, or none", hint: "for example \(what) 1500")
         }
         return value
     }
@@ -67,19 +58,6 @@ public struct QuotaChange: Sendable, Equatable {
     public init(requests: Limit, tokens: Limit) {
         self.requests = requests
         self.tokens = tokens
-    }
-}
-
-extension Int {
-    /// 1500 → "1,500": counts people read.
-    public var grouped: String {
-        let digits = String(magnitude)
-        var out = ""
-        for (index, digit) in digits.enumerated() {
-            if index > 0, (digits.count - index) % 3 == 0 { out.append(",") }
-            out.append(digit)
-        }
-        return (self < 0 ? "-" : "") + out
     }
 }
 

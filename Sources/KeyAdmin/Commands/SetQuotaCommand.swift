@@ -19,7 +19,7 @@ struct SetQuotaCommand: KeyAdminCommand, Equatable {
     func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
         let (quota, changed) = try context.store.setQuota(change, of: name)
         let text =
-            quota == .none ? "\(name) has no daily quota" : "each account of \(name) may use \(quota.description)"
+            quota == .none ? "\(name) has no daily quota" : "each account of \(name) may use \(quota.sentence)"
         return .report(
             changed ? text : "\(text) already; nothing changed",
             [
