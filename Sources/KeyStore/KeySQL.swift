@@ -61,22 +61,31 @@ enum ConstraintName {
 }
 
 extension KeySQL {
-    /// Today's usage of key `k` of provider `p` (its provider's day), as joins: `key_today` has
-    /// the key's requests (every outcome), its requests but 429s (`served`) and tokens;
-    /// `account_today` its account's requests (but 429s) and tokens, kept while a quota is set.
+    /// Today's usage of key `k` (its provider's day), as joins: `key_today` has the key's
+    /// requests (every outcome), its requests but 429s (`served`) and tokens; `account_today`
+    /// its account's requests (but 429s) and tokens, kept while a quota is set. Today's rows are
+    /// found once, by provider and day, and hashed against the keys (a probe per key cost a
+    /// listing of 90,000 keys 0.8 s of server time; this, 0.24 s).
     static let usageTodayJoins: SQLFragment = """
-        LEFT JOIN LATERAL (
-            SELECT (u.succeeded + u.rate_limited + u.refused + u.failed + u.other)::bigint AS requests,
+        LEFT JOIN (
+            SELECT u.key_id, (u.succeeded + u.rate_limited + u.refused + u.failed + u.other)::bigint AS requests,
                    (u.succeeded + u.refused + u.failed + u.other)::bigint AS served, u.tokens
             FROM keyadmin.key_usage AS u
-            WHERE u.key_id = k.id AND u.day = (now() AT TIME ZONE \(resetZone))::date
-        ) AS key_today ON true
-        LEFT JOIN LATERAL (
-            SELECT a.requests, a.tokens
+            JOIN (
+                SELECT z.id, (now() AT TIME ZONE coalesce(z.reset_zone, CASE WHEN z.provider_name IN ('google', 'gemini')
+                                                                        THEN 'America/Los_Angeles' ELSE 'UTC' END))::date AS day
+                FROM public.providers AS z
+            ) AS today ON today.id = u.provider_id AND u.day = today.day
+        ) AS key_today ON key_today.key_id = k.id
+        LEFT JOIN (
+            SELECT a.provider_id, a.account, a.requests, a.tokens
             FROM keyadmin.account_usage AS a
-            WHERE a.provider_id = k.provider_id AND a.account = k.account
-              AND a.day = (now() AT TIME ZONE \(resetZone))::date
-        ) AS account_today ON true
+            JOIN (
+                SELECT z.id, (now() AT TIME ZONE coalesce(z.reset_zone, CASE WHEN z.provider_name IN ('google', 'gemini')
+                                                                        THEN 'America/Los_Angeles' ELSE 'UTC' END))::date AS day
+                FROM public.providers AS z
+            ) AS today ON today.id = a.provider_id AND a.day = today.day
+        ) AS account_today ON account_today.provider_id = k.provider_id AND account_today.account = k.account
         """
 
     /// The same columns, empty, for a role that may not read the usage tables.
