@@ -32,7 +32,12 @@
 --    exhausts the account until the reset. Per-account counts are kept only while a quota is
 --    set (keyadmin.account_usage).
 -- 7. keyadmin.usage_pruned keeps, per provider, what pruned usage days had counted, so that
---    totals (Prometheus counters) never decrease.
+--    totals (Prometheus counters) never decrease; keyadmin.prune_usage() prunes (keyadmin
+--    --prune-usage, or a pg_cron schedule). keyadmin.usage_days holds each finished day's sums
+--    per provider, written by keyadmin --metrics, so that it reads a few rows per day.
+--
+-- Writes to the usage tables go through two SECURITY DEFINER functions the service role may call
+-- (keyadmin.count_report, keyadmin.rest_account); the report itself stays SECURITY INVOKER.
 --
 -- The key table gains two nullable columns (no rewrite), the provider table three. The report
 -- keeps its name and its first four parameters; its old four-parameter form is dropped so that
