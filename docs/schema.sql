@@ -130,8 +130,7 @@ BEGIN
         DELETE FROM keyadmin.key_usage AS u
         USING public.providers AS p
         WHERE p.id = u.provider_id
-          AND u.day < (p_before AT TIME ZONE coalesce(p.reset_zone,
-                           CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END))::date
+          AND u.day < (p_before AT TIME ZONE p.reset_zone_in_effect)::date
         RETURNING u.*
     ),
     per_provider AS (
@@ -154,13 +153,11 @@ BEGIN
     DELETE FROM keyadmin.usage_days AS d
     USING public.providers AS p
     WHERE p.id = d.provider_id
-      AND d.day < (p_before AT TIME ZONE coalesce(p.reset_zone,
-                       CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END))::date;
+      AND d.day < (p_before AT TIME ZONE p.reset_zone_in_effect)::date;
     DELETE FROM keyadmin.account_usage AS a
     USING public.providers AS p
     WHERE p.id = a.provider_id
-      AND a.day < (p_before AT TIME ZONE coalesce(p.reset_zone,
-                       CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END))::date;
+      AND a.day < (p_before AT TIME ZONE p.reset_zone_in_effect)::date;
     INSERT INTO keyadmin.key_events (action, detail, actor, db_role, application_name, client_address)
     VALUES ('usage_pruned',
             jsonb_build_object('before', to_char(p_before AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
@@ -542,13 +539,6 @@ BEGIN
     END LOOP;
     RETURN v_providers;
 END
-$$;
-
-CREATE FUNCTION keyadmin.reset_zone_of(p_provider_name text, p_reset_zone text) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
-    AS $$
-    SELECT coalesce(p_reset_zone,
-                    CASE WHEN p_provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END)
 $$;
 
 CREATE FUNCTION keyadmin.rest_account(p_key_id integer, p_provider_id integer, p_account text, p_until timestamp with time zone, p_exhausted boolean, p_detail jsonb) RETURNS integer
@@ -1093,7 +1083,7 @@ BEGIN
 
     -- The key, its provider and what its report has to change: one probe of the hash index.
     SELECT k.id, k.provider_id, k.account,
-           coalesce(p.reset_zone, CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END),
+           p.reset_zone_in_effect,
            p.requests_per_day, p.tokens_per_day,
            CASE
                WHEN k.disabled_at IS NOT NULL THEN 'disabled'
@@ -1377,6 +1367,11 @@ CREATE TABLE public.providers (
     reset_zone text,
     requests_per_day bigint,
     tokens_per_day bigint,
+    reset_zone_in_effect text GENERATED ALWAYS AS (COALESCE(reset_zone,
+CASE
+    WHEN (provider_name = ANY (ARRAY['google'::text, 'gemini'::text])) THEN 'America/Los_Angeles'::text
+    ELSE 'UTC'::text
+END)) STORED NOT NULL,
     CONSTRAINT providers_endpoint_format CHECK ((((endpoint_url IS NULL) = (api_style IS NULL)) AND (api_style = ANY (ARRAY['openai'::text, 'anthropic'::text, 'google'::text])) AND (char_length(endpoint_url) <= 2000) AND (endpoint_url ~ '^https?://[^/@[:space:][:cntrl:]]+(/[^[:space:][:cntrl:]]*)?$'::text))),
     CONSTRAINT providers_max_weights_shape CHECK (((array_length(max_weights, 1) = 9) AND (array_lower(max_weights, 1) = 1))),
     CONSTRAINT providers_provider_name_format CHECK ((provider_name ~ '^[a-z0-9._-]{1,64}$'::text)),
@@ -1403,6 +1398,8 @@ COMMENT ON COLUMN public.providers.reset_zone IS 'IANA time zone whose midnight 
 COMMENT ON COLUMN public.providers.requests_per_day IS 'Daily budget of requests (all but 429s) for each account of the provider; NULL: none.';
 
 COMMENT ON COLUMN public.providers.tokens_per_day IS 'Daily budget of tokens for each account of the provider; NULL: none.';
+
+COMMENT ON COLUMN public.providers.reset_zone_in_effect IS 'The zone whose midnight resets the daily quotas: reset_zone, or the built-in default (generated).';
 
 CREATE SEQUENCE public.providers_id_seq
     AS integer
@@ -1555,8 +1552,6 @@ REVOKE ALL ON FUNCTION keyadmin.record_providers_inserted() FROM PUBLIC;
 REVOKE ALL ON FUNCTION keyadmin.record_usage_policy_set() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION keyadmin.remove_slots(p_key_ids integer[]) FROM PUBLIC;
-
-REVOKE ALL ON FUNCTION keyadmin.reset_zone_of(p_provider_name text, p_reset_zone text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION keyadmin.rest_account(p_key_id integer, p_provider_id integer, p_account text, p_until timestamp with time zone, p_exhausted boolean, p_detail jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION keyadmin.rest_account(p_key_id integer, p_provider_id integer, p_account text, p_until timestamp with time zone, p_exhausted boolean, p_detail jsonb) TO service_role;

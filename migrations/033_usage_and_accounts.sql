@@ -9,8 +9,9 @@
 --    event (account_cooled, account_exhausted), bounded as 027 bounds events about many keys.
 -- 2. Reset zones. providers.reset_zone: the time zone whose midnight resets the provider's daily
 --    quotas (NULL: America/Los_Angeles for providers named google or gemini, whose per-day
---    quotas reset at midnight Pacific time; UTC for the rest). The server computes the next
---    midnight there, across daylight-saving changes.
+--    quotas reset at midnight Pacific time; UTC for the rest), and reset_zone_in_effect, the
+--    generated column that says which. The server computes the next midnight there, across
+--    daylight-saving changes.
 -- 3. Exhausted keys. provider_api_keys.exhausted_until: the key rests until its provider's next
 --    reset. Its cooldown_until is set to the same time, so the picks skip it as they skip a
 --    cooling key (they read nothing new, and the degrade rule is unchanged); its state is
@@ -53,7 +54,12 @@ ALTER TABLE public.provider_api_keys
 ALTER TABLE public.providers
     ADD COLUMN IF NOT EXISTS reset_zone text,
     ADD COLUMN IF NOT EXISTS requests_per_day bigint,
-    ADD COLUMN IF NOT EXISTS tokens_per_day bigint;
+    ADD COLUMN IF NOT EXISTS tokens_per_day bigint,
+    -- The built-in default written once, kept by the server: every reader (the report, the
+    -- pruning, keyadmin's listings) reads this column rather than a copy of the rule.
+    ADD COLUMN IF NOT EXISTS reset_zone_in_effect text NOT NULL GENERATED ALWAYS AS (
+        coalesce(reset_zone, CASE WHEN provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END)
+    ) STORED;
 
 COMMENT ON COLUMN public.provider_api_keys.account IS
     'The provider''s project or organisation the key belongs to, whose limits it shares; NULL: an account of its own.';
@@ -61,6 +67,8 @@ COMMENT ON COLUMN public.provider_api_keys.exhausted_until IS
     'The key (and its account) used up a daily limit: it rests until this reset of its provider (cooldown_until is set to the same time).';
 COMMENT ON COLUMN public.providers.reset_zone IS
     'IANA time zone whose midnight resets the provider''s daily quotas; NULL: America/Los_Angeles for google and gemini, UTC otherwise.';
+COMMENT ON COLUMN public.providers.reset_zone_in_effect IS
+    'The zone whose midnight resets the daily quotas: reset_zone, or the built-in default (generated).';
 COMMENT ON COLUMN public.providers.requests_per_day IS
     'Daily budget of requests (all but 429s) for each account of the provider; NULL: none.';
 COMMENT ON COLUMN public.providers.tokens_per_day IS
@@ -213,8 +221,7 @@ BEGIN
         DELETE FROM keyadmin.key_usage AS u
         USING public.providers AS p
         WHERE p.id = u.provider_id
-          AND u.day < (p_before AT TIME ZONE coalesce(p.reset_zone,
-                           CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END))::date
+          AND u.day < (p_before AT TIME ZONE p.reset_zone_in_effect)::date
         RETURNING u.*
     ),
     per_provider AS (
@@ -237,13 +244,11 @@ BEGIN
     DELETE FROM keyadmin.usage_days AS d
     USING public.providers AS p
     WHERE p.id = d.provider_id
-      AND d.day < (p_before AT TIME ZONE coalesce(p.reset_zone,
-                       CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END))::date;
+      AND d.day < (p_before AT TIME ZONE p.reset_zone_in_effect)::date;
     DELETE FROM keyadmin.account_usage AS a
     USING public.providers AS p
     WHERE p.id = a.provider_id
-      AND a.day < (p_before AT TIME ZONE coalesce(p.reset_zone,
-                       CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END))::date;
+      AND a.day < (p_before AT TIME ZONE p.reset_zone_in_effect)::date;
     INSERT INTO keyadmin.key_events (action, detail, actor, db_role, application_name, client_address)
     VALUES ('usage_pruned',
             jsonb_build_object('before', to_char(p_before AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
@@ -265,17 +270,6 @@ LANGUAGE sql
 STABLE
 PARALLEL SAFE
 AS $$ SELECT (pg_catalog.date_trunc('day', p_at AT TIME ZONE p_zone) + interval '1 day') AT TIME ZONE p_zone $$;
-
--- A provider's reset zone, with the built-in defaults.
-CREATE OR REPLACE FUNCTION keyadmin.reset_zone_of(p_provider_name text, p_reset_zone text)
-RETURNS text
-LANGUAGE sql
-IMMUTABLE
-PARALLEL SAFE
-AS $$
-    SELECT coalesce(p_reset_zone,
-                    CASE WHEN p_provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END)
-$$;
 
 -- Counts one report; returns the requests (all but 429s) and tokens counted today for what the
 -- quota applies to (the account when the key has one and p_count_account, else the key).
@@ -382,7 +376,7 @@ $$;
 
 REVOKE ALL ON FUNCTION keyadmin.count_report(integer, integer, date, text, integer, text, boolean),
     keyadmin.rest_account(integer, integer, text, timestamptz, boolean, jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION keyadmin.next_reset(text, timestamptz), keyadmin.reset_zone_of(text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION keyadmin.next_reset(text, timestamptz) FROM PUBLIC;
 
 -- The report. Its old four-parameter form goes first: beside the new one, a call with four
 -- arguments would match both.
@@ -438,7 +432,7 @@ BEGIN
 
     -- The key, its provider and what its report has to change: one probe of the hash index.
     SELECT k.id, k.provider_id, k.account,
-           coalesce(p.reset_zone, CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END),
+           p.reset_zone_in_effect,
            p.requests_per_day, p.tokens_per_day,
            CASE
                WHEN k.disabled_at IS NOT NULL THEN 'disabled'

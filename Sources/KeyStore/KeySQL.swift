@@ -41,11 +41,9 @@ extension KeySQL {
     /// keyadmin.key_fingerprint() computes it in migration 024 (a test compares the two).
     static let fingerprint: SQLFragment = "left(encode(\(keyHash(of: .column("k.api_key"))), 'hex'), 12)"
 
-    /// The time zone whose midnight resets provider `p`'s daily limits, as migration 033's
-    /// report computes it (and keyadmin.reset_zone_of).
-    static let resetZone: SQLFragment = """
-        coalesce(p.reset_zone, CASE WHEN p.provider_name IN ('google', 'gemini') THEN 'America/Los_Angeles' ELSE 'UTC' END)
-        """
+    /// The time zone whose midnight resets provider `p`'s daily limits: its generated column
+    /// (migration 033), which holds the built-in default where none is set.
+    static let resetZone: SQLFragment = "p.reset_zone_in_effect"
 
     /// A timestamp as ISO 8601 in UTC, the form every listing shows.
     static func utc(_ column: SQLFragment) -> SQLFragment {
@@ -72,8 +70,7 @@ extension KeySQL {
                    (u.succeeded + u.refused + u.failed + u.other)::bigint AS served, u.tokens
             FROM keyadmin.key_usage AS u
             JOIN (
-                SELECT z.id, (now() AT TIME ZONE coalesce(z.reset_zone, CASE WHEN z.provider_name IN ('google', 'gemini')
-                                                                        THEN 'America/Los_Angeles' ELSE 'UTC' END))::date AS day
+                SELECT z.id, (now() AT TIME ZONE z.reset_zone_in_effect)::date AS day
                 FROM public.providers AS z
             ) AS today ON today.id = u.provider_id AND u.day = today.day
         ) AS key_today ON key_today.key_id = k.id
@@ -81,8 +78,7 @@ extension KeySQL {
             SELECT a.provider_id, a.account, a.requests, a.tokens
             FROM keyadmin.account_usage AS a
             JOIN (
-                SELECT z.id, (now() AT TIME ZONE coalesce(z.reset_zone, CASE WHEN z.provider_name IN ('google', 'gemini')
-                                                                        THEN 'America/Los_Angeles' ELSE 'UTC' END))::date AS day
+                SELECT z.id, (now() AT TIME ZONE z.reset_zone_in_effect)::date AS day
                 FROM public.providers AS z
             ) AS today ON today.id = a.provider_id AND a.day = today.day
         ) AS account_today ON account_today.provider_id = k.provider_id AND account_today.account = k.account

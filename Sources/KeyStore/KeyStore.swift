@@ -245,34 +245,38 @@ public final class KeyStore {
     /// (which gives the key whose cooldown ends first when none is available). When it gives
     /// nothing, a second statement says why: an empty pool, or keys all disabled or expired.
     public func randomKey(of name: ProviderName) throws(KeyStoreError) -> APIKey {
-        try translatingErrors(provider: name) {
-            let row = try connection.query(
-                "SELECT public.get_random_api_key(\(name.rawValue)) AS api_key", step: "drawing a key of \(name)"
-            ).singleRow()
-            if let key: String = try row.decodeIfPresent("api_key") { return APIKey(checked: key) }
-            throw try whyNoKeyIsAvailable(name)
-        }
+        try drawKey(of: name).key
     }
 
-    /// When a pick had to give a resting key (none was available: the degrade rule gives the one
-    /// whose rest ends first), what rests it: "exhausted until 00:00 America/Los_Angeles
-    /// (08:00Z)" or "cooling down until 14:05:30Z"; `nil` for an available key.
-    public func rest(of key: APIKey, of name: ProviderName) throws(KeyStoreError) -> String? {
-        try translatingErrors(provider: name) {
-            try connection.query(
+    /// A key drawn as backends draw it: `get_sticky_api_key` for an affinity, else
+    /// `get_random_api_key`, and, in the same statement, what rests it when the pick had to give a
+    /// resting key (none was available: the degrade rule gives the one whose rest ends first).
+    public func drawKey(of name: ProviderName, affinity: String? = nil) throws(KeyStoreError) -> DrawnKey {
+        let pick: SQLFragment =
+            if let affinity {
+                "public.get_sticky_api_key(\(name.rawValue), \(affinity))"
+            } else {
+                "public.get_random_api_key(\(name.rawValue))"
+            }
+        return try translatingErrors(provider: name) {
+            let row = try connection.query(
                 """
-                SELECT CASE \(KeySQL.state)
+                SELECT d.api_key,
+                       CASE \(KeySQL.state)
                            WHEN 'exhausted' THEN format('exhausted until %s %s (%sZ)',
                                to_char(k.exhausted_until AT TIME ZONE \(KeySQL.resetZone), 'HH24:MI'), \(KeySQL.resetZone),
                                to_char(k.exhausted_until AT TIME ZONE 'UTC', 'HH24:MI'))
                            WHEN 'cooling_down' THEN 'cooling down until ' || \(KeySQL.utc("k.cooldown_until"))
                        END AS rest
-                FROM public.provider_api_keys AS k
-                JOIN public.providers AS p ON p.id = k.provider_id + 0
-                WHERE \(KeySQL.keyHash(of: .column("k.api_key"))) = \(KeySQL.keyHash(of: .value(key.revealed)))
-                  AND p.provider_name = \(name.rawValue)
-                """, step: "reading the state of the drawn key"
-            ).rows.first?.decodeIfPresent("rest")
+                FROM (SELECT \(pick) AS api_key) AS d
+                LEFT JOIN public.providers AS p ON p.provider_name = \(name.rawValue)
+                LEFT JOIN public.provider_api_keys AS k
+                  ON \(KeySQL.keyHash(of: .column("k.api_key"))) = \(KeySQL.keyHash(of: .column("d.api_key")))
+                 AND k.provider_id + 0 = p.id
+                """, step: affinity == nil ? "drawing a key of \(name)" : "drawing a key of \(name) for an affinity"
+            ).singleRow()
+            guard let key: String = try row.decodeIfPresent("api_key") else { throw try whyNoKeyIsAvailable(name) }
+            return DrawnKey(key: APIKey(checked: key), rest: try row.decodeIfPresent("rest"))
         }
     }
 

@@ -93,13 +93,15 @@ extension KeyStore {
     /// `get_sticky_api_key`: the same key for the same affinity while that key stays available
     /// and its tier serves; across affinities, in proportion to weight.
     public func stickyKey(of name: ProviderName, affinity: String) throws(KeyStoreError) -> APIKey {
-        try translatingErrors(provider: name) {
-            let row = try connection.query(
-                "SELECT public.get_sticky_api_key(\(name.rawValue), \(affinity)) AS api_key",
-                step: "drawing a key of \(name) for an affinity"
-            ).singleRow()
-            if let key: String = try row.decodeIfPresent("api_key") { return APIKey(checked: key) }
-            throw try whyNoKeyIsAvailable(name)
-        }
+        try drawKey(of: name, affinity: affinity).key
     }
+}
+
+/// A key a pick gave, and what rests it when it is not available (the degrade rule's pick):
+/// "exhausted until 00:00 America/Los_Angeles (08:00Z)", "cooling down until 14:05:30Z".
+public struct DrawnKey: Sendable {
+    /// The key.
+    public let key: APIKey
+    /// `nil` for an available key.
+    public let rest: String?
 }

@@ -197,6 +197,14 @@ import Testing
             let parsed = try runTool(["python3", "-c", Self.parser, file.path])
             #expect(parsed.status == 0, "\(parsed.output)")
             let samples = Set(parsed.output.split(separator: "\n").map(String.init))
+            // No label of unbounded cardinality: provider, tier, state and outcome only.
+            let labelNames = Set(
+                samples.flatMap { sample in
+                    sample.split(separator: " ", omittingEmptySubsequences: false)[2].split(separator: ",").map {
+                        String($0.prefix { $0 != "=" })
+                    }
+                })
+            #expect(labelNames.isSubset(of: ["provider", "tier", "state", "outcome"]), "\(labelNames)")
             #expect(
                 samples.contains("keyadmin_keys gauge provider=gemini,state=available,tier=1 1"), "\(parsed.output)")
             #expect(samples.contains("keyadmin_keys gauge provider=gemini,state=cooling_down,tier=1 3"))

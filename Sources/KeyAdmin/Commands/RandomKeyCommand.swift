@@ -17,20 +17,15 @@ struct RandomKeyCommand: KeyAdminCommand, Equatable {
     var affinity: String? = nil
 
     func run(_ context: CommandContext) throws(KeyStoreError) -> CommandResult {
-        let key: APIKey
-        if let affinity {
-            key = try context.store.stickyKey(of: name, affinity: affinity)
-        } else {
-            key = try context.store.randomKey(of: name)
-        }
-        if let rest = try context.store.rest(of: key, of: name) {
+        let drawn = try context.store.drawKey(of: name, affinity: affinity)
+        if let rest = drawn.rest {
             context.printer.warning(
                 "no key of \(name) is available: every enabled one is exhausted or cooling down; "
                     + "this is the one whose rest ends first (\(rest))")
         }
         return CommandResult(
             body: .secret(
-                key,
+                drawn.key,
                 members: [JSONMember("provider", .string(name.rawValue)), JSONMember("sticky", .bool(affinity != nil))])
         )
     }
