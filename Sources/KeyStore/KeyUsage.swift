@@ -127,93 +127,23 @@ public struct UsageFilter: Sendable, Equatable {
 }
 
 extension KeyStore {
-    /// Usage per day and the busiest keys and accounts, from one snapshot. The rows of the days
-    /// asked for are read twice: summed per day (the chart), and per key, once, for both the
-    /// busiest keys and the busiest accounts (which sum the per-key sums, not the rows again).
+    /// Usage per day and the busiest keys and accounts, from one snapshot. Days that finished
+    /// since the last run are summed into keyadmin.usage_days first (as `--metrics` does), so
+    /// that the chart of a provider reads those sums and only the rows of its last days. The
+    /// busiest keys and accounts are ranked by one sum per key over the days asked for; their
+    /// counts by outcome are summed afterwards, for those few keys and accounts alone.
     public func usage(_ filter: UsageFilter, leaders: Int = 5) throws(KeyStoreError) -> UsageReport {
         try translatingErrors(provider: filter.provider) {
-            try connection.withTransaction(TransactionOptions(isolation: .repeatableRead, readOnly: true)) {
+            try closeFinishedUsageDays()
+            return try connection.withTransaction(TransactionOptions(isolation: .repeatableRead, readOnly: true)) {
                 transaction in
                 let scope = try usageScope(filter, in: transaction)
                 guard let lastDay = scope.lastDay else {
                     return UsageReport(
                         days: [], busiestKeys: [], busiestAccounts: [], exhaustedKeys: 0, exhaustedAccounts: 0)
                 }
-                // Per-key sums of 100,000 keys are a hash table larger than the default work_mem;
-                // spilling it to disk doubled the time. Transaction-local.
-                try transaction.query("SET LOCAL work_mem = '64MB'", step: "sizing the sums")
-                let rows: SQLFragment = """
-                    FROM keyadmin.key_usage AS u
-                    WHERE u.provider_id = ANY (\(scope.providerIDs)::integer[])
-                      AND u.day > \(lastDay)::date - \(filter.days)::integer AND u.day <= \(lastDay)::date
-                      AND (\(scope.keyIDs)::integer[] IS NULL OR u.key_id = ANY (\(scope.keyIDs)::integer[]))
-                    """
-                let sums: SQLFragment = """
-                    sum(u.succeeded)::bigint AS succeeded, sum(u.rate_limited)::bigint AS rate_limited,
-                    sum(u.refused)::bigint AS refused, sum(u.failed)::bigint AS failed, sum(u.other)::bigint AS other,
-                    sum(u.tokens)::bigint AS tokens
-                    """
-                let days = try transaction.query(
-                    """
-                    SELECT to_char(d.day, 'YYYY-MM-DD') AS day, coalesce(s.succeeded, 0) AS succeeded,
-                           coalesce(s.rate_limited, 0) AS rate_limited, coalesce(s.refused, 0) AS refused,
-                           coalesce(s.failed, 0) AS failed, coalesce(s.other, 0) AS other, coalesce(s.tokens, 0) AS tokens
-                    FROM generate_series(\(lastDay)::date - (\(filter.days)::integer - 1), \(lastDay)::date,
-                                         interval '1 day') AS d(day)
-                    LEFT JOIN (SELECT u.day, \(sums) \(rows) GROUP BY u.day) AS s ON s.day = d.day::date
-                    ORDER BY d.day
-                    """, step: "summing usage per day"
-                ).rows.map { row in UsageDay(day: try row.decode("day"), counts: try UsageCounts(row)) }
-                var keys: [UsageLeader] = []
-                var accounts: [UsageLeader] = []
-                for row in try transaction.query(
-                    """
-                    WITH per_key AS MATERIALIZED (
-                        SELECT u.key_id, max(u.provider_id) AS provider_id, \(sums),
-                               sum(u.succeeded + u.rate_limited + u.refused + u.failed + u.other) AS requests
-                        \(rows)
-                        GROUP BY u.key_id
-                    ),
-                    busiest_keys AS (
-                        SELECT * FROM per_key ORDER BY requests DESC, key_id LIMIT \(leaders)
-                    ),
-                    busiest_accounts AS (
-                        SELECT k.provider_id, k.account, sum(t.succeeded)::bigint AS succeeded,
-                               sum(t.rate_limited)::bigint AS rate_limited, sum(t.refused)::bigint AS refused,
-                               sum(t.failed)::bigint AS failed, sum(t.other)::bigint AS other,
-                               sum(t.tokens)::bigint AS tokens, sum(t.requests) AS requests
-                        FROM per_key AS t
-                        JOIN public.provider_api_keys AS k ON k.id = t.key_id
-                        WHERE k.account IS NOT NULL
-                        GROUP BY k.provider_id, k.account
-                        ORDER BY sum(t.requests) DESC, k.provider_id, k.account
-                        LIMIT \(leaders)
-                    )
-                    SELECT 'key' AS kind, p.provider_name, k.key_number, k.account,
-                           CASE WHEN k.id IS NOT NULL THEN \(KeySQL.fingerprint) END AS fingerprint,
-                           t.succeeded, t.rate_limited, t.refused, t.failed, t.other, t.tokens, t.requests
-                    FROM busiest_keys AS t
-                    JOIN public.providers AS p ON p.id = t.provider_id
-                    LEFT JOIN public.provider_api_keys AS k ON k.id = t.key_id
-                    UNION ALL
-                    SELECT 'account', p.provider_name, NULL, a.account, NULL,
-                           a.succeeded, a.rate_limited, a.refused, a.failed, a.other, a.tokens, a.requests
-                    FROM busiest_accounts AS a
-                    JOIN public.providers AS p ON p.id = a.provider_id
-                    ORDER BY 1 DESC, 12 DESC, 2, 3, 4
-                    """, step: "finding the busiest keys and accounts"
-                ).rows {
-                    let leader = UsageLeader(
-                        provider: try row.decode("provider_name"), keyNumber: try row.decodeIfPresent("key_number"),
-                        fingerprint: try row.decodeIfPresent("fingerprint"),
-                        account: try row.decodeIfPresent("account"),
-                        counts: try UsageCounts(row))
-                    if try row.decode("kind", as: String.self) == "key" {
-                        keys.append(leader)
-                    } else {
-                        accounts.append(leader)
-                    }
-                }
+                let days = try usagePerDay(filter, scope: scope, lastDay: lastDay, in: transaction)
+                let (keys, accounts) = try busiest(leaders, filter, scope: scope, lastDay: lastDay, in: transaction)
                 let exhausted = try transaction.query(
                     """
                     SELECT count(*)::integer AS keys,
@@ -231,12 +161,155 @@ extension KeyStore {
         }
     }
 
+    private typealias UsageScope = (providerIDs: [Int], lastDay: String?, keyIDs: [Int]?)
+
+    private static let usageSums: SQLFragment = """
+        sum(u.succeeded)::bigint AS succeeded, sum(u.rate_limited)::bigint AS rate_limited,
+        sum(u.refused)::bigint AS refused, sum(u.failed)::bigint AS failed, sum(u.other)::bigint AS other,
+        sum(u.tokens)::bigint AS tokens
+        """
+
+    /// The rows of the days asked for, of the keys the filter keeps.
+    private static func usageRows(_ filter: UsageFilter, scope: UsageScope, lastDay: String) -> SQLFragment {
+        """
+        FROM keyadmin.key_usage AS u
+        WHERE u.provider_id = ANY (\(scope.providerIDs)::integer[])
+          AND u.day > \(lastDay)::date - \(filter.days)::integer AND u.day <= \(lastDay)::date
+          AND (\(scope.keyIDs)::integer[] IS NULL OR u.key_id = ANY (\(scope.keyIDs)::integer[]))
+        """
+    }
+
+    /// Every day asked for, oldest first, zero where nothing was counted. Per provider: the sums
+    /// of its finished days from keyadmin.usage_days, then its rows after the last of them (a
+    /// range of its index whose bounds the planner sees). A filter by key or account reads rows.
+    private func usagePerDay(
+        _ filter: UsageFilter, scope: UsageScope, lastDay: String, in transaction: Transaction
+    ) throws -> [UsageDay] {
+        let closed = try transaction.query(
+            """
+            SELECT q.id, CASE WHEN \(scope.keyIDs)::integer[] IS NULL
+                                   AND has_table_privilege('keyadmin.usage_days', 'SELECT')
+                              THEN (SELECT max(d.day) FROM keyadmin.usage_days AS d WHERE d.provider_id = q.id)
+                         END::text AS through
+            FROM unnest(\(scope.providerIDs)::integer[]) AS q(id)
+            """, step: "finding the summed usage days"
+        ).rows.map { (try $0.decode("id", as: Int.self), try $0.decodeIfPresent("through", as: String.self)) }
+        var counted: [String: UsageCounts] = [:]
+        for (provider, through) in closed {
+            let first: SQLFragment = "\(lastDay)::date - \(filter.days)::integer"
+            for row in try transaction.query(
+                """
+                SELECT to_char(s.day, 'YYYY-MM-DD') AS day, sum(s.succeeded)::bigint AS succeeded,
+                       sum(s.rate_limited)::bigint AS rate_limited, sum(s.refused)::bigint AS refused,
+                       sum(s.failed)::bigint AS failed, sum(s.other)::bigint AS other, sum(s.tokens)::bigint AS tokens
+                FROM (
+                    SELECT d.day, d.succeeded, d.rate_limited, d.refused, d.failed, d.other, d.tokens
+                    FROM keyadmin.usage_days AS d
+                    WHERE d.provider_id = \(provider) AND \(through)::date IS NOT NULL
+                      AND d.day > \(first) AND d.day <= least(\(through)::date, \(lastDay)::date)
+                    UNION ALL
+                    SELECT u.day, u.succeeded, u.rate_limited, u.refused, u.failed, u.other, u.tokens
+                    FROM keyadmin.key_usage AS u
+                    WHERE u.provider_id = \(provider)
+                      AND u.day > greatest(\(through)::date, \(first)) AND u.day <= \(lastDay)::date
+                      AND (\(scope.keyIDs)::integer[] IS NULL OR u.key_id = ANY (\(scope.keyIDs)::integer[]))
+                ) AS s
+                GROUP BY s.day
+                """, step: "summing usage per day"
+            ).rows {
+                counted[try row.decode("day"), default: UsageCounts()].add(try UsageCounts(row))
+            }
+        }
+        return try transaction.query(
+            """
+            SELECT to_char(d.day, 'YYYY-MM-DD') AS day
+            FROM generate_series(\(lastDay)::date - (\(filter.days)::integer - 1), \(lastDay)::date,
+                                 interval '1 day') AS d(day)
+            ORDER BY d.day
+            """, step: "listing the days"
+        ).rows.map { row in
+            let day: String = try row.decode("day")
+            return UsageDay(day: day, counts: counted[day] ?? UsageCounts())
+        }
+    }
+
+    /// The `limit` keys and accounts with the most requests over the days asked for. One sum per
+    /// key ranks them (hashing every row into its key is most of a `--usage`: six sums more per
+    /// row made it a third slower); the counts by outcome are then summed for the leaders only.
+    private func busiest(
+        _ limit: Int, _ filter: UsageFilter, scope: UsageScope, lastDay: String, in transaction: Transaction
+    ) throws -> (keys: [UsageLeader], accounts: [UsageLeader]) {
+        // Per-key sums of 100,000 keys are a hash table larger than the default work_mem;
+        // spilling it to disk doubled the time. Transaction-local.
+        try transaction.query("SET LOCAL work_mem = '64MB'", step: "sizing the sums")
+        let rows = Self.usageRows(filter, scope: scope, lastDay: lastDay)
+        var keys: [UsageLeader] = []
+        var accounts: [UsageLeader] = []
+        for row in try transaction.query(
+            """
+            WITH per_key AS MATERIALIZED (
+                SELECT u.key_id, sum(u.succeeded + u.rate_limited + u.refused + u.failed + u.other) AS requests
+                \(rows)
+                GROUP BY u.key_id
+            ),
+            busiest_keys AS (
+                SELECT t.key_id FROM per_key AS t ORDER BY t.requests DESC, t.key_id LIMIT \(limit)
+            ),
+            busiest_accounts AS (
+                SELECT k.provider_id, k.account
+                FROM per_key AS t
+                JOIN public.provider_api_keys AS k ON k.id = t.key_id
+                WHERE k.account IS NOT NULL
+                GROUP BY k.provider_id, k.account
+                ORDER BY sum(t.requests) DESC, k.provider_id, k.account
+                LIMIT \(limit)
+            ),
+            key_sums AS (
+                SELECT u.key_id, max(u.provider_id) AS provider_id, \(Self.usageSums)
+                \(rows) AND u.key_id IN (SELECT b.key_id FROM busiest_keys AS b)
+                GROUP BY u.key_id
+            ),
+            account_sums AS (
+                SELECT a.provider_id, a.account, \(Self.usageSums)
+                FROM busiest_accounts AS a
+                JOIN public.provider_api_keys AS k ON k.provider_id = a.provider_id AND k.account = a.account
+                JOIN LATERAL (SELECT u.* \(rows) AND u.key_id = k.id) AS u ON true
+                GROUP BY a.provider_id, a.account
+            )
+            SELECT 'key' AS kind, p.provider_name, k.key_number, k.account,
+                   CASE WHEN k.id IS NOT NULL THEN \(KeySQL.fingerprint) END AS fingerprint,
+                   t.succeeded, t.rate_limited, t.refused, t.failed, t.other, t.tokens,
+                   t.succeeded + t.rate_limited + t.refused + t.failed + t.other AS requests
+            FROM key_sums AS t
+            JOIN public.providers AS p ON p.id = t.provider_id
+            LEFT JOIN public.provider_api_keys AS k ON k.id = t.key_id
+            UNION ALL
+            SELECT 'account', p.provider_name, NULL, a.account, NULL,
+                   a.succeeded, a.rate_limited, a.refused, a.failed, a.other, a.tokens,
+                   a.succeeded + a.rate_limited + a.refused + a.failed + a.other
+            FROM account_sums AS a
+            JOIN public.providers AS p ON p.id = a.provider_id
+            ORDER BY 1 DESC, 12 DESC, 2, 3, 4
+            """, step: "finding the busiest keys and accounts"
+        ).rows {
+            let leader = UsageLeader(
+                provider: try row.decode("provider_name"), keyNumber: try row.decodeIfPresent("key_number"),
+                fingerprint: try row.decodeIfPresent("fingerprint"),
+                account: try row.decodeIfPresent("account"),
+                counts: try UsageCounts(row))
+            if try row.decode("kind", as: String.self) == "key" {
+                keys.append(leader)
+            } else {
+                accounts.append(leader)
+            }
+        }
+        return (keys, accounts)
+    }
+
     /// The providers the filter names (all of them when it names none), the last of their days
     /// (each provider's today, in its zone), and the keys `--key` or `--account` keeps (`nil`:
     /// every key). Refuses a provider or key number that does not exist.
-    private func usageScope(
-        _ filter: UsageFilter, in transaction: Transaction
-    ) throws -> (providerIDs: [Int], lastDay: String?, keyIDs: [Int]?) {
+    private func usageScope(_ filter: UsageFilter, in transaction: Transaction) throws -> UsageScope {
         let provider = filter.provider?.rawValue
         let row = try transaction.query(
             """

@@ -143,13 +143,15 @@ extension KeyStore {
     /// Sums the days that finished since the last run (two days back in each provider's zone:
     /// no report still lands there) into keyadmin.usage_days, one row per provider and day; the
     /// first run sums every finished day once. One statement per provider that has days to sum,
-    /// with its bounds as values the planner sees. Nothing on a standby, or for a role that may
-    /// not write there (the totals then read those days' rows).
-    private func closeFinishedUsageDays() throws {
+    /// with its bounds as values the planner sees. Nothing on a standby, in a session that is
+    /// read-only, or for a role that may not write there (the totals then read those days' rows).
+    /// `--metrics` and `--usage` call it before their snapshot.
+    func closeFinishedUsageDays() throws {
         try connection.withTransaction { transaction in
             let allowed: Bool = try transaction.query(
                 """
-                SELECT NOT pg_is_in_recovery() AND has_table_privilege('keyadmin.usage_days', 'INSERT')
+                SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'
+                       AND has_table_privilege('keyadmin.usage_days', 'INSERT')
                        AND has_table_privilege('keyadmin.key_usage', 'SELECT') AS allowed
                 """, step: "looking at the server"
             ).singleRow().decode("allowed")
