@@ -32,8 +32,10 @@ import Testing
     }
 
     /// Per day, straight from the rows: what the chart must show for these providers and keys.
-    func truth(_ database: TestDatabase, providers: [String], keys: [Int]? = nil) throws -> [String: UsageCounts] {
-        var days: [String: UsageCounts] = [:]
+    func truth(
+        _ database: TestDatabase, providers: [String], keys: [Int]? = nil, days: Int = 14
+    ) throws -> [String: UsageCounts] {
+        var sums: [String: UsageCounts] = [:]
         for row in try database.connect().query(
             """
             SELECT to_char(u.day, 'YYYY-MM-DD') AS day, sum(u.succeeded)::bigint AS succeeded,
@@ -44,12 +46,13 @@ import Testing
             JOIN providers AS p ON p.id = u.provider_id
             WHERE p.provider_name = ANY (\(providers)::text[])
               AND (\(keys)::integer[] IS NULL OR k.key_number = ANY (\(keys)::integer[]))
+              AND u.day > (now() AT TIME ZONE p.reset_zone_in_effect)::date - \(days)::integer
             GROUP BY u.day
             """, step: "the rows' sums"
         ).rows {
-            days[try row.decode("day")] = try UsageCounts(row)
+            sums[try row.decode("day")] = try UsageCounts(row)
         }
-        return days
+        return sums
     }
 
     func shown(_ report: UsageReport) -> [String: UsageCounts] {
@@ -88,16 +91,21 @@ import Testing
             account.account = try AccountName.parsing("beta")
             #expect(shown(try store.usage(account)) == (try truth(database, providers: ["gemini"], keys: [4, 5])))
 
-            // The leaders carry their own counts over the days asked for, not the ranking's sum alone.
-            let report = try store.usage(UsageFilter(provider: gemini))
+            // The leaders carry their own counts over the days asked for (5 of the 10), not the
+            // ranking's sum alone.
+            var lastFive = UsageFilter(provider: gemini)
+            lastFive.days = 5
+            let report = try store.usage(lastFive)
             let busiest = try #require(report.busiestKeys.first)
             #expect(busiest.keyNumber == 3)
-            let keyThree = try truth(database, providers: ["gemini"], keys: [3]).values.reduce(into: UsageCounts()) {
+            let keyThree = try truth(database, providers: ["gemini"], keys: [3], days: 5).values.reduce(
+                into: UsageCounts()
+            ) {
                 $0.add($1)
             }
             #expect(busiest.counts == keyThree)
             #expect(report.busiestKeys.map(\.keyNumber) == [3, 6, 5, 4, 2])
-            let alpha = try truth(database, providers: ["gemini"], keys: [1, 2, 3]).values.reduce(
+            let alpha = try truth(database, providers: ["gemini"], keys: [1, 2, 3], days: 5).values.reduce(
                 into: UsageCounts()
             ) { $0.add($1) }
             #expect(report.busiestAccounts.map(\.account) == ["alpha", "beta"])
