@@ -157,9 +157,13 @@ extension KeyStore {
             ).singleRow().decode("allowed")
             guard allowed else { return }
             // keyadmin.prune_usage takes the same lock: a day summed here while a pruning moved
-            // its rows to usage_pruned would be counted twice.
-            try transaction.query(
-                "SELECT pg_advisory_xact_lock(hashtext('keyadmin.usage_days'))", step: "waiting for a pruning")
+            // its rows to usage_pruned would be counted twice. While one runs, the days are left
+            // to the next run (the reader then sums their rows), rather than waiting for it.
+            let locked: Bool = try transaction.query(
+                "SELECT pg_try_advisory_xact_lock(hashtext('keyadmin.usage_days')) AS locked",
+                step: "looking for a pruning"
+            ).singleRow().decode("locked")
+            guard locked else { return }
             let spans = try transaction.query(
                 """
                 SELECT p.id, coalesce(max(d.day), '-infinity'::date)::text AS after,

@@ -71,6 +71,17 @@ import Testing
                 shown(try reader.usage(UsageFilter(provider: gemini))) == (try truth(database, providers: ["gemini"])))
             #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.usage_days") == 0)
 
+            // Nor does a writer while a pruning holds the lock they share: it reads the rows, at once.
+            let pruning = try database.connect()
+            try pruning.query("BEGIN", step: "a pruning")
+            try pruning.query("SELECT pg_advisory_xact_lock(hashtext('keyadmin.usage_days'))", step: "its lock")
+            // (Waiting would end in a lock timeout, an error here.)
+            #expect(
+                shown(try database.store().usage(UsageFilter(provider: gemini)))
+                    == (try truth(database, providers: ["gemini"])))
+            #expect(try database.integer("SELECT count(*) AS value FROM keyadmin.usage_days") == 0)
+            try pruning.query("ROLLBACK", step: "the pruning ends")
+
             // A writer sums them once (8 finished days of each provider), and reads them after.
             let store = try database.store()
             let everything = try truth(database, providers: ["gemini", "openai"])
