@@ -933,7 +933,7 @@ BEGIN
         RETURN NULL;  -- no such provider, or it never had a key
     END IF;
     v_seed := hashtextextended(coalesce(p_affinity, ''), 0);
-    v_limit := greatest(256, sqrt(8.0 * v_highest)::integer);
+    v_limit := greatest(256, sqrt(8.0::double precision * v_highest)::integer);
 
     FOR v_tier IN 1..9 LOOP
         CONTINUE WHEN v_masses[v_tier] = 0;
@@ -952,7 +952,7 @@ BEGIN
                     SELECT a.api_key, a.score, count(*) OVER () AS available
                     FROM (
                         SELECT k.api_key,
-                               -ln(((hashint8extended(k.key_number, v_seed) & 2147483647) + 0.5) / 2147483648.0) / k.weight
+                               -ln(((hashint8extended(k.key_number, v_seed) & 2147483647) + 0.5::double precision) / 2147483648.0::double precision) / k.weight
                                    AS score
                         FROM public.provider_api_keys AS k
                         WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
@@ -979,8 +979,8 @@ BEGIN
                     IF cardinality(v_classes) > 1 THEN
                         v_best := NULL;
                         FOREACH v_class IN ARRAY v_classes LOOP
-                            v_score := -ln(((hashint8extended(v_class, v_probe_seed # 3074457345618258602) & 2147483647) + 0.5)
-                                           / 2147483648.0)
+                            v_score := -ln(((hashint8extended(v_class, v_probe_seed # 3074457345618258602) & 2147483647) + 0.5::double precision)
+                                           / 2147483648.0::double precision)
                                        / (v_counts[v_tier * 10 - 9 + v_class]::double precision * least(1000, (2 << v_class) - 1));
                             IF v_best IS NULL OR v_score < v_best THEN
                                 v_best := v_score;
@@ -1017,7 +1017,7 @@ BEGIN
                 END IF;
                 CONTINUE WHEN NOT FOUND;
                 v_hits := v_hits + 1;
-                IF ((hashint8extended(v_probe, v_seed # 6148914691236517205) & 2147483647) + 0.5) / 2147483648.0 * v_bound
+                IF ((hashint8extended(v_probe, v_seed # 6148914691236517205) & 2147483647) + 0.5::double precision) / 2147483648.0::double precision * v_bound
                    < v_key.weight THEN
                     RETURN v_key.api_key;
                 END IF;
