@@ -2,12 +2,13 @@
 --
 -- get_sticky_api_key (migration 030) computed its rendezvous scores, -ln(u) / weight, with u a
 -- NUMERIC: `(h + 0.5) / 2147483648.0` is numeric arithmetic in PostgreSQL, and ln() of a numeric
--- costs about 4.9 us against 0.1 us in double precision (100,000 of each: 492 ms against 85 ms).
--- The pick takes one such logarithm per weight class per probe, and one per available key when it
--- falls back to the rendezvous over a tier's available keys: with 100 keys available of 100,000,
--- 100 logarithms a call. The same function in double precision: the sticky pick with 100 keys
--- available ran 1.7-1.8x the calls per second, with Zipf-like weights 1.2-1.6x (pgbench, 1 and 8
--- clients, on 2026-12-03).
+-- is slow: 100,000 of them took 492 ms, against 85 ms in double precision (hashing and
+-- generate_series included). The pick takes one such logarithm per weight class per probe, and
+-- one per available key when it falls back to the rendezvous over a tier's available keys: with
+-- 100 keys available of 100,000, 100 logarithms a call. The same function in double precision
+-- (the scores, the acceptance by weight and the fallback's sample limit): the sticky pick with 100
+-- keys available ran 1.6-2.1x the calls per second, with Zipf-like weights 1.1-1.6x (pgbench, 1
+-- and 8 clients, two runs each, 2026-12-03).
 --
 -- No affinity moves. u = (h + 0.5) / 2^31 with h < 2^31 is exact in double precision, and so is
 -- u times a weight bound (below 2^42); only the logarithm is rounded, to 1 part in 10^16, so two
