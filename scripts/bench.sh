@@ -330,13 +330,17 @@ row "429 on a key of an account of 10 (vs of none), 8 clients" "$in_account" "$a
 sql -c "UPDATE provider_api_keys AS k SET cooldown_until = '-infinity', consecutive_failures = 0, account = NULL
         FROM providers AS p WHERE p.id = k.provider_id AND p.provider_name = 'bench'"
 
+# Day by day, oldest first, as reports write them (each day's first report of a key appends its
+# row; later ones update it in place): a key-by-key order put the last two days, which --metrics
+# and the chart read, on every page of the table (0.43 s for --metrics instead of 0.11 s).
 say "usage: 30 days of every bench key ($(( keys * 9 / 10 * 30 )) rows), then --usage and --metrics"
 sql -c "DELETE FROM keyadmin.key_usage" \
     -c "INSERT INTO keyadmin.key_usage (key_id, day, provider_id, succeeded, rate_limited, refused, failed, other, tokens)
         SELECT k.id, current_date - d, k.provider_id, 20 + (k.key_number + d) % 50, (k.key_number * d) % 3, 0,
                (k.key_number + d) % 2, 0, 1000 * (20 + (k.key_number + d) % 50)
         FROM provider_api_keys AS k JOIN providers AS p ON p.id = k.provider_id, generate_series(0, 29) AS d
-        WHERE p.provider_name = 'bench'" \
+        WHERE p.provider_name = 'bench'
+        ORDER BY d DESC, k.id" \
     -c "VACUUM ANALYZE keyadmin.key_usage"
 usage_run() { "$bin" --database-url "$url" --usage bench --days 30; }
 usage_default() { "$bin" --database-url "$url" --usage bench; }
