@@ -938,7 +938,14 @@ BEGIN
     FOR v_tier IN 1..9 LOOP
         CONTINUE WHEN v_masses[v_tier] = 0;
         v_direct := v_highest::bigint * v_largest[v_tier] <= 2 * v_masses[v_tier];
-        v_classes := ARRAY(SELECT c FROM generate_series(0, 9) AS c WHERE v_counts[v_tier * 10 - 9 + c] > 0 ORDER BY c);
+        IF NOT v_direct THEN
+            v_classes := '{}';
+            FOR v_class IN 0..9 LOOP
+                IF v_counts[v_tier * 10 - 9 + v_class] > 0 THEN
+                    v_classes := v_classes || v_class;
+                END IF;
+            END LOOP;
+        END IF;
         v_hits := 0;
         v_available := NULL;
         -- Rounds: 1 probes 1-4; 2 (when none of them met an available key) the rendezvous over
