@@ -355,6 +355,13 @@ read -r usage_ms _ < <(paired_ms 5 nothing usage_default nothing)
 row "--usage bench (14 days of 30 stored), ms" "$usage_ms" "1000" "$(ratio "$usage_ms" 1000)" "<= 1.00 (1 s)"
 read -r usage_ms _ < <(paired_ms 5 nothing usage_run nothing)
 row "--usage bench --days 30, ms (2,700,000 rows)" "$usage_ms" "1000" "$(ratio "$usage_ms" 1000)" "<= 1.00 (1 s)"
+# The worst account a user can make with one command (--add-bulk --account): every key in one.
+sql -c "UPDATE provider_api_keys AS k SET account = 'everyone' FROM providers AS p
+        WHERE p.id = k.provider_id AND p.provider_name = 'bench'" -c "VACUUM ANALYZE provider_api_keys"
+read -r usage_ms _ < <(paired_ms 5 nothing usage_default nothing)
+row "--usage bench, every key in one account, ms" "$usage_ms" "1000" "$(ratio "$usage_ms" 1000)" "(reference: the worst account)"
+sql -c "UPDATE provider_api_keys AS k SET account = NULL FROM providers AS p
+        WHERE p.id = k.provider_id AND p.provider_name = 'bench'" -c "VACUUM ANALYZE provider_api_keys"
 rss_usage_30=$(peak_rss_mb "$bin" --database-url "$url" --usage bench --days 30)
 rss_usage_1=$(peak_rss_mb "$bin" --database-url "$url" --usage bench --days 1)
 row "--usage peak memory, MB: 30 days (vs 1)" "$rss_usage_30" "$rss_usage_1" "$(ratio "$rss_usage_30" "$rss_usage_1")" "flat (about 1.0)"
