@@ -127,6 +127,8 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
         "033_usage_and_accounts.sql": "efd0001d8f6a30e3d4cf52be7f7249acaa139fd77a97d7a994160e1d644b1f1e",
         "034_sticky_pick_in_double_precision.sql":
             "6bec9f3f60552ec953872561cacd7908d34c57ae0332c2212f7d3ba80cda253d",
+        "035_slot_probes_stop_at_the_first_key.sql":
+            "b76d1a572f62509f86b25380c5227a802fe5cb630a4c7d957f73a26fa2aacfec",
     ]
 
     @Test func shippedMigrationsAreNeverEdited() throws {
