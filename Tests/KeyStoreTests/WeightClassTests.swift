@@ -204,6 +204,20 @@ import Testing
         }
     }
 
+    /// Tier 1 all cooling, with weights over other classes than tier 2's: tier 2 serves, exactly
+    /// by weight, through its own classes and slots (not tier 1's).
+    @Test func aHigherTierServesByWeightThroughItsOwnSlots() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let weight: (Int) -> Int = { n in n <= 200 ? [1000, 300, 40, 7][n % 4] : [1, 2, 5, 20, 100][n % 5] }
+            let tierOf: (Int) -> Int = { n in n <= 200 ? 1 : 2 }
+            let state: (Int) -> String = { n in n <= 200 ? "cooling" : "available" }
+            try pool(database, count: 240, weight: weight, tier: tierOf, state: state)
+            let drawn = counts(try randomDraws(8_000, from: database, seed: 0.6))
+            let (chi, critical) = chiSquare(drawn, expected: available(240, weight: weight, state: state))
+            #expect(chi < critical, "chi-square \(chi) >= \(critical): \(drawn)")
+        }
+    }
+
     /// A storm next door: another provider's keys all cooling change nothing about this one's picks.
     @Test func anotherProvidersStormLeavesThePicksAlone() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
