@@ -1,25 +1,32 @@
 -- 035_slot_probes_stop_at_the_first_key.sql
 --
--- get_random_api_key (migration 030), where a tier's weights differ (one heavy key, Zipf-like
--- weights, keys over several tiers), probed the slots four at a time in one statement that ran
--- every probe, sorted them and aggregated the first accepted key and the number of probes that
--- met an available key: 69-108 us a statement inside the server, against 33-43 us for the same
--- four probes in a statement that stops at the first accepted one (its nested loop follows the
--- probes' order, so ORDER BY ... LIMIT 1 needs no sort). The tier's first round now does that.
--- Since it cannot count the probes that met an available key, the 16 probes of round 3, which
--- count them, run before round 2 asks whether the tier is sparse; a direct tier keeps its order.
--- Measured at eight clients against the exact lookup (pgbench, two runs each, 2026-12-03):
--- one key at weight 1000 0.32-0.46x -> 0.50-0.54x, Zipf-like weights 0.43x -> 0.50-0.56x,
--- keys over tiers 1-9 0.36-0.37x -> 0.45-0.50x; equal weights unchanged (the first statement
--- is the same).
+-- Three changes to get_random_api_key (migration 030), each for pools its benchmark matrix
+-- found slow (pgbench, eight clients, calls per second against the exact lookup, 2026-12-03):
 --
--- The sparse read (round 2) and the read of every available key (after 148 misses) take their
--- running sums of weight in the order the rows are read instead of sorting them by key number:
--- any order in which each key's share of [0, total) is its weight gives the same exact pick.
--- 100 keys available of 100,000: 0.20x -> 0.22-0.24x.
+-- 1. Where a tier's weights differ (one heavy key, Zipf-like weights, keys over several tiers),
+--    its first round probed the slots four at a time in one statement that ran every probe,
+--    sorted them and aggregated the first accepted key and the number of probes that met an
+--    available key: 69-108 us a statement inside the server, against 33-43 us for the same four
+--    probes in a statement that stops at the first accepted one (its nested loop follows the
+--    probes' order, so ORDER BY ... LIMIT 1 needs no sort). The first round now does that.
+--    Since it cannot count the probes that met an available key, the 16 probes of round 3,
+--    which count them, run before round 2 asks whether the tier is sparse; a direct tier keeps
+--    its order. One key at weight 1000: 0.32-0.46x -> 0.50-0.54x; Zipf-like weights 0.43x ->
+--    0.50-0.56x; keys over tiers 1-9 0.36-0.37x -> 0.45-0.50x.
+-- 2. When the first statement's probes of tier 1 all missed, one look at the tier's first key
+--    not cooling down (the partial index's range) passes a tier that has none, the common case
+--    of a 429 storm, instead of four more probes and a read. Tier 1 cooling, tier 2 serving:
+--    0.31-0.35x -> 0.40-0.46x.
+-- 3. Round 2 reads at most v_limit + 1 available keys into two arrays and picks one by weight
+--    with a loop, instead of running sums in two window functions (103 -> 60 us a read of 100
+--    keys). 100 keys available of 100,000: 0.23-0.29x -> 0.23-0.33x (this machine's noise is
+--    as large as the gain; inside the server the whole pick went from 229 to 214-229 us).
+--    The read of every available key (after 148 missed probes) takes its running sums in the
+--    order read instead of sorting by key number: any order gives each key its share.
 --
--- Same signature, settings, privileges and comment; proportion to weight, the lowest serving
--- tier and the degrade rule unchanged. Idempotent. No BEGIN/COMMIT (use psql -1).
+-- Equal weights are unchanged (the first statement is the same). Same signature, settings,
+-- privileges and comment; proportion to weight, the lowest serving tier and the degrade rule
+-- unchanged. Idempotent. No BEGIN/COMMIT (use psql -1).
 
 CREATE OR REPLACE FUNCTION public.get_random_api_key(p_provider_name text)
 RETURNS text
@@ -44,6 +51,10 @@ DECLARE
     v_limit integer;
     v_direct boolean;
     v_round integer;
+    v_sparse_keys text[];
+    v_sparse_weights integer[];
+    v_sparse_total bigint;
+    v_point double precision;
 BEGIN
     -- The provider's row, and four direct probes of tier 1 where they apply (the common pool:
     -- one tier, equal weights): most calls end with this one statement. Where they do not apply,
@@ -76,6 +87,16 @@ BEGIN
         CONTINUE WHEN v_masses[v_tier] = 0;
         v_available := NULL;
         v_direct := v_highest::bigint * v_largest[v_tier] <= 2 * v_masses[v_tier];
+        -- The first statement's probes of tier 1 missed: a tier with no key available (a 429
+        -- storm, the common reason) is passed after one look at its first available key
+        -- instead of four probes and a read.
+        IF v_tier = 1 AND v_direct AND NOT EXISTS (
+            SELECT FROM public.provider_api_keys AS k
+            WHERE k.provider_id = v_provider_id AND k.tier = 1 AND k.disabled_at IS NULL
+              AND k.cooldown_until <= now()
+        ) THEN
+            CONTINUE;
+        END IF;
         FOR v_step IN 1..4 LOOP
             -- Rounds 1 to 4 in order for a direct tier; 1, 3, 2, 4 through the slots, whose round
             -- 1 stops at its first accepted probe and so cannot count the probes that met an
@@ -112,28 +133,30 @@ BEGIN
             IF v_round = 2 THEN
                 CONTINUE WHEN v_hits > 0;
                 v_limit := greatest(256, sqrt(8.0 * v_highest)::integer);
-                v_draw := random();
-                SELECT c.available, CASE WHEN c.available <= v_limit THEN c.api_key END
-                INTO v_available, v_key
+                -- At most v_limit + 1 of the tier's available keys, in the order read. When there
+                -- are no more, one of them by weight: the draw times their total weight, less each
+                -- weight in turn, falls below zero on a key with probability weight / total. (This
+                -- loop costs less than running sums in window functions, which keep every row
+                -- twice: 60 against 103 us a read of 100 keys.)
+                SELECT array_agg(a.api_key), array_agg(a.weight), sum(a.weight)
+                INTO v_sparse_keys, v_sparse_weights, v_sparse_total
                 FROM (
-                    SELECT a.api_key, a.weight, count(*) OVER () AS available,
-                           sum(a.weight) OVER (ROWS UNBOUNDED PRECEDING) AS running, sum(a.weight) OVER () AS total
-                    FROM (
-                        SELECT k.api_key, k.weight
-                        FROM public.provider_api_keys AS k
-                        WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
-                          AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
-                        LIMIT v_limit + 1
-                    ) AS a
-                ) AS c
-                WHERE c.available > v_limit
-                   OR (v_draw * c.total >= c.running - c.weight AND v_draw * c.total < c.running)
-                LIMIT 1;
-                IF v_key IS NOT NULL THEN
-                    RETURN v_key;
-                END IF;
-                v_available := coalesce(v_available, 0);
+                    SELECT k.api_key, k.weight
+                    FROM public.provider_api_keys AS k
+                    WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
+                      AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+                    LIMIT v_limit + 1
+                ) AS a;
+                v_available := coalesce(cardinality(v_sparse_keys), 0);
                 EXIT WHEN v_available = 0;  -- nothing available in this tier: the next one
+                CONTINUE WHEN v_available > v_limit;
+                v_point := random() * v_sparse_total;
+                FOR v_index IN 1..v_available LOOP
+                    v_point := v_point - v_sparse_weights[v_index];
+                    IF v_point < 0 OR v_index = v_available THEN
+                        RETURN v_sparse_keys[v_index];
+                    END IF;
+                END LOOP;
                 CONTINUE;
             END IF;
             v_draws := CASE v_round
