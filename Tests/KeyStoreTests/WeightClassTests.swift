@@ -162,13 +162,16 @@ import Testing
     }
 
     /// Many keys available, all light, among heavy keys that are cooling: probes land on the
-    /// heavy ones, so every round misses and the pick reads the available keys; still exact.
+    /// heavy ones, so every round misses and the pick reads the available keys (300: more than
+    /// the sparse read's 256, so all of them); still exact, for each key and by weight.
     @Test func lightAvailableKeysAmongHeavyCoolingOnesAreDrawnByWeight() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             let weight: (Int) -> Int = { n in n <= 400 ? 1000 : n % 2 == 0 ? 2 : 1 }
             let state: (Int) -> String = { n in n <= 400 ? "cooling" : "available" }
             try pool(database, count: 700, weight: weight, state: state)
-            let drawn = try randomDraws(3_000, from: database, seed: 0.7)
+            let drawn = try randomDraws(6_000, from: database, seed: 0.7)
+            let (keyChi, keyCritical) = chiSquare(counts(drawn), expected: available(700, weight: weight, state: state))
+            #expect(keyChi < keyCritical, "chi-square by key \(keyChi) >= \(keyCritical)")
             #expect(
                 drawn.allSatisfy { key in key.map { Int($0.split(separator: "-").last ?? "0") ?? 0 > 400 } ?? false })
             let byWeight = drawn.reduce(into: [String: Int]()) { sums, key in
