@@ -184,6 +184,19 @@ import Testing
         }
     }
 
+    /// Probes through the slots meet heavy cooling keys, and the light ones available (295) are
+    /// more than the sparse read takes (256): the pick reads them all, never only the first 257.
+    @Test func moreAvailableKeysThanTheSparseReadTakesAreAllDrawn() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let weight: (Int) -> Int = { n in n <= 50 ? 1000 : 1 }
+            let state: (Int) -> String = { n in n <= 50 ? "cooling" : n % 10 == 0 ? "available" : "gone" }
+            try pool(database, count: 3_000, weight: weight, state: state)
+            let drawn = counts(try randomDraws(3_000, from: database, seed: 0.2))
+            let (chi, critical) = chiSquare(drawn, expected: available(3_000, weight: weight, state: state))
+            #expect(chi < critical, "chi-square \(chi) >= \(critical): \(drawn.count) keys drawn")
+        }
+    }
+
     /// Keys over tiers 1-9 with a tenth of each cooling: only tier 1's available keys, evenly.
     @Test func keysOverNineTiersDrawOnlyTheLowestAvailable() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
