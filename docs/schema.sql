@@ -758,6 +758,10 @@ DECLARE
     v_limit integer;
     v_direct boolean;
     v_round integer;
+    v_sparse_keys text[];
+    v_sparse_weights integer[];
+    v_sparse_total bigint;
+    v_point double precision;
 BEGIN
     -- The provider's row, and four direct probes of tier 1 where they apply (the common pool:
     -- one tier, equal weights): most calls end with this one statement. Where they do not apply,
@@ -790,6 +794,16 @@ BEGIN
         CONTINUE WHEN v_masses[v_tier] = 0;
         v_available := NULL;
         v_direct := v_highest::bigint * v_largest[v_tier] <= 2 * v_masses[v_tier];
+        -- The first statement's probes of tier 1 missed: a tier with no key available (a 429
+        -- storm, the common reason) is passed after one look at its first available key
+        -- instead of four probes and a read.
+        IF v_tier = 1 AND v_direct AND NOT EXISTS (
+            SELECT FROM public.provider_api_keys AS k
+            WHERE k.provider_id = v_provider_id AND k.tier = 1 AND k.disabled_at IS NULL
+              AND k.cooldown_until <= now()
+        ) THEN
+            CONTINUE;
+        END IF;
         FOR v_step IN 1..4 LOOP
             -- Rounds 1 to 4 in order for a direct tier; 1, 3, 2, 4 through the slots, whose round
             -- 1 stops at its first accepted probe and so cannot count the probes that met an
@@ -826,28 +840,30 @@ BEGIN
             IF v_round = 2 THEN
                 CONTINUE WHEN v_hits > 0;
                 v_limit := greatest(256, sqrt(8.0 * v_highest)::integer);
-                v_draw := random();
-                SELECT c.available, CASE WHEN c.available <= v_limit THEN c.api_key END
-                INTO v_available, v_key
+                -- At most v_limit + 1 of the tier's available keys, in the order read. When there
+                -- are no more, one of them by weight: the draw times their total weight, less each
+                -- weight in turn, falls below zero on a key with probability weight / total. (This
+                -- loop costs less than running sums in window functions, which keep every row
+                -- twice: 60 against 103 us a read of 100 keys.)
+                SELECT array_agg(a.api_key), array_agg(a.weight), sum(a.weight)
+                INTO v_sparse_keys, v_sparse_weights, v_sparse_total
                 FROM (
-                    SELECT a.api_key, a.weight, count(*) OVER () AS available,
-                           sum(a.weight) OVER (ROWS UNBOUNDED PRECEDING) AS running, sum(a.weight) OVER () AS total
-                    FROM (
-                        SELECT k.api_key, k.weight
-                        FROM public.provider_api_keys AS k
-                        WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
-                          AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
-                        LIMIT v_limit + 1
-                    ) AS a
-                ) AS c
-                WHERE c.available > v_limit
-                   OR (v_draw * c.total >= c.running - c.weight AND v_draw * c.total < c.running)
-                LIMIT 1;
-                IF v_key IS NOT NULL THEN
-                    RETURN v_key;
-                END IF;
-                v_available := coalesce(v_available, 0);
+                    SELECT k.api_key, k.weight
+                    FROM public.provider_api_keys AS k
+                    WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
+                      AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+                    LIMIT v_limit + 1
+                ) AS a;
+                v_available := coalesce(cardinality(v_sparse_keys), 0);
                 EXIT WHEN v_available = 0;  -- nothing available in this tier: the next one
+                CONTINUE WHEN v_available > v_limit;
+                v_point := random() * v_sparse_total;
+                FOR v_index IN 1..v_available LOOP
+                    v_point := v_point - v_sparse_weights[v_index];
+                    IF v_point < 0 OR v_index = v_available THEN
+                        RETURN v_sparse_keys[v_index];
+                    END IF;
+                END LOOP;
                 CONTINUE;
             END IF;
             v_draws := CASE v_round
