@@ -87,15 +87,19 @@ BEGIN
         CONTINUE WHEN v_masses[v_tier] = 0;
         v_available := NULL;
         v_direct := v_highest::bigint * v_largest[v_tier] <= 2 * v_masses[v_tier];
-        -- The first statement's probes of tier 1 missed: a tier with no key available (a 429
-        -- storm, the common reason) is passed after one look at its first available key
-        -- instead of four probes and a read.
-        IF v_tier = 1 AND v_direct AND NOT EXISTS (
-            SELECT FROM public.provider_api_keys AS k
-            WHERE k.provider_id = v_provider_id AND k.tier = 1 AND k.disabled_at IS NULL
-              AND k.cooldown_until <= now()
-        ) THEN
-            CONTINUE;
+        -- The first statement's probes of tier 1 missed: a tier with no enabled key out of
+        -- cooldown (a 429 storm, the common reason) is passed after one look at the partial
+        -- index, instead of four probes and a read. Expiry is left to the reads: an expired key
+        -- only means that the look passes nothing. Two IFs: a condition with a subquery runs as
+        -- a query even where v_tier > 1.
+        IF v_tier = 1 AND v_direct THEN
+            IF NOT EXISTS (
+                SELECT FROM public.provider_api_keys AS k
+                WHERE k.provider_id = v_provider_id AND k.tier = 1 AND k.disabled_at IS NULL
+                  AND k.cooldown_until <= now()
+            ) THEN
+                CONTINUE;
+            END IF;
         END IF;
         FOR v_step IN 1..4 LOOP
             -- Rounds 1 to 4 in order for a direct tier; 1, 3, 2, 4 through the slots, whose round
