@@ -974,7 +974,8 @@ DECLARE
     v_bound integer;
     v_bucket bigint;
     v_next bigint;
-    v_key record;
+    v_probed_key text;
+    v_probed_weight integer;
     v_chosen text;
     v_hits integer;
     v_available integer;
@@ -1063,13 +1064,13 @@ BEGIN
                                                       / 2147483648.0::double precision));
                 END LOOP;
                 IF v_direct THEN
-                    SELECT k.api_key, k.weight INTO v_key
+                    SELECT k.api_key, k.weight INTO v_probed_key, v_probed_weight
                     FROM public.provider_api_keys AS k
                     WHERE k.provider_id = v_provider_id AND k.key_number = v_bucket + 1 AND k.tier = v_tier
                       AND k.disabled_at IS NULL AND k.cooldown_until <= now()
                       AND (k.expires_at IS NULL OR k.expires_at > now());
                 ELSE
-                    SELECT k.api_key, k.weight INTO v_key
+                    SELECT k.api_key, k.weight INTO v_probed_key, v_probed_weight
                     FROM keyadmin.key_slots AS s
                     JOIN public.provider_api_keys AS k ON k.id = s.key_id
                     WHERE s.provider_id = v_provider_id AND s.tier = v_tier AND s.weight_class = v_class
@@ -1080,8 +1081,8 @@ BEGIN
                 CONTINUE WHEN NOT FOUND;
                 v_hits := v_hits + 1;
                 IF ((hashint8extended(v_probe, v_seed # 6148914691236517205) & 2147483647) + 0.5::double precision) / 2147483648.0::double precision * v_bound
-                   < v_key.weight THEN
-                    RETURN v_key.api_key;
+                   < v_probed_weight THEN
+                    RETURN v_probed_key;
                 END IF;
             END LOOP;
         END LOOP;

@@ -23,10 +23,14 @@
 --    as large as the gain; inside the server the whole pick went from 229 to 214-229 us).
 --    The read of every available key (after 148 missed probes) takes its running sums in the
 --    order read instead of sorting by key number: any order gives each key its share.
+-- 4. get_sticky_api_key (migration 034) read each probed key into a RECORD variable, which
+--    PL/pgSQL rebuilds at every assignment; two scalar variables instead: 10-13% less time a
+--    pick inside the server with weights 1-10 (115-122 -> 100-110 us, 20,000 affinities), the
+--    same key for each of them. Nothing else in it changes.
 --
--- Equal weights are unchanged (the first statement is the same). Same signature, settings,
--- privileges and comment; proportion to weight, the lowest serving tier and the degrade rule
--- unchanged. Idempotent. No BEGIN/COMMIT (use psql -1).
+-- Equal weights are unchanged (the first statement is the same). Same signatures, settings,
+-- privileges and comments; proportion to weight, the lowest serving tier, the degrade rule and
+-- every affinity's key unchanged. Idempotent. No BEGIN/COMMIT (use psql -1).
 
 CREATE OR REPLACE FUNCTION public.get_random_api_key(p_provider_name text)
 RETURNS text
@@ -242,3 +246,159 @@ BEGIN
 END
 $$;
 
+-- 4. The sticky pick, as in migration 034 but for the probed key's two variables.
+CREATE OR REPLACE FUNCTION public.get_sticky_api_key(p_provider_name text, p_affinity text)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SECURITY INVOKER
+SET search_path = ''
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    v_provider_id integer;
+    v_highest integer;
+    v_counts integer[];
+    v_masses bigint[];
+    v_largest integer[];
+    v_direct boolean;
+    v_classes integer[];
+    v_seed bigint;
+    v_probe_seed bigint;
+    v_class integer;
+    v_best_class integer;
+    v_best double precision;
+    v_score double precision;
+    v_range bigint;
+    v_bound integer;
+    v_bucket bigint;
+    v_next bigint;
+    v_probed_key text;
+    v_probed_weight integer;
+    v_chosen text;
+    v_hits integer;
+    v_available integer;
+    v_limit integer;
+BEGIN
+    SELECT p.id, p.last_key_number, p.slot_counts, p.tier_masses, p.max_weights
+    INTO v_provider_id, v_highest, v_counts, v_masses, v_largest
+    FROM public.providers AS p
+    WHERE p.provider_name = lower(p_provider_name);
+    IF coalesce(v_highest, 0) = 0 THEN
+        RETURN NULL;  -- no such provider, or it never had a key
+    END IF;
+    v_seed := hashtextextended(coalesce(p_affinity, ''), 0);
+    v_limit := greatest(256, sqrt(8.0::double precision * v_highest)::integer);
+
+    FOR v_tier IN 1..9 LOOP
+        CONTINUE WHEN v_masses[v_tier] = 0;
+        v_direct := v_highest::bigint * v_largest[v_tier] <= 2 * v_masses[v_tier];
+        IF NOT v_direct THEN
+            v_classes := '{}';
+            FOR v_class IN 0..9 LOOP
+                IF v_counts[v_tier * 10 - 9 + v_class] > 0 THEN
+                    v_classes := v_classes || v_class;
+                END IF;
+            END LOOP;
+        END IF;
+        v_hits := 0;
+        v_available := NULL;
+        -- Rounds: 1 probes 1-4; 2 (when none of them met an available key) the rendezvous over
+        -- at most v_limit available keys; 3 probes 5-160; 4 the rendezvous over all of them.
+        FOR v_round IN 1..4 LOOP
+            IF v_round IN (2, 4) THEN
+                CONTINUE WHEN v_round = 2 AND v_hits > 0;
+                SELECT c.available, CASE WHEN c.available <= v_limit OR v_round = 4 THEN c.api_key END
+                INTO v_available, v_chosen
+                FROM (
+                    SELECT a.api_key, a.score, count(*) OVER () AS available
+                    FROM (
+                        SELECT k.api_key,
+                               -ln(((hashint8extended(k.key_number, v_seed) & 2147483647) + 0.5::double precision) / 2147483648.0::double precision) / k.weight
+                                   AS score
+                        FROM public.provider_api_keys AS k
+                        WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
+                          AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+                        LIMIT CASE WHEN v_round = 2 THEN v_limit + 1 END
+                    ) AS a
+                ) AS c
+                ORDER BY c.score
+                LIMIT 1;
+                IF v_chosen IS NOT NULL THEN
+                    RETURN v_chosen;
+                END IF;
+                v_available := coalesce(v_available, 0);
+                EXIT WHEN v_available = 0;  -- nothing available in this tier: the next one
+                CONTINUE;
+            END IF;
+            FOR v_probe IN CASE WHEN v_round = 1 THEN 1 ELSE 5 END..CASE WHEN v_round = 1 THEN 4 ELSE 160 END LOOP
+                v_probe_seed := hashint8extended(v_probe, v_seed);
+                IF v_direct THEN
+                    v_range := v_highest;
+                    v_bound := v_largest[v_tier];
+                ELSE
+                    v_class := v_classes[1];
+                    IF cardinality(v_classes) > 1 THEN
+                        v_best := NULL;
+                        FOREACH v_class IN ARRAY v_classes LOOP
+                            v_score := -ln(((hashint8extended(v_class, v_probe_seed # 3074457345618258602) & 2147483647) + 0.5::double precision)
+                                           / 2147483648.0::double precision)
+                                       / (v_counts[v_tier * 10 - 9 + v_class]::double precision * least(1000, (2 << v_class) - 1));
+                            IF v_best IS NULL OR v_score < v_best THEN
+                                v_best := v_score;
+                                v_best_class := v_class;
+                            END IF;
+                        END LOOP;
+                        v_class := v_best_class;
+                    END IF;
+                    v_range := v_counts[v_tier * 10 - 9 + v_class];
+                    v_bound := least(1000, (2 << v_class) - 1);
+                END IF;
+                -- Jump consistent hash of the probe into 0 .. range - 1.
+                v_bucket := -1;
+                v_next := 0;
+                WHILE v_next < v_range LOOP
+                    v_bucket := v_next;
+                    v_next := floor((v_bucket + 1) / (((hashint8extended(v_bucket, v_probe_seed) & 2147483647) + 1)
+                                                      / 2147483648.0::double precision));
+                END LOOP;
+                IF v_direct THEN
+                    SELECT k.api_key, k.weight INTO v_probed_key, v_probed_weight
+                    FROM public.provider_api_keys AS k
+                    WHERE k.provider_id = v_provider_id AND k.key_number = v_bucket + 1 AND k.tier = v_tier
+                      AND k.disabled_at IS NULL AND k.cooldown_until <= now()
+                      AND (k.expires_at IS NULL OR k.expires_at > now());
+                ELSE
+                    SELECT k.api_key, k.weight INTO v_probed_key, v_probed_weight
+                    FROM keyadmin.key_slots AS s
+                    JOIN public.provider_api_keys AS k ON k.id = s.key_id
+                    WHERE s.provider_id = v_provider_id AND s.tier = v_tier AND s.weight_class = v_class
+                      AND s.slot = v_bucket + 1
+                      AND k.disabled_at IS NULL AND k.cooldown_until <= now()
+                      AND (k.expires_at IS NULL OR k.expires_at > now());
+                END IF;
+                CONTINUE WHEN NOT FOUND;
+                v_hits := v_hits + 1;
+                IF ((hashint8extended(v_probe, v_seed # 6148914691236517205) & 2147483647) + 0.5::double precision) / 2147483648.0::double precision * v_bound
+                   < v_probed_weight THEN
+                    RETURN v_probed_key;
+                END IF;
+            END LOOP;
+        END LOOP;
+        CONTINUE WHEN v_available = 0;
+        EXIT;  -- the tier's keys went meanwhile: the degrade rule
+    END LOOP;
+
+    -- The degrade rule, as for the random pick.
+    RETURN (
+        SELECT k.api_key
+        FROM public.provider_api_keys AS k
+        WHERE k.provider_id = v_provider_id
+          AND k.disabled_at IS NULL
+          AND k.cooldown_until > now()
+          AND (k.expires_at IS NULL OR k.expires_at > now())
+        ORDER BY k.cooldown_until, k.tier, k.key_number
+        LIMIT 1
+    );
+END
+$$;
