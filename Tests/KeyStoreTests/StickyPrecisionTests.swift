@@ -4,12 +4,12 @@ import Testing
 
 @testable import KeyStore
 
-/// Migration 034 computes the sticky pick's scores in double precision instead of numeric. An
-/// upgrade must move no affinity, in the pools whose picks use those scores: weights over many
+/// Migration 034 computes the sticky pick's scores in double precision instead of numeric, and 035
+/// reads its probed keys into other variables. An upgrade through both must move no affinity, in the pools whose picks use those scores: weights over many
 /// classes (a class chosen per probe by rendezvous, a key accepted by weight) and a tier with few
 /// keys available (the rendezvous over the available keys).
 @Suite struct StickyPrecisionTests {
-    @Test func upgradingTo034MovesNoAffinity() throws {
+    @Test func upgradingFrom033MovesNoAffinity() throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
             let before034 = Migration.bundled.filter { (Int($0.version) ?? 0) < 34 }
             _ = try Migrator(connection: database.connect(), migrations: before034).run(dryRun: false)
@@ -35,8 +35,8 @@ import Testing
             let before = try database.values(picks)
             _ = try Migrator(connection: database.connect()).run(dryRun: false)
             #expect(
-                try database.integer("SELECT count(*) AS value FROM keyadmin.schema_migrations WHERE version = '034'")
-                    == 1)
+                try database.integer("SELECT count(*) AS value FROM keyadmin.schema_migrations WHERE version IN ('034', '035')")
+                    == 2)
             #expect(try database.values(picks) == before)
             // Not vacuous: both pools give every affinity a key.
             #expect(
