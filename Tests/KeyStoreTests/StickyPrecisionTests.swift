@@ -35,8 +35,8 @@ import Testing
             let before = try database.values(picks)
             _ = try Migrator(connection: database.connect()).run(dryRun: false)
             #expect(
-                try database.integer("SELECT count(*) AS value FROM keyadmin.schema_migrations WHERE version IN ('034', '035')")
-                    == 2)
+                try database.integer(
+                    "SELECT count(*) AS value FROM keyadmin.schema_migrations WHERE version IN ('034', '035')") == 2)
             #expect(try database.values(picks) == before)
             // Not vacuous: both pools give every affinity a key.
             #expect(
