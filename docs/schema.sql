@@ -1006,6 +1006,7 @@ BEGIN
         v_available := NULL;
         -- Rounds: 1 probes 1-4; 2 (when none of them met an available key) the rendezvous over
         -- at most v_limit available keys; 3 probes 5-160; 4 the rendezvous over all of them.
+        <<rounds>>
         FOR v_round IN 1..4 LOOP
             IF v_round IN (2, 4) THEN
                 CONTINUE WHEN v_round = 2 AND v_hits > 0;
@@ -1078,7 +1079,23 @@ BEGIN
                       AND k.disabled_at IS NULL AND k.cooldown_until <= now()
                       AND (k.expires_at IS NULL OR k.expires_at > now());
                 END IF;
-                CONTINUE WHEN NOT FOUND;
+                IF NOT FOUND THEN
+                    -- The tier's first probe missed: a tier with no enabled key out of cooldown
+                    -- (a 429 storm) is passed after one look at the partial index, instead of
+                    -- three more probes and a read that would find nothing. No affinity moves:
+                    -- such a tier never serves one.
+                    IF v_probe = 1 THEN
+                        IF NOT EXISTS (
+                            SELECT FROM public.provider_api_keys AS k
+                            WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
+                              AND k.cooldown_until <= now()
+                        ) THEN
+                            v_available := 0;
+                            EXIT rounds;
+                        END IF;
+                    END IF;
+                    CONTINUE;
+                END IF;
                 v_hits := v_hits + 1;
                 IF ((hashint8extended(v_probe, v_seed # 6148914691236517205) & 2147483647) + 0.5::double precision) / 2147483648.0::double precision * v_bound
                    < v_probed_weight THEN
