@@ -254,6 +254,20 @@ import Testing
         )
     }
 
+    /// Tier 1 all cooling, a third of tier 2 cooling too: every affinity gets an available key of
+    /// tier 2, those whose first probe meets a cooling key included (never the degrade rule's).
+    @Test func stickyPicksPassACoolingTierAndServeFromTheNext() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let tierOf: (Int) -> Int = { n in n <= 100 ? 1 : 2 }
+            let state: (Int) -> String = { n in n <= 100 || n % 3 == 0 ? "cooling" : "available" }
+            try pool(database, count: 160, weight: { n in n % 2 + 1 }, tier: tierOf, state: state)
+            let serving = Set(available(160, weight: { _ in 1 }, state: state).keys)
+            let picks = try stickyPicks(database, 2_000)
+            let strays = Set(picks.map { $0 ?? "none" }).subtracting(serving)
+            #expect(strays.isEmpty, "picked outside tier 2's available keys: \(strays.sorted())")
+        }
+    }
+
     /// Weights over several classes: an added key of weight w takes about w/W of the affinities
     /// and moves no others between old keys beyond about 2w/W; a weight changed within its class
     /// moves only that key's affinities; over many affinities, use follows weight within 10%.
