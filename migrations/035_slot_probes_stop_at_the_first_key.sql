@@ -1,7 +1,7 @@
 -- 035_slot_probes_stop_at_the_first_key.sql
 --
--- Three changes to get_random_api_key (migration 030), each for pools its benchmark matrix
--- found slow (pgbench, eight clients, calls per second against the exact lookup, 2026-12-03):
+-- Three changes to get_random_api_key (migration 030) and one to get_sticky_api_key (034),
+-- each for pools the benchmark's matrix found slow (pgbench, eight clients, calls per second against the exact lookup, 2026-12-03):
 --
 -- 1. Where a tier's weights differ (one heavy key, Zipf-like weights, keys over several tiers),
 --    its first round probed the slots four at a time in one statement that ran every probe,
@@ -29,8 +29,8 @@
 --    serving: 150-170 -> 87-89 us a pick inside the server; equal weights, weights 1-10 and 100
 --    keys available within this machine's noise. And it reads each probed key into two scalar
 --    variables instead of a RECORD, which PL/pgSQL rebuilds at every assignment: 115-122 ->
---    100-110 us with weights 1-10. The same key for every affinity (20,000 compared in each of
---    four pools).
+--    100-110 us with weights 1-10. The same key for every affinity (5,000 compared in each of
+--    four pools, and StickyPrecisionTests across the upgrade).
 --
 -- Equal weights are unchanged (the first statement is the same). Same signatures, settings,
 -- privileges and comments; proportion to weight, the lowest serving tier, the degrade rule and
