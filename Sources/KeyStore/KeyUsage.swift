@@ -224,14 +224,12 @@ extension KeyStore {
     }
 
     /// `count` days as YYYY-MM-DD, oldest first, the last of them `last` (a date the server
-    /// wrote in that form): civil dates, no time zone involved.
+    /// wrote in that form): civil dates, read and written by `UTCTime` at midnight UTC, so no
+    /// time zone moves them.
     static func dayLabels(endingOn last: String, count: Int) -> [String] {
-        let parts = last.split(separator: "-").compactMap { Int($0) }
-        guard parts.count == 3, count > 0 else { return [] }
-        let end = UTCTime.days(fromCivil: parts[0], parts[1], parts[2])
-        return (end - Int64(count - 1)...end).map { day in
-            let (year, month, dayOfMonth) = UTCTime.civil(fromDays: day)
-            return "\(UTCTime.digits(year, 4))-\(UTCTime.digits(month, 2))-\(UTCTime.digits(dayOfMonth, 2))"
+        guard let end = UTCTime(iso8601: last), count > 0 else { return [] }
+        return (0..<count).reversed().map { back in
+            String(UTCTime(secondsSinceEpoch: end.secondsSinceEpoch - Int64(back) * 86_400).description.prefix(10))
         }
     }
 
