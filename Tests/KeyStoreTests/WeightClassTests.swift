@@ -197,6 +197,28 @@ import Testing
         }
     }
 
+    /// Right after a bulk load, before keyadmin.key_slots is first analyzed, the picks still probe
+    /// one slot per draw. As a join, the planner read every slot of the tier at every call (a
+    /// tier's slots hashed: 55-60 ms a pick at 100,000 keys). Counted by the index reads of this
+    /// transaction, not by time.
+    @Test func picksProbeOneSlotPerDrawBeforeTheSlotsAreAnalyzed() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try pool(
+                database, count: 20_000, weight: { $0 == 7 ? 1000 : 1 },
+                state: { $0 % 10 == 3 ? "cooling" : "available" })
+            let read: Int = try database.connect().withTransaction { transaction in
+                try transaction.query(
+                    "SELECT count(get_random_api_key('openai')) AS picks FROM generate_series(1, 50)", step: "picking")
+                return try transaction.query(
+                    "SELECT pg_stat_get_xact_tuples_returned('keyadmin.key_slots_pkey'::regclass)::integer AS value",
+                    step: "counting the slots read"
+                ).singleRow().decode("value")
+            }
+            #expect(read > 0, "the picks did not go through the slots")
+            #expect(read <= 50 * 148, "\(read) slots read for 50 picks")
+        }
+    }
+
     /// Keys over tiers 1-9 with a tenth of each cooling: only tier 1's available keys, evenly.
     @Test func keysOverNineTiersDrawOnlyTheLowestAvailable() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
