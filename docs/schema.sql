@@ -797,16 +797,15 @@ BEGIN
         -- The first statement's probes of tier 1 missed: a tier with no enabled key out of
         -- cooldown (a 429 storm, the common reason) is passed after one look at the partial
         -- index, instead of four probes and a read. Expiry is left to the reads: an expired key
-        -- only means that the look passes nothing. Two IFs: a condition with a subquery runs as
-        -- a query even where v_tier > 1.
+        -- only means that the look passes nothing. ORDER BY the index's column: as NOT EXISTS,
+        -- with statistics from before a storm, the planner scanned the table for a first row.
         IF v_tier = 1 AND v_direct THEN
-            IF NOT EXISTS (
-                SELECT FROM public.provider_api_keys AS k
-                WHERE k.provider_id = v_provider_id AND k.tier = 1 AND k.disabled_at IS NULL
-                  AND k.cooldown_until <= now()
-            ) THEN
-                CONTINUE;
-            END IF;
+            PERFORM FROM public.provider_api_keys AS k
+            WHERE k.provider_id = v_provider_id AND k.tier = 1 AND k.disabled_at IS NULL
+              AND k.cooldown_until <= now()
+            ORDER BY k.cooldown_until
+            LIMIT 1;
+            CONTINUE WHEN NOT FOUND;
         END IF;
         FOR v_step IN 1..4 LOOP
             -- Rounds 1 to 4 in order for a direct tier; 1, 3, 2, 4 through the slots, whose round
@@ -851,11 +850,12 @@ BEGIN
             IF v_round = 2 THEN
                 CONTINUE WHEN v_hits > 0;
                 v_limit := greatest(256, sqrt(8.0 * v_highest)::integer);
-                -- At most v_limit + 1 of the tier's available keys, in the order read. When there
-                -- are no more, one of them by weight: the draw times their total weight, less each
-                -- weight in turn, falls below zero on a key with probability weight / total. (This
-                -- loop costs less than running sums in window functions, which keep every row
-                -- twice: 60 against 103 us a read of 100 keys.)
+                -- At most v_limit + 1 of the tier's available keys, in the partial index's order
+                -- (without ORDER BY, statistics saying a tenth of the keys are available made
+                -- the generic plan a scan of the table). When there are no more, one of them by
+                -- weight: the draw times their total weight, less each weight in turn, falls
+                -- below zero on a key with probability weight / total. (This loop costs less
+                -- than running sums in window functions: 60 against 103 us a read of 100 keys.)
                 SELECT array_agg(a.api_key), array_agg(a.weight), sum(a.weight)
                 INTO v_sparse_keys, v_sparse_weights, v_sparse_total
                 FROM (
@@ -863,6 +863,7 @@ BEGIN
                     FROM public.provider_api_keys AS k
                     WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
                       AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+                    ORDER BY k.cooldown_until
                     LIMIT v_limit + 1
                 ) AS a;
                 v_available := coalesce(cardinality(v_sparse_keys), 0);
@@ -947,7 +948,8 @@ BEGIN
     END LOOP;
 
     -- No key available in any tier: the enabled, unexpired key whose cooldown ends first, so a
-    -- pool under a 429 storm degrades instead of stopping.
+    -- pool under a 429 storm degrades instead of stopping. The index this migration creates has
+    -- this order: the plan reads its first entries, where it sorted every cooling key.
     SELECT k.api_key INTO v_key
     FROM public.provider_api_keys AS k
     WHERE k.provider_id = v_provider_id
@@ -1032,6 +1034,7 @@ BEGIN
                         FROM public.provider_api_keys AS k
                         WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
                           AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+                        ORDER BY k.cooldown_until  -- the partial index's order: never a scan of the table
                         LIMIT CASE WHEN v_round = 2 THEN v_limit + 1 END
                     ) AS a
                 ) AS c
@@ -1094,13 +1097,15 @@ BEGIN
                     -- The tier's first probe missed: a tier with no enabled key out of cooldown
                     -- (a 429 storm) is passed after one look at the partial index, instead of
                     -- three more probes and a read that would find nothing. No affinity moves:
-                    -- such a tier never serves one.
+                    -- such a tier never serves one. ORDER BY the index's column, as in the
+                    -- random pick: never a scan of the table, whatever the statistics say.
                     IF v_probe = 1 THEN
-                        IF NOT EXISTS (
-                            SELECT FROM public.provider_api_keys AS k
-                            WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
-                              AND k.cooldown_until <= now()
-                        ) THEN
+                        PERFORM FROM public.provider_api_keys AS k
+                        WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
+                          AND k.cooldown_until <= now()
+                        ORDER BY k.cooldown_until
+                        LIMIT 1;
+                        IF NOT FOUND THEN
                             v_available := 0;
                             EXIT rounds;
                         END IF;
@@ -1118,7 +1123,7 @@ BEGIN
         EXIT;  -- the tier's keys went meanwhile: the degrade rule
     END LOOP;
 
-    -- The degrade rule, as for the random pick.
+    -- The degrade rule, as for the random pick (the first entries of this migration's index).
     RETURN (
         SELECT k.api_key
         FROM public.provider_api_keys AS k
@@ -1545,7 +1550,7 @@ CREATE INDEX key_usage_provider_day ON keyadmin.key_usage USING btree (provider_
 
 CREATE INDEX provider_api_keys_account ON public.provider_api_keys USING btree (provider_id, account) WHERE (account IS NOT NULL);
 
-CREATE INDEX provider_api_keys_enabled_by_cooldown ON public.provider_api_keys USING btree (provider_id, cooldown_until) WHERE (disabled_at IS NULL);
+CREATE INDEX provider_api_keys_enabled_by_cooldown_tier_number ON public.provider_api_keys USING btree (provider_id, cooldown_until, tier, key_number) WHERE (disabled_at IS NULL);
 
 CREATE INDEX provider_api_keys_enabled_by_tier ON public.provider_api_keys USING btree (provider_id, tier, cooldown_until) WHERE (disabled_at IS NULL);
 
