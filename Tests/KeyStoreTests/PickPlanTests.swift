@@ -32,6 +32,8 @@ import Testing
         var picked: [String?]
         var scans: Int
         var rowsFetched: Int
+        /// Entries read of the partial index on (provider, tier, cooldown_until).
+        var indexEntries: Int
     }
 
     func pick(_ picks: Query, in database: TestDatabase) throws -> Reading {
@@ -41,11 +43,15 @@ import Testing
             }
             let read = try transaction.query(
                 """
-                SELECT seq_scan::integer AS scans, (seq_tup_read + coalesce(idx_tup_fetch, 0))::integer AS fetched
+                SELECT seq_scan::integer AS scans, (seq_tup_read + coalesce(idx_tup_fetch, 0))::integer AS fetched,
+                       pg_stat_get_xact_tuples_returned('public.provider_api_keys_enabled_by_tier'::regclass)::integer
+                           AS entries
                 FROM pg_stat_xact_user_tables WHERE relid = 'public.provider_api_keys'::regclass
                 """, step: "counting what the picks read"
             ).singleRow()
-            return Reading(picked: picked, scans: try read.decode("scans"), rowsFetched: try read.decode("fetched"))
+            return Reading(
+                picked: picked, scans: try read.decode("scans"), rowsFetched: try read.decode("fetched"),
+                indexEntries: try read.decode("entries"))
         }
     }
 
@@ -118,6 +124,10 @@ import Testing
                 """, in: database)
             #expect(reading.picked.allSatisfy { $0.map { Int($0.dropFirst(12))! % 10 == 4 } ?? false })
             #expect(reading.scans == 0, "the key table was scanned \(reading.scans) times")
+            // At most one read of v_limit + 1 = 566 entries a pick (and a look of one): a bitmap
+            // over the index's whole range reads the 4,000 available keys' entries each time.
+            #expect(reading.indexEntries > 0, "the picks did not read the partial index")
+            #expect(reading.indexEntries <= 120 * 600, "\(reading.indexEntries) index entries read for 120 picks")
         }
     }
 }
