@@ -359,7 +359,7 @@ BEGIN
                        CASE WHEN c.available <= v_limit OR v_round = 4 THEN (
                            SELECT a.api_key
                            FROM a
-                           ORDER BY -ln(((hashint8extended(a.key_number, v_seed) & 2147483647) + 0.5::double precision) / 2147483648.0::double precision) / a.weight
+                           ORDER BY -ln(((hashint8extended(a.key_number, v_seed) & 2147483647) + 0.5::double precision) / 2147483648.0::double precision)
                            LIMIT 1
                        ) END
                 INTO v_available, v_chosen

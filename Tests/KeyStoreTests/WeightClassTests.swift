@@ -163,6 +163,20 @@ import Testing
 
     /// Many keys available, all light, among heavy keys that are cooling: probes land on the
     /// heavy ones, so every round misses and the pick reads the available keys (300: more than
+    /// A direct tier (weights 1 and 2) with a sixteenth of 10,000 keys available: more than
+    /// the bounded read takes (283), so most picks end in round 4's 512 probes that stop at the
+    /// first accepted key. Every key by its weight, the key numbers' both halves alike.
+    @Test func aSixteenthAvailableIsDrawnByWeightPastTheBoundedRead() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let weight: (Int) -> Int = { n in n % 3 == 0 ? 2 : 1 }
+            let state: (Int) -> String = { n in n % 16 == 3 ? "available" : "cooling" }
+            try pool(database, count: 10_000, weight: weight, state: state)
+            let drawn = try randomDraws(6_000, from: database, seed: 0.45)
+            let (chi, critical) = chiSquare(counts(drawn), expected: available(10_000, weight: weight, state: state))
+            #expect(chi < critical, "chi-square by key \(chi) >= \(critical)")
+        }
+    }
+
     /// the sparse read's 256, so all of them); still exact, for each key and by weight.
     @Test func lightAvailableKeysAmongHeavyCoolingOnesAreDrawnByWeight() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
