@@ -161,8 +161,6 @@ import Testing
         }
     }
 
-    /// Many keys available, all light, among heavy keys that are cooling: probes land on the
-    /// heavy ones, so every round misses and the pick reads the available keys (300: more than
     /// A direct tier (weights 1 and 2) with a sixteenth of 10,000 keys available: more than
     /// the bounded read takes (283), so most picks end in round 4's 512 probes that stop at the
     /// first accepted key. Every key by its weight, the key numbers' both halves alike.
@@ -177,6 +175,8 @@ import Testing
         }
     }
 
+    /// Many keys available, all light, among heavy keys that are cooling: probes land on the
+    /// heavy ones, so every round misses and the pick reads the available keys (300: more than
     /// the sparse read's 256, so all of them); still exact, for each key and by weight.
     @Test func lightAvailableKeysAmongHeavyCoolingOnesAreDrawnByWeight() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
