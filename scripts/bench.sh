@@ -281,17 +281,18 @@ pick_row "tiers 1-9, 10% of each cooling" 0.50 0.40 \
      cooldown_until = CASE WHEN (k.key_number / 9) % 10 = 0 THEN now() + interval '1 day' ELSE '-infinity' END"
 # Migration 036: states the matrix above did not reach. Every key cooling until one moment (one
 # 429 on a key of an account cools the whole account so): the degrade rule reads its index's
-# first entry. A hundredth and a tenth of the keys available: between the bounded read of
-# migration 035 and the probes, the two picks' dearest pools.
+# first entry. A hundredth and a tenth of the keys available: between the bounded read and the
+# probes, the two picks' dearest pools (035 ran at 0.05-0.06 / 0.03-0.04 and 0.07 / 0.05 there,
+# eight clients; the hundredth's targets only guard against a step back).
 say "pick matrix: every key cooling until one moment (one account's 429)"
 pick_row "every key cooling until one moment" 0.40 0.40 \
     "tier = 1, weight = 1, disabled_at = NULL, cooldown_until = date_trunc('minute', now()) + interval '1 day'"
 say "pick matrix: a hundredth of $keys available, the rest cooling"
-pick_row "a hundredth available" 0.03 0.02 \
+pick_row "a hundredth available" 0.05 0.03 \
     "tier = 1, weight = 1, disabled_at = NULL,
      cooldown_until = CASE WHEN k.key_number % 100 = 5 THEN '-infinity' ELSE now() + interval '1 day' END"
 say "pick matrix: a tenth of $keys available, the rest cooling"
-pick_row "a tenth available" 0.10 0.05 \
+pick_row "a tenth available" 0.15 0.08 \
     "tier = 1, weight = 1, disabled_at = NULL,
      cooldown_until = CASE WHEN k.key_number % 10 = 5 THEN '-infinity' ELSE now() + interval '1 day' END"
 sql -c "UPDATE provider_api_keys AS k SET weight = 1, tier = 1, cooldown_until = '-infinity', disabled_at = NULL
