@@ -88,7 +88,8 @@ import Testing
                 "UPDATE provider_api_keys SET cooldown_until = now() + interval '1 hour' WHERE key_number % 500 <> 9",
                 step: "a storm, not analyzed")
             let available = try Set(
-                database.values("SELECT api_key AS value FROM provider_api_keys WHERE cooldown_until <= now() AND tier = 1"))
+                database.values(
+                    "SELECT api_key AS value FROM provider_api_keys WHERE cooldown_until <= now() AND tier = 1"))
             #expect(!available.isEmpty)
             let reading = try pick(bothPicks, in: database)
             #expect(Set(reading.picked).isSubset(of: available))
