@@ -962,7 +962,7 @@ BEGIN
         END LOOP;
         CONTINUE WHEN v_available = 0;
 
-        -- Many keys available, yet 516 or 532 probes missed (light keys among heavy
+        -- Many keys available, yet 516 to 532 probes missed (light keys among heavy
         -- unavailable ones): every available key of the tier, exactly by weight.
         v_draw := random();
         SELECT c.api_key INTO v_key
