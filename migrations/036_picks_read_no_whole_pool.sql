@@ -120,15 +120,13 @@ BEGIN
             LIMIT 1;
             CONTINUE WHEN NOT FOUND;
         END IF;
-        FOR v_step IN 1..4 LOOP
-            -- Rounds 1, 2 and 4 for a direct tier; 1, 3, 2, 4 through the slots, whose round 1
-            -- stops at its first accepted probe and so cannot count the probes that met an
-            -- available key: round 3 counts them before round 2 asks whether the tier is sparse.
-            -- Round 4 stops at its first accepted probe of 512: a tier reaches it with more keys
-            -- available than round 2 reads (a hundredth of them at least, 100,000 keys), where
-            -- 128 probes that all ran cost as much as 512 that stop at the first key.
-            v_round := CASE WHEN v_direct OR v_step IN (1, 4) THEN v_step ELSE 5 - v_step END;
-            CONTINUE WHEN v_round = 3 AND v_direct;
+        -- Rounds 1, 2 and 4 for a direct tier; 1, 3, 2, 4 through the slots, whose round 1
+        -- stops at its first accepted probe and so cannot count the probes that met an
+        -- available key: round 3 counts them before round 2 asks whether the tier is sparse.
+        -- Round 4 stops at its first accepted probe of 512: a tier reaches it with more keys
+        -- available than round 2 reads (a hundredth of them at least, 100,000 keys), where
+        -- 128 probes that all ran cost as much as 512 that stop at the first key.
+        FOREACH v_round IN ARRAY CASE WHEN v_direct THEN ARRAY[1, 2, 4] ELSE ARRAY[1, 3, 2, 4] END LOOP
             IF v_round IN (1, 4) AND NOT v_direct THEN
                 -- Four (round 4: 512) probes through the slots, in order: WITH ORDINALITY gives
                 -- the nested loop the order of ORDER BY, so the plan stops at the first probe
