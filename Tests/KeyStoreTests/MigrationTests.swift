@@ -131,6 +131,8 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
             "206d5bc79f14fd1200d4f076e83a6337bcdff8c50bdb54085a7c315843e64d66",
         "036_picks_read_no_whole_pool.sql":
             "921b87912459e9bc10460bf97370a190cda33ec17060a8fcbd22479833181b6b",
+        "037_picks_read_numbers_then_the_key.sql":
+            "a0dd9cc9a38cb0485ca74ccc724b33fa314a258e8bca9916f263fcd85e3c728f",
     ]
 
     @Test func shippedMigrationsAreNeverEdited() throws {

@@ -5,9 +5,9 @@ import Testing
 @testable import KeyStore
 
 /// Migration 034 computes the sticky pick's scores in double precision instead of numeric, 035
-/// reads its probed keys into other variables, and 036 reads a tier's available keys in the
-/// index's order and scores them only when their count decides. An upgrade through all three
-/// must move no affinity, in the pools whose picks use those scores: weights over many classes
+/// reads its probed keys into other variables, 036 reads a tier's available keys in the index's
+/// order and scores them only when their count decides, and 037 reads their numbers and weights
+/// and then the chosen key. An upgrade through all four must move no affinity, in the pools whose picks use those scores: weights over many classes
 /// (a class chosen per probe by rendezvous, a key accepted by weight), a tier with few keys
 /// available (the rendezvous over the available keys), and one with more available than the
 /// rendezvous takes (400 of 2,000: the count alone sends the pick on to its probes).
@@ -40,8 +40,9 @@ import Testing
             _ = try Migrator(connection: database.connect()).run(dryRun: false)
             #expect(
                 try database.integer(
-                    "SELECT count(*) AS value FROM keyadmin.schema_migrations WHERE version IN ('034', '035', '036')")
-                    == 3)
+                    "SELECT count(*) AS value FROM keyadmin.schema_migrations WHERE version IN ('034', '035', '036', '037')"
+                )
+                    == 4)
             #expect(try database.values(picks) == before)
             // Not vacuous: every pool gives every affinity a key.
             #expect(

@@ -175,6 +175,21 @@ import Testing
         }
     }
 
+    /// A direct tier whose probes meet few keys available, one heavy among light ones (31 of
+    /// 1,000; the cooling keys heavy, so that the tier stays direct): the read's uniform draws,
+    /// each accepted with weight / the largest weight read (037), mostly fail, and the walk over
+    /// running weights chooses. Each key by its weight either way.
+    @Test func aHeavyKeyAmongFewAvailableIsDrawnByWeightPastTheUniformDraws() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let weight: (Int) -> Int = { n in n % 32 != 0 || n == 512 ? 1000 : 1 }
+            let state: (Int) -> String = { n in n % 32 == 0 ? "available" : "cooling" }
+            try pool(database, count: 1_000, weight: weight, state: state)
+            let drawn = counts(try randomDraws(12_000, from: database, seed: 0.61))
+            let (chi, critical) = chiSquare(drawn, expected: available(1_000, weight: weight, state: state))
+            #expect(chi < critical, "chi-square \(chi) >= \(critical): \(drawn)")
+        }
+    }
+
     /// Many keys available, all light, among heavy keys that are cooling: probes land on the
     /// heavy ones, so every round misses and the pick reads the available keys (300: more than
     /// the sparse read's 256, so all of them); still exact, for each key and by weight.
