@@ -758,9 +758,11 @@ DECLARE
     v_limit integer;
     v_direct boolean;
     v_round integer;
-    v_sparse_keys text[];
+    v_sparse_numbers integer[];
     v_sparse_weights integer[];
     v_sparse_total bigint;
+    v_sparse_largest integer;
+    v_chosen integer;
     v_point double precision;
     v_seed bigint;
 BEGIN
@@ -774,10 +776,14 @@ BEGIN
     LEFT JOIN LATERAL (
         SELECT k.api_key
         FROM unnest(v_draws) WITH ORDINALITY AS d(draw, position)
-        JOIN public.provider_api_keys AS k
-          ON k.provider_id = p.id AND k.key_number = 1 + floor(d.draw * p.last_key_number)::integer
-         AND p.last_key_number::bigint * p.max_weights[1] <= 2 * p.tier_masses[1]
-        WHERE k.tier = 1 AND k.disabled_at IS NULL AND k.cooldown_until <= now()
+        CROSS JOIN LATERAL (
+            SELECT k.api_key, k.tier, k.weight, k.disabled_at, k.cooldown_until, k.expires_at
+            FROM public.provider_api_keys AS k
+            WHERE k.provider_id = p.id AND k.key_number = 1 + floor(d.draw * p.last_key_number)::integer
+            OFFSET 0  -- the probed key by its number alone, whatever the statistics (1. at the top)
+        ) AS k
+        WHERE p.last_key_number::bigint * p.max_weights[1] <= 2 * p.tier_masses[1]
+          AND k.tier = 1 AND k.disabled_at IS NULL AND k.cooldown_until <= now()
           AND (k.expires_at IS NULL OR k.expires_at > now())
           AND (d.draw * p.last_key_number - floor(d.draw * p.last_key_number)) * p.max_weights[1] < k.weight
         ORDER BY d.position
@@ -846,7 +852,12 @@ BEGIN
                       AND s.slot = 1 + c.offset_in_class / c.bound
                     LIMIT 1
                 ) AS s
-                JOIN public.provider_api_keys AS k ON k.id = s.key_id
+                CROSS JOIN LATERAL (
+                    SELECT k.api_key, k.weight, k.disabled_at, k.cooldown_until, k.expires_at
+                    FROM public.provider_api_keys AS k
+                    WHERE k.id = s.key_id
+                    OFFSET 0  -- the slot's key by its id alone (1. at the top)
+                ) AS k
                 WHERE k.disabled_at IS NULL AND k.cooldown_until <= now()
                   AND (k.expires_at IS NULL OR k.expires_at > now()) AND c.offset_in_class % c.bound < k.weight
                 ORDER BY g.position
@@ -865,8 +876,12 @@ BEGIN
                     SELECT (hashint8extended(g.i, v_seed) & 9007199254740991) / 9007199254740992.0::double precision AS draw
                     OFFSET 0
                 ) AS d
-                JOIN public.provider_api_keys AS k
-                  ON k.provider_id = v_provider_id AND k.key_number = 1 + floor(d.draw * v_highest)::integer
+                CROSS JOIN LATERAL (
+                    SELECT k.api_key, k.tier, k.weight, k.disabled_at, k.cooldown_until, k.expires_at
+                    FROM public.provider_api_keys AS k
+                    WHERE k.provider_id = v_provider_id AND k.key_number = 1 + floor(d.draw * v_highest)::integer
+                    OFFSET 0  -- the probed key by its number alone (1. at the top)
+                ) AS k
                 WHERE k.tier = v_tier AND k.disabled_at IS NULL AND k.cooldown_until <= now()
                   AND (k.expires_at IS NULL OR k.expires_at > now())
                   AND (d.draw * v_highest - floor(d.draw * v_highest)) * v_largest[v_tier] < k.weight
@@ -882,30 +897,59 @@ BEGIN
                 v_limit := greatest(256, sqrt(8.0 * v_highest)::integer);
                 -- At most v_limit + 1 of the tier's available keys, in the partial index's order
                 -- (without ORDER BY, statistics saying a tenth of the keys are available made
-                -- the generic plan a scan of the table). When there are no more, one of them by
-                -- weight: the draw times their total weight, less each weight in turn, falls
-                -- below zero on a key with probability weight / total. (This loop costs less
-                -- than running sums in window functions: 60 against 103 us a read of 100 keys.)
-                SELECT array_agg(a.api_key), array_agg(a.weight), sum(a.weight)
-                INTO v_sparse_keys, v_sparse_weights, v_sparse_total
+                -- the generic plan a scan of the table): their numbers and weights only, which
+                -- this migration's index holds, so that no page the visibility map calls
+                -- all-visible is read. When there are no more, one of them by weight, and then
+                -- its key, by number.
+                SELECT array_agg(a.key_number), array_agg(a.weight), sum(a.weight), max(a.weight)
+                INTO v_sparse_numbers, v_sparse_weights, v_sparse_total, v_sparse_largest
                 FROM (
-                    SELECT k.api_key, k.weight
+                    SELECT k.key_number, k.weight
                     FROM public.provider_api_keys AS k
                     WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
                       AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
                     ORDER BY k.cooldown_until
                     LIMIT v_limit + 1
                 ) AS a;
-                v_available := coalesce(cardinality(v_sparse_keys), 0);
+                v_available := coalesce(cardinality(v_sparse_numbers), 0);
                 EXIT WHEN v_available = 0;  -- nothing available in this tier: the next one
                 CONTINUE WHEN v_available > v_limit;
-                v_point := random() * v_sparse_total;
-                FOR v_index IN 1..v_available LOOP
-                    v_point := v_point - v_sparse_weights[v_index];
-                    IF v_point < 0 OR v_index = v_available THEN
-                        RETURN v_sparse_keys[v_index];
+                -- Up to eight draws of one of them, uniformly, each accepted with its weight over
+                -- the largest read (equal weights: the first draw); failing those, the walk: the
+                -- draw times their total weight, less each weight in turn, falls below zero on a
+                -- key with probability weight / total. Either way a key's chance is weight / total.
+                v_chosen := NULL;
+                FOR v_try IN 1..8 LOOP
+                    v_point := random() * v_available;
+                    IF (v_point - floor(v_point)) * v_sparse_largest < v_sparse_weights[1 + floor(v_point)::integer] THEN
+                        v_chosen := v_sparse_numbers[1 + floor(v_point)::integer];
+                        EXIT;
                     END IF;
                 END LOOP;
+                IF v_chosen IS NULL THEN
+                    v_point := random() * v_sparse_total;
+                    FOR v_index IN 1..v_available LOOP
+                        v_point := v_point - v_sparse_weights[v_index];
+                        IF v_point < 0 OR v_index = v_available THEN
+                            v_chosen := v_sparse_numbers[v_index];
+                            EXIT;
+                        END IF;
+                    END LOOP;
+                END IF;
+                -- Each statement of this function sees what was committed when it began: a key
+                -- disabled or cooling since the read sends the pick on to round 4.
+                SELECT k.api_key INTO v_key
+                FROM (
+                    SELECT k.api_key, k.tier, k.disabled_at, k.cooldown_until, k.expires_at
+                    FROM public.provider_api_keys AS k
+                    WHERE k.provider_id = v_provider_id AND k.key_number = v_chosen
+                    OFFSET 0  -- the chosen key by its number alone (1. at the top)
+                ) AS k
+                WHERE k.tier = v_tier AND k.disabled_at IS NULL AND k.cooldown_until <= now()
+                  AND (k.expires_at IS NULL OR k.expires_at > now());
+                IF v_key IS NOT NULL THEN
+                    RETURN v_key;
+                END IF;
                 CONTINUE;
             END IF;
             -- Probes that count the keys they met available: a direct tier's round 1 (four) and
@@ -922,8 +966,12 @@ BEGIN
                        count(*)
                 INTO v_key, v_hits
                 FROM unnest(v_draws) WITH ORDINALITY AS d(draw, position)
-                JOIN public.provider_api_keys AS k
-                  ON k.provider_id = v_provider_id AND k.key_number = 1 + floor(d.draw * v_highest)::integer
+                CROSS JOIN LATERAL (
+                    SELECT k.api_key, k.tier, k.weight, k.disabled_at, k.cooldown_until, k.expires_at
+                    FROM public.provider_api_keys AS k
+                    WHERE k.provider_id = v_provider_id AND k.key_number = 1 + floor(d.draw * v_highest)::integer
+                    OFFSET 0  -- the probed key by its number alone (1. at the top)
+                ) AS k
                 WHERE k.tier = v_tier AND k.disabled_at IS NULL AND k.cooldown_until <= now()
                   AND (k.expires_at IS NULL OR k.expires_at > now());
             ELSE
@@ -950,7 +998,12 @@ BEGIN
                     WHERE s.provider_id = v_provider_id AND s.tier = v_tier AND s.weight_class = x.class AND s.slot = x.slot
                     LIMIT 1
                 ) AS s
-                JOIN public.provider_api_keys AS k ON k.id = s.key_id
+                CROSS JOIN LATERAL (
+                    SELECT k.api_key, k.weight, k.disabled_at, k.cooldown_until, k.expires_at
+                    FROM public.provider_api_keys AS k
+                    WHERE k.id = s.key_id
+                    OFFSET 0  -- the slot's key by its id alone (1. at the top)
+                ) AS k
                 WHERE k.disabled_at IS NULL AND k.cooldown_until <= now()
                   AND (k.expires_at IS NULL OR k.expires_at > now());
             END IF;
@@ -961,17 +1014,27 @@ BEGIN
         CONTINUE WHEN v_available = 0;
 
         -- Many keys available, yet 516 to 532 probes missed (light keys among heavy
-        -- unavailable ones): every available key of the tier, exactly by weight.
+        -- unavailable ones): every available key of the tier, exactly by weight, from the
+        -- index's numbers and weights as in round 2, and then the chosen key.
         v_draw := random();
-        SELECT c.api_key INTO v_key
+        SELECT c.key_number INTO v_chosen
         FROM (
-            SELECT k.api_key, k.weight,
+            SELECT k.key_number, k.weight,
                    sum(k.weight) OVER (ROWS UNBOUNDED PRECEDING) AS running, sum(k.weight) OVER () AS total
             FROM public.provider_api_keys AS k
             WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
               AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
         ) AS c
         WHERE v_draw * c.total >= c.running - c.weight AND v_draw * c.total < c.running;
+        SELECT k.api_key INTO v_key
+        FROM (
+            SELECT k.api_key, k.tier, k.disabled_at, k.cooldown_until, k.expires_at
+            FROM public.provider_api_keys AS k
+            WHERE k.provider_id = v_provider_id AND k.key_number = v_chosen
+            OFFSET 0  -- the chosen key by its number alone (1. at the top)
+        ) AS k
+        WHERE k.tier = v_tier AND k.disabled_at IS NULL AND k.cooldown_until <= now()
+          AND (k.expires_at IS NULL OR k.expires_at > now());
         IF v_key IS NOT NULL THEN
             RETURN v_key;
         END IF;
@@ -979,8 +1042,7 @@ BEGIN
     END LOOP;
 
     -- No key available in any tier: the enabled, unexpired key whose cooldown ends first, so a
-    -- pool under a 429 storm degrades instead of stopping. The index this migration creates has
-    -- this order: the plan reads its first entries, where it sorted every cooling key.
+    -- pool under a 429 storm degrades instead of stopping (the first entries of 036's index).
     SELECT k.api_key INTO v_key
     FROM public.provider_api_keys AS k
     WHERE k.provider_id = v_provider_id
@@ -1024,6 +1086,7 @@ DECLARE
     v_hits integer;
     v_available integer;
     v_limit integer;
+    v_chosen_number integer;
 BEGIN
     SELECT p.id, p.last_key_number, p.slot_counts, p.tier_masses, p.max_weights
     INTO v_provider_id, v_highest, v_counts, v_masses, v_largest
@@ -1057,8 +1120,10 @@ BEGIN
                 -- The keys are read once (MATERIALIZED) and counted; their rendezvous scores
                 -- are computed and sorted only when the count says this round decides (034
                 -- scored and sorted all v_limit + 1 of a tier with more: 1.6 against 0.85 ms).
+                -- Their numbers and weights only, as in the random pick, then the chosen key:
+                -- this function's statements all see one snapshot, so it is the key scored.
                 WITH a AS MATERIALIZED (
-                    SELECT k.api_key, k.key_number, k.weight
+                    SELECT k.key_number, k.weight
                     FROM public.provider_api_keys AS k
                     WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
                       AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
@@ -1067,14 +1132,17 @@ BEGIN
                 )
                 SELECT c.available,
                        CASE WHEN c.available <= v_limit OR v_round = 4 THEN (
-                           SELECT a.api_key
+                           SELECT a.key_number
                            FROM a
                            ORDER BY -ln(((hashint8extended(a.key_number, v_seed) & 2147483647) + 0.5::double precision) / 2147483648.0::double precision) / a.weight
                            LIMIT 1
                        ) END
-                INTO v_available, v_chosen
+                INTO v_available, v_chosen_number
                 FROM (SELECT count(*) AS available FROM a) AS c;
-                IF v_chosen IS NOT NULL THEN
+                IF v_chosen_number IS NOT NULL THEN
+                    SELECT k.api_key INTO v_chosen
+                    FROM public.provider_api_keys AS k
+                    WHERE k.provider_id = v_provider_id AND k.key_number = v_chosen_number;
                     RETURN v_chosen;
                 END IF;
                 v_available := coalesce(v_available, 0);
@@ -1114,11 +1182,19 @@ BEGIN
                 END LOOP;
                 IF v_direct THEN
                     SELECT k.api_key, k.weight INTO v_probed_key, v_probed_weight
-                    FROM public.provider_api_keys AS k
-                    WHERE k.provider_id = v_provider_id AND k.key_number = v_bucket + 1 AND k.tier = v_tier
-                      AND k.disabled_at IS NULL AND k.cooldown_until <= now()
+                    FROM (
+                        SELECT k.api_key, k.tier, k.weight, k.disabled_at, k.cooldown_until, k.expires_at
+                        FROM public.provider_api_keys AS k
+                        WHERE k.provider_id = v_provider_id AND k.key_number = v_bucket + 1
+                        OFFSET 0  -- the probed key by its number alone, as in the random pick
+                    ) AS k
+                    WHERE k.tier = v_tier AND k.disabled_at IS NULL AND k.cooldown_until <= now()
                       AND (k.expires_at IS NULL OR k.expires_at > now());
                 ELSE
+                    -- One probe, the slot by its primary key and then its key by id: a plan
+                    -- reaching the key through the range of available keys would read that
+                    -- index whole (no provider among the key's conditions), which no statistics
+                    -- make cheaper, so this statement needs no OFFSET 0.
                     SELECT k.api_key, k.weight INTO v_probed_key, v_probed_weight
                     FROM keyadmin.key_slots AS s
                     JOIN public.provider_api_keys AS k ON k.id = s.key_id
@@ -1157,7 +1233,7 @@ BEGIN
         EXIT;  -- the tier's keys went meanwhile: the degrade rule
     END LOOP;
 
-    -- The degrade rule, as for the random pick (the first entries of this migration's index).
+    -- The degrade rule, as for the random pick (the first entries of 036's index).
     RETURN (
         SELECT k.api_key
         FROM public.provider_api_keys AS k
@@ -1586,7 +1662,7 @@ CREATE INDEX provider_api_keys_account ON public.provider_api_keys USING btree (
 
 CREATE INDEX provider_api_keys_enabled_by_cooldown_tier_number ON public.provider_api_keys USING btree (provider_id, cooldown_until, tier, key_number) WHERE (disabled_at IS NULL);
 
-CREATE INDEX provider_api_keys_enabled_by_tier ON public.provider_api_keys USING btree (provider_id, tier, cooldown_until) WHERE (disabled_at IS NULL);
+CREATE INDEX provider_api_keys_enabled_by_tier_with_weight ON public.provider_api_keys USING btree (provider_id, tier, cooldown_until) INCLUDE (key_number, weight, expires_at) WHERE (disabled_at IS NULL);
 
 CREATE UNIQUE INDEX provider_api_keys_key_hash_provider_id_key ON public.provider_api_keys USING btree (sha256(decode(replace(api_key, '\'::text, '\\'::text), 'escape'::text)), provider_id);
 

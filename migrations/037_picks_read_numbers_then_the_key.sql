@@ -11,7 +11,7 @@
 --    pick with 10,000 keys (036 as it shipped). Each probe now reads its key by number or id
 --    alone, in a subquery that OFFSET 0 keeps whole: the availability conditions stay outside
 --    it, so no plan can reach the key through that range, whatever the statistics say. The
---    same for the key a read chooses (below) and the sticky pick's probes.
+--    same for the key a read chooses (below) and the sticky pick's probe by number.
 -- 2. When a tier's first probes meet no available key, the picks read its available keys (at
 --    most v_limit + 1 of them; all of them for the weighted pick's last resort and the sticky
 --    pick's round 4) and choose one. They read each key's row for its number, weight and key:
@@ -507,14 +507,13 @@ BEGIN
                     WHERE k.tier = v_tier AND k.disabled_at IS NULL AND k.cooldown_until <= now()
                       AND (k.expires_at IS NULL OR k.expires_at > now());
                 ELSE
+                    -- One probe, the slot by its primary key and then its key by id: a plan
+                    -- reaching the key through the range of available keys would read that
+                    -- index whole (no provider among the key's conditions), which no statistics
+                    -- make cheaper, so this statement needs no OFFSET 0.
                     SELECT k.api_key, k.weight INTO v_probed_key, v_probed_weight
                     FROM keyadmin.key_slots AS s
-                    CROSS JOIN LATERAL (
-                        SELECT k.api_key, k.weight, k.disabled_at, k.cooldown_until, k.expires_at
-                        FROM public.provider_api_keys AS k
-                        WHERE k.id = s.key_id
-                        OFFSET 0  -- the slot's key by its id alone, as in the random pick
-                    ) AS k
+                    JOIN public.provider_api_keys AS k ON k.id = s.key_id
                     WHERE s.provider_id = v_provider_id AND s.tier = v_tier AND s.weight_class = v_class
                       AND s.slot = v_bucket + 1
                       AND k.disabled_at IS NULL AND k.cooldown_until <= now()
