@@ -7,7 +7,9 @@
 #
 # Options through the environment: BENCH_KEYS (default 100000), BENCH_RUNS (process start-up
 # runs per side, default 40), BENCH_SECONDS (pgbench seconds per case, default 5), BENCH_ONLY
-# (some of: startup bulk list health picks usage audit migrate check plans; default all).
+# (some of: startup bulk list health picks usage audit migrate check plans; default all),
+# BENCH_PICK_ROUNDS and BENCH_PICK_SECONDS (the pick matrix's rounds per row, default 3, and
+# pgbench seconds per run in a round, default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
@@ -240,18 +242,31 @@ sql -c "INSERT INTO provider_api_keys (provider_id, key_number, api_key, cooldow
 echo "\\set a random(1, 1000000000)
 SELECT get_sticky_api_key('bench', 'conversation-' || :a);" > "$work/sticky.sql"
 # pick_row NAME RANDOM-TARGET STICKY-TARGET SET-CLAUSE: shapes the bench keys, then one row per
-# pick and client count.
+# pick and client count: the medians of $pick_rounds rounds, each of which runs the lookup and
+# both picks in turn for $pick_seconds seconds, so that a moment's load on the machine moves one
+# round and not the row (one 5-second run of each read 0.77 for the weighted pick, equal weights,
+# one client; four runs alternated on the same pool read 0.83-0.95).
+pick_rounds=${BENCH_PICK_ROUNDS:-3}
+pick_seconds=${BENCH_PICK_SECONDS:-2}
+column_median() { awk -v c="$2" '{ print $c }' "$1" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 pick_row() {
     sql -c "UPDATE provider_api_keys AS k SET $4, consecutive_failures = 0 FROM providers AS p
             WHERE p.id = k.provider_id AND p.provider_name = 'bench'" \
         -c "VACUUM ANALYZE provider_api_keys" -c "VACUUM ANALYZE keyadmin.key_slots" -c "VACUUM ANALYZE providers"
-    local clients exact random sticky
+    local clients round exact random sticky
     for clients in 1 8; do
-        exact=$(pgbench_tps "$clients" "$seconds" "$work/exact.sql")
-        random=$(pgbench_tps "$clients" "$seconds" "$work/random.sql")
-        sticky=$(pgbench_tps "$clients" "$seconds" "$work/sticky.sql")
-        row "weighted pick: $1, $clients cl." "$random" "$exact" "$(ratio "$random" "$exact")" ">= $2"
-        row "sticky pick: $1, $clients cl." "$sticky" "$exact" "$(ratio "$sticky" "$exact")" ">= $3"
+        : > "$work/pick.rounds"
+        for ((round = 0; round < pick_rounds; round++)); do
+            exact=$(pgbench_tps "$clients" "$pick_seconds" "$work/exact.sql")
+            random=$(pgbench_tps "$clients" "$pick_seconds" "$work/random.sql")
+            sticky=$(pgbench_tps "$clients" "$pick_seconds" "$work/sticky.sql")
+            echo "$exact $random $sticky $(ratio "$random" "$exact") $(ratio "$sticky" "$exact")" >> "$work/pick.rounds"
+        done
+        exact=$(column_median "$work/pick.rounds" 1)
+        row "weighted pick: $1, $clients cl." "$(column_median "$work/pick.rounds" 2)" "$exact" \
+            "$(column_median "$work/pick.rounds" 4)" ">= $2"
+        row "sticky pick: $1, $clients cl." "$(column_median "$work/pick.rounds" 3)" "$exact" \
+            "$(column_median "$work/pick.rounds" 5)" ">= $3"
     done
 }
 every="tier = 1, disabled_at = NULL, cooldown_until = '-infinity'"
