@@ -768,7 +768,7 @@ DECLARE
 BEGIN
     -- The provider's row, and four direct probes of tier 1 where they apply (the common pool:
     -- one tier, equal weights): most calls end with this one statement. Where they do not apply,
-    -- the join condition gives no probe rows, and the rounds below begin.
+    -- the condition on the provider's row below gives no probe rows, and the rounds begin.
     v_draws := ARRAY[random(), random(), random(), random()];
     SELECT p.id, p.last_key_number, p.tier_masses, p.slot_starts, p.max_weights, probe.api_key
     INTO v_provider_id, v_highest, v_masses, v_starts, v_largest, v_key
@@ -845,18 +845,14 @@ BEGIN
                 CROSS JOIN LATERAL (
                     -- One probe of the slots' key per draw, whatever the statistics say: as a
                     -- join, before key_slots was first analyzed, the planner hashed every slot
-                    -- of the tier at every call (55-60 ms with 100,000 keys).
-                    SELECT s.key_id
+                    -- of the tier at every call (55-60 ms with 100,000 keys). The slot's key is
+                    -- read by its id alone, the availability conditions outside (1. at the top).
+                    SELECT k.api_key, k.weight, k.disabled_at, k.cooldown_until, k.expires_at
                     FROM keyadmin.key_slots AS s
+                    JOIN public.provider_api_keys AS k ON k.id = s.key_id
                     WHERE s.provider_id = v_provider_id AND s.tier = v_tier AND s.weight_class = c.class
                       AND s.slot = 1 + c.offset_in_class / c.bound
                     LIMIT 1
-                ) AS s
-                CROSS JOIN LATERAL (
-                    SELECT k.api_key, k.weight, k.disabled_at, k.cooldown_until, k.expires_at
-                    FROM public.provider_api_keys AS k
-                    WHERE k.id = s.key_id
-                    OFFSET 0  -- the slot's key by its id alone (1. at the top)
                 ) AS k
                 WHERE k.disabled_at IS NULL AND k.cooldown_until <= now()
                   AND (k.expires_at IS NULL OR k.expires_at > now()) AND c.offset_in_class % c.bound < k.weight
@@ -993,16 +989,11 @@ BEGIN
                     ) AS c
                 ) AS x
                 CROSS JOIN LATERAL (
-                    SELECT s.key_id  -- one probe per draw, as in round 1
+                    SELECT k.api_key, k.weight, k.disabled_at, k.cooldown_until, k.expires_at  -- one probe per draw, as in round 1
                     FROM keyadmin.key_slots AS s
+                    JOIN public.provider_api_keys AS k ON k.id = s.key_id
                     WHERE s.provider_id = v_provider_id AND s.tier = v_tier AND s.weight_class = x.class AND s.slot = x.slot
                     LIMIT 1
-                ) AS s
-                CROSS JOIN LATERAL (
-                    SELECT k.api_key, k.weight, k.disabled_at, k.cooldown_until, k.expires_at
-                    FROM public.provider_api_keys AS k
-                    WHERE k.id = s.key_id
-                    OFFSET 0  -- the slot's key by its id alone (1. at the top)
                 ) AS k
                 WHERE k.disabled_at IS NULL AND k.cooldown_until <= now()
                   AND (k.expires_at IS NULL OR k.expires_at > now());
