@@ -24,6 +24,9 @@
 --    map calls all-visible, and then the chosen key by its number: 15-20 us for 100 keys.
 --    Where the map is not set (pages written since the last vacuum, as during a storm), the
 --    scan reads the rows as before.
+--    The looks that pass a tier with no key out of cooldown read the same index: with the
+--    degrade rule's (036), as generic plans may choose, a look at tier 1 read tier 2's keys
+--    out of cooldown too (tier 2 serving 1,000 keys: 62 against 12 us).
 -- 3. The weighted pick chooses among the keys read by up to eight uniform draws, each
 --    accepted with weight / the largest weight read (with equal weights, the first), before
 --    the walk over running weights that 035 brought in (50 steps on average for 100 keys).
@@ -121,8 +124,12 @@ BEGIN
         -- index, instead of four probes and a read. Expiry is left to the reads: an expired key
         -- only means that the look passes nothing. ORDER BY the index's column: as NOT EXISTS,
         -- with statistics from before a storm, the planner scanned the table for a first row.
+        -- k.weight, which only this migration's index holds, keeps the look on that index,
+        -- where a tier's keys out of cooldown are a range of their own: the degrade rule's
+        -- index (036) costs within 10% in a generic plan and interleaves the tiers (tier 2
+        -- serving 1,000 keys: 62 against 12 us a look).
         IF v_tier = 1 AND v_direct THEN
-            PERFORM FROM public.provider_api_keys AS k
+            PERFORM k.weight FROM public.provider_api_keys AS k
             WHERE k.provider_id = v_provider_id AND k.tier = 1 AND k.disabled_at IS NULL
               AND k.cooldown_until <= now()
             ORDER BY k.cooldown_until
@@ -516,9 +523,10 @@ BEGIN
                     -- (a 429 storm) is passed after one look at the partial index, instead of
                     -- three more probes and a read that would find nothing. No affinity moves:
                     -- such a tier never serves one. ORDER BY the index's column, as in the
-                    -- random pick: never a scan of the table, whatever the statistics say.
+                    -- random pick: never a scan of the table, whatever the statistics say; and
+                    -- k.weight, as there, to read this migration's index.
                     IF v_probe = 1 THEN
-                        PERFORM FROM public.provider_api_keys AS k
+                        PERFORM k.weight FROM public.provider_api_keys AS k
                         WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
                           AND k.cooldown_until <= now()
                         ORDER BY k.cooldown_until
