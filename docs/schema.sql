@@ -823,8 +823,9 @@ BEGIN
         -- available key: round 3 counts them before round 2 asks whether the tier is sparse.
         -- Round 4 stops at its first accepted probe of 512: a tier reaches it with more keys
         -- available than round 2 reads (a hundredth of them at least, 100,000 keys), where
-        -- 128 probes that all ran cost as much as 512 that stop at the first key.
-        FOREACH v_round IN ARRAY CASE WHEN v_direct THEN ARRAY[1, 2, 4] ELSE ARRAY[1, 3, 2, 4] END LOOP
+        -- 128 probes that all ran cost as much as 512 that stop at the first key. Round 5
+        -- reads every available key, and like round 2 then fetches the one it chose.
+        FOREACH v_round IN ARRAY CASE WHEN v_direct THEN ARRAY[1, 2, 4, 5] ELSE ARRAY[1, 3, 2, 4, 5] END LOOP
             IF v_round IN (1, 4) AND NOT v_direct THEN
                 -- Four (round 4: 512) probes through the slots, in order: WITH ORDINALITY gives
                 -- the nested loop the order of ORDER BY, so the plan stops at the first probe
@@ -892,52 +893,70 @@ BEGIN
                 END IF;
                 CONTINUE;
             END IF;
-            IF v_round = 2 THEN
-                CONTINUE WHEN v_hits > 0;
-                v_limit := greatest(256, sqrt(8.0 * v_highest)::integer);
-                -- At most v_limit + 1 of the tier's available keys, in the partial index's order
-                -- (without ORDER BY, statistics saying a tenth of the keys are available made
-                -- the generic plan a scan of the table): their numbers and weights only, which
-                -- this migration's index holds, so that no page the visibility map calls
-                -- all-visible is read. When there are no more, one of them by weight, and then
-                -- its key, by number.
-                SELECT array_agg(a.key_number), array_agg(a.weight), sum(a.weight), max(a.weight)
-                INTO v_sparse_numbers, v_sparse_weights, v_sparse_total, v_sparse_largest
-                FROM (
-                    SELECT k.key_number, k.weight
-                    FROM public.provider_api_keys AS k
-                    WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
-                      AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
-                    ORDER BY k.cooldown_until
-                    LIMIT v_limit + 1
-                ) AS a;
-                v_available := coalesce(cardinality(v_sparse_numbers), 0);
-                EXIT WHEN v_available = 0;  -- nothing available in this tier: the next one
-                CONTINUE WHEN v_available > v_limit;
-                -- Up to eight draws of one of them, uniformly, each accepted with its weight over
-                -- the largest read (equal weights: the first draw); failing those, the walk: the
-                -- draw times their total weight, less each weight in turn, falls below zero on a
-                -- key with probability weight / total. Either way a key's chance is weight / total.
-                v_chosen := NULL;
-                FOR v_try IN 1..8 LOOP
-                    v_point := random() * v_available;
-                    IF (v_point - floor(v_point)) * v_sparse_largest < v_sparse_weights[1 + floor(v_point)::integer] THEN
-                        v_chosen := v_sparse_numbers[1 + floor(v_point)::integer];
-                        EXIT;
-                    END IF;
-                END LOOP;
-                IF v_chosen IS NULL THEN
-                    v_point := random() * v_sparse_total;
-                    FOR v_index IN 1..v_available LOOP
-                        v_point := v_point - v_sparse_weights[v_index];
-                        IF v_point < 0 OR v_index = v_available THEN
-                            v_chosen := v_sparse_numbers[v_index];
+            IF v_round IN (2, 5) THEN
+                IF v_round = 2 THEN
+                    CONTINUE WHEN v_hits > 0;
+                    v_limit := greatest(256, sqrt(8.0 * v_highest)::integer);
+                    -- At most v_limit + 1 of the tier's available keys, in the partial index's
+                    -- order (without ORDER BY, statistics saying a tenth of the keys are
+                    -- available made the generic plan a scan of the table): their numbers and
+                    -- weights only, which this migration's index holds, so that no page the
+                    -- visibility map calls all-visible is read. When there are no more, one of
+                    -- them by weight, and then its key, by number.
+                    SELECT array_agg(a.key_number), array_agg(a.weight), sum(a.weight), max(a.weight)
+                    INTO v_sparse_numbers, v_sparse_weights, v_sparse_total, v_sparse_largest
+                    FROM (
+                        SELECT k.key_number, k.weight
+                        FROM public.provider_api_keys AS k
+                        WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
+                          AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+                        ORDER BY k.cooldown_until
+                        LIMIT v_limit + 1
+                    ) AS a;
+                    v_available := coalesce(cardinality(v_sparse_numbers), 0);
+                    EXIT WHEN v_available = 0;  -- nothing available in this tier: the next one
+                    CONTINUE WHEN v_available > v_limit;
+                    -- Up to eight draws of one of them, uniformly, each accepted with its weight
+                    -- over the largest read (equal weights: the first draw); failing those, the
+                    -- walk: the draw times their total weight, less each weight in turn, falls
+                    -- below zero on a key with probability weight / total. Either way a key's
+                    -- chance is weight / total.
+                    v_chosen := NULL;
+                    FOR v_try IN 1..8 LOOP
+                        v_point := random() * v_available;
+                        IF (v_point - floor(v_point)) * v_sparse_largest < v_sparse_weights[1 + floor(v_point)::integer] THEN
+                            v_chosen := v_sparse_numbers[1 + floor(v_point)::integer];
                             EXIT;
                         END IF;
                     END LOOP;
+                    IF v_chosen IS NULL THEN
+                        v_point := random() * v_sparse_total;
+                        FOR v_index IN 1..v_available LOOP
+                            v_point := v_point - v_sparse_weights[v_index];
+                            IF v_point < 0 OR v_index = v_available THEN
+                                v_chosen := v_sparse_numbers[v_index];
+                                EXIT;
+                            END IF;
+                        END LOOP;
+                    END IF;
+                ELSE
+                    -- Many keys available, yet 516 to 532 probes missed (light keys among heavy
+                    -- unavailable ones): every available key of the tier, exactly by weight,
+                    -- from the index's numbers and weights as in round 2.
+                    v_draw := random();
+                    SELECT c.key_number INTO v_chosen
+                    FROM (
+                        SELECT k.key_number, k.weight,
+                               sum(k.weight) OVER (ROWS UNBOUNDED PRECEDING) AS running, sum(k.weight) OVER () AS total
+                        FROM public.provider_api_keys AS k
+                        WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
+                          AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+                    ) AS c
+                    WHERE v_draw * c.total >= c.running - c.weight AND v_draw * c.total < c.running;
                 END IF;
-                -- Each statement of this function sees what was committed when it began: a key
-                -- disabled or cooling since the read sends the pick on to round 4.
+                -- The chosen key. Each statement of this function sees what was committed when it
+                -- began: a key disabled or cooling since the read sends the pick on to round 4
+                -- (from round 2) or to the degrade rule (from round 5).
                 SELECT k.api_key INTO v_key
                 FROM (
                     SELECT k.api_key, k.tier, k.disabled_at, k.cooldown_until, k.expires_at
@@ -1007,32 +1026,6 @@ BEGIN
             END IF;
         END LOOP;
         CONTINUE WHEN v_available = 0;
-
-        -- Many keys available, yet 516 to 532 probes missed (light keys among heavy
-        -- unavailable ones): every available key of the tier, exactly by weight, from the
-        -- index's numbers and weights as in round 2, and then the chosen key.
-        v_draw := random();
-        SELECT c.key_number INTO v_chosen
-        FROM (
-            SELECT k.key_number, k.weight,
-                   sum(k.weight) OVER (ROWS UNBOUNDED PRECEDING) AS running, sum(k.weight) OVER () AS total
-            FROM public.provider_api_keys AS k
-            WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
-              AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
-        ) AS c
-        WHERE v_draw * c.total >= c.running - c.weight AND v_draw * c.total < c.running;
-        SELECT k.api_key INTO v_key
-        FROM (
-            SELECT k.api_key, k.tier, k.disabled_at, k.cooldown_until, k.expires_at
-            FROM public.provider_api_keys AS k
-            WHERE k.provider_id = v_provider_id AND k.key_number = v_chosen
-            OFFSET 0  -- the chosen key by its number alone (1. at the top)
-        ) AS k
-        WHERE k.tier = v_tier AND k.disabled_at IS NULL AND k.cooldown_until <= now()
-          AND (k.expires_at IS NULL OR k.expires_at > now());
-        IF v_key IS NOT NULL THEN
-            RETURN v_key;
-        END IF;
         EXIT;  -- the keys went meanwhile: the degrade rule
     END LOOP;
 

@@ -26,6 +26,8 @@ import Testing
         var picked: [String?]
         var scans: Int
         var rowsFetched: Int
+        /// The picked keys' numbers (key n is sk-policy-key-n); nil where a pick gave no key.
+        var pickedNumbers: [Int?] { picked.map { key in (key?.split(separator: "-").last).flatMap { Int($0) } } }
         /// Entries read of the partial index on (provider, tier, cooldown_until) with numbers and weights.
         var indexEntries: Int
     }
@@ -144,8 +146,7 @@ import Testing
                 if unset == 0 { break }
             }
             let reading = try pick(bothPicks, in: database)
-            let numbers = reading.picked.map { key in (key?.split(separator: "-").last).flatMap { Int($0) } }
-            #expect(numbers.allSatisfy { $0.map { $0 % 100 == 4 } ?? false })
+            #expect(reading.pickedNumbers.allSatisfy { $0.map { $0 % 100 == 4 } ?? false })
             #expect(reading.scans == 0, "the key table was scanned \(reading.scans) times")
             #expect(reading.indexEntries > 0, "the picks did not read the partial index")
             // A weighted pick fetches the rows of its eight probes and the chosen key; a sticky
@@ -173,8 +174,7 @@ import Testing
                 UNION ALL
                 SELECT get_sticky_api_key('openai', 'conversation-' || i) FROM generate_series(1, 60) AS i
                 """, in: database)
-            let numbers = reading.picked.map { key in (key?.split(separator: "-").last).flatMap { Int($0) } }
-            #expect(numbers.allSatisfy { $0.map { $0 % 10 == 4 } ?? false })
+            #expect(reading.pickedNumbers.allSatisfy { $0.map { $0 % 10 == 4 } ?? false })
             #expect(reading.scans == 0, "the key table was scanned \(reading.scans) times")
             // At most one read of v_limit + 1 = 566 entries a pick (and a look of one): a bitmap
             // over the index's whole range reads the 4,000 available keys' entries each time.
