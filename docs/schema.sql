@@ -742,6 +742,7 @@ CREATE FUNCTION public.get_random_api_key(p_provider_name text) RETURNS text
     LANGUAGE plpgsql
     SET search_path TO ''
     SET plan_cache_mode TO 'force_generic_plan'
+    SET enable_memoize TO 'off'
     AS $$
 DECLARE
     v_provider_id integer;
@@ -1075,6 +1076,10 @@ DECLARE
     v_available integer;
     v_limit integer;
     v_chosen_number integer;
+    v_probed_tier integer;
+    v_probed_disabled timestamptz;
+    v_probed_cooldown timestamptz;
+    v_probed_expiry timestamptz;
 BEGIN
     SELECT p.id, p.last_key_number, p.slot_counts, p.tier_masses, p.max_weights
     INTO v_provider_id, v_highest, v_counts, v_masses, v_largest
@@ -1168,53 +1173,48 @@ BEGIN
                     v_next := floor((v_bucket + 1) / (((hashint8extended(v_bucket, v_probe_seed) & 2147483647) + 1)
                                                       / 2147483648.0::double precision));
                 END LOOP;
+                -- The probed key alone, by its number or through its slot: a lookup of one row by
+                -- a unique index, the only plan such a statement has, whatever the statistics
+                -- say. Its state is checked here, as 037 checked it in the statement's WHERE
+                -- (037 fenced the key's read in a subquery instead: each probe cost an executor
+                -- node and the conditions' initialization more, 1. at the top).
                 IF v_direct THEN
-                    SELECT k.api_key, k.weight INTO v_probed_key, v_probed_weight
-                    FROM (
-                        SELECT k.api_key, k.tier, k.weight, k.disabled_at, k.cooldown_until, k.expires_at
-                        FROM public.provider_api_keys AS k
-                        WHERE k.provider_id = v_provider_id AND k.key_number = v_bucket + 1
-                        OFFSET 0  -- the probed key by its number alone, as in the random pick
-                    ) AS k
-                    WHERE k.tier = v_tier AND k.disabled_at IS NULL AND k.cooldown_until <= now()
-                      AND (k.expires_at IS NULL OR k.expires_at > now());
+                    SELECT k.api_key, k.weight, k.tier, k.disabled_at, k.cooldown_until, k.expires_at
+                    INTO v_probed_key, v_probed_weight, v_probed_tier, v_probed_disabled, v_probed_cooldown, v_probed_expiry
+                    FROM public.provider_api_keys AS k
+                    WHERE k.provider_id = v_provider_id AND k.key_number = v_bucket + 1;
                 ELSE
-                    -- One probe, the slot by its primary key and then its key by id: a plan
-                    -- reaching the key through the range of available keys would read that
-                    -- index whole (no provider among the key's conditions), which no statistics
-                    -- make cheaper, so this statement needs no OFFSET 0.
-                    SELECT k.api_key, k.weight INTO v_probed_key, v_probed_weight
+                    SELECT k.api_key, k.weight, k.tier, k.disabled_at, k.cooldown_until, k.expires_at
+                    INTO v_probed_key, v_probed_weight, v_probed_tier, v_probed_disabled, v_probed_cooldown, v_probed_expiry
                     FROM keyadmin.key_slots AS s
                     JOIN public.provider_api_keys AS k ON k.id = s.key_id
                     WHERE s.provider_id = v_provider_id AND s.tier = v_tier AND s.weight_class = v_class
-                      AND s.slot = v_bucket + 1
-                      AND k.disabled_at IS NULL AND k.cooldown_until <= now()
-                      AND (k.expires_at IS NULL OR k.expires_at > now());
+                      AND s.slot = v_bucket + 1;
                 END IF;
-                IF NOT FOUND THEN
+                -- No row (a gap in the numbers) leaves every variable NULL: not available.
+                IF v_probed_tier = v_tier AND v_probed_disabled IS NULL AND v_probed_cooldown <= now()
+                   AND (v_probed_expiry IS NULL OR v_probed_expiry > now()) THEN
+                    v_hits := v_hits + 1;
+                    IF ((hashint8extended(v_probe, v_seed # 6148914691236517205) & 2147483647) + 0.5::double precision) / 2147483648.0::double precision * v_bound
+                       < v_probed_weight THEN
+                        RETURN v_probed_key;
+                    END IF;
+                ELSIF v_probe = 1 THEN
                     -- The tier's first probe missed: a tier with no enabled key out of cooldown
                     -- (a 429 storm) is passed after one look at the partial index, instead of
                     -- three more probes and a read that would find nothing. No affinity moves:
-                    -- such a tier never serves one. ORDER BY the index's column, as in the
-                    -- random pick: never a scan of the table, whatever the statistics say; and
-                    -- k.weight, as there, to read this migration's index.
-                    IF v_probe = 1 THEN
-                        PERFORM k.weight FROM public.provider_api_keys AS k
-                        WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
-                          AND k.cooldown_until <= now()
-                        ORDER BY k.cooldown_until
-                        LIMIT 1;
-                        IF NOT FOUND THEN
-                            v_available := 0;
-                            EXIT rounds;
-                        END IF;
+                    -- such a tier never serves one. ORDER BY the index's column: never a scan
+                    -- of the table, whatever the statistics say; and k.weight, which only 037's
+                    -- index holds, to read that index.
+                    PERFORM k.weight FROM public.provider_api_keys AS k
+                    WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
+                      AND k.cooldown_until <= now()
+                    ORDER BY k.cooldown_until
+                    LIMIT 1;
+                    IF NOT FOUND THEN
+                        v_available := 0;
+                        EXIT rounds;
                     END IF;
-                    CONTINUE;
-                END IF;
-                v_hits := v_hits + 1;
-                IF ((hashint8extended(v_probe, v_seed # 6148914691236517205) & 2147483647) + 0.5::double precision) / 2147483648.0::double precision * v_bound
-                   < v_probed_weight THEN
-                    RETURN v_probed_key;
                 END IF;
             END LOOP;
         END LOOP;

@@ -133,6 +133,8 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
             "921b87912459e9bc10460bf97370a190cda33ec17060a8fcbd22479833181b6b",
         "037_picks_read_numbers_then_the_key.sql":
             "31ea86b6402ef983040ae2d46999d111b76dc6deca7895bf0255d33d2e945de9",
+        "038_picks_spend_less_on_each_probe.sql":
+            "f87d2b5926999a88bcf21c4c16370bed7f8317cf323b0354ecb1e7ff8abde19c",
     ]
 
     @Test func shippedMigrationsAreNeverEdited() throws {

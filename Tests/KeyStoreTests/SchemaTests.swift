@@ -141,7 +141,7 @@ import Testing
             #expect(
                 signatures == [
                     "get_api_key(p_provider_name text, p_key_number integer) text invoker search_path=\"\"",
-                    "get_random_api_key(p_provider_name text) text invoker search_path=\"\",plan_cache_mode=force_generic_plan",
+                    "get_random_api_key(p_provider_name text) text invoker search_path=\"\",plan_cache_mode=force_generic_plan,enable_memoize=off",
                     "get_sticky_api_key(p_provider_name text, p_affinity text) text invoker search_path=\"\",plan_cache_mode=force_generic_plan",
                     "report_api_key_result(p_provider_name text, p_api_key text, p_http_status integer, p_retry_after_seconds integer DEFAULT NULL::integer, p_tokens integer DEFAULT NULL::integer, p_window text DEFAULT NULL::text) text invoker search_path=\"\"",
                 ])

@@ -6,11 +6,13 @@ import Testing
 
 /// Migration 034 computes the sticky pick's scores in double precision instead of numeric, 035
 /// reads its probed keys into other variables, 036 reads a tier's available keys in the index's
-/// order and scores them only when their count decides, and 037 reads their numbers and weights
-/// and then the chosen key. An upgrade through all four must move no affinity, in the pools whose picks use those scores: weights over many classes
-/// (a class chosen per probe by rendezvous, a key accepted by weight), a tier with few keys
-/// available (the rendezvous over the available keys), and one with more available than the
-/// rendezvous takes (400 of 2,000: the count alone sends the pick on to its probes).
+/// order and scores them only when their count decides, 037 reads their numbers and weights and
+/// then the chosen key, and 038 checks a probed key's state in PL/pgSQL instead of SQL. An
+/// upgrade through all five must move no affinity, in the pools whose picks use those scores and
+/// probes: weights over many classes (a class chosen per probe by rendezvous, a key accepted by
+/// weight), a tier with few keys available (the rendezvous over the available keys), and one
+/// with more available than the rendezvous takes (400 of 2,000: the count alone sends the pick
+/// on to its probes).
 @Suite struct StickyPrecisionTests {
     @Test func upgradingFrom033MovesNoAffinity() throws {
         try TestDatabase.with(migrated: false) { (database: TestDatabase) throws in
@@ -40,9 +42,9 @@ import Testing
             _ = try Migrator(connection: database.connect()).run(dryRun: false)
             #expect(
                 try database.integer(
-                    "SELECT count(*) AS value FROM keyadmin.schema_migrations WHERE version IN ('034', '035', '036', '037')"
+                    "SELECT count(*) AS value FROM keyadmin.schema_migrations WHERE version IN ('034', '035', '036', '037', '038')"
                 )
-                    == 4)
+                    == 5)
             #expect(try database.values(picks) == before)
             // Not vacuous: every pool gives every affinity a key.
             #expect(
