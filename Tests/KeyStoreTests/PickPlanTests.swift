@@ -7,10 +7,11 @@ import Testing
 
 /// Migration 036: no statement of the picks reads the whole key table, whatever the statistics
 /// say; 037: the read of a tier's few available keys takes no row of the table but the chosen
-/// key's, where the visibility map allows; 038: no probe is memoized. Each phase picks on a new connection, so PL/pgSQL plans its statements afresh (a generic
-/// plan, kept for the session) with the statistics of that moment, and counts in its own
-/// transaction what the picks read of the table: scans of it, and rows fetched. Counts, not
-/// times: a slow machine reads the same rows.
+/// key's, where the visibility map allows; 038: no probe is memoized. Each phase picks on a new
+/// connection, so PL/pgSQL plans its statements afresh (a generic plan, kept for the session)
+/// with the statistics of that moment, and counts in its own transaction what the picks read of
+/// the table: scans of it, and rows fetched. Counts, not times: a slow machine reads the same
+/// rows.
 @Suite struct PickPlanTests {
     /// Keys 1...count of provider "openai" (WeightClassTests' pool: key n is sk-policy-key-n), in
     /// tier 1 + n % tiers, all available and analyzed; autovacuum off for the table, so that the

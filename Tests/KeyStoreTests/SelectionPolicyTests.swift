@@ -171,19 +171,19 @@ import Testing
         }
     }
 
-    /// Tier 1 holds nine keys in ten and four in five of them are enabled, so its probes are
+    /// Tier 1 holds nine keys in ten and eight in nine of them are enabled, so its probes are
     /// direct: a number drawn from all of the provider's, whose key may be in tier 2, expired,
     /// disabled or cooling. Each is a miss while tier 1 serves, for both picks (038 checks the
     /// sticky probe's key in PL/pgSQL; no other pool here has a direct tier holding all four).
     @Test func aDirectTiersProbesTakeOnlyItsUsableKeys() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
-            let states = [0: "available", 3: "expired", 5: "disabled", 7: "cooling"]
-            try pool(
-                database,
-                (1...40).map { n in
-                    (number: n, tier: n % 10 == 0 ? 2 : 1, weight: 1, state: states[n % 10] ?? "available")
-                })
-            let usable = Set((1...40).filter { ![0, 3, 5, 7].contains($0 % 10) }.map { "sk-policy-key-\($0)" })
+            let tier2 = { (n: Int) in n % 10 == 0 }
+            let states = [3: "expired", 5: "disabled", 7: "cooling"]
+            let keys = (1...40).map { n in
+                (number: n, tier: tier2(n) ? 2 : 1, weight: 1, state: states[n % 10] ?? "available")
+            }
+            try pool(database, keys)
+            let usable = Set((1...40).filter { !tier2($0) && states[$0 % 10] == nil }.map { "sk-policy-key-\($0)" })
             let unusable = { (picks: [String?]) in picks.filter { !($0.map(usable.contains) ?? false) } }
             let sticky = try stickyPicks(database, 2_000)
             #expect(unusable(sticky).isEmpty, "\(Set(unusable(sticky)))")
