@@ -1177,7 +1177,7 @@ BEGIN
                 -- a unique index, the only plan such a statement has, whatever the statistics
                 -- say. Its state is checked here, as 037 checked it in the statement's WHERE
                 -- (037 fenced the key's read in a subquery instead: each probe cost an executor
-                -- node and the conditions' initialization more, 1. at the top).
+                -- node and the conditions' initialization more, 2. at the top).
                 IF v_direct THEN
                     SELECT k.api_key, k.weight, k.tier, k.disabled_at, k.cooldown_until, k.expires_at
                     INTO v_probed_key, v_probed_weight, v_probed_tier, v_probed_disabled, v_probed_cooldown, v_probed_expiry

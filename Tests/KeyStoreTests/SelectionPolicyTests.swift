@@ -187,8 +187,7 @@ import Testing
             let unusable = { (picks: [String?]) in picks.filter { !($0.map(usable.contains) ?? false) } }
             let sticky = try stickyPicks(database, 2_000)
             #expect(unusable(sticky).isEmpty, "\(Set(unusable(sticky)))")
-            let random = try database.values(
-                "SELECT get_random_api_key('openai') AS value FROM generate_series(1, 2000)")
+            let random = try randomDraws(2_000, from: database, seed: 0.5)
             #expect(unusable(random).isEmpty, "\(Set(unusable(random)))")
         }
     }
