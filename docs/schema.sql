@@ -600,28 +600,35 @@ CREATE FUNCTION keyadmin.slots_after_update() RETURNS trigger
     SET search_path TO ''
     AS $$
 DECLARE
+    v_queued integer[];
     v_moved integer[];
     v_providers integer[];
     v_provider_id integer;
 BEGIN
     WITH queued AS (DELETE FROM keyadmin.key_slot_changes RETURNING key_id)
-    SELECT ARRAY(
-        SELECT DISTINCT k.id
-        FROM queued AS q
-        JOIN public.provider_api_keys AS k ON k.id = q.key_id
-        LEFT JOIN keyadmin.key_slots AS s ON s.key_id = k.id
-        WHERE s.key_id IS NULL OR s.provider_id <> k.provider_id OR s.tier <> k.tier
-           OR s.weight_class <> keyadmin.weight_class(k.weight))
-    INTO v_moved;
-    IF cardinality(v_moved) > 0 THEN
-        -- Two statements: the keys must leave their old slots before they are appended (their
-        -- key_id is unique), and one expression would not promise which call runs first.
-        v_providers := keyadmin.remove_slots(v_moved);
-        v_providers := v_providers || keyadmin.append_slots(v_moved);
-        FOR v_provider_id IN SELECT DISTINCT p FROM unnest(v_providers) AS p ORDER BY 1 LOOP
-            PERFORM keyadmin.store_slot_layout(v_provider_id);
-        END LOOP;
+    SELECT ARRAY(SELECT DISTINCT q.key_id FROM queued AS q) INTO v_queued;
+    IF cardinality(v_queued) = 0 THEN
+        RETURN NULL;
     END IF;
+    v_providers := ARRAY(SELECT k.provider_id FROM public.provider_api_keys AS k WHERE k.id = ANY (v_queued)
+                         UNION
+                         SELECT s.provider_id FROM keyadmin.key_slots AS s WHERE s.key_id = ANY (v_queued)
+                         ORDER BY 1);
+    PERFORM 1 FROM public.providers AS p WHERE p.id = ANY (v_providers) ORDER BY p.id FOR NO KEY UPDATE;
+    v_moved := ARRAY(SELECT k.id
+                     FROM public.provider_api_keys AS k
+                     LEFT JOIN keyadmin.key_slots AS s ON s.key_id = k.id
+                     WHERE k.id = ANY (v_queued)
+                       AND (s.key_id IS NULL OR s.provider_id <> k.provider_id OR s.tier <> k.tier
+                            OR s.weight_class <> keyadmin.weight_class(k.weight)));
+    IF cardinality(v_moved) > 0 THEN
+        -- Two statements, freeing first (032).
+        PERFORM keyadmin.remove_slots(v_moved);
+        PERFORM keyadmin.append_slots(v_moved);
+    END IF;
+    FOREACH v_provider_id IN ARRAY v_providers LOOP
+        PERFORM keyadmin.store_slot_layout(v_provider_id);
+    END LOOP;
     RETURN NULL;
 END
 $$;
@@ -662,7 +669,8 @@ BEGIN
     TRUNCATE keyadmin.key_slots;
     UPDATE public.providers AS p
     SET slot_counts = array_fill(0, ARRAY[90]), slot_starts = array_fill(0::bigint, ARRAY[90]),
-        tier_masses = array_fill(0::bigint, ARRAY[9]), max_weights = array_fill(1, ARRAY[9])
+        tier_masses = array_fill(0::bigint, ARRAY[9]), max_weights = array_fill(1, ARRAY[9]),
+        largest_weights = array_fill(1, ARRAY[9])
     WHERE p.tier_masses <> array_fill(0::bigint, ARRAY[9]);
     RETURN NULL;
 END
@@ -687,6 +695,7 @@ DECLARE
     v_starts bigint[] := array_fill(0::bigint, ARRAY[90]);
     v_masses bigint[] := array_fill(0::bigint, ARRAY[9]);
     v_largest integer[] := array_fill(1, ARRAY[9]);
+    v_weights integer[] := array_fill(1, ARRAY[9]);
     v_i integer;
 BEGIN
     FOR v_tier IN 1..9 LOOP
@@ -701,12 +710,18 @@ BEGIN
                 v_largest[v_tier] := keyadmin.weight_class_bound(v_class);
             END IF;
         END LOOP;
+        IF v_masses[v_tier] > 0 THEN
+            -- The last entry of the tier's range in provider_api_keys_by_tier_and_weight.
+            v_weights[v_tier] := (SELECT max(k.weight) FROM public.provider_api_keys AS k
+                                  WHERE k.provider_id = p_provider_id AND k.tier = v_tier);
+        END IF;
     END LOOP;
     UPDATE public.providers AS p
-    SET slot_counts = v_counts, slot_starts = v_starts, tier_masses = v_masses, max_weights = v_largest
+    SET slot_counts = v_counts, slot_starts = v_starts, tier_masses = v_masses, max_weights = v_largest,
+        largest_weights = v_weights
     WHERE p.id = p_provider_id
-      AND (p.slot_counts, p.slot_starts, p.tier_masses, p.max_weights)
-          IS DISTINCT FROM (v_counts, v_starts, v_masses, v_largest);
+      AND (p.slot_counts, p.slot_starts, p.tier_masses, p.max_weights, p.largest_weights)
+          IS DISTINCT FROM (v_counts, v_starts, v_masses, v_largest, v_weights);
 END
 $$;
 
@@ -750,6 +765,7 @@ DECLARE
     v_masses bigint[];
     v_starts bigint[];
     v_largest integer[];
+    v_weights integer[];
     v_tier_starts bigint[];
     v_key text;
     v_hits integer;
@@ -771,8 +787,8 @@ BEGIN
     -- one tier, equal weights): most calls end with this one statement. Where they do not apply,
     -- the condition on the provider's row below gives no probe rows, and the rounds begin.
     v_draws := ARRAY[random(), random(), random(), random()];
-    SELECT p.id, p.last_key_number, p.tier_masses, p.slot_starts, p.max_weights, probe.api_key
-    INTO v_provider_id, v_highest, v_masses, v_starts, v_largest, v_key
+    SELECT p.id, p.last_key_number, p.tier_masses, p.slot_starts, p.max_weights, p.largest_weights, probe.api_key
+    INTO v_provider_id, v_highest, v_masses, v_starts, v_largest, v_weights, v_key
     FROM public.providers AS p
     LEFT JOIN LATERAL (
         SELECT k.api_key
@@ -786,7 +802,7 @@ BEGIN
         WHERE p.last_key_number::bigint * p.max_weights[1] <= 2 * p.tier_masses[1]
           AND k.tier = 1 AND k.disabled_at IS NULL AND k.cooldown_until <= now()
           AND (k.expires_at IS NULL OR k.expires_at > now())
-          AND (d.draw * p.last_key_number - floor(d.draw * p.last_key_number)) * p.max_weights[1] < k.weight
+          AND (d.draw * p.last_key_number - floor(d.draw * p.last_key_number)) * p.largest_weights[1] < k.weight
         ORDER BY d.position
         LIMIT 1
     ) AS probe ON true
@@ -886,7 +902,7 @@ BEGIN
                 ) AS k
                 WHERE k.tier = v_tier AND k.disabled_at IS NULL AND k.cooldown_until <= now()
                   AND (k.expires_at IS NULL OR k.expires_at > now())
-                  AND (d.draw * v_highest - floor(d.draw * v_highest)) * v_largest[v_tier] < k.weight
+                  AND (d.draw * v_highest - floor(d.draw * v_highest)) * v_weights[v_tier] < k.weight
                 ORDER BY g.position
                 LIMIT 1;
                 IF v_key IS NOT NULL THEN
@@ -980,9 +996,9 @@ BEGIN
                        END;
             IF v_direct THEN
                 -- Direct: key number 1 + floor(u x highest); the fraction left of u x highest,
-                -- times the tier's largest bound, accepts when below the weight.
+                -- times the tier's largest weight, accepts when below the weight.
                 SELECT (array_agg(k.api_key ORDER BY d.position)
-                            FILTER (WHERE (d.draw * v_highest - floor(d.draw * v_highest)) * v_largest[v_tier] < k.weight))[1],
+                            FILTER (WHERE (d.draw * v_highest - floor(d.draw * v_highest)) * v_weights[v_tier] < k.weight))[1],
                        count(*)
                 INTO v_key, v_hits
                 FROM unnest(v_draws) WITH ORDINALITY AS d(draw, position)
@@ -1567,6 +1583,7 @@ CASE
     WHEN (provider_name = ANY (ARRAY['google'::text, 'gemini'::text])) THEN 'America/Los_Angeles'::text
     ELSE 'UTC'::text
 END)) STORED NOT NULL,
+    largest_weights integer[] DEFAULT array_fill(1, ARRAY[9]) NOT NULL,
     CONSTRAINT providers_endpoint_format CHECK ((((endpoint_url IS NULL) = (api_style IS NULL)) AND (api_style = ANY (ARRAY['openai'::text, 'anthropic'::text, 'google'::text])) AND (char_length(endpoint_url) <= 2000) AND (endpoint_url ~ '^https?://[^/@[:space:][:cntrl:]]+(/[^[:space:][:cntrl:]]*)?$'::text))),
     CONSTRAINT providers_max_weights_shape CHECK (((array_length(max_weights, 1) = 9) AND (array_lower(max_weights, 1) = 1))),
     CONSTRAINT providers_provider_name_format CHECK ((provider_name ~ '^[a-z0-9._-]{1,64}$'::text)),
@@ -1595,6 +1612,8 @@ COMMENT ON COLUMN public.providers.requests_per_day IS 'Daily budget of requests
 COMMENT ON COLUMN public.providers.tokens_per_day IS 'Daily budget of tokens for each account of the provider; NULL: none.';
 
 COMMENT ON COLUMN public.providers.reset_zone_in_effect IS 'The zone whose midnight resets the daily quotas: reset_zone, or the built-in default (generated).';
+
+COMMENT ON COLUMN public.providers.largest_weights IS 'For each tier, the largest weight of its keys, whatever their state (1 when it has no key), kept by triggers: the bound of the weighted pick''s direct probe.';
 
 CREATE SEQUENCE public.providers_id_seq
     AS integer
@@ -1649,6 +1668,8 @@ CREATE INDEX key_usage_provider_day ON keyadmin.key_usage USING btree (provider_
 
 CREATE INDEX provider_api_keys_account ON public.provider_api_keys USING btree (provider_id, account) WHERE (account IS NOT NULL);
 
+CREATE INDEX provider_api_keys_by_tier_and_weight ON public.provider_api_keys USING btree (provider_id, tier, weight);
+
 CREATE INDEX provider_api_keys_enabled_by_cooldown_tier_number ON public.provider_api_keys USING btree (provider_id, cooldown_until, tier, key_number) WHERE (disabled_at IS NULL);
 
 CREATE INDEX provider_api_keys_enabled_by_tier_with_weight ON public.provider_api_keys USING btree (provider_id, tier, cooldown_until) INCLUDE (key_number, weight, expires_at) WHERE (disabled_at IS NULL);
@@ -1681,7 +1702,7 @@ CREATE TRIGGER key_slots_on_insert AFTER INSERT ON public.provider_api_keys REFE
 
 CREATE TRIGGER key_slots_on_truncate AFTER TRUNCATE ON public.provider_api_keys FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.slots_on_truncate();
 
-CREATE TRIGGER key_slots_on_update AFTER UPDATE OF tier, weight, provider_id ON public.provider_api_keys FOR EACH ROW WHEN (((new.tier <> old.tier) OR (new.provider_id <> old.provider_id) OR (width_bucket(new.weight, '{1,2,4,8,16,32,64,128,256,512}'::integer[]) <> width_bucket(old.weight, '{1,2,4,8,16,32,64,128,256,512}'::integer[])))) EXECUTE FUNCTION keyadmin.slots_on_update();
+CREATE TRIGGER key_slots_on_update AFTER UPDATE OF tier, weight, provider_id ON public.provider_api_keys FOR EACH ROW WHEN (((new.tier <> old.tier) OR (new.provider_id <> old.provider_id) OR (new.weight <> old.weight))) EXECUTE FUNCTION keyadmin.slots_on_update();
 
 CREATE TRIGGER last_key_number_on_insert AFTER INSERT ON public.provider_api_keys REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION keyadmin.raise_last_key_number();
 

@@ -204,6 +204,12 @@ import Testing
                 + "RESET session_replication_role",
             "FAIL", "key slots", "openai", "SELECT keyadmin.rebuild_key_slots();"
         ),
+        // A weight raised within its class behind the triggers' back: the tier's largest weight is stale.
+        (
+            "UPDATE provider_api_keys SET weight = 2 WHERE key_number = 2; SET session_replication_role = replica; "
+                + "UPDATE provider_api_keys SET weight = 3 WHERE key_number = 2; RESET session_replication_role",
+            "FAIL", "key slots", "openai", "SELECT keyadmin.rebuild_key_slots();"
+        ),
         (
             "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'doctor_reader') THEN CREATE ROLE doctor_reader; END IF; END $$; GRANT SELECT ON public.provider_api_keys TO doctor_reader",
             "warn", "readers", "doctor_reader can read keys", "REVOKE SELECT"

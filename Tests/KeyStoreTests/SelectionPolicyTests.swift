@@ -43,7 +43,8 @@ import Testing
         }
     }
 
-    @Test(arguments: [
+    /// Pools for the test below: rows of (number, tier, weight, state).
+    static let proportionShapes: [[(Int, Int, Int, String)]] = [
         // Weights 1-4 with disabled, cooling, expired keys and gaps interleaved.
         (1...14).map { n in
             (
@@ -55,7 +56,11 @@ import Testing
         (1...6).map { n in (n, 1, n == 4 ? 10 : 1, "available") },
         // Weights far apart: the light key is accepted once in 1000 probes, and still drawn in proportion.
         [(1, 1, 1000, "available"), (2, 1, 1, "available"), (3, 1, 5, "disabled")],
-    ])
+        // Tier 1 cooling at weight 1; tier 2's probes are direct and bounded by its own largest weight, 7.
+        [(1, 1, 1, "cooling"), (2, 1, 1, "cooling")] + (3...14).map { n -> (Int, Int, Int, String) in (n, 2, 4 + n % 4, "available") },
+    ]
+
+    @Test(arguments: Self.proportionShapes)
     func randomDrawsAreInProportionToWeight(_ keys: [(Int, Int, Int, String)]) throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             try pool(database, keys.map { (number: $0.0, tier: $0.1, weight: $0.2, state: $0.3) })
@@ -232,6 +237,54 @@ import Testing
             #expect(Set(try randomDraws(50, from: database, seed: 0.5)) == ["sk-policy-key-2"])
             #expect(try database.values("SELECT last_key_number::text AS value FROM providers") == ["700"])
             #expect(try stickyPicks(database, 20).allSatisfy { $0 == "sk-policy-key-2" })
+        }
+    }
+
+    /// The weighted pick's direct probes accept with weight / the tier's largest weight
+    /// (providers.largest_weights, migration 039), which every writer keeps: raised or lowered
+    /// within a class (no slot moves), the heaviest key deleted, moved to another tier or
+    /// disabled (it still counts: a bound above every available weight keeps the draw exact).
+    @Test func eachTiersLargestWeightFollowsEveryWriter() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try pool(database, [(1, 1, 8, "available"), (2, 1, 9, "available"), (3, 1, 12, "available")])
+            let store = try database.store()
+            let openai = try ProviderName(validating: "openai")
+            func largest() throws -> [String?] { try database.values("SELECT largest_weights::text AS value FROM providers") }
+            #expect(try largest() == ["{12,1,1,1,1,1,1,1,1}"])
+            #expect(try store.setWeight(try KeyWeight(validating: "15"), number: 2, of: openai).changed)
+            #expect(try largest() == ["{15,1,1,1,1,1,1,1,1}"], "raised within class 8-15")
+            #expect(try store.setWeight(try KeyWeight(validating: "10"), number: 2, of: openai).changed)
+            #expect(try largest() == ["{12,1,1,1,1,1,1,1,1}"], "lowered within its class: the next heaviest")
+            let psql = try database.connect()
+            try psql.query("UPDATE provider_api_keys SET disabled_at = now() WHERE key_number = 3", step: "disable")
+            #expect(try largest() == ["{12,1,1,1,1,1,1,1,1}"], "a disabled key still counts")
+            try psql.query("UPDATE provider_api_keys SET tier = 4 WHERE key_number = 3", step: "tier")
+            #expect(try largest() == ["{10,1,1,12,1,1,1,1,1}"])
+            try psql.query("DELETE FROM provider_api_keys WHERE key_number = 2", step: "delete")
+            #expect(try largest() == ["{8,1,1,12,1,1,1,1,1}"])
+            try psql.query(
+                "INSERT INTO provider_api_keys (provider_id, key_number, api_key, weight) SELECT id, 9, 'sk-policy-key-9', 11 FROM providers",
+                step: "insert")
+            #expect(try largest() == ["{11,1,1,12,1,1,1,1,1}"])
+            try psql.query("TRUNCATE provider_api_keys", step: "truncate")
+            #expect(try largest() == ["{1,1,1,1,1,1,1,1,1}"])
+        }
+    }
+
+    /// A weight raised within its class moves no slot, and yet the key gets its new share: 15
+    /// among weights 8 and 9, where a bound left at 9 would give it 9's.
+    @Test func aWeightRaisedWithinItsClassGetsItsShare() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let weights = [9, 8, 8, 9, 8, 9]
+            try pool(database, weights.enumerated().map { (number: $0.offset + 1, tier: 1, weight: $0.element, state: "available") })
+            try database.connect().query("UPDATE provider_api_keys SET weight = 15 WHERE key_number = 1", step: "psql")
+            let draws = 6_000
+            var counts: [String: Int] = [:]
+            for key in try randomDraws(draws, from: database, seed: 0.42) { counts[key ?? "none", default: 0] += 1 }
+            var expected = Dictionary(uniqueKeysWithValues: weights.enumerated().map { ("sk-policy-key-\($0.offset + 1)", $0.element) })
+            expected["sk-policy-key-1"] = 15
+            let chi = chiSquare(counts, expected: expected, draws: draws)
+            #expect(chi < Self.critical[expected.count - 1]!, "chi-square \(chi): \(counts)")
         }
     }
 

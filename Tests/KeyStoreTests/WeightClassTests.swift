@@ -67,7 +67,7 @@ import Testing
 
     /// Rows that break the slots' rules: each key in one slot of its provider, tier and class;
     /// each class numbered 1...count with no gap; the providers' counts, starts, masses and
-    /// bounds what the slots make them.
+    /// bounds what the slots make them, and each tier's largest weight its keys' (migration 039).
     static let slotProblems: Query = """
         SELECT 'key without its slot: ' || k.id AS value FROM provider_api_keys AS k
           LEFT JOIN keyadmin.key_slots AS s ON s.key_id = k.id
@@ -97,6 +97,11 @@ import Testing
                                    FROM generate_series(t * 10 - 9, t * 10) AS i)
            OR p.max_weights[t] <> coalesce((SELECT max(keyadmin.weight_class_bound((i - 1) % 10))
                                             FROM generate_series(t * 10 - 9, t * 10) AS i WHERE p.slot_counts[i] > 0), 1)
+        UNION ALL
+        SELECT format('provider %s tier %s: largest weight %s', p.id, t, p.largest_weights[t])
+        FROM providers AS p CROSS JOIN generate_series(1, 9) AS t
+        WHERE p.largest_weights[t]
+              <> coalesce((SELECT max(k.weight) FROM provider_api_keys AS k WHERE k.provider_id = p.id AND k.tier = t), 1)
         """
 
     // MARK: - Exact in proportion to weight, whatever the shape
@@ -366,6 +371,11 @@ import Testing
                 "UPDATE provider_api_keys SET weight = 1 + (key_number * 37) % 1000 WHERE key_number % 3 = 0",
                 "UPDATE provider_api_keys SET tier = 1 + key_number % 9 WHERE key_number % 4 = 0",
                 "UPDATE provider_api_keys SET weight = weight + 1 WHERE key_number % 5 = 1",
+                // Each tier's heaviest keys one lighter: mostly within their class, so no slot moves.
+                """
+                UPDATE provider_api_keys SET weight = weight - 1
+                WHERE weight > 1 AND (provider_id, tier, weight) IN (SELECT provider_id, tier, max(weight) FROM provider_api_keys GROUP BY 1, 2)
+                """,
                 "UPDATE provider_api_keys SET key_number = key_number + 1000 WHERE key_number > 190",
                 """
                 UPDATE provider_api_keys SET provider_id = (SELECT id FROM providers WHERE provider_name = 'other'),
