@@ -57,7 +57,8 @@ import Testing
         // Weights far apart: the light key is accepted once in 1000 probes, and still drawn in proportion.
         [(1, 1, 1000, "available"), (2, 1, 1, "available"), (3, 1, 5, "disabled")],
         // Tier 1 cooling at weight 1; tier 2's probes are direct and bounded by its own largest weight, 7.
-        [(1, 1, 1, "cooling"), (2, 1, 1, "cooling")] + (3...14).map { n -> (Int, Int, Int, String) in (n, 2, 4 + n % 4, "available") },
+        [(1, 1, 1, "cooling"), (2, 1, 1, "cooling")]
+            + (3...14).map { n -> (Int, Int, Int, String) in (n, 2, 4 + n % 4, "available") },
     ]
 
     @Test(arguments: Self.proportionShapes)
@@ -249,7 +250,9 @@ import Testing
             try pool(database, [(1, 1, 8, "available"), (2, 1, 9, "available"), (3, 1, 12, "available")])
             let store = try database.store()
             let openai = try ProviderName(validating: "openai")
-            func largest() throws -> [String?] { try database.values("SELECT largest_weights::text AS value FROM providers") }
+            func largest() throws -> [String?] {
+                try database.values("SELECT largest_weights::text AS value FROM providers")
+            }
             #expect(try largest() == ["{12,1,1,1,1,1,1,1,1}"])
             #expect(try store.setWeight(try KeyWeight(validating: "15"), number: 2, of: openai).changed)
             #expect(try largest() == ["{15,1,1,1,1,1,1,1,1}"], "raised within class 8-15")
@@ -276,12 +279,15 @@ import Testing
     @Test func aWeightRaisedWithinItsClassGetsItsShare() throws {
         try TestDatabase.with { (database: TestDatabase) throws in
             let weights = [9, 8, 8, 9, 8, 9]
-            try pool(database, weights.enumerated().map { (number: $0.offset + 1, tier: 1, weight: $0.element, state: "available") })
+            try pool(
+                database,
+                weights.enumerated().map { (number: $0.offset + 1, tier: 1, weight: $0.element, state: "available") })
             try database.connect().query("UPDATE provider_api_keys SET weight = 15 WHERE key_number = 1", step: "psql")
             let draws = 6_000
             var counts: [String: Int] = [:]
             for key in try randomDraws(draws, from: database, seed: 0.42) { counts[key ?? "none", default: 0] += 1 }
-            var expected = Dictionary(uniqueKeysWithValues: weights.enumerated().map { ("sk-policy-key-\($0.offset + 1)", $0.element) })
+            var expected = Dictionary(
+                uniqueKeysWithValues: weights.enumerated().map { ("sk-policy-key-\($0.offset + 1)", $0.element) })
             expected["sk-policy-key-1"] = 15
             let chi = chiSquare(counts, expected: expected, draws: draws)
             #expect(chi < Self.critical[expected.count - 1]!, "chi-square \(chi): \(counts)")
