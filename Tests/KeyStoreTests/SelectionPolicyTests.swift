@@ -274,6 +274,46 @@ import Testing
         }
     }
 
+    /// Two operators change weights of one tier at once, neither moving a slot: the second waits
+    /// for the first (the provider's row) before it reads the tier's largest weight, and so
+    /// counts the first's raise. Deterministic: the second is seen waiting in pg_locks before
+    /// the first commits.
+    @Test func concurrentWeightChangesKeepTheTiersLargestWeight() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            try pool(database, [(1, 1, 8, "available"), (2, 1, 9, "available"), (3, 1, 12, "available")])
+            let first = try database.connect()
+            try first.query("BEGIN", step: "first operator")
+            try first.query("UPDATE provider_api_keys SET weight = 15 WHERE key_number = 2", step: "first operator")
+            let failure = Locked<String?>(nil)
+            let finished = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                defer { finished.signal() }
+                do {
+                    try database.connect().query(
+                        "UPDATE provider_api_keys SET weight = 10 WHERE key_number = 3", step: "second operator")
+                } catch {
+                    failure.withLock { $0 = "\(error)" }
+                }
+            }
+            let observer = try database.connect()
+            var waiting = false
+            for _ in 0..<2_000 where !waiting {
+                waiting =
+                    try observer.query(
+                        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted) AS waiting", step: "locks"
+                    )
+                    .singleRow().decode("waiting")
+                if !waiting { usleep(5_000) }
+            }
+            #expect(waiting, "the second operator never waited for the first")
+            try first.query("COMMIT", step: "first operator")
+            finished.wait()
+            #expect(failure.withLock { $0 } == nil)
+            #expect(
+                try database.values("SELECT largest_weights::text AS value FROM providers") == ["{15,1,1,1,1,1,1,1,1}"])
+        }
+    }
+
     /// A weight raised within its class moves no slot, and yet the key gets its new share: 15
     /// among weights 8 and 9, where a bound left at 9 would give it 9's.
     @Test func aWeightRaisedWithinItsClassGetsItsShare() throws {
