@@ -1073,6 +1073,7 @@ DECLARE
     v_counts integer[];
     v_masses bigint[];
     v_largest integer[];
+    v_weights integer[];
     v_direct boolean;
     v_classes integer[];
     v_seed bigint;
@@ -1096,9 +1097,10 @@ DECLARE
     v_probed_disabled timestamptz;
     v_probed_cooldown timestamptz;
     v_probed_expiry timestamptz;
+    v_draw double precision;
 BEGIN
-    SELECT p.id, p.last_key_number, p.slot_counts, p.tier_masses, p.max_weights
-    INTO v_provider_id, v_highest, v_counts, v_masses, v_largest
+    SELECT p.id, p.last_key_number, p.slot_counts, p.tier_masses, p.max_weights, p.largest_weights
+    INTO v_provider_id, v_highest, v_counts, v_masses, v_largest, v_weights
     FROM public.providers AS p
     WHERE p.provider_name = lower(p_provider_name);
     IF coalesce(v_highest, 0) = 0 THEN
@@ -1181,6 +1183,13 @@ BEGIN
                     v_range := v_counts[v_tier * 10 - 9 + v_class];
                     v_bound := least(1000, (2 << v_class) - 1);
                 END IF;
+                -- The draw that accepts the probed key when below its weight (4. at the top): at
+                -- or above the tier's largest weight it accepts no key of the tier, and the probe
+                -- is passed without its jump hash or its read, unless round 1 has yet to learn
+                -- whether a probe meets an available key (round 2 runs only when none does).
+                v_draw := ((hashint8extended(v_probe, v_seed # 6148914691236517205) & 2147483647) + 0.5::double precision)
+                          / 2147483648.0::double precision;
+                CONTINUE WHEN v_draw * v_bound >= v_weights[v_tier] AND (v_round = 3 OR v_hits > 0);
                 -- Jump consistent hash of the probe into 0 .. range - 1.
                 v_bucket := -1;
                 v_next := 0;
@@ -1190,10 +1199,7 @@ BEGIN
                                                       / 2147483648.0::double precision));
                 END LOOP;
                 -- The probed key alone, by its number or through its slot: a lookup of one row by
-                -- a unique index, the only plan such a statement has, whatever the statistics
-                -- say. Its state is checked here, as 037 checked it in the statement's WHERE
-                -- (037 fenced the key's read in a subquery instead: each probe cost an executor
-                -- node and the conditions' initialization more, 2. at the top).
+                -- a unique index, whatever the statistics say; its state checked here (038).
                 IF v_direct THEN
                     SELECT k.api_key, k.weight, k.tier, k.disabled_at, k.cooldown_until, k.expires_at
                     INTO v_probed_key, v_probed_weight, v_probed_tier, v_probed_disabled, v_probed_cooldown, v_probed_expiry
@@ -1211,8 +1217,7 @@ BEGIN
                 IF v_probed_tier = v_tier AND v_probed_disabled IS NULL AND v_probed_cooldown <= now()
                    AND (v_probed_expiry IS NULL OR v_probed_expiry > now()) THEN
                     v_hits := v_hits + 1;
-                    IF ((hashint8extended(v_probe, v_seed # 6148914691236517205) & 2147483647) + 0.5::double precision) / 2147483648.0::double precision * v_bound
-                       < v_probed_weight THEN
+                    IF v_draw * v_bound < v_probed_weight THEN
                         RETURN v_probed_key;
                     END IF;
                 ELSIF v_probe = 1 THEN

@@ -135,8 +135,8 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
             "31ea86b6402ef983040ae2d46999d111b76dc6deca7895bf0255d33d2e945de9",
         "038_picks_spend_less_on_each_probe.sql":
             "13b975bf2c501f23d7ea2e71cfbe3412b2eb208a80b53580ad3f66a8ca458ae9",
-        "039_weighted_pick_accepts_by_the_largest_weight.sql":
-            "fae964c395941d40f41a9f250da79b7e4e9b553f578af2275d807d672e5cbcc8",
+        "039_picks_bounded_by_the_largest_weight.sql":
+            "1cedc6205e8f04d35e70c6be56dce432a218a0dd7aa1d03a268b0da66bfdc8b2",
     ]
 
     @Test func shippedMigrationsAreNeverEdited() throws {

@@ -1,11 +1,12 @@
--- 039_weighted_pick_accepts_by_the_largest_weight.sql
+-- 039_picks_bounded_by_the_largest_weight.sql
 --
--- The weighted pick's direct probes (a tier whose keys fill at least half of number range x
--- largest bound: equal weights, weights 1-10) drew a key number and accepted the key with
--- weight / the bound of the tier's heaviest weight class (030): 15 for weights 1-10, so a probe
--- that met an available key took it 0.37 of the time on average, where weight / 10 would take it
--- 0.55. The tier's largest weight itself was not kept, as finding it again when its key leaves
--- would have read the tier. Here:
+-- Direct probes (a tier whose keys fill at least half of number range x largest bound: equal
+-- weights, weights 1-10) draw a key number and accept the key when a draw times a bound is below
+-- its weight. The bound was that of the tier's heaviest weight class (030), 15 for weights 1-10,
+-- as the tier's largest weight itself was not kept: finding it again when its key leaves would
+-- have read the tier. So a weighted probe that met an available key took it 0.37 of the time on
+-- average where weight / 10 would take it 0.55, and every sticky probe was read, even one whose
+-- draw no key of the tier could pass. Here:
 --
 -- 1. An index on the keys by provider, tier and weight: the tier's largest weight is the last
 --    entry of its range, one descent whatever the pool.
@@ -18,17 +19,21 @@
 -- 3. The weighted pick accepts a direct probe with weight / the tier's largest weight. Any bound
 --    at least the largest weight keeps every key's chance exactly weight / (sum of the available
 --    weights); a smaller bound only means fewer probes miss.
+-- 4. The sticky pick keeps its bounds (a bound that followed the largest weight would move most
+--    of a tier's affinities whenever that weight changed), but passes a probe whose draw times
+--    the bound is at or above the tier's largest weight without computing its jump hash or
+--    reading its key: no key could pass it. Round 1 still reads such a probe until one has met
+--    an available key, since whether one has decides round 2. Every affinity keeps its key.
 --
--- The sticky pick keeps the class bound: its affinities are the first probe its hash accepts,
--- and a bound that followed the largest weight would move most of a tier's affinities whenever
--- that weight changed (adding one heavy key, say), against what it promises.
+-- FIGURES
 --
 -- Writes: each write of a key's weight, tier or provider writes an entry of the new index, and
 -- so does a report that starts or ends a cooldown (such updates are not HOT: cooldown_until is
--- indexed). FIGURES
+-- indexed). A change of weight within its class now stores the provider's layout again (one
+-- probe of each class's last slot and of each tier's largest weight).
 --
--- Same signatures, privileges and comments; the weighted pick's statements and settings are
--- 037's and 038's but for its direct probes' bound. Idempotent. No BEGIN/COMMIT (use psql -1).
+-- Same signatures, privileges and comments; the picks' settings are 038's. Idempotent. No
+-- BEGIN/COMMIT (use psql -1).
 
 -- 1. Built first: its SHARE lock holds every key writer until commit, so no weight changes
 -- while the largest weights are first stored below.
@@ -473,5 +478,204 @@ BEGIN
     ORDER BY k.cooldown_until, k.tier, k.key_number
     LIMIT 1;
     RETURN v_key;  -- NULL when no key is enabled and unexpired
+END
+$$;
+
+-- 4. The sticky pick: 038's function, but for the probes no key can pass.
+CREATE OR REPLACE FUNCTION public.get_sticky_api_key(p_provider_name text, p_affinity text)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SECURITY INVOKER
+SET search_path = ''
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    v_provider_id integer;
+    v_highest integer;
+    v_counts integer[];
+    v_masses bigint[];
+    v_largest integer[];
+    v_weights integer[];
+    v_direct boolean;
+    v_classes integer[];
+    v_seed bigint;
+    v_probe_seed bigint;
+    v_class integer;
+    v_best_class integer;
+    v_best double precision;
+    v_score double precision;
+    v_range bigint;
+    v_bound integer;
+    v_bucket bigint;
+    v_next bigint;
+    v_probed_key text;
+    v_probed_weight integer;
+    v_chosen text;
+    v_hits integer;
+    v_available integer;
+    v_limit integer;
+    v_chosen_number integer;
+    v_probed_tier integer;
+    v_probed_disabled timestamptz;
+    v_probed_cooldown timestamptz;
+    v_probed_expiry timestamptz;
+    v_draw double precision;
+BEGIN
+    SELECT p.id, p.last_key_number, p.slot_counts, p.tier_masses, p.max_weights, p.largest_weights
+    INTO v_provider_id, v_highest, v_counts, v_masses, v_largest, v_weights
+    FROM public.providers AS p
+    WHERE p.provider_name = lower(p_provider_name);
+    IF coalesce(v_highest, 0) = 0 THEN
+        RETURN NULL;  -- no such provider, or it never had a key
+    END IF;
+    v_seed := hashtextextended(coalesce(p_affinity, ''), 0);
+    v_limit := greatest(256, sqrt(8.0::double precision * v_highest)::integer);
+
+    FOR v_tier IN 1..9 LOOP
+        CONTINUE WHEN v_masses[v_tier] = 0;
+        v_direct := v_highest::bigint * v_largest[v_tier] <= 2 * v_masses[v_tier];
+        IF NOT v_direct THEN
+            v_classes := '{}';
+            FOR v_class IN 0..9 LOOP
+                IF v_counts[v_tier * 10 - 9 + v_class] > 0 THEN
+                    v_classes := v_classes || v_class;
+                END IF;
+            END LOOP;
+        END IF;
+        v_hits := 0;
+        v_available := NULL;
+        -- Rounds: 1 probes 1-4; 2 (when none of them met an available key) the rendezvous over
+        -- at most v_limit available keys; 3 probes 5-160; 4 the rendezvous over all of them.
+        <<rounds>>
+        FOR v_round IN 1..4 LOOP
+            IF v_round IN (2, 4) THEN
+                CONTINUE WHEN v_round = 2 AND v_hits > 0;
+                -- The keys are read once (MATERIALIZED) and counted; their rendezvous scores
+                -- are computed and sorted only when the count says this round decides (034
+                -- scored and sorted all v_limit + 1 of a tier with more: 1.6 against 0.85 ms).
+                -- Their numbers and weights only, as in the random pick, then the chosen key:
+                -- this function's statements all see one snapshot, so it is the key scored.
+                WITH a AS MATERIALIZED (
+                    SELECT k.key_number, k.weight
+                    FROM public.provider_api_keys AS k
+                    WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
+                      AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+                    ORDER BY k.cooldown_until  -- the partial index's order: never a scan of the table
+                    LIMIT CASE WHEN v_round = 2 THEN v_limit + 1 END
+                )
+                SELECT c.available,
+                       CASE WHEN c.available <= v_limit OR v_round = 4 THEN (
+                           SELECT a.key_number
+                           FROM a
+                           ORDER BY -ln(((hashint8extended(a.key_number, v_seed) & 2147483647) + 0.5::double precision) / 2147483648.0::double precision) / a.weight
+                           LIMIT 1
+                       ) END
+                INTO v_available, v_chosen_number
+                FROM (SELECT count(*) AS available FROM a) AS c;
+                IF v_chosen_number IS NOT NULL THEN
+                    SELECT k.api_key INTO v_chosen
+                    FROM public.provider_api_keys AS k
+                    WHERE k.provider_id = v_provider_id AND k.key_number = v_chosen_number;
+                    RETURN v_chosen;
+                END IF;
+                v_available := coalesce(v_available, 0);
+                EXIT WHEN v_available = 0;  -- nothing available in this tier: the next one
+                CONTINUE;
+            END IF;
+            FOR v_probe IN CASE WHEN v_round = 1 THEN 1 ELSE 5 END..CASE WHEN v_round = 1 THEN 4 ELSE 160 END LOOP
+                v_probe_seed := hashint8extended(v_probe, v_seed);
+                IF v_direct THEN
+                    v_range := v_highest;
+                    v_bound := v_largest[v_tier];
+                ELSE
+                    v_class := v_classes[1];
+                    IF cardinality(v_classes) > 1 THEN
+                        v_best := NULL;
+                        FOREACH v_class IN ARRAY v_classes LOOP
+                            v_score := -ln(((hashint8extended(v_class, v_probe_seed # 3074457345618258602) & 2147483647) + 0.5::double precision)
+                                           / 2147483648.0::double precision)
+                                       / (v_counts[v_tier * 10 - 9 + v_class]::double precision * least(1000, (2 << v_class) - 1));
+                            IF v_best IS NULL OR v_score < v_best THEN
+                                v_best := v_score;
+                                v_best_class := v_class;
+                            END IF;
+                        END LOOP;
+                        v_class := v_best_class;
+                    END IF;
+                    v_range := v_counts[v_tier * 10 - 9 + v_class];
+                    v_bound := least(1000, (2 << v_class) - 1);
+                END IF;
+                -- The draw that accepts the probed key when below its weight (4. at the top): at
+                -- or above the tier's largest weight it accepts no key of the tier, and the probe
+                -- is passed without its jump hash or its read, unless round 1 has yet to learn
+                -- whether a probe meets an available key (round 2 runs only when none does).
+                v_draw := ((hashint8extended(v_probe, v_seed # 6148914691236517205) & 2147483647) + 0.5::double precision)
+                          / 2147483648.0::double precision;
+                CONTINUE WHEN v_draw * v_bound >= v_weights[v_tier] AND (v_round = 3 OR v_hits > 0);
+                -- Jump consistent hash of the probe into 0 .. range - 1.
+                v_bucket := -1;
+                v_next := 0;
+                WHILE v_next < v_range LOOP
+                    v_bucket := v_next;
+                    v_next := floor((v_bucket + 1) / (((hashint8extended(v_bucket, v_probe_seed) & 2147483647) + 1)
+                                                      / 2147483648.0::double precision));
+                END LOOP;
+                -- The probed key alone, by its number or through its slot: a lookup of one row by
+                -- a unique index, whatever the statistics say; its state checked here (038).
+                IF v_direct THEN
+                    SELECT k.api_key, k.weight, k.tier, k.disabled_at, k.cooldown_until, k.expires_at
+                    INTO v_probed_key, v_probed_weight, v_probed_tier, v_probed_disabled, v_probed_cooldown, v_probed_expiry
+                    FROM public.provider_api_keys AS k
+                    WHERE k.provider_id = v_provider_id AND k.key_number = v_bucket + 1;
+                ELSE
+                    SELECT k.api_key, k.weight, k.tier, k.disabled_at, k.cooldown_until, k.expires_at
+                    INTO v_probed_key, v_probed_weight, v_probed_tier, v_probed_disabled, v_probed_cooldown, v_probed_expiry
+                    FROM keyadmin.key_slots AS s
+                    JOIN public.provider_api_keys AS k ON k.id = s.key_id
+                    WHERE s.provider_id = v_provider_id AND s.tier = v_tier AND s.weight_class = v_class
+                      AND s.slot = v_bucket + 1;
+                END IF;
+                -- No row (a gap in the numbers) leaves every variable NULL: not available.
+                IF v_probed_tier = v_tier AND v_probed_disabled IS NULL AND v_probed_cooldown <= now()
+                   AND (v_probed_expiry IS NULL OR v_probed_expiry > now()) THEN
+                    v_hits := v_hits + 1;
+                    IF v_draw * v_bound < v_probed_weight THEN
+                        RETURN v_probed_key;
+                    END IF;
+                ELSIF v_probe = 1 THEN
+                    -- The tier's first probe missed: a tier with no enabled key out of cooldown
+                    -- (a 429 storm) is passed after one look at the partial index, instead of
+                    -- three more probes and a read that would find nothing. No affinity moves:
+                    -- such a tier never serves one. ORDER BY the index's column: never a scan
+                    -- of the table, whatever the statistics say; and k.weight, which only 037's
+                    -- index holds, to read that index.
+                    PERFORM k.weight FROM public.provider_api_keys AS k
+                    WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
+                      AND k.cooldown_until <= now()
+                    ORDER BY k.cooldown_until
+                    LIMIT 1;
+                    IF NOT FOUND THEN
+                        v_available := 0;
+                        EXIT rounds;
+                    END IF;
+                END IF;
+            END LOOP;
+        END LOOP;
+        CONTINUE WHEN v_available = 0;
+        EXIT;  -- the tier's keys went meanwhile: the degrade rule
+    END LOOP;
+
+    -- The degrade rule, as for the random pick (the first entries of 036's index).
+    RETURN (
+        SELECT k.api_key
+        FROM public.provider_api_keys AS k
+        WHERE k.provider_id = v_provider_id
+          AND k.disabled_at IS NULL
+          AND k.cooldown_until > now()
+          AND (k.expires_at IS NULL OR k.expires_at > now())
+        ORDER BY k.cooldown_until, k.tier, k.key_number
+        LIMIT 1
+    );
 END
 $$;
