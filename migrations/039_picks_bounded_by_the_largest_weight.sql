@@ -25,7 +25,11 @@
 --    reading its key: no key could pass it. Round 1 still reads such a probe until one has met
 --    an available key, since whether one has decides round 2. Every affinity keeps its key.
 --
--- FIGURES
+-- Measured with 100,000 keys, weights 1-10 and 30% unusable, against scratch copies of 038's
+-- functions in the same database (2026-12-03): the weighted pick 62.5 -> 42.1 us inside the
+-- server (least of 11 alternated rounds), 0.47-0.55 -> 0.56-0.67 of the lookup's calls a second
+-- at eight clients; the sticky pick 4.84 -> 4.23 statements a pick, 65.4 -> 62.7 us, and no
+-- difference resolved at eight clients. Applying this file to 100,000 keys: 0.12 s.
 --
 -- Writes: each write of a key's weight, tier or provider writes an entry of the new index, and
 -- so does a report that starts or ends a cooldown (such updates are not HOT: cooldown_until is
