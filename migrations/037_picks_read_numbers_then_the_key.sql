@@ -8,7 +8,7 @@
 --    that no key is available. With them, the plans of the probes (each key by its number, or
 --    by its slot's id) read the partial index's range of available keys, which they expected
 --    to be empty, and joined the probes to it: every available key at every probe, 930 rows a
---    pick with 10,000 keys, 54-60 ms a pick with 100,000 (036 as it shipped). Each probe now reads
+--    pick with 10,000 keys, 76 ms a pick with 100,000 (036 as it shipped). Each probe now reads
 --    its key by number or id alone, in a subquery that OFFSET 0 or LIMIT 1 keeps whole: the
 --    availability conditions stay outside it, so no plan can reach the key through that range,
 --    whatever the statistics say. The same for the key a read chooses (below) and the sticky
@@ -23,8 +23,7 @@
 --    take numbers and weights from it, an index-only scan that reads no page the visibility
 --    map calls all-visible, and then the chosen key by its number: 15-20 us for 100 keys.
 --    Where the map is not set (pages written since the last vacuum, as during a storm), the
---    scan reads the rows as before: no dearer than 036 (100 keys available, every cooling key
---    cooled again without a vacuum: 228 -> 175 us weighted, 175 -> 179 sticky).
+--    scan reads the rows as before.
 --    The looks that pass a tier with no key out of cooldown read the same index: with the
 --    degrade rule's (036), as generic plans may choose, a look at tier 1 read tier 2's keys
 --    out of cooldown too (tier 2 serving 1,000 keys: 62 against 12 us).
@@ -35,9 +34,8 @@
 -- Measured inside the server, us a pick 036 -> 037, weighted / sticky (the lookup 14-20):
 -- 100 keys available 165-190 -> 140-150 / 170-175 -> 150; a hundredth 860-940 -> 610-640 /
 -- 1,480-1,500 -> 1,190-1,280; a tenth 260-290 -> 195-205 / 400-480 -> 340-345; all available,
--- equal weights, 24.7 -> 25.4 / 22.9 -> 24.4 (the probe's subquery of 1.). pgbench, eight
--- clients, 100 keys available, ratio to the lookup, alternated: 0.27-0.30 -> 0.32-0.36
--- (weighted), 0.26-0.28 -> 0.28-0.32 (sticky).
+-- equal weights, 25-26 / 22-23 unchanged. pgbench, eight clients, 100 keys available, ratio to
+-- the lookup: 0.27-0.30 -> 0.32-0.36 (weighted), 0.26-0.28 -> 0.28-0.32 (sticky).
 --
 -- What the picks return is unchanged: the same proportion to weight, lowest serving tier and
 -- degrade rule, and the same key for every affinity (the rendezvous is over the same keys and
@@ -54,8 +52,7 @@ CREATE INDEX IF NOT EXISTS provider_api_keys_enabled_by_tier_with_weight
     WHERE disabled_at IS NULL;
 DROP INDEX IF EXISTS public.provider_api_keys_enabled_by_tier;
 
--- The weighted pick: 036's function but for its probes (1.), round 2 and the read of every key
--- (2., 3.), which is round 5 now and shares round 2's fetch of the chosen key.
+-- The weighted pick: 036's function but for its probes (1.), round 2 and the read of every key (2., 3.).
 CREATE OR REPLACE FUNCTION public.get_random_api_key(p_provider_name text)
 RETURNS text
 LANGUAGE plpgsql
@@ -144,9 +141,8 @@ BEGIN
         -- available key: round 3 counts them before round 2 asks whether the tier is sparse.
         -- Round 4 stops at its first accepted probe of 512: a tier reaches it with more keys
         -- available than round 2 reads (a hundredth of them at least, 100,000 keys), where
-        -- 128 probes that all ran cost as much as 512 that stop at the first key. Round 5
-        -- reads every available key, and like round 2 then fetches the one it chose.
-        FOREACH v_round IN ARRAY CASE WHEN v_direct THEN ARRAY[1, 2, 4, 5] ELSE ARRAY[1, 3, 2, 4, 5] END LOOP
+        -- 128 probes that all ran cost as much as 512 that stop at the first key.
+        FOREACH v_round IN ARRAY CASE WHEN v_direct THEN ARRAY[1, 2, 4] ELSE ARRAY[1, 3, 2, 4] END LOOP
             IF v_round IN (1, 4) AND NOT v_direct THEN
                 -- Four (round 4: 512) probes through the slots, in order: WITH ORDINALITY gives
                 -- the nested loop the order of ORDER BY, so the plan stops at the first probe
@@ -214,70 +210,52 @@ BEGIN
                 END IF;
                 CONTINUE;
             END IF;
-            IF v_round IN (2, 5) THEN
-                IF v_round = 2 THEN
-                    CONTINUE WHEN v_hits > 0;
-                    v_limit := greatest(256, sqrt(8.0 * v_highest)::integer);
-                    -- At most v_limit + 1 of the tier's available keys, in the partial index's
-                    -- order (without ORDER BY, statistics saying a tenth of the keys are
-                    -- available made the generic plan a scan of the table): their numbers and
-                    -- weights only, which this migration's index holds, so that no page the
-                    -- visibility map calls all-visible is read. When there are no more, one of
-                    -- them by weight, and then its key, by number.
-                    SELECT array_agg(a.key_number), array_agg(a.weight), sum(a.weight), max(a.weight)
-                    INTO v_sparse_numbers, v_sparse_weights, v_sparse_total, v_sparse_largest
-                    FROM (
-                        SELECT k.key_number, k.weight
-                        FROM public.provider_api_keys AS k
-                        WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
-                          AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
-                        ORDER BY k.cooldown_until
-                        LIMIT v_limit + 1
-                    ) AS a;
-                    v_available := coalesce(cardinality(v_sparse_numbers), 0);
-                    EXIT WHEN v_available = 0;  -- nothing available in this tier: the next one
-                    CONTINUE WHEN v_available > v_limit;
-                    -- Up to eight draws of one of them, uniformly, each accepted with its weight
-                    -- over the largest read (equal weights: the first draw); failing those, the
-                    -- walk: the draw times their total weight, less each weight in turn, falls
-                    -- below zero on a key with probability weight / total. Either way a key's
-                    -- chance is weight / total.
-                    v_chosen := NULL;
-                    FOR v_try IN 1..8 LOOP
-                        v_point := random() * v_available;
-                        IF (v_point - floor(v_point)) * v_sparse_largest < v_sparse_weights[1 + floor(v_point)::integer] THEN
-                            v_chosen := v_sparse_numbers[1 + floor(v_point)::integer];
+            IF v_round = 2 THEN
+                CONTINUE WHEN v_hits > 0;
+                v_limit := greatest(256, sqrt(8.0 * v_highest)::integer);
+                -- At most v_limit + 1 of the tier's available keys, in the partial index's order
+                -- (without ORDER BY, statistics saying a tenth of the keys are available made
+                -- the generic plan a scan of the table): their numbers and weights only, which
+                -- this migration's index holds, so that no page the visibility map calls
+                -- all-visible is read. When there are no more, one of them by weight, and then
+                -- its key, by number.
+                SELECT array_agg(a.key_number), array_agg(a.weight), sum(a.weight), max(a.weight)
+                INTO v_sparse_numbers, v_sparse_weights, v_sparse_total, v_sparse_largest
+                FROM (
+                    SELECT k.key_number, k.weight
+                    FROM public.provider_api_keys AS k
+                    WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
+                      AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+                    ORDER BY k.cooldown_until
+                    LIMIT v_limit + 1
+                ) AS a;
+                v_available := coalesce(cardinality(v_sparse_numbers), 0);
+                EXIT WHEN v_available = 0;  -- nothing available in this tier: the next one
+                CONTINUE WHEN v_available > v_limit;
+                -- Up to eight draws of one of them, uniformly, each accepted with its weight over
+                -- the largest read (equal weights: the first draw); failing those, the walk: the
+                -- draw times their total weight, less each weight in turn, falls below zero on a
+                -- key with probability weight / total. Either way a key's chance is weight / total.
+                v_chosen := NULL;
+                FOR v_try IN 1..8 LOOP
+                    v_point := random() * v_available;
+                    IF (v_point - floor(v_point)) * v_sparse_largest < v_sparse_weights[1 + floor(v_point)::integer] THEN
+                        v_chosen := v_sparse_numbers[1 + floor(v_point)::integer];
+                        EXIT;
+                    END IF;
+                END LOOP;
+                IF v_chosen IS NULL THEN
+                    v_point := random() * v_sparse_total;
+                    FOR v_index IN 1..v_available LOOP
+                        v_point := v_point - v_sparse_weights[v_index];
+                        IF v_point < 0 OR v_index = v_available THEN
+                            v_chosen := v_sparse_numbers[v_index];
                             EXIT;
                         END IF;
                     END LOOP;
-                    IF v_chosen IS NULL THEN
-                        v_point := random() * v_sparse_total;
-                        FOR v_index IN 1..v_available LOOP
-                            v_point := v_point - v_sparse_weights[v_index];
-                            IF v_point < 0 OR v_index = v_available THEN
-                                v_chosen := v_sparse_numbers[v_index];
-                                EXIT;
-                            END IF;
-                        END LOOP;
-                    END IF;
-                ELSE
-                    -- Many keys available, yet 516 to 532 probes missed (light keys among heavy
-                    -- unavailable ones): every available key of the tier, exactly by weight,
-                    -- from the index's numbers and weights as in round 2.
-                    v_draw := random();
-                    SELECT c.key_number INTO v_chosen
-                    FROM (
-                        SELECT k.key_number, k.weight,
-                               sum(k.weight) OVER (ROWS UNBOUNDED PRECEDING) AS running, sum(k.weight) OVER () AS total
-                        FROM public.provider_api_keys AS k
-                        WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
-                          AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
-                    ) AS c
-                    WHERE v_draw * c.total >= c.running - c.weight AND v_draw * c.total < c.running;
                 END IF;
-                -- The chosen key. Each statement of this function sees what was committed when it
-                -- began: a key disabled or cooling since the read sends the pick on to round 4
-                -- (from round 2) or to the degrade rule (from round 5).
+                -- Each statement of this function sees what was committed when it began: a key
+                -- disabled or cooling since the read sends the pick on to round 4.
                 SELECT k.api_key INTO v_key
                 FROM (
                     SELECT k.api_key, k.tier, k.disabled_at, k.cooldown_until, k.expires_at
@@ -347,6 +325,32 @@ BEGIN
             END IF;
         END LOOP;
         CONTINUE WHEN v_available = 0;
+
+        -- Many keys available, yet 516 to 532 probes missed (light keys among heavy
+        -- unavailable ones): every available key of the tier, exactly by weight, from the
+        -- index's numbers and weights as in round 2, and then the chosen key.
+        v_draw := random();
+        SELECT c.key_number INTO v_chosen
+        FROM (
+            SELECT k.key_number, k.weight,
+                   sum(k.weight) OVER (ROWS UNBOUNDED PRECEDING) AS running, sum(k.weight) OVER () AS total
+            FROM public.provider_api_keys AS k
+            WHERE k.provider_id = v_provider_id AND k.tier = v_tier AND k.disabled_at IS NULL
+              AND k.cooldown_until <= now() AND (k.expires_at IS NULL OR k.expires_at > now())
+        ) AS c
+        WHERE v_draw * c.total >= c.running - c.weight AND v_draw * c.total < c.running;
+        SELECT k.api_key INTO v_key
+        FROM (
+            SELECT k.api_key, k.tier, k.disabled_at, k.cooldown_until, k.expires_at
+            FROM public.provider_api_keys AS k
+            WHERE k.provider_id = v_provider_id AND k.key_number = v_chosen
+            OFFSET 0  -- the chosen key by its number alone (1. at the top)
+        ) AS k
+        WHERE k.tier = v_tier AND k.disabled_at IS NULL AND k.cooldown_until <= now()
+          AND (k.expires_at IS NULL OR k.expires_at > now());
+        IF v_key IS NOT NULL THEN
+            RETURN v_key;
+        END IF;
         EXIT;  -- the keys went meanwhile: the degrade rule
     END LOOP;
 

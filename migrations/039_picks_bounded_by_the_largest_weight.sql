@@ -36,6 +36,11 @@
 -- indexed). A change of weight within its class now stores the provider's layout again (one
 -- probe of each class's last slot and of each tier's largest weight).
 --
+-- The weighted pick restated here is 037's as 037 was edited after it first shipped (the read of
+-- every available key as round 5, sharing round 2's fetch of the chosen key): 037's file is back
+-- as it first shipped, and this file brings the edit to every database, whichever text of 037
+-- it applied (the migrator takes either checksum for 037).
+--
 -- Same signatures, privileges and comments; the picks' settings are 038's. Idempotent. No
 -- BEGIN/COMMIT (use psql -1).
 
@@ -174,7 +179,8 @@ BEGIN
 END
 $$;
 
--- 3. The weighted pick: 037's function with 038's setting, but for its direct probes' bound.
+-- 3. The weighted pick: 037's function (edited, above) with 038's setting, but for its direct
+-- probes' bound.
 CREATE OR REPLACE FUNCTION public.get_random_api_key(p_provider_name text)
 RETURNS text
 LANGUAGE plpgsql

@@ -20,6 +20,21 @@ public struct Migration: Sendable, Equatable {
         self.sql = sql
     }
 
+    /// Checksums a migration was also recorded with, besides its file's: text that shipped under
+    /// its version once and was then put back. 037 shipped on 2026-12-03 and was then edited and
+    /// shipped again (its weighted pick's round 5, comments); the file is as it first shipped, 039
+    /// brings the edit, and a database that applied the edited text is as migrated as one that
+    /// applied the first.
+    static let formerChecksums: [String: Set<String>] = [
+        "037": ["31ea86b6402ef983040ae2d46999d111b76dc6deca7895bf0255d33d2e945de9"]
+    ]
+
+    /// Whether `checksum`, recorded in keyadmin.schema_migrations, is this migration's (its text
+    /// now, hashed as `checksum`) or one it also shipped with.
+    func accepts(recorded: String, checksum: String) -> Bool {
+        recorded == checksum || Self.formerChecksums[version]?.contains(recorded) == true
+    }
+
     /// Every migration shipped in `migrations/`, in version order.
     public static let bundled: [Migration] =
         embeddedMigrations

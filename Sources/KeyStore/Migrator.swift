@@ -96,7 +96,8 @@ public struct Migrator {
                 "SELECT checksum FROM keyadmin.schema_migrations WHERE version = \(migration.version)",
                 step: "reading the applied migrations")
             if let row = recorded.rows.first {
-                guard try row.decode("checksum", as: String.self) == checksum else {
+                guard migration.accepts(recorded: try row.decode("checksum", as: String.self), checksum: checksum)
+                else {
                     throw KeyStoreError.migrationDrift(fileName: migration.fileName)
                 }
                 return false

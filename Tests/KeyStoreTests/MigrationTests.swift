@@ -132,11 +132,11 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
         "036_picks_read_no_whole_pool.sql":
             "921b87912459e9bc10460bf97370a190cda33ec17060a8fcbd22479833181b6b",
         "037_picks_read_numbers_then_the_key.sql":
-            "31ea86b6402ef983040ae2d46999d111b76dc6deca7895bf0255d33d2e945de9",
+            "083410e5975e870c9e730d4331ca43012888c4c3375fd07235e1fb08466e6d5e",
         "038_picks_spend_less_on_each_probe.sql":
             "13b975bf2c501f23d7ea2e71cfbe3412b2eb208a80b53580ad3f66a8ca458ae9",
         "039_picks_bounded_by_the_largest_weight.sql":
-            "a6a571ad3cf404c967785ac866f3dc7bf9010c3c7f14cfcc026ba285d2ac1f5b",
+            "6db82395d82bca1116d314097c7035703f53067c78cf8a3b0945f814ccb8c635",
     ]
 
     @Test func shippedMigrationsAreNeverEdited() throws {
@@ -173,6 +173,25 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
             try database.connect().query(
                 "UPDATE keyadmin.schema_migrations SET checksum = 'edited'", step: "simulate an edited file")
             #expect(throws: KeyStoreError.migrationDrift(fileName: "021_simplify_provider_api_keys.sql")) {
+                try Migrator(connection: database.connect()).run(dryRun: false)
+            }
+        }
+    }
+
+    /// 037 shipped twice (its file is as it first shipped; 039 brings the edit): a database that
+    /// recorded the edited text's checksum is migrated, and no other checksum is taken for it.
+    @Test func theTextAMigrationAlsoShippedWithIsNotDrift() throws {
+        try TestDatabase.with { (database: TestDatabase) throws in
+            let edited = "31ea86b6402ef983040ae2d46999d111b76dc6deca7895bf0255d33d2e945de9"
+            try database.connect().query(
+                "UPDATE keyadmin.schema_migrations SET checksum = \(edited) WHERE version = '037'",
+                step: "stop 34's 037")
+            let outcome = try Migrator(connection: database.connect()).run(dryRun: false)
+            #expect(outcome.applied.isEmpty)
+            try database.connect().query(
+                "UPDATE keyadmin.schema_migrations SET checksum = \(edited) WHERE version = '038'",
+                step: "037's text for 038")
+            #expect(throws: KeyStoreError.migrationDrift(fileName: "038_picks_spend_less_on_each_probe.sql")) {
                 try Migrator(connection: database.connect()).run(dryRun: false)
             }
         }
