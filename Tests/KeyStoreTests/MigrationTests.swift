@@ -287,16 +287,13 @@ func runPsqlAll(on database: TestDatabase) throws -> (status: Int32, output: Str
             }
             // The migration has asked for the table: a lock request not granted, seen in pg_locks.
             let observer = try database.connect()
-            var seenWaiting = false
-            for _ in 0..<2_000 where !seenWaiting {
-                seenWaiting =
-                    try observer.query(
-                        """
-                        SELECT EXISTS (SELECT 1 FROM pg_locks
-                                       WHERE relation = 'public.provider_api_keys'::regclass AND NOT granted) AS waiting
-                        """, step: "watching the locks"
-                    ).singleRow().decode("waiting")
-                if !seenWaiting { usleep(5_000) }
+            let seenWaiting = try eventually {
+                try observer.query(
+                    """
+                    SELECT EXISTS (SELECT 1 FROM pg_locks
+                                   WHERE relation = 'public.provider_api_keys'::regclass AND NOT granted) AS waiting
+                    """, step: "watching the locks"
+                ).singleRow().decode("waiting")
             }
             #expect(seenWaiting, "the migration never asked for the table")
             // A backend with a 1 s statement limit draws keys while the migration keeps trying: a

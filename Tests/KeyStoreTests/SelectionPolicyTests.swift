@@ -296,17 +296,13 @@ import Testing
                 }
             }
             let observer = try database.connect()
-            var waiting = false
-            for _ in 0..<2_000 where !waiting {
-                waiting =
-                    try observer.query(
-                        """
-                        SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-                                       WHERE datname = current_database() AND wait_event_type = 'Lock') AS waiting
-                        """, step: "locks"
-                    )
-                    .singleRow().decode("waiting")
-                if !waiting { usleep(5_000) }
+            let waiting = try eventually {
+                try observer.query(
+                    """
+                    SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                                   WHERE datname = current_database() AND wait_event_type = 'Lock') AS waiting
+                    """, step: "locks"
+                ).singleRow().decode("waiting")
             }
             #expect(waiting, "the second operator never waited for the first")
             try first.query("COMMIT", step: "first operator")
